@@ -1,0 +1,55 @@
+//! `provisio plugin inspect FILE`.
+
+use super::source;
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// A connector `.wasm` file, or `bundled:<name>`.
+    file: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: InspectArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let runtime = source::runtime(cache_dir)?;
+    let bytes = source::read(&args.file)?;
+    let component = runtime
+        .load(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file))?;
+    let info = &component.info;
+    if args.json {
+        let out = json!({
+            "name": info.name,
+            "version": info.version,
+            "description": info.description,
+            "contract": format!("provisio:connector@{}", component.facts.contract),
+            "capabilities": info.capabilities.names(),
+            "imports": component.facts.imports,
+            "exports": component.facts.exports,
+            "sha256": component.hash,
+            "size": bytes.len(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("name:         {}", info.name);
+        println!("version:      {}", info.version);
+        println!("description:  {}", info.description);
+        println!(
+            "contract:     provisio:connector@{}",
+            component.facts.contract
+        );
+        println!("capabilities: {}", info.capabilities.names().join(", "));
+        println!("sha256:       {}", component.hash);
+        println!("size:         {} bytes", bytes.len());
+        println!("imports:");
+        for import in &component.facts.imports {
+            println!("  {import}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,213 @@
+//! `provisio invoke FILE [grants] OPERATION ARGS`: one call, JSON in and out.
+
+use super::grants::GrantArgs;
+use super::source;
+use crate::model::{Attribute, AttributeChange, PageRequest, SearchRequest, SyncRequest};
+use crate::runtime::CallError;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct InvokeArgs {
+    /// A connector `.wasm` file, or `bundled:<name>`.
+    file: String,
+    #[command(flatten)]
+    grants: GrantArgs,
+    #[command(subcommand)]
+    operation: Operation,
+}
+
+#[derive(Subcommand)]
+enum Operation {
+    /// The connector's name, version and capabilities.
+    Info,
+    /// The classes and attributes of the target.
+    Schema,
+    /// Check the configuration and the target.
+    Test,
+    /// Create an object from a JSON object of attributes (`-` reads stdin).
+    Create { class: String, attributes: String },
+    /// Read one object.
+    Get {
+        class: String,
+        uid: String,
+        /// Attributes to return (comma-separated); default: all.
+        #[arg(long, value_delimiter = ',')]
+        attributes: Vec<String>,
+    },
+    /// Change an object with a JSON array of changes
+    /// (`[{"op": "replace", "name": "mail", "values": "x"}]`; `-` reads stdin).
+    Update {
+        class: String,
+        uid: String,
+        changes: String,
+    },
+    /// Delete an object.
+    Delete { class: String, uid: String },
+    /// Search with a SCIM filter, one page or all of them.
+    Search {
+        class: String,
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        #[arg(long)]
+        cookie: Option<String>,
+        /// Follow cookies and print every page's objects.
+        #[arg(long, conflicts_with = "cookie")]
+        all: bool,
+        #[arg(long, value_delimiter = ',')]
+        attributes: Vec<String>,
+    },
+    /// Changes since a token (none: from the beginning).
+    Sync {
+        class: String,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long, default_value_t = 500)]
+        max: u32,
+    },
+    /// The token that marks now.
+    LatestSyncToken { class: String },
+}
+
+pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let runtime = source::runtime(cache_dir)?;
+    let component = source::load(&runtime, &args.file)?;
+    let connector = component.start(args.grants.settings("cli")?)?;
+    let result = match args.operation {
+        Operation::Info => {
+            return print(&json!({
+                "info": component.info,
+                "contract": format!("provisio:connector@{}", component.facts.contract),
+                "imports": component.facts.imports,
+            }));
+        }
+        Operation::Schema => connector.schema().await.map(to_json),
+        Operation::Test => connector.test().await.map(|()| json!({"ok": true})),
+        Operation::Create { class, attributes } => {
+            let attributes = parse_attributes(&read_arg(&attributes)?)?;
+            connector.create(class, attributes).await.map(to_json)
+        }
+        Operation::Get {
+            class,
+            uid,
+            attributes,
+        } => connector.get(class, uid, attributes).await.map(to_json),
+        Operation::Update {
+            class,
+            uid,
+            changes,
+        } => {
+            let changes: Vec<AttributeChange> = serde_json::from_str(&read_arg(&changes)?)
+                .context("changes must be a JSON array of {\"op\", \"name\", \"values\"}")?;
+            connector.update(class, uid, changes).await.map(to_json)
+        }
+        Operation::Delete { class, uid } => connector
+            .delete(class, uid)
+            .await
+            .map(|()| json!({"deleted": true})),
+        Operation::Search {
+            class,
+            filter,
+            page_size,
+            cookie,
+            all,
+            attributes,
+        } => {
+            let mut request = SearchRequest {
+                class,
+                filter,
+                page: PageRequest {
+                    size: page_size,
+                    cookie,
+                },
+                attributes,
+            };
+            if all {
+                search_all(&connector, &mut request).await
+            } else {
+                connector.search(request).await.map(to_json)
+            }
+        }
+        Operation::Sync { class, token, max } => connector
+            .sync(SyncRequest {
+                class,
+                token,
+                max_deltas: max,
+            })
+            .await
+            .map(to_json),
+        Operation::LatestSyncToken { class } => connector
+            .latest_sync_token(class)
+            .await
+            .map(|token| json!({"token": token})),
+    };
+    match result {
+        Ok(value) => print(&value),
+        Err(error) => {
+            eprintln!("error: {error}");
+            print(&error_json(&error))?;
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn search_all(
+    connector: &crate::runtime::Connector,
+    request: &mut SearchRequest,
+) -> Result<serde_json::Value, CallError> {
+    let mut objects = Vec::new();
+    loop {
+        let page = connector.search(request.clone()).await?;
+        objects.extend(page.objects);
+        match page.cookie {
+            Some(cookie) => request.page.cookie = Some(cookie),
+            None => return Ok(json!({"objects": objects})),
+        }
+    }
+}
+
+fn parse_attributes(text: &str) -> anyhow::Result<Vec<Attribute>> {
+    #[derive(serde::Deserialize)]
+    struct Attributes(#[serde(with = "crate::model::json_attributes")] Vec<Attribute>);
+    let Attributes(attributes) = serde_json::from_str(text)
+        .context("attributes must be a JSON object of names to values")?;
+    Ok(attributes)
+}
+
+fn read_arg(arg: &str) -> anyhow::Result<String> {
+    if arg != "-" {
+        return Ok(arg.to_owned());
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read stdin")?;
+    Ok(text)
+}
+
+fn to_json<T: Serialize>(value: T) -> serde_json::Value {
+    serde_json::to_value(value).expect("model types serialise")
+}
+
+fn error_json(error: &CallError) -> serde_json::Value {
+    json!({"error": {
+        "connector": error.connector,
+        "target": error.target,
+        "operation": error.operation.as_str(),
+        "message": error.kind.to_string(),
+        "connector_error": error.connector_error(),
+        "retryable": error.is_retryable(),
+    }})
+}
+
+fn print(value: &serde_json::Value) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,102 @@
+//! The `provisio` command line: a thin layer over the library.
+
+mod demo;
+mod grants;
+mod inspect;
+mod invoke;
+mod source;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "provisio",
+    version,
+    about = "Identity provisioning through sandboxed WebAssembly connectors"
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    /// Where compiled connectors are cached (default: the user's cache directory).
+    #[arg(long, global = true, env = "PROVISIO_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with connector files.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Call one operation of a connector, JSON in and out.
+    Invoke(invoke::InvokeArgs),
+    /// Provision sample joiners, a mover and a leaver into the bundled CSV
+    /// connector and show what happened.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Show a connector's name, version, contract, capabilities and imports.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Runs the command line; the binary's `main` is only this.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let cache_dir = cli.cache_dir.or_else(default_cache_dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the tokio runtime");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Plugin {
+                command: PluginCommand::Inspect(args),
+            } => inspect::run(args, cache_dir),
+            Command::Invoke(args) => invoke::run(args, cache_dir).await,
+            Command::Demo(args) => demo::run(args, cache_dir).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PROVISIO_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("provisio").join("components"))
+}

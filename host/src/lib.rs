@@ -1,0 +1,8 @@
+//! Provisio's host: the sandboxed connector runtime and the `provisio`
+//! binary. Data flows one way: the CLI (and later the HTTP API) drive the
+//! runtime, which runs connector components.
+
+pub mod bundled;
+pub mod cli;
+pub mod model;
+pub mod runtime;

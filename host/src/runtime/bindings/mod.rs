@@ -1,0 +1,164 @@
+//! One binding per supported contract version, side by side (the model is
+//! Zed's extension host). Each converts its generated types into the host's
+//! `model`, so nothing above the runtime knows which version a connector
+//! was built against.
+//!
+//! Adding a version: freeze its WIT under `wit/<version>/`, add a module
+//! here generated from it, a variant to [`BindingsPre`] and [`Bindings`],
+//! and its entry in [`SUPPORTED`].
+
+pub mod v0_1_0;
+
+use crate::model::{
+    Attribute, AttributeChange, ConnectorError, ConnectorInfo, ConnectorObject, ObjectSchema, Page,
+    SearchRequest, SyncBatch, SyncRequest,
+};
+use crate::runtime::state::PluginState;
+use semver::Version;
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Linker};
+
+/// The contract versions this host binds, oldest first.
+pub const SUPPORTED: &[&str] = &[v0_1_0::VERSION];
+
+/// The bound version a connector built against `found` runs on: the same
+/// major (and, before 1.0, the same minor) version, as semver defines
+/// compatibility.
+pub fn binding_for(found: &Version) -> Option<&'static str> {
+    SUPPORTED.iter().copied().find(|supported| {
+        let bound = Version::parse(supported).expect("SUPPORTED holds semver");
+        bound.major == found.major && (bound.major > 0 || bound.minor == found.minor)
+    })
+}
+
+/// "provisio:connector@0.1.x" (and more, as versions are added).
+pub fn supported_description() -> String {
+    SUPPORTED
+        .iter()
+        .map(|v| {
+            let v = Version::parse(v).expect("SUPPORTED holds semver");
+            if v.major == 0 {
+                format!("provisio:connector@0.{}.x", v.minor)
+            } else {
+                format!("provisio:connector@{}.x", v.major)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Links the host imports of every supported version.
+pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    v0_1_0::add_to_linker(linker)
+}
+
+/// A connector prepared for instantiation, by contract version.
+#[derive(Clone)]
+pub enum BindingsPre {
+    V0_1(v0_1_0::Pre),
+}
+
+impl BindingsPre {
+    pub fn new(binding: &str, pre: InstancePre<PluginState>) -> wasmtime::Result<Self> {
+        match binding {
+            v0_1_0::VERSION => Ok(BindingsPre::V0_1(v0_1_0::Pre::new(pre)?)),
+            other => unreachable!("no binding for supported version {other}"),
+        }
+    }
+
+    pub fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Bindings> {
+        match self {
+            BindingsPre::V0_1(pre) => Ok(Bindings::V0_1(pre.instantiate(store)?)),
+        }
+    }
+}
+
+/// The exports of one instance.
+pub enum Bindings {
+    V0_1(v0_1_0::Plugin),
+}
+
+/// A call's outcome: the outer error is the guest misbehaving (trap,
+/// timeout), the inner one the connector's own answer.
+pub type Outcome<T> = wasmtime::Result<Result<T, ConnectorError>>;
+
+type S<'a> = &'a mut Store<PluginState>;
+
+impl Bindings {
+    pub fn info(&self, store: S) -> wasmtime::Result<ConnectorInfo> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::info(b, store),
+        }
+    }
+
+    pub fn schema(&self, store: S) -> Outcome<ObjectSchema> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::schema(b, store),
+        }
+    }
+
+    pub fn test(&self, store: S) -> Outcome<()> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::test(b, store),
+        }
+    }
+
+    pub fn create(
+        &self,
+        store: S,
+        class: &str,
+        attributes: Vec<Attribute>,
+    ) -> Outcome<ConnectorObject> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::create(b, store, class, attributes),
+        }
+    }
+
+    pub fn get(
+        &self,
+        store: S,
+        class: &str,
+        uid: &str,
+        attributes: &[String],
+    ) -> Outcome<ConnectorObject> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::get(b, store, class, uid, attributes),
+        }
+    }
+
+    pub fn update(
+        &self,
+        store: S,
+        class: &str,
+        uid: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Outcome<ConnectorObject> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::update(b, store, class, uid, changes),
+        }
+    }
+
+    pub fn delete(&self, store: S, class: &str, uid: &str) -> Outcome<()> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::delete(b, store, class, uid),
+        }
+    }
+
+    pub fn search(&self, store: S, request: SearchRequest) -> Outcome<Page> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::search(b, store, request),
+        }
+    }
+
+    pub fn sync(&self, store: S, request: SyncRequest) -> Outcome<SyncBatch> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::sync(b, store, request),
+        }
+    }
+
+    pub fn latest_sync_token(&self, store: S, class: &str) -> Outcome<String> {
+        match self {
+            Bindings::V0_1(b) => v0_1_0::latest_sync_token(b, store, class),
+        }
+    }
+}

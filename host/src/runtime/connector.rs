@@ -1,0 +1,382 @@
+//! A loaded connector component, and a connector started for one target.
+
+use crate::model::{
+    Attribute, AttributeChange, ConnectorInfo, ConnectorObject, ObjectSchema, Page, SearchRequest,
+    SyncBatch, SyncRequest,
+};
+use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
+use crate::runtime::cache::CompileSource;
+use crate::runtime::capabilities::config::ConfigGrant;
+use crate::runtime::capabilities::directory::DirectoryGrant;
+use crate::runtime::error::{CallError, CallErrorKind, Operation};
+use crate::runtime::inspect::ComponentFacts;
+use crate::runtime::limits::CallLimits;
+use crate::runtime::pool::{InstancePool, PoolStats};
+use crate::runtime::size::ApproxSize;
+use crate::runtime::state::{PluginState, TargetContext};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+use wasmtime::{Engine, Store};
+
+/// Extra wall time past the epoch deadline before the host gives up
+/// waiting: epochs do not interrupt host functions, so a call blocked in one
+/// is abandoned (and its instance dropped when it returns).
+const OUTER_GRACE: Duration = Duration::from_secs(1);
+
+/// A validated, compiled connector: not yet bound to a target.
+pub struct LoadedComponent {
+    /// sha256 of the `.wasm`.
+    pub hash: String,
+    pub info: ConnectorInfo,
+    pub facts: ComponentFacts,
+    /// Whether this load compiled, read the disk cache, or reused memory.
+    pub source: CompileSource,
+    pub(crate) engine: Engine,
+    pub(crate) pre: BindingsPre,
+    pub(crate) epoch_tick: Duration,
+    pub(crate) max_memory_bytes: usize,
+}
+
+/// What a target grants its connector and how it limits it.
+#[derive(Debug, Clone)]
+pub struct TargetSettings {
+    /// The target's name, in logs and errors.
+    pub name: String,
+    pub config: ConfigGrant,
+    pub directory: Option<DirectoryGrant>,
+    pub limits: CallLimits,
+    /// Instances (and so concurrent calls) at most.
+    pub max_instances: usize,
+}
+
+impl TargetSettings {
+    pub fn new(name: impl Into<String>) -> Self {
+        TargetSettings {
+            name: name.into(),
+            config: ConfigGrant::default(),
+            directory: None,
+            limits: CallLimits::default(),
+            max_instances: 4,
+        }
+    }
+}
+
+/// Settings a target cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "target {target}: memory limit of {requested} bytes is over the host's maximum of {max} bytes"
+    )]
+    MemoryLimit {
+        target: String,
+        requested: usize,
+        max: usize,
+    },
+    #[error("target {target}: granted directory {path} is not a directory")]
+    Directory { target: String, path: String },
+    #[error("target {target}: max_instances must be at least 1")]
+    NoInstances { target: String },
+}
+
+impl LoadedComponent {
+    /// `name@version`.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.info.name, self.info.version)
+    }
+
+    /// Starts the connector for one target. Instances are created on demand.
+    pub fn start(self: &Arc<Self>, settings: TargetSettings) -> Result<Connector, StartError> {
+        if settings.limits.memory_bytes > self.max_memory_bytes {
+            return Err(StartError::MemoryLimit {
+                target: settings.name,
+                requested: settings.limits.memory_bytes,
+                max: self.max_memory_bytes,
+            });
+        }
+        if settings.max_instances == 0 {
+            return Err(StartError::NoInstances {
+                target: settings.name,
+            });
+        }
+        if let Some(dir) = &settings.directory
+            && !dir.host_path.is_dir()
+        {
+            return Err(StartError::Directory {
+                target: settings.name,
+                path: dir.host_path.display().to_string(),
+            });
+        }
+        let context = Arc::new(TargetContext {
+            name: settings.name,
+            connector: self.label(),
+            config: settings.config,
+            directory: settings.directory,
+            limits: settings.limits,
+        });
+        let pool = InstancePool::new(
+            self.engine.clone(),
+            self.pre.clone(),
+            context,
+            self.epoch_tick,
+            settings.max_instances,
+        );
+        Ok(Connector {
+            inner: Arc::new(Inner {
+                component: self.clone(),
+                pool,
+            }),
+        })
+    }
+}
+
+/// A connector serving one target: cheap to clone, safe to share.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    component: Arc<LoadedComponent>,
+    pool: InstancePool,
+}
+
+impl Connector {
+    pub fn info(&self) -> &ConnectorInfo {
+        &self.inner.component.info
+    }
+
+    pub fn component(&self) -> &Arc<LoadedComponent> {
+        &self.inner.component
+    }
+
+    pub fn target(&self) -> &str {
+        &self.inner.pool.target().name
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        self.inner.pool.stats()
+    }
+
+    /// The same operations, run on the calling thread (which may block).
+    /// For the CLI, benchmarks and callers that own their threads.
+    pub fn blocking(&self) -> Blocking<'_> {
+        Blocking(self)
+    }
+
+    pub async fn schema(&self) -> Result<ObjectSchema, CallError> {
+        self.run(Operation::Schema, |b, s| b.schema(s)).await
+    }
+
+    pub async fn test(&self) -> Result<(), CallError> {
+        self.run(Operation::Test, |b, s| b.test(s)).await
+    }
+
+    pub async fn create(
+        &self,
+        class: impl Into<String>,
+        attributes: Vec<Attribute>,
+    ) -> Result<ConnectorObject, CallError> {
+        let class = class.into();
+        self.run(Operation::Create, move |b, s| {
+            b.create(s, &class, attributes)
+        })
+        .await
+    }
+
+    pub async fn get(
+        &self,
+        class: impl Into<String>,
+        uid: impl Into<String>,
+        attributes: Vec<String>,
+    ) -> Result<ConnectorObject, CallError> {
+        let (class, uid) = (class.into(), uid.into());
+        self.run(Operation::Get, move |b, s| {
+            b.get(s, &class, &uid, &attributes)
+        })
+        .await
+    }
+
+    pub async fn update(
+        &self,
+        class: impl Into<String>,
+        uid: impl Into<String>,
+        changes: Vec<AttributeChange>,
+    ) -> Result<ConnectorObject, CallError> {
+        let (class, uid) = (class.into(), uid.into());
+        self.run(Operation::Update, move |b, s| {
+            b.update(s, &class, &uid, changes)
+        })
+        .await
+    }
+
+    pub async fn delete(
+        &self,
+        class: impl Into<String>,
+        uid: impl Into<String>,
+    ) -> Result<(), CallError> {
+        let (class, uid) = (class.into(), uid.into());
+        self.run(Operation::Delete, move |b, s| b.delete(s, &class, &uid))
+            .await
+    }
+
+    pub async fn search(&self, request: SearchRequest) -> Result<Page, CallError> {
+        self.run(Operation::Search, move |b, s| b.search(s, request))
+            .await
+    }
+
+    pub async fn sync(&self, request: SyncRequest) -> Result<SyncBatch, CallError> {
+        self.run(Operation::Sync, move |b, s| b.sync(s, request))
+            .await
+    }
+
+    pub async fn latest_sync_token(&self, class: impl Into<String>) -> Result<String, CallError> {
+        let class = class.into();
+        self.run(Operation::LatestSyncToken, move |b, s| {
+            b.latest_sync_token(s, &class)
+        })
+        .await
+    }
+
+    /// Runs a call on a blocking thread under the target's limits.
+    async fn run<R, F>(&self, operation: Operation, f: F) -> Result<R, CallError>
+    where
+        R: ApproxSize + Send + 'static,
+        F: FnOnce(&Bindings, &mut Store<PluginState>) -> Outcome<R> + Send + 'static,
+    {
+        self.check_declared(operation)?;
+        let span = self.span(operation);
+        let permit = self.inner.pool.acquire().instrument(span.clone()).await;
+        let inner = self.inner.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _entered = span.enter();
+            inner.pool.call(f)
+        });
+        let timeout = self.inner.pool.target().limits.timeout;
+        let kind = match tokio::time::timeout(timeout + OUTER_GRACE, task).await {
+            Ok(Ok(result)) => return result.map_err(|kind| self.error(operation, kind)),
+            Ok(Err(join)) => CallErrorKind::Host(format!("the call's thread failed: {join}")),
+            Err(_elapsed) => CallErrorKind::Timeout(timeout),
+        };
+        Err(self.error(operation, kind))
+    }
+
+    fn run_blocking<R: ApproxSize>(
+        &self,
+        operation: Operation,
+        f: impl FnOnce(&Bindings, &mut Store<PluginState>) -> Outcome<R>,
+    ) -> Result<R, CallError> {
+        self.check_declared(operation)?;
+        let _entered = self.span(operation).entered();
+        let _permit = self
+            .inner
+            .pool
+            .try_acquire()
+            .ok_or_else(|| self.error(operation, CallErrorKind::Busy))?;
+        self.inner
+            .pool
+            .call(f)
+            .map_err(|kind| self.error(operation, kind))
+    }
+
+    fn check_declared(&self, operation: Operation) -> Result<(), CallError> {
+        let c = &self.info().capabilities;
+        let declared = match operation {
+            Operation::Info => true,
+            Operation::Schema => c.schema,
+            Operation::Test => c.test,
+            Operation::Create => c.create,
+            Operation::Get => c.get,
+            Operation::Update => c.update,
+            Operation::Delete => c.delete,
+            Operation::Search => c.search,
+            Operation::Sync | Operation::LatestSyncToken => c.sync,
+        };
+        if declared {
+            Ok(())
+        } else {
+            Err(self.error(operation, CallErrorKind::NotSupported))
+        }
+    }
+
+    fn span(&self, operation: Operation) -> tracing::Span {
+        let target = self.inner.pool.target();
+        tracing::debug_span!("connector_call", target = %target.name,
+            connector = %target.connector, operation = operation.as_str())
+    }
+
+    fn error(&self, operation: Operation, kind: CallErrorKind) -> CallError {
+        let target = self.inner.pool.target();
+        CallError {
+            connector: target.connector.clone(),
+            target: target.name.clone(),
+            operation,
+            kind,
+        }
+    }
+}
+
+/// The operations of a [`Connector`] on the calling thread. A call fails
+/// with `Busy` instead of waiting when every instance is in use.
+pub struct Blocking<'a>(&'a Connector);
+
+impl Blocking<'_> {
+    pub fn schema(&self) -> Result<ObjectSchema, CallError> {
+        self.0.run_blocking(Operation::Schema, |b, s| b.schema(s))
+    }
+
+    pub fn test(&self) -> Result<(), CallError> {
+        self.0.run_blocking(Operation::Test, |b, s| b.test(s))
+    }
+
+    pub fn create(
+        &self,
+        class: &str,
+        attributes: Vec<Attribute>,
+    ) -> Result<ConnectorObject, CallError> {
+        self.0
+            .run_blocking(Operation::Create, |b, s| b.create(s, class, attributes))
+    }
+
+    pub fn get(
+        &self,
+        class: &str,
+        uid: &str,
+        attributes: &[String],
+    ) -> Result<ConnectorObject, CallError> {
+        self.0
+            .run_blocking(Operation::Get, |b, s| b.get(s, class, uid, attributes))
+    }
+
+    pub fn update(
+        &self,
+        class: &str,
+        uid: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Result<ConnectorObject, CallError> {
+        self.0
+            .run_blocking(Operation::Update, |b, s| b.update(s, class, uid, changes))
+    }
+
+    pub fn delete(&self, class: &str, uid: &str) -> Result<(), CallError> {
+        self.0
+            .run_blocking(Operation::Delete, |b, s| b.delete(s, class, uid))
+    }
+
+    pub fn search(&self, request: SearchRequest) -> Result<Page, CallError> {
+        self.0
+            .run_blocking(Operation::Search, |b, s| b.search(s, request))
+    }
+
+    pub fn sync(&self, request: SyncRequest) -> Result<SyncBatch, CallError> {
+        self.0
+            .run_blocking(Operation::Sync, |b, s| b.sync(s, request))
+    }
+
+    pub fn latest_sync_token(&self, class: &str) -> Result<String, CallError> {
+        self.0.run_blocking(Operation::LatestSyncToken, |b, s| {
+            b.latest_sync_token(s, class)
+        })
+    }
+}

@@ -1,0 +1,220 @@
+//! A bounded pool of warm instances of one connector for one target.
+//!
+//! A component instance runs one call at a time, so concurrency comes from
+//! several instances. The semaphore bounds how many exist; idle ones are
+//! reused; an instance that trapped, timed out or blew its memory cap is
+//! dropped (a trapped instance cannot be entered again) and the next call
+//! instantiates a fresh one from the `InstancePre`, in microseconds.
+
+use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
+use crate::runtime::error::CallErrorKind;
+use crate::runtime::output::panic_message;
+use crate::runtime::size::ApproxSize;
+use crate::runtime::state::{PluginState, TargetContext};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap};
+
+/// Counters of one pool, for tests, metrics and the API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Instances created since the pool started.
+    pub instantiated: u64,
+    /// Instances dropped because a call trapped, timed out or overran a limit.
+    pub discarded: u64,
+    /// Instances idle right now.
+    pub idle: usize,
+}
+
+struct Instance {
+    store: Store<PluginState>,
+    bindings: Bindings,
+}
+
+pub(crate) struct InstancePool {
+    engine: Engine,
+    pre: BindingsPre,
+    target: Arc<TargetContext>,
+    epoch_tick: Duration,
+    idle: Mutex<Vec<Instance>>,
+    permits: Arc<Semaphore>,
+    instantiated: AtomicU64,
+    discarded: AtomicU64,
+}
+
+impl InstancePool {
+    pub fn new(
+        engine: Engine,
+        pre: BindingsPre,
+        target: Arc<TargetContext>,
+        epoch_tick: Duration,
+        max_instances: usize,
+    ) -> Self {
+        InstancePool {
+            engine,
+            pre,
+            target,
+            epoch_tick,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max_instances)),
+            instantiated: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
+        }
+    }
+
+    pub fn target(&self) -> &Arc<TargetContext> {
+        &self.target
+    }
+
+    /// Waits for the right to run one call.
+    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+        self.permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the pool's semaphore is never closed")
+    }
+
+    /// The right to run one call, if one is free now.
+    pub fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(TryAcquireError::NoPermits) => None,
+            Err(TryAcquireError::Closed) => unreachable!("the pool's semaphore is never closed"),
+        }
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            instantiated: self.instantiated.load(Ordering::Relaxed),
+            discarded: self.discarded.load(Ordering::Relaxed),
+            idle: self.lock_idle().len(),
+        }
+    }
+
+    /// Runs one call on the current thread. The caller holds a permit.
+    pub fn call<R: ApproxSize>(
+        &self,
+        f: impl FnOnce(&Bindings, &mut Store<PluginState>) -> Outcome<R>,
+    ) -> Result<R, CallErrorKind> {
+        let mut instance = match self.lock_idle().pop() {
+            Some(instance) => instance,
+            None => self.instantiate()?,
+        };
+        self.arm(&mut instance.store);
+        let result = f(&instance.bindings, &mut instance.store);
+        let printed = instance.store.data().output.take();
+        match result {
+            Ok(Ok(value)) => {
+                self.log_printed(&printed);
+                let size = value.approx_size();
+                let limit = self.target.limits.max_output_bytes;
+                if size > limit {
+                    self.discard(instance);
+                    return Err(CallErrorKind::OutputTooLarge { size, limit });
+                }
+                self.lock_idle().push(instance);
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                self.log_printed(&printed);
+                self.lock_idle().push(instance);
+                Err(CallErrorKind::Connector(error))
+            }
+            Err(error) => {
+                let kind = self.classify(&error, instance.store.data(), &printed);
+                self.discard(instance);
+                Err(kind)
+            }
+        }
+    }
+
+    fn instantiate(&self) -> Result<Instance, CallErrorKind> {
+        let state = PluginState::new(self.target.clone()).map_err(CallErrorKind::Instantiate)?;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        self.arm(&mut store);
+        match self.pre.instantiate(&mut store) {
+            Ok(bindings) => {
+                self.instantiated.fetch_add(1, Ordering::Relaxed);
+                Ok(Instance { store, bindings })
+            }
+            Err(e) if e.downcast_ref::<PoolConcurrencyLimitError>().is_some() => {
+                Err(CallErrorKind::Busy)
+            }
+            Err(e) => {
+                let printed = store.data().output.take();
+                Err(match self.classify(&e, store.data(), &printed) {
+                    CallErrorKind::Trap { message } => CallErrorKind::Instantiate(message),
+                    other => other,
+                })
+            }
+        }
+    }
+
+    /// Sets the deadline and clears per-call state before entering the guest.
+    fn arm(&self, store: &mut Store<PluginState>) {
+        let tick = self.epoch_tick.as_nanos().max(1);
+        let ticks = self.target.limits.timeout.as_nanos().div_ceil(tick) as u64;
+        store.set_epoch_deadline(ticks.max(1));
+        store.epoch_deadline_trap();
+        store.data_mut().limiter.reset();
+    }
+
+    /// Names the cause of a failed call: the limiter, the epoch, a panic
+    /// message on stderr, or the raw trap.
+    fn classify(
+        &self,
+        error: &wasmtime::Error,
+        state: &PluginState,
+        printed: &str,
+    ) -> CallErrorKind {
+        if let Some(requested) = state.limiter.refused() {
+            return CallErrorKind::MemoryLimit {
+                requested,
+                limit: state.limiter.memory_limit(),
+            };
+        }
+        if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+            return CallErrorKind::Timeout(self.target.limits.timeout);
+        }
+        if let Some(message) = panic_message(printed) {
+            return CallErrorKind::Panic { message };
+        }
+        let trap = error
+            .downcast_ref::<Trap>()
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| {
+                format!("{error:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+        let last_line = printed.lines().rev().find(|l| !l.trim().is_empty());
+        CallErrorKind::Trap {
+            message: match last_line {
+                Some(line) => format!("{trap} (guest printed: {})", line.trim()),
+                None => trap,
+            },
+        }
+    }
+
+    fn discard(&self, instance: Instance) {
+        self.discarded.fetch_add(1, Ordering::Relaxed);
+        drop(instance);
+    }
+
+    fn log_printed(&self, printed: &str) {
+        if !printed.is_empty() {
+            tracing::debug!(target: "provisio::connector", target = %self.target.name,
+                connector = %self.target.connector, "connector printed: {}", printed.trim_end());
+        }
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,69 @@
+//! The host-side state of one connector instance (its `Store` data).
+
+use crate::runtime::capabilities::config::ConfigGrant;
+use crate::runtime::capabilities::directory::DirectoryGrant;
+use crate::runtime::limits::{CallLimits, GuestLimiter};
+use crate::runtime::output::GuestOutput;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// Host resources (streams, open files) one instance may hold at once.
+const MAX_RESOURCES: usize = 1024;
+
+/// What one target grants its connector, shared by all its instances.
+#[derive(Debug, Clone)]
+pub struct TargetContext {
+    /// The target's name, for logs and errors.
+    pub name: String,
+    /// `name@version` of the connector serving it.
+    pub connector: String,
+    pub config: ConfigGrant,
+    pub directory: Option<DirectoryGrant>,
+    pub limits: CallLimits,
+}
+
+pub struct PluginState {
+    pub(crate) target: Arc<TargetContext>,
+    pub(crate) limiter: GuestLimiter,
+    pub(crate) output: GuestOutput,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl PluginState {
+    /// State for a fresh instance: WASI with only the target's grants.
+    pub fn new(target: Arc<TargetContext>) -> Result<Self, String> {
+        let output = GuestOutput::default();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(output.clone())
+            .stderr(output.clone())
+            // Calls always run on a thread that may block (never on an async
+            // worker), so file I/O need not hop through tokio's blocking pool.
+            .allow_blocking_current_thread(true)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if let Some(directory) = &target.directory {
+            directory.apply(&mut wasi)?;
+        }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
+        Ok(PluginState {
+            limiter: GuestLimiter::new(target.limits.memory_bytes),
+            target,
+            output,
+            wasi: wasi.build(),
+            table,
+        })
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
