@@ -89,15 +89,21 @@ pub fn parse(input: &str) -> Result<Filter, FilterError> {
                 ),
             ),
             P::UnrecognizedToken {
-                token: (start, token, _),
+                token: (start, token, end),
                 expected,
             } => (
                 Some(start),
-                format!(
-                    "unexpected {:?}; expected {}",
-                    token.trim(),
-                    describe_expected(&expected)
-                ),
+                match dangling_operator(input, token.trim(), end) {
+                    Some(missing) => format!(
+                        "the filter ends after `{}`; expected {missing}",
+                        token.trim()
+                    ),
+                    None => format!(
+                        "unexpected {:?}; expected {}",
+                        token.trim(),
+                        describe_expected(&expected)
+                    ),
+                },
             ),
             P::ExtraToken {
                 token: (start, token, _),
@@ -113,6 +119,20 @@ pub fn parse(input: &str) -> Result<Filter, FilterError> {
             reason,
         }
     })
+}
+
+/// The grammar's operator tokens carry their surrounding spaces, so an
+/// operator at the very end (`userName eq`) reads as a stray name: say what
+/// is missing instead.
+fn dangling_operator(input: &str, token: &str, end: usize) -> Option<&'static str> {
+    if end < input.trim_end().len() {
+        return None;
+    }
+    match token.to_ascii_lowercase().as_str() {
+        "eq" | "ne" | "co" | "sw" | "ew" | "gt" | "ge" | "lt" | "le" => Some("a value"),
+        "and" | "or" | "not" => Some("a filter"),
+        _ => None,
+    }
 }
 
 /// Turns the parser's terminal names (quoted literals and token classes)

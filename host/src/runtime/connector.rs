@@ -158,6 +158,22 @@ impl Connector {
         self.inner.pool.stats()
     }
 
+    /// Instantiates until `count` instances are idle (capped by
+    /// `max_instances`), on the calling thread, so that the next calls (for
+    /// example right after a version switch) skip instantiation.
+    pub fn prewarm(&self, count: usize) -> Result<usize, CallError> {
+        self.inner
+            .pool
+            .prewarm(count)
+            .map_err(|kind| self.error(Operation::Instantiate, kind))
+    }
+
+    /// Drops the idle instances, freeing their memory; calls in flight keep
+    /// theirs. Returns how many were dropped.
+    pub fn release_idle(&self) -> usize {
+        self.inner.pool.release_idle()
+    }
+
     /// The same operations, run on the calling thread (which may block).
     /// For the CLI, benchmarks and callers that own their threads.
     pub fn blocking(&self) -> Blocking<'_> {
@@ -283,7 +299,7 @@ impl Connector {
     fn check_declared(&self, operation: Operation) -> Result<(), CallError> {
         let c = &self.info().capabilities;
         let declared = match operation {
-            Operation::Info => true,
+            Operation::Instantiate | Operation::Info => true,
             Operation::Schema => c.schema,
             Operation::Test => c.test,
             Operation::Create => c.create,

@@ -50,6 +50,8 @@ pub enum LoadError {
 /// The operations of the contract, for errors, logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
+    /// Creating an instance, outside any contract operation.
+    Instantiate,
     Info,
     Schema,
     Test,
@@ -65,6 +67,7 @@ pub enum Operation {
 impl Operation {
     pub fn as_str(&self) -> &'static str {
         match self {
+            Operation::Instantiate => "instantiate",
             Operation::Info => "info",
             Operation::Schema => "schema",
             Operation::Test => "test",

@@ -214,8 +214,11 @@ fn unknown_import(message: &str) -> String {
         .nth(1)
         .map(|name| format!("`{name}`"))
         .unwrap_or_else(|| message.to_owned());
-    match message.split_once(": ") {
-        Some((_, cause)) if !cause.contains("matching implementation") => {
+    // The first line of the chain is wasmtime's "not found in the linker";
+    // the cause after it matters when the host has the interface with other
+    // signatures, not when it lacks it altogether.
+    match message.split_once("in the linker: ") {
+        Some((_, cause)) if !cause.contains("implementation is missing") => {
             format!("{name} ({cause})")
         }
         _ => name,
@@ -228,5 +231,18 @@ mod tests {
     fn names_the_missing_import() {
         let m = "component imports instance `provisio:ldap/client@0.1.0`, but a matching implementation was not found in the linker";
         assert_eq!(super::unknown_import(m), "`provisio:ldap/client@0.1.0`");
+        let missing = format!(
+            "{m}: instance export `bind` has the wrong type: function implementation is missing"
+        );
+        assert_eq!(
+            super::unknown_import(&missing),
+            "`provisio:ldap/client@0.1.0`"
+        );
+        let mismatch =
+            format!("{m}: instance export `log` has the wrong type: expected func, found u32");
+        assert_eq!(
+            super::unknown_import(&mismatch),
+            "`provisio:ldap/client@0.1.0` (instance export `log` has the wrong type: expected func, found u32)"
+        );
     }
 }

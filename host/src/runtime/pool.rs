@@ -39,6 +39,7 @@ pub(crate) struct InstancePool {
     target: Arc<TargetContext>,
     epoch_tick: Duration,
     idle: Mutex<Vec<Instance>>,
+    max_instances: usize,
     permits: Arc<Semaphore>,
     instantiated: AtomicU64,
     discarded: AtomicU64,
@@ -58,6 +59,7 @@ impl InstancePool {
             target,
             epoch_tick,
             idle: Mutex::new(Vec::new()),
+            max_instances,
             permits: Arc::new(Semaphore::new(max_instances)),
             instantiated: AtomicU64::new(0),
             discarded: AtomicU64::new(0),
@@ -92,6 +94,26 @@ impl InstancePool {
             discarded: self.discarded.load(Ordering::Relaxed),
             idle: self.lock_idle().len(),
         }
+    }
+
+    /// Creates idle instances until `count` are idle (at most the pool's
+    /// size), so the next calls skip instantiation. Returns how many exist.
+    pub fn prewarm(&self, count: usize) -> Result<usize, CallErrorKind> {
+        let count = count.min(self.max_instances);
+        loop {
+            if self.lock_idle().len() >= count {
+                return Ok(count);
+            }
+            let instance = self.instantiate()?;
+            self.lock_idle().push(instance);
+        }
+    }
+
+    /// Drops every idle instance (in-flight calls keep theirs). Returns how
+    /// many were dropped.
+    pub fn release_idle(&self) -> usize {
+        let released: Vec<Instance> = std::mem::take(&mut *self.lock_idle());
+        released.len()
     }
 
     /// Runs one call on the current thread. The caller holds a permit.

@@ -1,0 +1,174 @@
+//! The `provisio` binary, run as an operator would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn provisio(args: &[&str]) -> Output {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-component-cache");
+    Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(args)
+        .env("PROVISIO_CACHE_DIR", cache)
+        .output()
+        .expect("run provisio")
+}
+
+fn stdout_json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn inspect_describes_a_connector() {
+    let out = provisio(&["plugin", "inspect", "bundled:csv", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let info = stdout_json(&out);
+    assert_eq!(info["name"], "csv");
+    assert_eq!(info["contract"], "provisio:connector@0.1.0");
+    assert!(
+        info["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&"sync".into())
+    );
+    let imports = info["imports"].as_array().unwrap();
+    assert!(
+        imports.contains(&"provisio:connector/log@0.1.0".into()),
+        "{imports:?}"
+    );
+    assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
+
+    let text = provisio(&["plugin", "inspect", "bundled:csv"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("contract:     provisio:connector@0.1.0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_refuses_what_is_not_a_connector() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.wasm");
+    std::fs::write(&file, "just some text").unwrap();
+    let out = provisio(&["plugin", "inspect", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a WebAssembly file"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = provisio(&["plugin", "inspect", "bundled:nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no bundled connector `nope` (bundled: csv)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn invoke_runs_operations_with_json_in_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let grants = [
+        "--dir",
+        d,
+        "-c",
+        "classes=account",
+        "-c",
+        "account.columns=id,userName,mail",
+        "-c",
+        "account.name=userName",
+        "-c",
+        "account.multivalued=mail",
+    ];
+    let run = |op: &[&str]| {
+        let mut args = vec!["invoke", "bundled:csv"];
+        args.extend_from_slice(&grants);
+        args.extend_from_slice(op);
+        provisio(&args)
+    };
+
+    let out = run(&[
+        "create",
+        "account",
+        r#"{"id": "7", "userName": "ada", "mail": ["a@x.org", "b@x.org"]}"#,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["uid"], "7");
+
+    let out = run(&[
+        "update",
+        "account",
+        "7",
+        r#"[{"op": "remove", "name": "mail", "values": "a@x.org"}]"#,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["attributes"]["mail"], "b@x.org");
+
+    let out = run(&[
+        "search",
+        "account",
+        "--filter",
+        r#"mail ew "x.org""#,
+        "--all",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["objects"][0]["name"], "ada");
+
+    let out = run(&["get", "account", "404"]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = stdout_json(&out);
+    assert_eq!(error["error"]["connector_error"]["code"], "not-found");
+    assert_eq!(error["error"]["retryable"], false);
+
+    let out = run(&["create", "account", "{not json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("attributes must be a JSON object"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = provisio(&["invoke", "bundled:csv", "--config", "novalue", "test"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--config expects KEY=VALUE"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn demo_provisions_joiners_a_mover_and_a_leaver() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = provisio(&["demo", "--dir", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("done: 0 failed steps"), "{text}");
+    assert!(
+        text.contains(r#"search department eq "Research" and enable eq true"#),
+        "{text}"
+    );
+    let accounts = std::fs::read_to_string(dir.path().join("accounts.csv")).unwrap();
+    assert_eq!(accounts.lines().count(), 5, "{accounts}");
+    assert!(
+        accounts
+            .contains("1003,alan.turing,Alan,Turing,alan.turing@example.com,Research,Fellow,false")
+    );
+    let groups = std::fs::read_to_string(dir.path().join("groups.csv")).unwrap();
+    assert!(
+        groups.contains("vpn,VPN users,Remote access,1002\n"),
+        "{groups}"
+    );
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every Provisio test on a fresh machine: installs what is missing
+# (the pinned toolchain's wasm32-wasip2 target, rustfmt, clippy), checks
+# formatting and lints, then runs the tests of the whole workspace. The
+# connectors and test fixtures are built for wasm32-wasip2 by build scripts
+# during `cargo test`, once per change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup toolchain list | grep -q "^$toolchain"; then
+    echo "==> installing Rust $toolchain"
+    rustup toolchain install "$toolchain" --profile minimal
+fi
+if ! rustup target list --installed --toolchain "$toolchain" | grep -qx wasm32-wasip2; then
+    echo "==> installing the wasm32-wasip2 target"
+    rustup target add wasm32-wasip2 --toolchain "$toolchain"
+fi
+for component in rustfmt clippy; do
+    if ! rustup component list --installed --toolchain "$toolchain" | grep -q "^$component"; then
+        echo "==> installing $component"
+        rustup component add "$component" --toolchain "$toolchain"
+    fi
+done
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cargo test"
+cargo test --workspace --locked

@@ -1,0 +1,38 @@
+//! Builds the test fixture components for wasm32-wasip2.
+
+use provisio_wasm_build::{Package, build};
+use std::path::Path;
+
+const FIXTURES: &[Package<'static>] = &[
+    Package {
+        name: "fixture-sandbox",
+        dir: "tests/fixtures/sandbox",
+    },
+    Package {
+        name: "fixture-other-world",
+        dir: "tests/fixtures/other-world",
+    },
+    Package {
+        name: "fixture-future-contract",
+        dir: "tests/fixtures/future-contract",
+    },
+    Package {
+        name: "fixture-incomplete-contract",
+        dir: "tests/fixtures/incomplete-contract",
+    },
+    Package {
+        name: "fixture-unknown-import",
+        dir: "tests/fixtures/unknown-import",
+    },
+];
+
+fn main() {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir)
+        .parent()
+        .expect("tests/ lives in the workspace");
+    for artifact in build(root, FIXTURES) {
+        let name = artifact.package.to_uppercase().replace('-', "_");
+        println!("cargo:rustc-env={name}={}", artifact.path.display());
+    }
+}

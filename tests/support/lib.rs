@@ -1,0 +1,45 @@
+//! Helpers shared by the end-to-end tests and the benchmarks.
+
+use provisio_host::runtime::{Connector, DirectoryGrant, Runtime, RuntimeConfig, TargetSettings};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// The fixture components, built by `build.rs`.
+pub mod fixtures {
+    pub const SANDBOX: &str = env!("FIXTURE_SANDBOX");
+    pub const OTHER_WORLD: &str = env!("FIXTURE_OTHER_WORLD");
+    pub const FUTURE_CONTRACT: &str = env!("FIXTURE_FUTURE_CONTRACT");
+    pub const INCOMPLETE_CONTRACT: &str = env!("FIXTURE_INCOMPLETE_CONTRACT");
+    pub const UNKNOWN_IMPORT: &str = env!("FIXTURE_UNKNOWN_IMPORT");
+
+    pub fn bytes(path: &str) -> Vec<u8> {
+        std::fs::read(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+    }
+}
+
+/// One runtime for the whole test binary, as in production: one engine per
+/// process, compiled components shared.
+pub fn runtime() -> Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("the runtime starts"))
+        .clone()
+}
+
+/// The bundled CSV connector started on `dir` with `config`.
+pub fn csv_target(dir: &Path, config: &[(&str, &str)]) -> Connector {
+    let mut settings = TargetSettings::new("csv-test");
+    settings.directory = Some(DirectoryGrant::read_write(dir));
+    for (k, v) in config {
+        settings.config.values.insert((*k).into(), (*v).into());
+    }
+    start(provisio_host::bundled::CSV, settings)
+}
+
+/// Loads `bytes` and starts it with `settings`.
+pub fn start(bytes: &[u8], settings: TargetSettings) -> Connector {
+    let component = runtime().load(bytes).expect("the connector loads");
+    Arc::clone(&component)
+        .start(settings)
+        .expect("the target starts")
+}
