@@ -2,6 +2,7 @@
 //! `src/bundled.rs`) for wasm32-wasip2.
 
 use provisio_wasm_build::{Package, build};
+use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// Every connector under `plugins/` that ships inside the binary.
@@ -25,5 +26,8 @@ fn main() {
             "cargo:rustc-env=PROVISIO_BUNDLED_{name}={}",
             artifact.path.display()
         );
+        let bytes = std::fs::read(&artifact.path).expect("read the built connector");
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        println!("cargo:rustc-env=PROVISIO_BUNDLED_{name}_SHA256={sha256}");
     }
 }

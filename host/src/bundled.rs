@@ -1,24 +1,45 @@
 //! Connectors shipped inside the `provisio` binary, built from `plugins/`
-//! by `build.rs`. Refer to one as `bundled:<name>` wherever a connector
-//! file is expected.
+//! by `build.rs`, with their sha256 computed at build time. Refer to one as
+//! `bundled:<name>` wherever a connector file is expected.
+
+use crate::runtime::{LoadError, LoadedComponent, Runtime};
+use std::sync::Arc;
+
+/// A connector compiled into the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Bundled {
+    pub name: &'static str,
+    pub bytes: &'static [u8],
+    /// The sha256 of `bytes`, in hex.
+    pub sha256: &'static str,
+}
+
+impl Bundled {
+    /// Loads it without hashing it again.
+    pub fn load(&self, runtime: &Runtime) -> Result<Arc<LoadedComponent>, LoadError> {
+        runtime.load_hashed(self.bytes, self.sha256)
+    }
+}
 
 /// The CSV connector (`plugins/csv`).
-pub const CSV: &[u8] = include_bytes!(env!("PROVISIO_BUNDLED_CSV"));
+pub const CSV: Bundled = Bundled {
+    name: "csv",
+    bytes: include_bytes!(env!("PROVISIO_BUNDLED_CSV")),
+    sha256: env!("PROVISIO_BUNDLED_CSV_SHA256"),
+};
 
-/// Every bundled connector by name.
-pub const ALL: &[(&str, &[u8])] = &[("csv", CSV)];
+/// Every bundled connector.
+pub const ALL: &[Bundled] = &[CSV];
 
 /// The prefix that names a bundled connector instead of a file.
 pub const PREFIX: &str = "bundled:";
 
-/// The bytes of the bundled connector `name`.
-pub fn get(name: &str) -> Option<&'static [u8]> {
-    ALL.iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, bytes)| *bytes)
+/// The bundled connector `name`.
+pub fn get(name: &str) -> Option<&'static Bundled> {
+    ALL.iter().find(|b| b.name == name)
 }
 
 /// The names of the bundled connectors.
 pub fn names() -> Vec<&'static str> {
-    ALL.iter().map(|(n, _)| *n).collect()
+    ALL.iter().map(|b| b.name).collect()
 }

@@ -630,7 +630,7 @@ async fn concurrent_writes_are_never_lost() {
     for (k, v) in CONFIG {
         settings.config.values.insert((*k).into(), (*v).into());
     }
-    let csv = provisio_tests::start(provisio_host::bundled::CSV, settings);
+    let csv = provisio_tests::start(provisio_host::bundled::CSV.bytes, settings);
     csv.create("group", vec![text("id", "all"), text("name", "All")])
         .await
         .unwrap();
@@ -726,8 +726,10 @@ async fn the_connector_sees_only_its_directory() {
         "a symlink out of the grant is not followed: {e}"
     );
 
-    let ungranted =
-        provisio_tests::start(provisio_host::bundled::CSV, TargetSettings::new("no-grant"));
+    let ungranted = provisio_tests::start(
+        provisio_host::bundled::CSV.bytes,
+        TargetSettings::new("no-grant"),
+    );
     let e = ungranted.test().await.unwrap_err();
     assert!(
         e.to_string()
@@ -753,7 +755,7 @@ async fn a_read_only_grant_refuses_writes() {
         .config
         .values
         .insert("account.name".into(), "userName".into());
-    let csv = provisio_tests::start(provisio_host::bundled::CSV, settings);
+    let csv = provisio_tests::start(provisio_host::bundled::CSV.bytes, settings);
     assert_eq!(csv.get("account", "1", vec![]).await.unwrap().name, "ada");
     let e = csv
         .create("account", vec![text("id", "2"), text("userName", "bob")])

@@ -37,7 +37,7 @@ fn a_core_module_is_not_a_component() {
 
 #[test]
 fn a_truncated_component_is_invalid() {
-    let mut bytes = provisio_host::bundled::CSV.to_vec();
+    let mut bytes = provisio_host::bundled::CSV.bytes.to_vec();
     bytes.truncate(bytes.len() / 2);
     let error = refuse(&bytes);
     assert!(matches!(error, LoadError::Invalid(_)), "{error}");
@@ -98,7 +98,7 @@ fn a_component_importing_an_unknown_interface_is_refused() {
 
 #[test]
 fn a_connector_is_described_by_what_it_imports() {
-    let component = runtime().load(provisio_host::bundled::CSV).unwrap();
+    let component = runtime().load(provisio_host::bundled::CSV.bytes).unwrap();
     assert_eq!(component.label(), "csv@0.1.0");
     assert_eq!(component.facts.contract.to_string(), "0.1.0");
     let imports = &component.facts.imports;
@@ -121,5 +121,9 @@ fn a_connector_is_described_by_what_it_imports() {
         "the CSV connector asks for no network: {imports:?}"
     );
     assert!(component.info.capabilities.sync);
-    assert_eq!(component.hash.len(), 64);
+    assert_eq!(
+        component.hash,
+        provisio_host::bundled::CSV.sha256,
+        "the build-time hash is the content hash"
+    );
 }

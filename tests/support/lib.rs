@@ -33,7 +33,7 @@ pub fn csv_target(dir: &Path, config: &[(&str, &str)]) -> Connector {
     for (k, v) in config {
         settings.config.values.insert((*k).into(), (*v).into());
     }
-    start(provisio_host::bundled::CSV, settings)
+    start(provisio_host::bundled::CSV.bytes, settings)
 }
 
 /// Loads `bytes` and starts it with `settings`.

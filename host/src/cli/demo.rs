@@ -80,8 +80,8 @@ pub async fn run(args: DemoArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<E
     );
     let runtime = source::runtime(cache_dir)?;
     let started = Instant::now();
-    let component = runtime
-        .load(bundled::CSV)
+    let component = bundled::CSV
+        .load(&runtime)
         .context("cannot load the bundled CSV connector")?;
     println!(
         "  loaded {} (contract provisio:connector@{}, {:?}) in {} ms",

@@ -17,10 +17,8 @@ pub struct InspectArgs {
 
 pub fn run(args: InspectArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let runtime = source::runtime(cache_dir)?;
-    let bytes = source::read(&args.file)?;
-    let component = runtime
-        .load(&bytes)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file))?;
+    let source = source::Source::open(&args.file)?;
+    let component = source.load(&runtime)?;
     let info = &component.info;
     if args.json {
         let out = json!({
@@ -32,7 +30,7 @@ pub fn run(args: InspectArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<Exit
             "imports": component.facts.imports,
             "exports": component.facts.exports,
             "sha256": component.hash,
-            "size": bytes.len(),
+            "size": source.size(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -45,7 +43,7 @@ pub fn run(args: InspectArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<Exit
         );
         println!("capabilities: {}", info.capabilities.names().join(", "));
         println!("sha256:       {}", component.hash);
-        println!("size:         {} bytes", bytes.len());
+        println!("size:         {} bytes", source.size());
         println!("imports:");
         for import in &component.facts.imports {
             println!("  {import}");

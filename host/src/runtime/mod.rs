@@ -112,10 +112,32 @@ impl Runtime {
     }
 
     /// Validates, compiles (or reads from the cache) and probes a connector.
+    ///
+    /// Blocking: it hashes the file (sha256, a few ms per MB on CPUs without
+    /// SHA extensions) and may compile it (up to a second or two); call it
+    /// from a thread that may block. See [`Runtime::load_hashed`] for bytes
+    /// whose hash is already known.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<LoadedComponent>, LoadError> {
+        self.load_hashed(bytes, &content_hash(bytes))
+    }
+
+    /// [`Runtime::load`] for bytes whose sha256 the caller already knows and
+    /// vouches for: connectors bundled in the binary (hashed at build time)
+    /// and content-addressed files the host wrote itself. Skips re-hashing,
+    /// which dominates a load from the disk cache.
+    pub fn load_hashed(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<Arc<LoadedComponent>, LoadError> {
         let inner = &self.inner;
         inspect::check_binary(bytes)?;
-        let hash = content_hash(bytes);
+        let hash = sha256.to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(LoadError::Host(format!(
+                "{sha256:?} is not a sha256 in hex"
+            )));
+        }
         let (component, source) = inner
             .cache
             .get_or_compile(&inner.engine, &hash, bytes)
