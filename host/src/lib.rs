@@ -4,5 +4,8 @@
 
 pub mod bundled;
 pub mod cli;
+pub mod config;
+pub mod keys;
 pub mod model;
 pub mod runtime;
+pub mod store;

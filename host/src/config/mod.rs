@@ -1,0 +1,239 @@
+//! `provisio.toml`: the server, its API tokens and its targets.
+//!
+//! Loading checks everything it can before the host starts: the TOML and
+//! its keys (unknown keys are errors, so a typo never silently falls back to
+//! a default), that referenced files and environment variables exist, that
+//! filters parse. Every error names the file, the key and the reason.
+//! Secrets are references (`{ env = "VAR" }` or `{ file = "path" }`),
+//! resolved at load into values that never print.
+
+mod target;
+mod tokens;
+
+pub use target::{
+    Grants, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy, SecretRef,
+    TargetConfig,
+};
+pub use tokens::{Role, TokenConfig, hash_token};
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {reason}")]
+pub struct ConfigError {
+    pub file: String,
+    /// The dotted key (`targets.hr.on_delete`), or `(file)` for the whole file.
+    pub key: String,
+    pub reason: String,
+}
+
+/// The whole file, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    pub targets: BTreeMap<String, TargetConfig>,
+    /// The directory of the file; relative paths in it are relative to this.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the HTTP API.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The store: a SQLite file (relative to the config file), or a
+    /// `sqlite:` URL.
+    #[serde(default = "default_store")]
+    pub store: String,
+    /// The host's key (audit-log MACs, password payloads at rest), created
+    /// with mode 0600 if missing.
+    #[serde(default = "default_key_file")]
+    pub key_file: PathBuf,
+    /// Compiled connectors are cached here.
+    #[serde(default = "default_cache_dir")]
+    pub cache_dir: PathBuf,
+    /// Largest request body the API reads.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Serve the API without authentication. Only `provisio demo` sets it;
+    /// the host logs a warning on every start with it.
+    #[serde(default)]
+    pub insecure_no_auth: bool,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_store() -> String {
+    "provisio.db".into()
+}
+fn default_key_file() -> PathBuf {
+    "provisio.key".into()
+}
+fn default_cache_dir() -> PathBuf {
+    ".provisio-cache".into()
+}
+fn default_max_body() -> usize {
+    1 << 20
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            store: default_store(),
+            key_file: default_key_file(),
+            cache_dir: default_cache_dir(),
+            max_body_bytes: default_max_body(),
+            insecure_no_auth: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            key: "(file)".into(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, path, &base_dir)
+    }
+
+    /// Parses and checks configuration text that came from `file`.
+    pub fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.display().to_string(),
+            key: error_key(text, &e),
+            reason: e.message().to_owned() + &location(text, &e),
+        })?;
+        config.base_dir = base_dir.to_path_buf();
+        config.file = file.to_path_buf();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn error(&self, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.display().to_string(),
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.max_body_bytes < 1024 {
+            return Err(self.error("server.max_body_bytes", "must be at least 1024"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, token) in self.tokens.iter().enumerate() {
+            token
+                .validate()
+                .map_err(|reason| self.error(format!("tokens[{i}]"), reason))?;
+            if !names.insert(token.name.as_str()) {
+                return Err(self.error(
+                    format!("tokens[{i}].name"),
+                    format!("`{}` is used twice", token.name),
+                ));
+            }
+        }
+        if self.tokens.is_empty() && !self.server.insecure_no_auth {
+            return Err(self.error(
+                "tokens",
+                "no API token is configured; add one with `provisio token new --name NAME --role operator`",
+            ));
+        }
+        for (name, target) in &self.targets {
+            if !valid_target_name(name) {
+                return Err(self.error(
+                    format!("targets.{name}"),
+                    "a target name is 1 to 64 letters, digits, `-` or `_`",
+                ));
+            }
+            target
+                .validate(&self.base_dir)
+                .map_err(|(key, reason)| self.error(format!("targets.{name}.{key}"), reason))?;
+        }
+        Ok(())
+    }
+
+    /// A path from the file, made absolute against its directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        resolve(&self.base_dir, path)
+    }
+}
+
+pub(crate) fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn valid_target_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The dotted key a TOML error points at: the table header above the error
+/// and the key on its line (`targets.hr.concurency`).
+fn error_key(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return "(file)".into();
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default().trim();
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .filter(|k| !k.is_empty() && !line.starts_with('['));
+    match (table, key) {
+        (Some(t), Some(k)) => format!("{t}.{k}"),
+        (Some(t), None) => t,
+        (None, Some(k)) => k,
+        (None, None) => "(file)".into(),
+    }
+}
+
+fn location(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

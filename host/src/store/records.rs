@@ -1,0 +1,228 @@
+//! The rows the store keeps, as Rust values.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Where an operation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    PendingApproval,
+    Queued,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::PendingApproval,
+        Status::Queued,
+        Status::Running,
+        Status::Retrying,
+        Status::Succeeded,
+        Status::Failed,
+        Status::Cancelled,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::PendingApproval => "pending-approval",
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Retrying => "retrying",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Succeeded, failed and cancelled operations never change again
+    /// (except an operator's explicit retry of a failed one).
+    pub fn is_final(&self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed | Status::Cancelled)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = Status::ALL.iter().map(Status::as_str).collect();
+                format!("unknown status `{s}` (one of {})", all.join(", "))
+            })
+    }
+}
+
+/// Why an operation's last attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    /// A stable code: a connector error case (`not-found`, `unavailable`, …)
+    /// or a host one (`protected`, `not-linked`, `timeout`, `trap`, …).
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// A new operation, as submitted.
+#[derive(Debug, Clone)]
+pub struct NewOperation {
+    pub id: String,
+    pub target: String,
+    pub class: String,
+    pub identity: String,
+    pub kind: String,
+    /// The request, with secret values replaced by `"***"`.
+    pub payload: serde_json::Value,
+    /// The secret values, encrypted with the host key.
+    pub sealed_secret: Option<Vec<u8>>,
+    pub status: Status,
+    pub max_attempts: u32,
+    pub idempotency_key: Option<String>,
+    pub submitted_by: String,
+    pub created_at: i64,
+}
+
+/// An operation as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationRecord {
+    /// Order of submission, used for per-account ordering.
+    #[serde(skip)]
+    pub seq: i64,
+    pub id: String,
+    pub target: String,
+    pub class: String,
+    pub identity: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub status: Status,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub next_attempt_at: Option<i64>,
+    pub error: Option<ErrorRecord>,
+    pub result: Option<serde_json::Value>,
+    /// `name@version` of the connector that last ran it.
+    pub connector: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub submitted_by: String,
+    /// Who approved, rejected, cancelled or retried it.
+    pub decided_by: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// When the first attempt started: a create that started may have
+    /// reached the target even if the host died before recording it.
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// The outcome of a submission.
+#[derive(Debug, Clone)]
+pub enum Submitted {
+    Created(OperationRecord),
+    /// An operation with the same idempotency key already existed.
+    Existing(OperationRecord),
+}
+
+/// A change to one operation, committed with its link change and audit.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub id: String,
+    /// The change applies only from these statuses.
+    pub expected: Vec<Status>,
+    pub status: Option<Status>,
+    pub attempts: Option<u32>,
+    /// `Some(None)` clears it.
+    pub next_attempt_at: Option<Option<i64>>,
+    pub error: Option<Option<ErrorRecord>>,
+    pub result: Option<serde_json::Value>,
+    pub connector: Option<String>,
+    pub decided_by: Option<String>,
+    pub mark_started: bool,
+    /// Drops the sealed secret (once the operation is final).
+    pub erase_secret: bool,
+    pub link: Option<LinkChange>,
+    pub audit: Vec<AuditEvent>,
+}
+
+/// Which account on a target an identity owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub target: String,
+    pub class: String,
+    /// The caller's key for the account (an employee number, a username).
+    pub identity: String,
+    /// The account's uid on the target.
+    pub uid: String,
+    /// True when Provisio created the account; false when it linked one.
+    pub created_by_provisio: bool,
+    pub operation_id: Option<String>,
+    pub linked_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum LinkChange {
+    Put(Link),
+    Remove {
+        target: String,
+        class: String,
+        identity: String,
+    },
+}
+
+/// One event for the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Who caused it: a token name, `engine`, or `host`.
+    pub actor: String,
+    pub target: Option<String>,
+    pub operation_id: Option<String>,
+    /// `submitted`, `status:<status>`, `call`, `approved`, `quarantine`, …
+    pub event: String,
+    /// Details; never secret or password values.
+    pub detail: serde_json::Value,
+}
+
+/// An audit row as stored, with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub prev_mac: String,
+    pub mac: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OperationQuery {
+    pub target: Option<String>,
+    pub status: Option<Status>,
+    pub identity: Option<String>,
+    /// Created at or after (ms).
+    pub since: Option<i64>,
+    /// Created before (ms).
+    pub until: Option<i64>,
+    /// Operations submitted after this one (a cursor: the last id seen).
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub target: Option<String>,
+    pub operation_id: Option<String>,
+    pub after_seq: Option<i64>,
+    pub limit: u32,
+}

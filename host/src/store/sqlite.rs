@@ -1,0 +1,800 @@
+//! The SQLite store: a file in WAL mode, one writer that commits concurrent
+//! requests in one transaction (each in its own savepoint, so one failing
+//! request does not fail the others), and a pool of readers.
+
+use super::audit::{self, AuditReport, GENESIS_MAC};
+use super::records::*;
+use super::{Result, Store, StoreError, now_ms};
+use crate::keys::HostKey;
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, QueryBuilder, Row, SqlStr, Sqlite, Transaction};
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// `SELECT <every operation column> FROM operations <rest>`, as a literal.
+macro_rules! select_operation {
+    ($($rest:literal)?) => {
+        concat!(
+            "SELECT seq, id, target, class, identity, kind, payload, status, attempts, max_attempts, ",
+            "next_attempt_at, error, result, connector, idempotency_key, submitted_by, decided_by, ",
+            "created_at, updated_at, started_at, finished_at FROM operations"
+            $(, " ", $rest)?
+        )
+    };
+}
+
+/// Requests committed together at most.
+const MAX_BATCH: usize = 512;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+pub struct SqliteStore {
+    reads: SqlitePool,
+    writer: mpsc::Sender<Job>,
+    key: HostKey,
+}
+
+enum Write {
+    Submit(Box<NewOperation>, AuditEvent),
+    Apply(Box<Change>),
+    PutLink(Link, AuditEvent),
+    Audit(Vec<AuditEvent>),
+    Quarantine(String, Option<String>, AuditEvent),
+}
+
+enum Outcome {
+    Submitted(Box<Submitted>),
+    Applied(Box<OperationRecord>),
+    Done,
+}
+
+struct Job {
+    write: Write,
+    reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// The newest link of the audit chain.
+#[derive(Clone)]
+struct Chain {
+    seq: i64,
+    mac: String,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub async fn open(path: &Path, key: HostKey) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL with NORMAL: a commit survives a process crash (SIGKILL);
+            // only a power loss may lose the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let mut writer = SqliteConnection::connect_with(&options).await?;
+        migrator()
+            .run(&mut writer)
+            .await
+            .map_err(|e| StoreError::Database(format!("migrating {}: {e}", path.display())))?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        let chain = sqlx::query("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut writer)
+            .await?
+            .map(|row| Chain {
+                seq: row.get(0),
+                mac: row.get(1),
+            })
+            .unwrap_or(Chain {
+                seq: 0,
+                mac: GENESIS_MAC.to_owned(),
+            });
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(write_loop(writer, rx, chain, key.clone()));
+        Ok(SqliteStore {
+            reads,
+            writer: tx,
+            key,
+        })
+    }
+
+    async fn write(&self, write: Write) -> Result<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn migrator() -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(
+            MIGRATIONS
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        SqlStr::from_static(sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    }
+}
+
+async fn write_loop(
+    mut conn: SqliteConnection,
+    mut jobs: mpsc::Receiver<Job>,
+    mut chain: Chain,
+    key: HostKey,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (outcomes, advanced) = match commit_batch(&mut conn, &batch, &chain, &key).await {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!("the store could not commit {} writes: {e}", batch.len());
+                let failed = batch
+                    .iter()
+                    .map(|_| Err(StoreError::Database(e.to_string())))
+                    .collect();
+                (failed, chain.clone())
+            }
+        };
+        chain = advanced;
+        for (job, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = job.reply.send(outcome);
+        }
+    }
+}
+
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: &[Job],
+    chain: &Chain,
+    key: &HostKey,
+) -> std::result::Result<(Vec<Result<Outcome>>, Chain), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let mut chain = chain.clone();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut savepoint = tx.begin().await?;
+        let mut attempt = chain.clone();
+        match apply_write(&mut savepoint, &job.write, &mut attempt, key).await {
+            Ok(outcome) => {
+                savepoint.commit().await?;
+                chain = attempt;
+                outcomes.push(Ok(outcome));
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    if chain.seq > 0 {
+        sqlx::query(
+            "INSERT INTO audit_head (id, seq, mac, head_mac) VALUES (1, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, head_mac = excluded.head_mac",
+        )
+        .bind(chain.seq)
+        .bind(&chain.mac)
+        .bind(audit::head_mac(key, chain.seq, &chain.mac))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((outcomes, chain))
+}
+
+type Tx<'a> = Transaction<'a, Sqlite>;
+
+async fn apply_write(
+    tx: &mut Tx<'_>,
+    write: &Write,
+    chain: &mut Chain,
+    key: &HostKey,
+) -> Result<Outcome> {
+    match write {
+        Write::Submit(op, audit) => submit(tx, op, audit, chain, key)
+            .await
+            .map(|s| Outcome::Submitted(Box::new(s))),
+        Write::Apply(change) => apply_change(tx, change, chain, key)
+            .await
+            .map(|r| Outcome::Applied(Box::new(r))),
+        Write::PutLink(link, audit) => {
+            put_link(tx, link).await?;
+            append(tx, std::slice::from_ref(audit), chain, key).await?;
+            Ok(Outcome::Done)
+        }
+        Write::Audit(events) => {
+            append(tx, events, chain, key).await?;
+            Ok(Outcome::Done)
+        }
+        Write::Quarantine(target, reason, audit) => {
+            match reason {
+                Some(reason) => {
+                    sqlx::query(
+                        "INSERT INTO quarantines (target, reason, since) VALUES (?, ?, ?)
+                         ON CONFLICT (target) DO UPDATE SET reason = excluded.reason",
+                    )
+                    .bind(target)
+                    .bind(reason)
+                    .bind(now_ms())
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM quarantines WHERE target = ?")
+                        .bind(target)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            append(tx, std::slice::from_ref(audit), chain, key).await?;
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+async fn submit(
+    tx: &mut Tx<'_>,
+    op: &NewOperation,
+    audit: &AuditEvent,
+    chain: &mut Chain,
+    key: &HostKey,
+) -> Result<Submitted> {
+    if let Some(idempotency_key) = &op.idempotency_key {
+        let existing = sqlx::query(select_operation!(
+            "WHERE target = ? AND idempotency_key = ?"
+        ))
+        .bind(&op.target)
+        .bind(idempotency_key)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = existing {
+            return Ok(Submitted::Existing(operation_from_row(&row)?));
+        }
+    }
+    let seq: i64 = sqlx::query(
+        "INSERT INTO operations (id, target, class, identity, kind, payload, sealed_secret, status,
+             max_attempts, idempotency_key, submitted_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+    )
+    .bind(&op.id)
+    .bind(&op.target)
+    .bind(&op.class)
+    .bind(&op.identity)
+    .bind(&op.kind)
+    .bind(op.payload.to_string())
+    .bind(op.sealed_secret.as_deref())
+    .bind(op.status.as_str())
+    .bind(op.max_attempts as i64)
+    .bind(op.idempotency_key.as_deref())
+    .bind(&op.submitted_by)
+    .bind(op.created_at)
+    .bind(op.created_at)
+    .fetch_one(&mut **tx)
+    .await?
+    .get(0);
+    append(tx, std::slice::from_ref(audit), chain, key).await?;
+    Ok(Submitted::Created(OperationRecord {
+        seq,
+        id: op.id.clone(),
+        target: op.target.clone(),
+        class: op.class.clone(),
+        identity: op.identity.clone(),
+        kind: op.kind.clone(),
+        payload: op.payload.clone(),
+        status: op.status,
+        attempts: 0,
+        max_attempts: op.max_attempts,
+        next_attempt_at: None,
+        error: None,
+        result: None,
+        connector: None,
+        idempotency_key: op.idempotency_key.clone(),
+        submitted_by: op.submitted_by.clone(),
+        decided_by: None,
+        created_at: op.created_at,
+        updated_at: op.created_at,
+        started_at: None,
+        finished_at: None,
+    }))
+}
+
+async fn apply_change(
+    tx: &mut Tx<'_>,
+    change: &Change,
+    chain: &mut Chain,
+    key: &HostKey,
+) -> Result<OperationRecord> {
+    let row = sqlx::query(select_operation!("WHERE id = ?"))
+        .bind(&change.id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(change.id.clone()))?;
+    let mut op = operation_from_row(&row)?;
+    if !change.expected.is_empty() && !change.expected.contains(&op.status) {
+        let expected: Vec<&str> = change.expected.iter().map(Status::as_str).collect();
+        return Err(StoreError::Conflict {
+            id: op.id,
+            current: op.status,
+            expected: expected.join(" or "),
+        });
+    }
+    let now = now_ms();
+    if let Some(status) = change.status {
+        op.status = status;
+        if status.is_final() {
+            op.finished_at = Some(now);
+        } else {
+            op.finished_at = None;
+        }
+    }
+    if let Some(attempts) = change.attempts {
+        op.attempts = attempts;
+    }
+    if let Some(next) = change.next_attempt_at {
+        op.next_attempt_at = next;
+    }
+    if let Some(error) = &change.error {
+        op.error = error.clone();
+    }
+    if let Some(result) = &change.result {
+        op.result = Some(result.clone());
+    }
+    if let Some(connector) = &change.connector {
+        op.connector = Some(connector.clone());
+    }
+    if let Some(decided_by) = &change.decided_by {
+        op.decided_by = Some(decided_by.clone());
+    }
+    if change.mark_started && op.started_at.is_none() {
+        op.started_at = Some(now);
+    }
+    op.updated_at = now;
+    sqlx::query(
+        "UPDATE operations SET status = ?, attempts = ?, next_attempt_at = ?, error = ?, result = ?,
+             connector = ?, decided_by = ?, started_at = ?, finished_at = ?, updated_at = ?,
+             sealed_secret = CASE WHEN ? THEN NULL ELSE sealed_secret END
+         WHERE id = ?",
+    )
+    .bind(op.status.as_str())
+    .bind(op.attempts as i64)
+    .bind(op.next_attempt_at)
+    .bind(op.error.as_ref().map(|e| serde_json::to_string(e).expect("serialisable")))
+    .bind(op.result.as_ref().map(|r| r.to_string()))
+    .bind(op.connector.as_deref())
+    .bind(op.decided_by.as_deref())
+    .bind(op.started_at)
+    .bind(op.finished_at)
+    .bind(op.updated_at)
+    .bind(change.erase_secret)
+    .bind(&op.id)
+    .execute(&mut **tx)
+    .await?;
+    match &change.link {
+        Some(LinkChange::Put(link)) => put_link(tx, link).await?,
+        Some(LinkChange::Remove {
+            target,
+            class,
+            identity,
+        }) => {
+            sqlx::query(
+                "DELETE FROM account_links WHERE target = ? AND class = ? AND identity = ?",
+            )
+            .bind(target)
+            .bind(class)
+            .bind(identity)
+            .execute(&mut **tx)
+            .await?;
+        }
+        None => {}
+    }
+    append(tx, &change.audit, chain, key).await?;
+    Ok(op)
+}
+
+async fn put_link(tx: &mut Tx<'_>, link: &Link) -> Result<()> {
+    let taken = sqlx::query(
+        "SELECT identity FROM account_links WHERE target = ? AND class = ? AND uid = ?",
+    )
+    .bind(&link.target)
+    .bind(&link.class)
+    .bind(&link.uid)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = taken {
+        let identity: String = row.get(0);
+        if identity != link.identity {
+            return Err(StoreError::AlreadyLinked {
+                target: link.target.clone(),
+                class: link.class.clone(),
+                identity,
+                uid: link.uid.clone(),
+            });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO account_links (target, class, identity, uid, created_by_provisio, operation_id, linked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (target, class, identity) DO UPDATE SET uid = excluded.uid,
+             created_by_provisio = excluded.created_by_provisio,
+             operation_id = excluded.operation_id, linked_at = excluded.linked_at",
+    )
+    .bind(&link.target)
+    .bind(&link.class)
+    .bind(&link.identity)
+    .bind(&link.uid)
+    .bind(link.created_by_provisio)
+    .bind(link.operation_id.as_deref())
+    .bind(link.linked_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn append(
+    tx: &mut Tx<'_>,
+    events: &[AuditEvent],
+    chain: &mut Chain,
+    key: &HostKey,
+) -> Result<()> {
+    for event in events {
+        let seq = chain.seq + 1;
+        let at = now_ms();
+        let detail = event.detail.to_string();
+        let mac = audit::row_mac(key, &chain.mac, seq, at, event, &detail);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, target, operation_id, event, detail, prev_mac, mac)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(at)
+        .bind(&event.actor)
+        .bind(event.target.as_deref())
+        .bind(event.operation_id.as_deref())
+        .bind(&event.event)
+        .bind(&detail)
+        .bind(&chain.mac)
+        .bind(&mac)
+        .execute(&mut **tx)
+        .await?;
+        *chain = Chain { seq, mac };
+    }
+    Ok(())
+}
+
+fn operation_from_row(row: &SqliteRow) -> Result<OperationRecord> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Database(format!("operation row: {what}: {e}"))
+    };
+    let status: String = row.get("status");
+    let payload: String = row.get("payload");
+    let error: Option<String> = row.get("error");
+    let result: Option<String> = row.get("result");
+    Ok(OperationRecord {
+        seq: row.get("seq"),
+        id: row.get("id"),
+        target: row.get("target"),
+        class: row.get("class"),
+        identity: row.get("identity"),
+        kind: row.get("kind"),
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt("payload", &e))?,
+        status: status.parse().map_err(|e: String| corrupt("status", &e))?,
+        attempts: row.get::<i64, _>("attempts") as u32,
+        max_attempts: row.get::<i64, _>("max_attempts") as u32,
+        next_attempt_at: row.get("next_attempt_at"),
+        error: error
+            .map(|e| serde_json::from_str(&e))
+            .transpose()
+            .map_err(|e| corrupt("error", &e))?,
+        result: result
+            .map(|r| serde_json::from_str(&r))
+            .transpose()
+            .map_err(|e| corrupt("result", &e))?,
+        connector: row.get("connector"),
+        idempotency_key: row.get("idempotency_key"),
+        submitted_by: row.get("submitted_by"),
+        decided_by: row.get("decided_by"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+    })
+}
+
+fn link_from_row(row: &SqliteRow) -> Link {
+    Link {
+        target: row.get("target"),
+        class: row.get("class"),
+        identity: row.get("identity"),
+        uid: row.get("uid"),
+        created_by_provisio: row.get("created_by_provisio"),
+        operation_id: row.get("operation_id"),
+        linked_at: row.get("linked_at"),
+    }
+}
+
+fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord> {
+    let detail: String = row.get("detail");
+    Ok(AuditRecord {
+        seq: row.get("seq"),
+        at: row.get("at"),
+        event: AuditEvent {
+            actor: row.get("actor"),
+            target: row.get("target"),
+            operation_id: row.get("operation_id"),
+            event: row.get("event"),
+            detail: serde_json::from_str(&detail)
+                .map_err(|e| StoreError::Database(format!("audit row detail: {e}")))?,
+        },
+        prev_mac: row.get("prev_mac"),
+        mac: row.get("mac"),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn submit(&self, operation: NewOperation, audit: AuditEvent) -> Result<Submitted> {
+        match self
+            .write(Write::Submit(Box::new(operation), audit))
+            .await?
+        {
+            Outcome::Submitted(s) => Ok(*s),
+            _ => unreachable!("a submit answers Submitted"),
+        }
+    }
+
+    async fn apply(&self, change: Change) -> Result<OperationRecord> {
+        match self.write(Write::Apply(Box::new(change))).await? {
+            Outcome::Applied(op) => Ok(*op),
+            _ => unreachable!("an apply answers Applied"),
+        }
+    }
+
+    async fn operation(&self, id: &str) -> Result<Option<OperationRecord>> {
+        sqlx::query(select_operation!("WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.reads)
+            .await?
+            .map(|row| operation_from_row(&row))
+            .transpose()
+    }
+
+    async fn operations(&self, query: &OperationQuery) -> Result<Vec<OperationRecord>> {
+        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(select_operation!());
+        sql.push(" WHERE 1 = 1");
+        if let Some(target) = &query.target {
+            sql.push(" AND target = ").push_bind(target);
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(identity) = &query.identity {
+            sql.push(" AND identity = ").push_bind(identity);
+        }
+        if let Some(since) = query.since {
+            sql.push(" AND created_at >= ").push_bind(since);
+        }
+        if let Some(until) = query.until {
+            sql.push(" AND created_at < ").push_bind(until);
+        }
+        if let Some(after) = &query.after {
+            sql.push(" AND seq > (SELECT seq FROM operations WHERE id = ")
+                .push_bind(after)
+                .push(")");
+        }
+        sql.push(" ORDER BY seq LIMIT ")
+            .push_bind(query.limit.max(1) as i64);
+        sql.build()
+            .fetch_all(&self.reads)
+            .await?
+            .iter()
+            .map(operation_from_row)
+            .collect()
+    }
+
+    async fn open_operations(&self) -> Result<Vec<OperationRecord>> {
+        sqlx::query(select_operation!(
+            "WHERE status IN ('pending-approval', 'queued', 'running', 'retrying') ORDER BY seq"
+        ))
+        .fetch_all(&self.reads)
+        .await?
+        .iter()
+        .map(operation_from_row)
+        .collect()
+    }
+
+    async fn sealed_secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query("SELECT sealed_secret FROM operations WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.reads)
+                .await?
+                .and_then(|row| row.get(0)),
+        )
+    }
+
+    async fn link(&self, target: &str, class: &str, identity: &str) -> Result<Option<Link>> {
+        Ok(sqlx::query(
+            "SELECT * FROM account_links WHERE target = ? AND class = ? AND identity = ?",
+        )
+        .bind(target)
+        .bind(class)
+        .bind(identity)
+        .fetch_optional(&self.reads)
+        .await?
+        .map(|row| link_from_row(&row)))
+    }
+
+    async fn links(&self, target: &str, after: Option<&str>, limit: u32) -> Result<Vec<Link>> {
+        Ok(sqlx::query(
+            "SELECT * FROM account_links WHERE target = ? AND identity > ? ORDER BY identity LIMIT ?",
+        )
+        .bind(target)
+        .bind(after.unwrap_or(""))
+        .bind(limit.max(1) as i64)
+        .fetch_all(&self.reads)
+        .await?
+        .iter()
+        .map(link_from_row)
+        .collect())
+    }
+
+    async fn put_link(&self, link: Link, audit: AuditEvent) -> Result<()> {
+        self.write(Write::PutLink(link, audit)).await.map(|_| ())
+    }
+
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<()> {
+        self.write(Write::Audit(events)).await.map(|_| ())
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let mut sql: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT * FROM audit_log WHERE 1 = 1");
+        if let Some(target) = &query.target {
+            sql.push(" AND target = ").push_bind(target);
+        }
+        if let Some(op) = &query.operation_id {
+            sql.push(" AND operation_id = ").push_bind(op);
+        }
+        if let Some(after) = query.after_seq {
+            sql.push(" AND seq > ").push_bind(after);
+        }
+        sql.push(" ORDER BY seq LIMIT ")
+            .push_bind(query.limit.max(1) as i64);
+        sql.build()
+            .fetch_all(&self.reads)
+            .await?
+            .iter()
+            .map(audit_from_row)
+            .collect()
+    }
+
+    async fn verify_audit(&self) -> Result<AuditReport> {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq").fetch(&self.reads);
+        let mut expected_seq = 1i64;
+        let mut prev_mac = GENESIS_MAC.to_owned();
+        let mut count = 0u64;
+        let fail = |count, problem: String| {
+            Ok(AuditReport {
+                rows: count,
+                ok: false,
+                problem: Some(problem),
+            })
+        };
+        while let Some(row) = rows.try_next().await? {
+            let record = match audit_from_row(&row) {
+                Ok(record) => record,
+                Err(e) => return fail(count, format!("row after seq {}: {e}", expected_seq - 1)),
+            };
+            if record.seq != expected_seq {
+                return fail(
+                    count,
+                    format!("rows {expected_seq} to {} are missing", record.seq - 1),
+                );
+            }
+            if record.prev_mac != prev_mac {
+                return fail(
+                    count,
+                    format!("row {} does not follow row {}", record.seq, record.seq - 1),
+                );
+            }
+            let detail: String = row.get("detail");
+            let mac = audit::row_mac(
+                &self.key,
+                &prev_mac,
+                record.seq,
+                record.at,
+                &record.event,
+                &detail,
+            );
+            if mac != record.mac {
+                return fail(count, format!("row {} was altered", record.seq));
+            }
+            prev_mac = record.mac;
+            expected_seq += 1;
+            count += 1;
+        }
+        drop(rows);
+        let head = sqlx::query("SELECT seq, mac, head_mac FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.reads)
+            .await?;
+        match head {
+            None if count == 0 => {}
+            None => return fail(count, "the chain's head record is missing".into()),
+            Some(head) => {
+                let (seq, mac, head_mac): (i64, String, String) =
+                    (head.get(0), head.get(1), head.get(2));
+                if head_mac != audit::head_mac(&self.key, seq, &mac) {
+                    return fail(count, "the chain's head record was altered".into());
+                }
+                if seq != expected_seq - 1 || mac != prev_mac {
+                    return fail(
+                        count,
+                        format!(
+                            "the log ends at row {} but its head says row {seq}: rows were deleted",
+                            expected_seq - 1
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(AuditReport {
+            rows: count,
+            ok: true,
+            problem: None,
+        })
+    }
+
+    async fn quarantines(&self) -> Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query("SELECT target, reason FROM quarantines ORDER BY target")
+                .fetch_all(&self.reads)
+                .await?
+                .iter()
+                .map(|row| (row.get(0), row.get(1)))
+                .collect(),
+        )
+    }
+
+    async fn set_quarantine(
+        &self,
+        target: &str,
+        reason: Option<String>,
+        audit: AuditEvent,
+    ) -> Result<()> {
+        self.write(Write::Quarantine(target.to_owned(), reason, audit))
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,290 @@
+use super::*;
+use crate::keys::HostKey;
+use serde_json::json;
+use std::sync::Arc;
+
+async fn open(dir: &std::path::Path) -> SqliteStore {
+    SqliteStore::open(&dir.join("provisio.db"), HostKey::from_master(&[3; 32]))
+        .await
+        .unwrap()
+}
+
+fn new_op(id: &str, identity: &str, key: Option<&str>) -> NewOperation {
+    NewOperation {
+        id: id.into(),
+        target: "hr".into(),
+        class: "account".into(),
+        identity: identity.into(),
+        kind: "create".into(),
+        payload: json!({"attributes": {"userName": identity}}),
+        sealed_secret: Some(vec![1, 2, 3]),
+        status: Status::Queued,
+        max_attempts: 3,
+        idempotency_key: key.map(Into::into),
+        submitted_by: "tester".into(),
+        created_at: now_ms(),
+    }
+}
+
+fn event(op: &str, name: &str) -> AuditEvent {
+    AuditEvent {
+        actor: "tester".into(),
+        target: Some("hr".into()),
+        operation_id: Some(op.into()),
+        event: name.into(),
+        detail: json!({"n": name}),
+    }
+}
+
+#[tokio::test]
+async fn operations_round_trip_and_changes_are_conditional() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let Submitted::Created(op) = store
+        .submit(new_op("o1", "ada", None), event("o1", "submitted"))
+        .await
+        .unwrap()
+    else {
+        panic!("created")
+    };
+    assert_eq!(store.operation("o1").await.unwrap().unwrap(), op);
+
+    let running = store
+        .apply(Change {
+            id: "o1".into(),
+            expected: vec![Status::Queued],
+            status: Some(Status::Running),
+            attempts: Some(1),
+            mark_started: true,
+            audit: vec![event("o1", "status:running")],
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(running.status, Status::Running);
+    assert!(running.started_at.is_some());
+
+    let conflict = store
+        .apply(Change {
+            id: "o1".into(),
+            expected: vec![Status::PendingApproval],
+            status: Some(Status::Queued),
+            ..Change::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            conflict,
+            StoreError::Conflict {
+                current: Status::Running,
+                ..
+            }
+        ),
+        "{conflict}"
+    );
+
+    let link = Link {
+        target: "hr".into(),
+        class: "account".into(),
+        identity: "ada".into(),
+        uid: "1001".into(),
+        created_by_provisio: true,
+        operation_id: Some("o1".into()),
+        linked_at: now_ms(),
+    };
+    let done = store
+        .apply(Change {
+            id: "o1".into(),
+            expected: vec![Status::Running],
+            status: Some(Status::Succeeded),
+            result: Some(json!({"uid": "1001"})),
+            erase_secret: true,
+            link: Some(LinkChange::Put(link.clone())),
+            audit: vec![event("o1", "status:succeeded")],
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert!(done.finished_at.is_some());
+    assert_eq!(
+        store.sealed_secret("o1").await.unwrap(),
+        None,
+        "the secret is erased when final"
+    );
+    assert_eq!(
+        store.link("hr", "account", "ada").await.unwrap(),
+        Some(link.clone())
+    );
+    assert!(store.open_operations().await.unwrap().is_empty());
+
+    // Another identity cannot take the same account.
+    let mut stolen = link.clone();
+    stolen.identity = "mallory".into();
+    let e = store
+        .put_link(stolen, event("-", "link"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::AlreadyLinked { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn idempotency_keys_return_the_first_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let first = store
+        .submit(new_op("o1", "ada", Some("k1")), event("o1", "submitted"))
+        .await
+        .unwrap();
+    let again = store
+        .submit(new_op("o2", "ada", Some("k1")), event("o2", "submitted"))
+        .await
+        .unwrap();
+    let (Submitted::Created(a), Submitted::Existing(b)) = (first, again) else {
+        panic!("the second submission returns the first")
+    };
+    assert_eq!(a.id, b.id);
+    assert!(
+        store.operation("o2").await.unwrap().is_none(),
+        "nothing new stored"
+    );
+    // The rejected submission's audit event was rolled back with it.
+    assert_eq!(
+        store
+            .audit(&AuditQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writes_commit_together_and_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()).await);
+    let mut tasks = Vec::new();
+    for i in 0..500 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("o{i}");
+            store
+                .submit(new_op(&id, &format!("u{i}"), None), event(&id, "submitted"))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(store.open_operations().await.unwrap().len(), 500);
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!(
+        report,
+        AuditReport {
+            rows: 500,
+            ok: true,
+            problem: None
+        }
+    );
+}
+
+async fn raw(dir: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", dir.join("provisio.db").display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only_and_edits_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for i in 0..5 {
+        store
+            .append_audit(vec![event("o1", &format!("e{i}"))])
+            .await
+            .unwrap();
+    }
+    assert!(store.verify_audit().await.unwrap().ok);
+
+    let mut conn = raw(dir.path()).await;
+    let refused = sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+
+    // Someone with file access drops the trigger and edits a row.
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.problem.as_deref(), Some("row 3 was altered"));
+}
+
+#[tokio::test]
+async fn deleted_audit_rows_are_detected_even_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for i in 0..5 {
+        store
+            .append_audit(vec![event("o1", &format!("e{i}"))])
+            .await
+            .unwrap();
+    }
+    let mut conn = raw(dir.path()).await;
+    sqlx::query("DROP TRIGGER audit_log_no_delete")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq = 5")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!(
+        report.problem.as_deref(),
+        Some("the log ends at row 4 but its head says row 5: rows were deleted")
+    );
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!(report.problem.as_deref(), Some("rows 2 to 2 are missing"));
+}
+
+#[tokio::test]
+async fn a_reopened_store_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path()).await;
+        store
+            .append_audit(vec![event("o1", "a"), event("o1", "b")])
+            .await
+            .unwrap();
+    }
+    let store = open(dir.path()).await;
+    store.append_audit(vec![event("o1", "c")]).await.unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!((report.rows, report.ok), (3, true), "{report:?}");
+    let other_key = SqliteStore::open(
+        &dir.path().join("provisio.db"),
+        HostKey::from_master(&[4; 32]),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !other_key.verify_audit().await.unwrap().ok,
+        "a different key cannot vouch for the chain"
+    );
+}
