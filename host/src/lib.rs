@@ -5,6 +5,7 @@
 pub mod bundled;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod keys;
 pub mod model;
 pub mod runtime;

@@ -153,3 +153,31 @@ pub struct SyncBatch {
     pub token: String,
     pub has_more: bool,
 }
+
+/// Host-side filter evaluation (protected-account filters) uses the same
+/// rules as connectors.
+impl provisio_filter::FilterSubject for ConnectorObject {
+    fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn values(&self, name: &str) -> Option<Vec<provisio_filter::ValueRef<'_>>> {
+        use provisio_filter::ValueRef;
+        self.attribute(name).map(|a| {
+            a.values
+                .iter()
+                .map(|v| match v {
+                    Value::Text(s) => ValueRef::Text(s),
+                    Value::Integer(i) => ValueRef::Integer(*i),
+                    Value::Boolean(b) => ValueRef::Boolean(*b),
+                    Value::Binary(b) => ValueRef::Binary(b),
+                    Value::Reference(r) => ValueRef::Reference(r),
+                })
+                .collect()
+        })
+    }
+}

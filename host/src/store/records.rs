@@ -143,6 +143,8 @@ pub struct Change {
     pub expected: Vec<Status>,
     pub status: Option<Status>,
     pub attempts: Option<u32>,
+    /// Adds one to the attempts (applied after `attempts`).
+    pub increment_attempts: bool,
     /// `Some(None)` clears it.
     pub next_attempt_at: Option<Option<i64>>,
     pub error: Option<Option<ErrorRecord>>,

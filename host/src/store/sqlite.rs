@@ -361,6 +361,9 @@ async fn apply_change(
     if let Some(attempts) = change.attempts {
         op.attempts = attempts;
     }
+    if change.increment_attempts {
+        op.attempts += 1;
+    }
     if let Some(next) = change.next_attempt_at {
         op.next_attempt_at = next;
     }

@@ -1,0 +1,412 @@
+//! One attempt of one operation: the connector calls it takes, under the
+//! target's policies.
+//!
+//! - Safe entitlements: only an identity's linked account (created or
+//!   linked by Provisio) is ever changed or deleted; a create for an
+//!   identity that already has one is refused.
+//! - Protected accounts: when the target has a protected filter, the account
+//!   is read first and left alone if it matches.
+//! - `on_delete`: a delete deletes, disables or updates, as configured.
+//! - Recovery: a create that finds its account already there after an
+//!   earlier attempt had started (the host may have died after the target
+//!   created it) looks it up by name and links it, instead of failing.
+
+use super::request::Work;
+use super::target::Target;
+use crate::config::{MembershipMode, OnDelete};
+use crate::model::{
+    Attribute, AttributeChange, ConnectorError, ConnectorObject, PageRequest, SearchRequest, Value,
+    names,
+};
+use crate::runtime::{CallError, CallErrorKind};
+use crate::store::{ErrorRecord, Link, LinkChange, OperationRecord, Store, now_ms};
+use serde_json::{Value as Json, json};
+use std::time::{Duration, Instant};
+
+/// How an attempt ended.
+pub enum Outcome {
+    Succeeded {
+        result: Json,
+        link: Option<LinkChange>,
+    },
+    Failed(Failure),
+}
+
+pub struct Failure {
+    pub error: ErrorRecord,
+    /// The delay the target asked for (rate-limited).
+    pub retry_after: Option<Duration>,
+}
+
+/// One connector call, for the audit log and quarantine.
+pub struct CallLog {
+    pub operation: &'static str,
+    pub uid: Option<String>,
+    pub duration: Duration,
+    pub error: Option<ErrorRecord>,
+    /// The failure says something is wrong with the target or connector
+    /// (down, refusing, crashing), not with the request.
+    pub target_fault: bool,
+}
+
+pub struct Attempt<'a> {
+    pub target: &'a Target,
+    pub store: &'a dyn Store,
+    pub record: &'a OperationRecord,
+    pub calls: Vec<CallLog>,
+}
+
+fn failure(code: &str, message: impl Into<String>) -> Outcome {
+    Outcome::Failed(Failure {
+        error: ErrorRecord {
+            code: code.into(),
+            message: message.into(),
+            retryable: false,
+        },
+        retry_after: None,
+    })
+}
+
+/// Maps a call error to what the engine records and does.
+pub fn classify(error: &CallError) -> (ErrorRecord, Option<Duration>, bool) {
+    let message = error.kind.to_string();
+    let (code, retryable, target_fault, retry_after) = match &error.kind {
+        CallErrorKind::Connector(e) => {
+            let fault = matches!(
+                e,
+                ConnectorError::Unavailable { .. }
+                    | ConnectorError::RateLimited { .. }
+                    | ConnectorError::PermissionDenied { .. }
+                    | ConnectorError::Failed { .. }
+            );
+            let after = match e {
+                ConnectorError::RateLimited { retry_after_ms, .. } => {
+                    Some(Duration::from_millis(*retry_after_ms))
+                }
+                _ => None,
+            };
+            (e.code(), e.is_retryable(), fault, after)
+        }
+        // A slow target may answer next time; a looping connector will
+        // exhaust its attempts.
+        CallErrorKind::Timeout(_) => ("timeout", true, true, None),
+        CallErrorKind::Busy => ("busy", true, false, None),
+        CallErrorKind::NotSupported => ("unsupported", false, false, None),
+        CallErrorKind::MemoryLimit { .. } => ("memory-limit", false, true, None),
+        CallErrorKind::Panic { .. } => ("panic", false, true, None),
+        CallErrorKind::Trap { .. } => ("trap", false, true, None),
+        CallErrorKind::OutputTooLarge { .. } => ("output-too-large", false, true, None),
+        CallErrorKind::Instantiate(_) => ("instantiate", false, true, None),
+        CallErrorKind::Host(_) => ("host", false, false, None),
+    };
+    (
+        ErrorRecord {
+            code: code.into(),
+            message,
+            retryable,
+        },
+        retry_after,
+        target_fault,
+    )
+}
+
+impl<'a> Attempt<'a> {
+    pub fn new(target: &'a Target, store: &'a dyn Store, record: &'a OperationRecord) -> Self {
+        Attempt {
+            target,
+            store,
+            record,
+            calls: Vec::new(),
+        }
+    }
+
+    /// Runs a connector call and logs it.
+    async fn call<T>(
+        &mut self,
+        operation: &'static str,
+        uid: Option<&str>,
+        call: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, Failure> {
+        let started = Instant::now();
+        let result = call.await;
+        let (error, retry_after, target_fault) = match &result {
+            Ok(_) => (None, None, false),
+            Err(e) => {
+                let (record, after, fault) = classify(e);
+                (Some(record), after, fault)
+            }
+        };
+        self.calls.push(CallLog {
+            operation,
+            uid: uid.map(str::to_owned),
+            duration: started.elapsed(),
+            error: error.clone(),
+            target_fault,
+        });
+        result.map_err(|_| Failure {
+            error: error.expect("an error was recorded"),
+            retry_after,
+        })
+    }
+
+    pub async fn run(&mut self, work: Work) -> Outcome {
+        match self.run_inner(work).await {
+            Ok(outcome) => outcome,
+            Err(failure) => Outcome::Failed(failure),
+        }
+    }
+
+    async fn run_inner(&mut self, work: Work) -> Result<Outcome, Failure> {
+        let record = self.record;
+        let (target, class, identity) = (
+            record.target.as_str(),
+            record.class.as_str(),
+            record.identity.as_str(),
+        );
+        let link = self
+            .store
+            .link(target, class, identity)
+            .await
+            .map_err(|e| Failure {
+                error: ErrorRecord {
+                    code: "store".into(),
+                    message: e.to_string(),
+                    retryable: true,
+                },
+                retry_after: None,
+            })?;
+        if let Work::Create(attributes) = work {
+            if let Some(link) = link {
+                return Ok(failure(
+                    "already-linked",
+                    format!(
+                        "identity {identity} already has account {} on target {target}; update it instead",
+                        link.uid
+                    ),
+                ));
+            }
+            return self.create(attributes).await;
+        }
+        let Some(link) = link else {
+            return Ok(failure(
+                "not-linked",
+                format!(
+                    "identity {identity} has no account on target {target} that Provisio created or linked; \
+                     Provisio changes no other account"
+                ),
+            ));
+        };
+        let uid = link.uid.as_str();
+        if let Some(filter) = &self.target.protected {
+            let connector = self.target.connector.clone();
+            match self
+                .call("get", Some(uid), connector.get(class, uid, vec![]))
+                .await
+            {
+                Ok(account) if provisio_filter::matches(filter, &account) => {
+                    return Ok(failure(
+                        "protected",
+                        format!(
+                            "account {uid} ({}) matches the protected filter of target {target}; it is never changed",
+                            account.name
+                        ),
+                    ));
+                }
+                Ok(_) => {}
+                Err(f) if f.error.code == "not-found" && matches!(work, Work::Delete) => {
+                    return Ok(self.deleted(uid, true));
+                }
+                Err(f) => return Err(f),
+            }
+        }
+        let (class, uid) = (class.to_owned(), uid.to_owned());
+        match work {
+            Work::Create(_) => unreachable!("handled above"),
+            Work::Update(changes) => self.update(&class, &uid, changes).await,
+            Work::Enable => self.update(&class, &uid, vec![enable(true)]).await,
+            Work::Disable => self.update(&class, &uid, vec![enable(false)]).await,
+            Work::SetPassword(password) => {
+                let change = AttributeChange::Replace(Attribute::single(
+                    names::PASSWORD,
+                    Value::Text(password),
+                ));
+                self.update(&class, &uid, vec![change]).await
+            }
+            Work::AddMember(group) => self.membership(&class, &uid, group, true).await,
+            Work::RemoveMember(group) => self.membership(&class, &uid, group, false).await,
+            Work::Delete => self.delete(&class, &uid).await,
+        }
+    }
+
+    async fn create(&mut self, attributes: Vec<Attribute>) -> Result<Outcome, Failure> {
+        let record = self.record;
+        let name = attributes
+            .iter()
+            .find(|a| a.is(names::NAME))
+            .and_then(|a| a.values.first())
+            .and_then(|v| match v {
+                Value::Text(s) => Some(s.clone()),
+                _ => None,
+            });
+        let connector = self.target.connector.clone();
+        match self
+            .call(
+                "create",
+                None,
+                connector.create(record.class.clone(), attributes),
+            )
+            .await
+        {
+            Ok(object) => Ok(self.created(&object, false)),
+            Err(f) if f.error.code == "already-exists" && record.attempts > 1 => {
+                // An earlier attempt started: it may have created the account
+                // before the host died. Find it by name and take it.
+                let Some(name) = name else { return Err(f) };
+                match self.find_by_name(&name).await? {
+                    Some(object) => Ok(self.created(&object, true)),
+                    None => Err(f),
+                }
+            }
+            Err(f) => Err(f),
+        }
+    }
+
+    async fn find_by_name(&mut self, name: &str) -> Result<Option<ConnectorObject>, Failure> {
+        let literal = serde_json::to_string(name).expect("a string serialises");
+        let request = SearchRequest {
+            class: self.record.class.clone(),
+            filter: Some(format!("name eq {literal}")),
+            page: PageRequest {
+                size: 2,
+                cookie: None,
+            },
+            attributes: vec![],
+        };
+        let connector = self.target.connector.clone();
+        let page = self.call("search", None, connector.search(request)).await?;
+        Ok(match page.objects.len() {
+            1 => page.objects.into_iter().next(),
+            _ => None,
+        })
+    }
+
+    fn created(&self, object: &ConnectorObject, recovered: bool) -> Outcome {
+        let record = self.record;
+        Outcome::Succeeded {
+            result: json!({"uid": object.uid, "name": object.name, "recovered": recovered}),
+            link: Some(LinkChange::Put(Link {
+                target: record.target.clone(),
+                class: record.class.clone(),
+                identity: record.identity.clone(),
+                uid: object.uid.clone(),
+                created_by_provisio: true,
+                operation_id: Some(record.id.clone()),
+                linked_at: now_ms(),
+            })),
+        }
+    }
+
+    async fn update(
+        &mut self,
+        class: &str,
+        uid: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Result<Outcome, Failure> {
+        let connector = self.target.connector.clone();
+        let object = self
+            .call("update", Some(uid), connector.update(class, uid, changes))
+            .await?;
+        Ok(Outcome::Succeeded {
+            result: json!({"uid": object.uid, "name": object.name}),
+            link: None,
+        })
+    }
+
+    async fn delete(&mut self, class: &str, uid: &str) -> Result<Outcome, Failure> {
+        match self.target.config.on_delete.clone() {
+            OnDelete::Delete => {
+                let connector = self.target.connector.clone();
+                match self
+                    .call("delete", Some(uid), connector.delete(class, uid))
+                    .await
+                {
+                    Ok(()) => Ok(self.deleted(uid, false)),
+                    Err(f) if f.error.code == "not-found" => Ok(self.deleted(uid, true)),
+                    Err(f) => Err(f),
+                }
+            }
+            OnDelete::Disable => self.update(class, uid, vec![enable(false)]).await,
+            OnDelete::Update(values) => {
+                let changes = values
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let value = match value {
+                            toml::Value::Integer(i) => Value::Integer(i),
+                            toml::Value::Boolean(b) => Value::Boolean(b),
+                            toml::Value::String(s) => Value::Text(s),
+                            other => Value::Text(other.to_string()),
+                        };
+                        AttributeChange::Replace(Attribute::single(name, value))
+                    })
+                    .collect();
+                self.update(class, uid, changes).await
+            }
+        }
+    }
+
+    fn deleted(&self, uid: &str, already_absent: bool) -> Outcome {
+        let record = self.record;
+        Outcome::Succeeded {
+            result: json!({"uid": uid, "deleted": true, "already_absent": already_absent}),
+            link: Some(LinkChange::Remove {
+                target: record.target.clone(),
+                class: record.class.clone(),
+                identity: record.identity.clone(),
+            }),
+        }
+    }
+
+    async fn membership(
+        &mut self,
+        class: &str,
+        uid: &str,
+        group: String,
+        add: bool,
+    ) -> Result<Outcome, Failure> {
+        let change = |attribute: Attribute| {
+            if add {
+                AttributeChange::AddValues(attribute)
+            } else {
+                AttributeChange::RemoveValues(attribute)
+            }
+        };
+        match self.target.config.membership.clone() {
+            MembershipMode::AccountGroups => {
+                let groups = Attribute::single(names::GROUPS, Value::Reference(group));
+                self.update(class, uid, vec![change(groups)]).await
+            }
+            MembershipMode::GroupAttribute {
+                group_class,
+                attribute,
+            } => {
+                let member = Attribute::single(attribute, Value::Reference(uid.to_owned()));
+                let connector = self.target.connector.clone();
+                let object = self
+                    .call(
+                        "update",
+                        Some(&group),
+                        connector.update(group_class, group.clone(), vec![change(member)]),
+                    )
+                    .await?;
+                Ok(Outcome::Succeeded {
+                    result: json!({"uid": uid, "group": object.uid}),
+                    link: None,
+                })
+            }
+        }
+    }
+}
+
+fn enable(on: bool) -> AttributeChange {
+    AttributeChange::Replace(Attribute::single(names::ENABLE, Value::Boolean(on)))
+}

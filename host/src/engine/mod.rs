@@ -1,0 +1,613 @@
+//! The provisioning engine: accepts operations durably, runs them through
+//! each target's connector in order per account and in parallel across
+//! accounts, retries what the target says is temporary, applies the
+//! target's policies, and records every step in the audit log.
+
+mod dispatch;
+mod execute;
+mod policy;
+mod queue;
+mod request;
+mod target;
+
+pub use request::{OperationKind, OperationRequest, RequestError};
+pub use target::TargetStatus;
+
+use crate::bundled;
+use crate::config::{Config, TargetConfig};
+use crate::keys::HostKey;
+use crate::model::{ObjectSchema, PageRequest, SearchRequest};
+use crate::runtime::{
+    CallError, CallLimits, ConfigGrant, DirectoryGrant, LoadedComponent, Runtime, Secret,
+    TargetSettings,
+};
+use crate::store::{
+    AuditEvent, Change, ErrorRecord, Link, NewOperation, OperationQuery, OperationRecord, Status,
+    Store, StoreError, Submitted, now_ms,
+};
+use execute::CallLog;
+use queue::Entry;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use target::{Target, lock};
+
+/// The engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("target {target}: {reason}")]
+    Target { target: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a request on an operation or a target was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no target named `{0}`")]
+    UnknownTarget(String),
+    #[error("no operation {0}")]
+    UnknownOperation(String),
+    #[error(transparent)]
+    Invalid(#[from] RequestError),
+    #[error("operation {id} is {current}: {reason}")]
+    WrongState {
+        id: String,
+        current: Status,
+        reason: String,
+    },
+    #[error("{0}")]
+    Connector(#[from] CallError),
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => EngineError::UnknownOperation(id),
+            e => EngineError::Store(e),
+        }
+    }
+}
+
+/// Who asks: a token's name, for the audit log.
+pub type Actor = str;
+
+/// State shared by the engine's tasks.
+pub(crate) struct Shared {
+    store: Arc<dyn Store>,
+    key: HostKey,
+    shutting_down: AtomicBool,
+}
+
+impl Shared {
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
+    /// Feeds call outcomes to the target's failure window; quarantines the
+    /// target when the window trips.
+    async fn note_calls(&self, target: &Target, calls: &[CallLog]) {
+        let mut tripped = None;
+        {
+            let mut window = lock(&target.failures);
+            for call in calls {
+                if let Some(rate) = window.record(call.target_fault) {
+                    tripped = Some(rate);
+                }
+            }
+        }
+        let Some(rate) = tripped else { return };
+        let reason = format!(
+            "{:.0}% of the last calls failed (threshold {:.0}%)",
+            rate * 100.0,
+            target.config.quarantine.failure_rate * 100.0
+        );
+        {
+            let mut quarantine = lock(&target.quarantine);
+            if quarantine.is_some() {
+                return;
+            }
+            *quarantine = Some(reason.clone());
+        }
+        tracing::warn!(target = %target.name, "target quarantined: {reason}");
+        metrics::gauge!("provisio_quarantined", "target" => target.name.clone()).set(1.0);
+        let audit = AuditEvent {
+            actor: "engine".into(),
+            target: Some(target.name.clone()),
+            operation_id: None,
+            event: "quarantined".into(),
+            detail: json!({"reason": reason}),
+        };
+        if let Err(e) = self
+            .store
+            .set_quarantine(&target.name, Some(reason), audit)
+            .await
+        {
+            tracing::error!("cannot record the quarantine: {e}");
+        }
+    }
+}
+
+/// The running engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    targets: Arc<BTreeMap<String, Arc<Target>>>,
+}
+
+impl Engine {
+    /// Loads every target's connector, restores open operations and
+    /// quarantines from the store, and starts dispatching.
+    pub async fn start(
+        config: &Config,
+        runtime: &Runtime,
+        store: Arc<dyn Store>,
+        key: HostKey,
+    ) -> Result<Engine, StartError> {
+        let mut targets = BTreeMap::new();
+        for (name, target_config) in &config.targets {
+            let fail = |reason: String| StartError::Target {
+                target: name.clone(),
+                reason,
+            };
+            let component = load_connector(runtime, &config.base_dir, &target_config.connector)
+                .await
+                .map_err(fail)?;
+            let settings = settings_for(name, target_config, &config.base_dir).map_err(fail)?;
+            let connector = component.start(settings).map_err(|e| fail(e.to_string()))?;
+            let target = Arc::new(Target::new(name.clone(), target_config.clone(), connector));
+            if target.connector.info().capabilities.schema {
+                match target.connector.schema().await {
+                    Ok(schema) => target.set_schema(schema),
+                    Err(e) => {
+                        tracing::warn!(target = %name, "cannot read the schema; attributes are not checked at submission: {e}")
+                    }
+                }
+            }
+            targets.insert(name.clone(), target);
+        }
+
+        for (name, reason) in store.quarantines().await? {
+            if let Some(target) = targets.get(&name) {
+                tracing::warn!(target = %name, "target is quarantined: {reason}");
+                *lock(&target.quarantine) = Some(reason);
+            }
+        }
+        let mut orphans = 0;
+        for record in store.open_operations().await? {
+            match targets.get(&record.target) {
+                Some(target) => target.queue().push(
+                    (record.class.clone(), record.identity.clone()),
+                    Entry {
+                        id: record.id.clone(),
+                        status: record.status,
+                        due_at: record.next_attempt_at,
+                    },
+                ),
+                None => orphans += 1,
+            }
+        }
+        if orphans > 0 {
+            tracing::warn!(
+                "{orphans} open operations belong to targets no longer configured; they wait"
+            );
+        }
+
+        let shared = Arc::new(Shared {
+            store,
+            key,
+            shutting_down: AtomicBool::new(false),
+        });
+        for target in targets.values() {
+            tokio::spawn(dispatch::dispatch(target.clone(), shared.clone()));
+        }
+        Ok(Engine {
+            shared,
+            targets: Arc::new(targets),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    fn target(&self, name: &str) -> Result<&Arc<Target>, EngineError> {
+        self.targets
+            .get(name)
+            .ok_or_else(|| EngineError::UnknownTarget(name.to_owned()))
+    }
+
+    pub fn target_names(&self) -> Vec<String> {
+        self.targets.keys().cloned().collect()
+    }
+
+    pub fn targets(&self) -> Vec<TargetStatus> {
+        self.targets.values().map(|t| t.status()).collect()
+    }
+
+    pub fn target_status(&self, name: &str) -> Result<TargetStatus, EngineError> {
+        Ok(self.target(name)?.status())
+    }
+
+    /// Validates and durably records an operation; it runs later. The bool
+    /// is true when an earlier operation with the same idempotency key was
+    /// returned instead.
+    pub async fn submit(
+        &self,
+        target_name: &str,
+        request: OperationRequest,
+        actor: &Actor,
+    ) -> Result<(OperationRecord, bool), EngineError> {
+        let target = self.target(target_name)?;
+        let validated = request.validate(&target.config.class, target.schema().as_ref())?;
+        let capabilities = target.connector.info().capabilities;
+        let needed = match validated.kind {
+            OperationKind::Create => ("create", capabilities.create),
+            OperationKind::Delete if target.config.on_delete == crate::config::OnDelete::Delete => {
+                ("delete", capabilities.delete)
+            }
+            _ => ("update", capabilities.update),
+        };
+        if !needed.1 {
+            return Err(EngineError::Invalid(RequestError {
+                field: "kind".into(),
+                message: format!(
+                    "{} needs the connector's {} operation, which {} does not support",
+                    validated.kind,
+                    needed.0,
+                    target.connector.component().label()
+                ),
+            }));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let status = if target.config.approval {
+            Status::PendingApproval
+        } else {
+            Status::Queued
+        };
+        let sealed_secret = validated
+            .secret
+            .as_ref()
+            .map(|p| self.shared.key.seal(p.as_bytes()));
+        let audit = AuditEvent {
+            actor: actor.to_owned(),
+            target: Some(target_name.to_owned()),
+            operation_id: Some(id.clone()),
+            event: "submitted".into(),
+            detail: json!({
+                "kind": validated.kind.as_str(),
+                "class": validated.class,
+                "identity": validated.identity,
+                "status": status,
+                "payload": validated.redacted,
+            }),
+        };
+        let operation = NewOperation {
+            id,
+            target: target_name.to_owned(),
+            class: validated.class,
+            identity: validated.identity,
+            kind: validated.kind.as_str().to_owned(),
+            payload: validated.redacted,
+            sealed_secret,
+            status,
+            max_attempts: target.config.retry.max_attempts,
+            idempotency_key: validated.idempotency_key,
+            submitted_by: actor.to_owned(),
+            created_at: now_ms(),
+        };
+        match self.shared.store.submit(operation, audit).await? {
+            Submitted::Created(record) => {
+                target.queue().push(
+                    (record.class.clone(), record.identity.clone()),
+                    Entry {
+                        id: record.id.clone(),
+                        status: record.status,
+                        due_at: None,
+                    },
+                );
+                metrics::counter!("provisio_operations_submitted_total", "target" => target_name.to_owned()).increment(1);
+                target.wake.notify_one();
+                Ok((record, false))
+            }
+            Submitted::Existing(record) => Ok((record, true)),
+        }
+    }
+
+    pub async fn operation(&self, id: &str) -> Result<OperationRecord, EngineError> {
+        self.shared
+            .store
+            .operation(id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownOperation(id.to_owned()))
+    }
+
+    pub async fn operations(
+        &self,
+        query: &OperationQuery,
+    ) -> Result<Vec<OperationRecord>, EngineError> {
+        Ok(self.shared.store.operations(query).await?)
+    }
+
+    /// Moves an operation between states on an operator's decision.
+    async fn decide(
+        &self,
+        id: &str,
+        actor: &Actor,
+        expected: &[Status],
+        change: Change,
+        verb: &str,
+    ) -> Result<OperationRecord, EngineError> {
+        let current = self.operation(id).await?;
+        let target = self.target(&current.target)?;
+        let change = Change {
+            id: id.to_owned(),
+            expected: expected.to_vec(),
+            decided_by: Some(actor.to_owned()),
+            audit: vec![AuditEvent {
+                actor: actor.to_owned(),
+                target: Some(current.target.clone()),
+                operation_id: Some(id.to_owned()),
+                event: verb.to_owned(),
+                detail: json!({"from": current.status}),
+            }],
+            ..change
+        };
+        match self.shared.store.apply(change).await {
+            Ok(record) => {
+                target.wake.notify_one();
+                Ok(record)
+            }
+            Err(StoreError::Conflict {
+                current, expected, ..
+            }) => Err(EngineError::WrongState {
+                id: id.to_owned(),
+                current,
+                reason: format!("only a {expected} operation can be {verb}"),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn approve(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+        let record = self
+            .decide(
+                id,
+                actor,
+                &[Status::PendingApproval],
+                Change {
+                    status: Some(Status::Queued),
+                    ..Change::default()
+                },
+                "approved",
+            )
+            .await?;
+        let target = self.target(&record.target)?;
+        target.queue().set_status(id, Status::Queued);
+        target.wake.notify_one();
+        Ok(record)
+    }
+
+    pub async fn reject(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+        let change = Change {
+            status: Some(Status::Cancelled),
+            error: Some(Some(ErrorRecord {
+                code: "rejected".into(),
+                message: format!("rejected by {actor}"),
+                retryable: false,
+            })),
+            erase_secret: true,
+            ..Change::default()
+        };
+        let record = self
+            .decide(id, actor, &[Status::PendingApproval], change, "rejected")
+            .await?;
+        self.target(&record.target)?.queue().remove(id);
+        Ok(record)
+    }
+
+    pub async fn cancel(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+        let change = Change {
+            status: Some(Status::Cancelled),
+            error: Some(Some(ErrorRecord {
+                code: "cancelled".into(),
+                message: format!("cancelled by {actor}"),
+                retryable: false,
+            })),
+            next_attempt_at: Some(None),
+            erase_secret: true,
+            ..Change::default()
+        };
+        let expected = [Status::PendingApproval, Status::Queued, Status::Retrying];
+        let record = self
+            .decide(id, actor, &expected, change, "cancelled")
+            .await?;
+        self.target(&record.target)?.queue().remove(id);
+        Ok(record)
+    }
+
+    /// Queues a failed operation again, with fresh attempts.
+    pub async fn retry(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+        let current = self.operation(id).await?;
+        if current.kind == OperationKind::SetPassword.as_str()
+            || current
+                .payload
+                .to_string()
+                .contains(crate::model::names::PASSWORD)
+        {
+            return Err(EngineError::Refused(format!(
+                "operation {id} set a password, which was erased when it ended; submit it again"
+            )));
+        }
+        let change = Change {
+            status: Some(Status::Queued),
+            attempts: Some(0),
+            error: Some(None),
+            next_attempt_at: Some(None),
+            ..Change::default()
+        };
+        let record = self
+            .decide(id, actor, &[Status::Failed], change, "retried")
+            .await?;
+        let target = self.target(&record.target)?;
+        target.queue().push(
+            (record.class.clone(), record.identity.clone()),
+            Entry {
+                id: record.id.clone(),
+                status: Status::Queued,
+                due_at: None,
+            },
+        );
+        target.wake.notify_one();
+        Ok(record)
+    }
+
+    /// Calls the connector's `test`.
+    pub async fn test_target(&self, name: &str) -> Result<(), EngineError> {
+        Ok(self.target(name)?.connector.test().await?)
+    }
+
+    /// Reads the schema from the target (and refreshes the one submissions
+    /// are checked against).
+    pub async fn schema(&self, name: &str) -> Result<ObjectSchema, EngineError> {
+        let target = self.target(name)?;
+        let schema = target.connector.schema().await?;
+        target.set_schema(schema.clone());
+        Ok(schema)
+    }
+
+    pub async fn lift_quarantine(&self, name: &str, actor: &Actor) -> Result<(), EngineError> {
+        let target = self.target(name)?;
+        let Some(reason) = target.quarantine_reason() else {
+            return Err(EngineError::Refused(format!(
+                "target {name} is not quarantined"
+            )));
+        };
+        let audit = AuditEvent {
+            actor: actor.to_owned(),
+            target: Some(name.to_owned()),
+            operation_id: None,
+            event: "quarantine-lifted".into(),
+            detail: json!({"reason": reason}),
+        };
+        self.shared.store.set_quarantine(name, None, audit).await?;
+        lock(&target.failures).clear();
+        *lock(&target.quarantine) = None;
+        metrics::gauge!("provisio_quarantined", "target" => name.to_owned()).set(0.0);
+        target.wake.notify_one();
+        Ok(())
+    }
+
+    /// Links an account that exists on the target to an identity, so that
+    /// Provisio may manage it. The account is read first to prove it exists.
+    pub async fn link(
+        &self,
+        name: &str,
+        class: Option<String>,
+        identity: &str,
+        uid: &str,
+        actor: &Actor,
+    ) -> Result<Link, EngineError> {
+        let target = self.target(name)?;
+        let class = class.unwrap_or_else(|| target.config.class.clone());
+        let account = target.connector.get(class.clone(), uid, vec![]).await?;
+        let link = Link {
+            target: name.to_owned(),
+            class,
+            identity: identity.to_owned(),
+            uid: account.uid.clone(),
+            created_by_provisio: false,
+            operation_id: None,
+            linked_at: now_ms(),
+        };
+        let audit = AuditEvent {
+            actor: actor.to_owned(),
+            target: Some(name.to_owned()),
+            operation_id: None,
+            event: "linked".into(),
+            detail: json!({"class": link.class, "identity": identity, "uid": link.uid, "name": account.name}),
+        };
+        self.shared.store.put_link(link.clone(), audit).await?;
+        Ok(link)
+    }
+
+    /// Accounts on a target by name (for operators linking accounts).
+    pub async fn find_accounts(
+        &self,
+        name: &str,
+        filter: Option<String>,
+        size: u32,
+    ) -> Result<crate::model::Page, EngineError> {
+        let target = self.target(name)?;
+        let request = SearchRequest {
+            class: target.config.class.clone(),
+            filter,
+            page: PageRequest { size, cookie: None },
+            attributes: vec![],
+        };
+        Ok(target.connector.search(request).await?)
+    }
+
+    /// Stops taking new attempts; running ones finish.
+    pub fn shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::Relaxed);
+        for target in self.targets.values() {
+            target.wake.notify_waiters();
+        }
+    }
+}
+
+async fn load_connector(
+    runtime: &Runtime,
+    base: &Path,
+    source: &str,
+) -> Result<Arc<LoadedComponent>, String> {
+    let runtime = runtime.clone();
+    let base = base.to_path_buf();
+    let source = source.to_owned();
+    tokio::task::spawn_blocking(move || {
+        if let Some(name) = source.strip_prefix(bundled::PREFIX) {
+            let bundled =
+                bundled::get(name).ok_or_else(|| format!("no bundled connector `{name}`"))?;
+            return bundled.load(&runtime).map_err(|e| e.to_string());
+        }
+        let path = crate::config::resolve(&base, Path::new(&source));
+        runtime
+            .load_file(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    })
+    .await
+    .map_err(|e| format!("loading the connector failed: {e}"))?
+}
+
+fn settings_for(name: &str, config: &TargetConfig, base: &Path) -> Result<TargetSettings, String> {
+    let secrets = config
+        .resolve_secrets(base)
+        .map_err(|(key, reason)| format!("{key}: {reason}"))?
+        .into_iter()
+        .map(|(k, v)| (k, Secret::new(v)))
+        .collect();
+    Ok(TargetSettings {
+        name: name.to_owned(),
+        config: ConfigGrant {
+            values: config.config.clone(),
+            secrets,
+        },
+        directory: config.grants.directory.as_ref().map(|dir| DirectoryGrant {
+            host_path: crate::config::resolve(base, dir),
+            read_only: config.grants.read_only,
+        }),
+        limits: CallLimits {
+            timeout: config.timeout,
+            memory_bytes: config.memory_mib << 20,
+            ..CallLimits::default()
+        },
+        max_instances: config.concurrency,
+    })
+}

@@ -1,0 +1,242 @@
+//! The open operations of one target, as one FIFO per account.
+//!
+//! An account's operations run strictly in submission order: only the head
+//! of its FIFO may run, and only when it is queued (or due for a retry) and
+//! nothing of that account is in flight. Different accounts are independent.
+//! The store holds the truth; this is the in-memory index the dispatcher
+//! works from, rebuilt from the store at start.
+
+use crate::store::Status;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// An account on a target: (class, identity).
+pub type AccountKey = (String, String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub status: Status,
+    /// For retrying operations: when the next attempt is due (ms).
+    pub due_at: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Queue {
+    accounts: HashMap<AccountKey, VecDeque<Entry>>,
+    ready: VecDeque<AccountKey>,
+    queued: HashSet<AccountKey>,
+    in_flight: HashSet<AccountKey>,
+    index: HashMap<String, AccountKey>,
+}
+
+/// What the dispatcher should do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    Run(AccountKey, String),
+    /// Nothing is ready; wake at this time (ms) for a retry, if any.
+    Wait(Option<i64>),
+}
+
+impl Queue {
+    /// Operations not yet final.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn running(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Adds an operation at the end of its account's FIFO.
+    pub fn push(&mut self, account: AccountKey, entry: Entry) {
+        self.index.insert(entry.id.clone(), account.clone());
+        self.accounts
+            .entry(account.clone())
+            .or_default()
+            .push_back(entry);
+        self.consider(&account);
+    }
+
+    /// The next operation to run, now being `now` (ms); it is marked in flight.
+    pub fn next(&mut self, now: i64) -> Next {
+        let mut earliest: Option<i64> = None;
+        let mut deferred = Vec::new();
+        while let Some(account) = self.ready.pop_front() {
+            self.queued.remove(&account);
+            let Some(head) = self.accounts.get(&account).and_then(|q| q.front()) else {
+                continue;
+            };
+            match (head.status, head.due_at) {
+                (Status::Queued | Status::Running, _) => {}
+                (Status::Retrying, Some(due)) if due > now => {
+                    earliest = Some(earliest.map_or(due, |e| e.min(due)));
+                    deferred.push(account);
+                    continue;
+                }
+                (Status::Retrying, _) => {}
+                _ => continue,
+            }
+            let id = head.id.clone();
+            self.in_flight.insert(account.clone());
+            for a in deferred {
+                self.enqueue(a);
+            }
+            return Next::Run(account, id);
+        }
+        for a in deferred {
+            self.enqueue(a);
+        }
+        Next::Wait(earliest)
+    }
+
+    /// Records the end of an attempt: a final operation leaves its FIFO; a
+    /// retry stays at the head until `due_at`.
+    pub fn finish(&mut self, id: &str, status: Status, due_at: Option<i64>) {
+        let Some(account) = self.index.get(id).cloned() else {
+            return;
+        };
+        self.in_flight.remove(&account);
+        if let Some(fifo) = self.accounts.get_mut(&account) {
+            if status.is_final() {
+                fifo.retain(|e| e.id != id);
+                self.index.remove(id);
+            } else if let Some(entry) = fifo.iter_mut().find(|e| e.id == id) {
+                entry.status = status;
+                entry.due_at = due_at;
+            }
+            if fifo.is_empty() {
+                self.accounts.remove(&account);
+            }
+        }
+        self.consider(&account);
+    }
+
+    /// Changes the status of an operation that is not running (approval).
+    pub fn set_status(&mut self, id: &str, status: Status) {
+        let Some(account) = self.index.get(id).cloned() else {
+            return;
+        };
+        if let Some(entry) = self
+            .accounts
+            .get_mut(&account)
+            .and_then(|f| f.iter_mut().find(|e| e.id == id))
+        {
+            entry.status = status;
+        }
+        self.consider(&account);
+    }
+
+    /// Drops an operation that is not running (cancelled or rejected).
+    pub fn remove(&mut self, id: &str) {
+        if !self.is_running(id) {
+            self.finish(id, Status::Cancelled, None);
+        }
+    }
+
+    /// True when `id` is the running head of its account.
+    pub fn is_running(&self, id: &str) -> bool {
+        self.index
+            .get(id)
+            .is_some_and(|a| self.in_flight.contains(a) && self.head_id(a) == Some(id))
+    }
+
+    fn head_id(&self, account: &AccountKey) -> Option<&str> {
+        self.accounts.get(account)?.front().map(|e| e.id.as_str())
+    }
+
+    /// Puts the account in the ready list if its head may run.
+    fn consider(&mut self, account: &AccountKey) {
+        if self.in_flight.contains(account) || self.queued.contains(account) {
+            return;
+        }
+        let runnable = self
+            .accounts
+            .get(account)
+            .and_then(|f| f.front())
+            .is_some_and(|head| {
+                matches!(
+                    head.status,
+                    Status::Queued | Status::Retrying | Status::Running
+                )
+            });
+        if runnable {
+            self.enqueue(account.clone());
+        }
+    }
+
+    fn enqueue(&mut self, account: AccountKey) {
+        if self.queued.insert(account.clone()) {
+            self.ready.push_back(account);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(identity: &str) -> AccountKey {
+        ("account".into(), identity.into())
+    }
+
+    fn entry(id: &str, status: Status) -> Entry {
+        Entry {
+            id: id.into(),
+            status,
+            due_at: None,
+        }
+    }
+
+    #[test]
+    fn one_account_runs_in_order_others_in_parallel() {
+        let mut q = Queue::default();
+        q.push(key("ada"), entry("a1", Status::Queued));
+        q.push(key("ada"), entry("a2", Status::Queued));
+        q.push(key("bob"), entry("b1", Status::Queued));
+        assert_eq!(q.next(0), Next::Run(key("ada"), "a1".into()));
+        assert_eq!(q.next(0), Next::Run(key("bob"), "b1".into()));
+        assert_eq!(q.next(0), Next::Wait(None), "a2 waits for a1");
+        q.finish("a1", Status::Succeeded, None);
+        assert_eq!(q.next(0), Next::Run(key("ada"), "a2".into()));
+        assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn a_retry_holds_its_account_until_due() {
+        let mut q = Queue::default();
+        q.push(key("ada"), entry("a1", Status::Queued));
+        q.push(key("ada"), entry("a2", Status::Queued));
+        assert_eq!(q.next(0), Next::Run(key("ada"), "a1".into()));
+        q.finish("a1", Status::Retrying, Some(500));
+        assert_eq!(
+            q.next(100),
+            Next::Wait(Some(500)),
+            "a2 does not overtake a1"
+        );
+        assert_eq!(q.next(500), Next::Run(key("ada"), "a1".into()));
+    }
+
+    #[test]
+    fn approval_and_cancellation() {
+        let mut q = Queue::default();
+        q.push(key("ada"), entry("a1", Status::PendingApproval));
+        q.push(key("ada"), entry("a2", Status::Queued));
+        assert_eq!(q.next(0), Next::Wait(None), "nothing runs before approval");
+        q.set_status("a1", Status::Queued);
+        assert_eq!(q.next(0), Next::Run(key("ada"), "a1".into()));
+        q.remove("a1");
+        assert!(q.is_running("a1"), "a running operation is not removed");
+        q.finish("a1", Status::Succeeded, None);
+        q.remove("a2");
+        assert_eq!(q.len(), 0);
+        assert_eq!(q.next(0), Next::Wait(None));
+    }
+
+    #[test]
+    fn recovered_running_operations_run_again_first() {
+        let mut q = Queue::default();
+        q.push(key("ada"), entry("a1", Status::Running));
+        q.push(key("ada"), entry("a2", Status::Queued));
+        assert_eq!(q.next(0), Next::Run(key("ada"), "a1".into()));
+    }
+}

@@ -1,0 +1,479 @@
+//! Operation requests as callers submit them, their validation, and the
+//! work they become.
+
+use crate::model::{Attribute, AttributeChange, ObjectSchema, names};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+use std::fmt;
+
+/// What an operation does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationKind {
+    /// Create the account (and link it to the identity).
+    Create,
+    /// Apply attribute changes.
+    Update,
+    /// Remove the account, as the target's `on_delete` policy says.
+    Delete,
+    Enable,
+    Disable,
+    SetPassword,
+    AddMember,
+    RemoveMember,
+}
+
+impl OperationKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OperationKind::Create => "create",
+            OperationKind::Update => "update",
+            OperationKind::Delete => "delete",
+            OperationKind::Enable => "enable",
+            OperationKind::Disable => "disable",
+            OperationKind::SetPassword => "set-password",
+            OperationKind::AddMember => "add-member",
+            OperationKind::RemoveMember => "remove-member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OperationKind> {
+        serde_json::from_value(Json::String(s.to_owned())).ok()
+    }
+}
+
+impl fmt::Display for OperationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Attributes as a JSON object (see the model's JSON shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Attributes(#[serde(with = "crate::model::json_attributes")] pub Vec<Attribute>);
+
+/// A submitted operation, as JSON.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperationRequest {
+    pub kind: OperationKind,
+    /// The caller's key for the account (an employee number, a username):
+    /// Provisio links it to the account's uid on the target.
+    pub identity: String,
+    /// The object class; the target's default class when absent.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// For `create`: the account's attributes.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Attributes>,
+    /// For `update`: `[{"op": "replace"|"add"|"remove", "name": …, "values": …}]`.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub changes: Option<Vec<AttributeChange>>,
+    /// For `add-member` and `remove-member`: the group's uid on the target.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// For `set-password`. Stored encrypted until the operation ends, never
+    /// shown.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A repeated submission with the same key returns the first operation.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// A request that cannot be accepted, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestError {
+    pub field: String,
+    pub message: String,
+}
+
+fn bad(field: impl Into<String>, message: impl Into<String>) -> RequestError {
+    RequestError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The work an operation does, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    Create(Vec<Attribute>),
+    Update(Vec<AttributeChange>),
+    Delete,
+    Enable,
+    Disable,
+    SetPassword(String),
+    AddMember(String),
+    RemoveMember(String),
+}
+
+/// A request that passed validation.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub kind: OperationKind,
+    pub identity: String,
+    pub class: String,
+    /// The payload with the password shown as `***`: what is stored in clear.
+    pub redacted: Json,
+    /// The password, when the operation sets one: sealed at rest.
+    pub secret: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+const WELL_KNOWN: [&str; 4] = [names::NAME, names::ENABLE, names::PASSWORD, names::GROUPS];
+
+impl OperationRequest {
+    /// Checks the request against the target's default class and schema
+    /// (when the connector reports one).
+    pub fn validate(
+        self,
+        default_class: &str,
+        schema: Option<&ObjectSchema>,
+    ) -> Result<Validated, RequestError> {
+        let identity = self.identity.trim().to_owned();
+        if identity.is_empty() || identity.len() > 256 {
+            return Err(bad("identity", "must be 1 to 256 characters"));
+        }
+        let class = self
+            .class
+            .clone()
+            .unwrap_or_else(|| default_class.to_owned());
+        if let Some(key) = &self.idempotency_key
+            && (key.is_empty() || key.len() > 200)
+        {
+            return Err(bad("idempotency_key", "must be 1 to 200 characters"));
+        }
+        let class_info = match schema {
+            Some(schema) => Some(
+                schema
+                    .classes
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(&class))
+                    .ok_or_else(|| {
+                        let known: Vec<&str> =
+                            schema.classes.iter().map(|c| c.name.as_str()).collect();
+                        bad(
+                            "class",
+                            format!(
+                                "unknown class `{class}` (the target has: {})",
+                                known.join(", ")
+                            ),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        let kind = self.kind;
+        let only = |field: &str, present: bool, wanted: &[OperationKind]| {
+            if present && !wanted.contains(&kind) {
+                let names: Vec<&str> = wanted.iter().map(OperationKind::as_str).collect();
+                return Err(bad(field, format!("is only for {}", names.join(" and "))));
+            }
+            Ok(())
+        };
+        only(
+            "attributes",
+            self.attributes.is_some(),
+            &[OperationKind::Create],
+        )?;
+        only("changes", self.changes.is_some(), &[OperationKind::Update])?;
+        only(
+            "password",
+            self.password.is_some(),
+            &[OperationKind::SetPassword],
+        )?;
+        only(
+            "group",
+            self.group.is_some(),
+            &[OperationKind::AddMember, OperationKind::RemoveMember],
+        )?;
+
+        let check_name = |field: &str, name: &str, for_create: bool| -> Result<(), RequestError> {
+            if name.trim().is_empty() {
+                return Err(bad(field, "an attribute name is empty"));
+            }
+            if WELL_KNOWN.iter().any(|w| w.eq_ignore_ascii_case(name)) {
+                return Ok(());
+            }
+            let Some(info) = class_info else {
+                return Ok(());
+            };
+            let Some(attribute) = info
+                .attributes
+                .iter()
+                .find(|a| a.name.eq_ignore_ascii_case(name))
+            else {
+                let known: Vec<&str> = info.attributes.iter().map(|a| a.name.as_str()).collect();
+                return Err(bad(
+                    format!("{field}.{name}"),
+                    format!(
+                        "unknown attribute of class {} (attributes: {})",
+                        info.name,
+                        known.join(", ")
+                    ),
+                ));
+            };
+            let writable = if for_create {
+                attribute.creatable
+            } else {
+                attribute.updatable
+            };
+            if !writable {
+                return Err(bad(
+                    format!("{field}.{name}"),
+                    if for_create {
+                        "cannot be set"
+                    } else {
+                        "cannot be changed"
+                    },
+                ));
+            }
+            Ok(())
+        };
+
+        let (redacted, secret) = match kind {
+            OperationKind::Create => {
+                let attributes = self
+                    .attributes
+                    .ok_or_else(|| bad("attributes", "create needs attributes"))?;
+                if attributes.0.is_empty() {
+                    return Err(bad("attributes", "create needs at least one attribute"));
+                }
+                for a in &attributes.0 {
+                    check_name("attributes", &a.name, true)?;
+                }
+                let secret = password_of(attributes.0.iter(), "attributes")?;
+                (json!({ "attributes": attributes }), secret)
+            }
+            OperationKind::Update => {
+                let changes = self
+                    .changes
+                    .ok_or_else(|| bad("changes", "update needs changes"))?;
+                if changes.is_empty() {
+                    return Err(bad("changes", "update needs at least one change"));
+                }
+                for c in &changes {
+                    check_name("changes", &c.attribute().name, false)?;
+                }
+                let secret =
+                    password_of(changes.iter().map(AttributeChange::attribute), "changes")?;
+                (json!({ "changes": changes }), secret)
+            }
+            OperationKind::SetPassword => {
+                let password = self
+                    .password
+                    .ok_or_else(|| bad("password", "set-password needs a password"))?;
+                if password.is_empty() {
+                    return Err(bad("password", "must not be empty"));
+                }
+                (json!({ "password": "***" }), Some(password))
+            }
+            OperationKind::AddMember | OperationKind::RemoveMember => {
+                let group = self
+                    .group
+                    .ok_or_else(|| bad("group", format!("{kind} needs a group")))?;
+                if group.trim().is_empty() {
+                    return Err(bad("group", "must not be empty"));
+                }
+                (json!({ "group": group }), None)
+            }
+            OperationKind::Delete | OperationKind::Enable | OperationKind::Disable => {
+                (json!({}), None)
+            }
+        };
+        Ok(Validated {
+            kind,
+            identity,
+            class,
+            redacted,
+            secret,
+            idempotency_key: self.idempotency_key,
+        })
+    }
+}
+
+/// The one text value of `__password__` among `attributes`, if any.
+fn password_of<'a>(
+    mut attributes: impl Iterator<Item = &'a Attribute>,
+    field: &str,
+) -> Result<Option<String>, RequestError> {
+    let Some(attribute) = attributes.find(|a| a.is_secret()) else {
+        return Ok(None);
+    };
+    match attribute.values.as_slice() {
+        [crate::model::Value::Text(password)] if !password.is_empty() => Ok(Some(password.clone())),
+        _ => Err(bad(
+            format!("{field}.{}", names::PASSWORD),
+            "must be exactly one non-empty text value",
+        )),
+    }
+}
+
+impl Work {
+    /// Rebuilds the work from a stored (redacted) payload and the unsealed
+    /// password, when the operation has one.
+    pub fn from_payload(
+        kind: OperationKind,
+        payload: &Json,
+        password: Option<&str>,
+    ) -> Result<Work, String> {
+        let field = |name: &str| {
+            payload
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("payload has no `{name}`"))
+        };
+        let parse = |e: serde_json::Error| format!("payload: {e}");
+        let reveal = |attribute: &mut Attribute| {
+            if attribute.is_secret()
+                && let Some(password) = password
+            {
+                attribute.values = vec![crate::model::Value::Text(password.to_owned())];
+            }
+        };
+        Ok(match kind {
+            OperationKind::Create => {
+                let mut attributes = serde_json::from_value::<Attributes>(field("attributes")?)
+                    .map_err(parse)?
+                    .0;
+                attributes.iter_mut().for_each(reveal);
+                Work::Create(attributes)
+            }
+            OperationKind::Update => {
+                let mut changes: Vec<AttributeChange> =
+                    serde_json::from_value(field("changes")?).map_err(parse)?;
+                for change in &mut changes {
+                    match change {
+                        AttributeChange::Replace(a)
+                        | AttributeChange::AddValues(a)
+                        | AttributeChange::RemoveValues(a) => reveal(a),
+                    }
+                }
+                Work::Update(changes)
+            }
+            OperationKind::Delete => Work::Delete,
+            OperationKind::Enable => Work::Enable,
+            OperationKind::Disable => Work::Disable,
+            OperationKind::SetPassword => {
+                Work::SetPassword(password.ok_or("the sealed password is missing")?.to_owned())
+            }
+            OperationKind::AddMember => {
+                Work::AddMember(serde_json::from_value(field("group")?).map_err(parse)?)
+            }
+            OperationKind::RemoveMember => {
+                Work::RemoveMember(serde_json::from_value(field("group")?).map_err(parse)?)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AttributeInfo, ClassInfo, Value, ValueType};
+
+    fn schema() -> ObjectSchema {
+        let attribute = |name: &str, updatable: bool| AttributeInfo {
+            name: name.into(),
+            value_type: ValueType::Text,
+            multi_valued: false,
+            required: false,
+            readable: true,
+            creatable: true,
+            updatable,
+            returned_by_default: true,
+            description: None,
+        };
+        ObjectSchema {
+            classes: vec![ClassInfo {
+                name: "account".into(),
+                attributes: vec![
+                    attribute("id", false),
+                    attribute("userName", true),
+                    attribute("mail", true),
+                ],
+                description: None,
+            }],
+        }
+    }
+
+    fn request(json: Json) -> Result<Validated, RequestError> {
+        serde_json::from_value::<OperationRequest>(json)
+            .unwrap()
+            .validate("account", Some(&schema()))
+    }
+
+    #[test]
+    fn passwords_are_redacted_and_kept_apart() {
+        let v = request(json!({"kind": "create", "identity": " e1 ",
+            "attributes": {"id": "1", "__password__": "Secr3t!", "mail": "a@x"}}))
+        .unwrap();
+        assert_eq!(v.identity, "e1");
+        assert_eq!(v.secret.as_deref(), Some("Secr3t!"));
+        assert!(
+            !v.redacted.to_string().contains("Secr3t!"),
+            "{}",
+            v.redacted
+        );
+        let Work::Create(attributes) =
+            Work::from_payload(v.kind, &v.redacted, v.secret.as_deref()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(attributes[1].values, [Value::Text("Secr3t!".into())]);
+    }
+
+    #[test]
+    fn bad_requests_name_the_field() {
+        let e =
+            request(json!({"kind": "create", "identity": "e1", "attributes": {"shoeSize": "44"}}))
+                .unwrap_err();
+        assert_eq!(e.field, "attributes.shoeSize");
+        assert!(
+            e.message
+                .contains("unknown attribute of class account (attributes: id, userName, mail)")
+        );
+        let e = request(json!({"kind": "update", "identity": "e1",
+            "changes": [{"op": "replace", "name": "id", "values": "2"}]}))
+        .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("changes.id", "cannot be changed")
+        );
+        let e = request(json!({"kind": "delete", "identity": "e1", "attributes": {"id": "1"}}))
+            .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("attributes", "is only for create")
+        );
+        let e = request(json!({"kind": "create", "identity": "", "attributes": {"id": "1"}}))
+            .unwrap_err();
+        assert_eq!(e.field, "identity");
+        let e = request(json!({"kind": "create", "identity": "e", "class": "printer", "attributes": {"id": "1"}}))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "class: unknown class `printer` (the target has: account)"
+        );
+        let e = request(json!({"kind": "set-password", "identity": "e"})).unwrap_err();
+        assert_eq!(e.field, "password");
+    }
+
+    #[test]
+    fn unknown_fields_and_kinds_are_refused() {
+        let e = serde_json::from_value::<OperationRequest>(
+            json!({"kind": "create", "identity": "e", "colour": 1}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+        let e =
+            serde_json::from_value::<OperationRequest>(json!({"kind": "explode", "identity": "e"}))
+                .unwrap_err();
+        assert!(e.to_string().contains("unknown variant `explode`"), "{e}");
+    }
+}
