@@ -2,6 +2,7 @@
 //! binary. Data flows one way: the CLI (and later the HTTP API) drive the
 //! runtime, which runs connector components.
 
+pub mod api;
 pub mod bundled;
 pub mod cli;
 pub mod config;
@@ -9,4 +10,5 @@ pub mod engine;
 pub mod keys;
 pub mod model;
 pub mod runtime;
+pub mod server;
 pub mod store;

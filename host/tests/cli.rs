@@ -150,25 +150,50 @@ fn invoke_runs_operations_with_json_in_and_out() {
 }
 
 #[test]
-fn demo_provisions_joiners_a_mover_and_a_leaver() {
+fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     let dir = tempfile::tempdir().unwrap();
     let out = provisio(&["demo", "--dir", dir.path().to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert!(text.contains("done: 0 failed steps"), "{text}");
+    assert!(text.contains("done: 0 unexpected results"), "{text}");
+    assert!(text.contains("chain intact: true"), "{text}");
     assert!(
-        text.contains(r#"search department eq "Research" and enable eq true"#),
+        text.contains("matches the protected filter of target hr"),
         "{text}"
     );
-    let accounts = std::fs::read_to_string(dir.path().join("accounts.csv")).unwrap();
+    let accounts = std::fs::read_to_string(dir.path().join("hr/accounts.csv")).unwrap();
     assert_eq!(accounts.lines().count(), 5, "{accounts}");
     assert!(
         accounts
             .contains("1003,alan.turing,Alan,Turing,alan.turing@example.com,Research,Fellow,false")
     );
-    let groups = std::fs::read_to_string(dir.path().join("groups.csv")).unwrap();
     assert!(
-        groups.contains("vpn,VPN users,Remote access,1002\n"),
+        accounts.contains("0000,admin,"),
+        "the protected account is untouched: {accounts}"
+    );
+    let groups = std::fs::read_to_string(dir.path().join("hr/groups.csv")).unwrap();
+    assert!(
+        groups.contains("engineering,Engineering,1001\n"),
         "{groups}"
     );
+    assert!(groups.contains("research,Research,1002\n"), "{groups}");
+
+    // The store survives: verifying the audit log from the command line.
+    let config = dir.path().join("provisio.toml");
+    let out = provisio(&["audit", "verify", "--config", config.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("audit log verified: "), "{text}");
+}
+
+#[test]
+fn token_new_prints_a_token_and_its_hash() {
+    let out = provisio(&["token", "new", "--name", "hr-feed", "--role", "provisioner"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    let token = text.lines().nth(1).unwrap().trim();
+    assert!(token.starts_with("pvo_") && token.len() > 40, "{text}");
+    let hash = provisio_host::config::hash_token(token);
+    assert!(text.contains(&format!("sha256 = \"{hash}\"")), "{text}");
+    assert!(text.contains("role = \"provisioner\""), "{text}");
 }

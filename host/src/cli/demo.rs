@@ -1,272 +1,104 @@
-//! `provisio demo`: joiners, a mover and a leaver provisioned into the
-//! bundled CSV connector through the real runtime, narrated step by step.
+//! `provisio demo`: a real host (SQLite store, engine, HTTP API, the bundled
+//! CSV connector) on a loopback port, driven over HTTP through a joiner, a
+//! mover and a leaver, with a protected account and the audit log checked
+//! at the end.
 
-use super::source;
-use crate::bundled;
-use crate::model::{
-    Attribute, AttributeChange, ConnectorObject, PageRequest, SearchRequest, SyncRequest, Value,
-};
-use crate::runtime::{CallError, Connector, DirectoryGrant, TargetSettings};
-use anyhow::Context;
+use crate::config::Config;
+use crate::server::Server;
+use anyhow::{Context, bail};
 use clap::Args;
-use std::path::PathBuf;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Directory for the CSV files (default: a new temporary directory, kept
-    /// afterwards so you can look at the files).
+    /// Directory for the demo's files (default: a new temporary directory,
+    /// kept afterwards so you can look at them).
     #[arg(long)]
     dir: Option<PathBuf>,
 }
 
-const ACCOUNT_COLUMNS: &str = "id,userName,givenName,familyName,mail,department,title,active";
-const GROUP_COLUMNS: &str = "id,name,description,members";
+const ACCOUNTS: &str = "\
+id,userName,givenName,familyName,mail,department,title,active
+0000,admin,Built-in,Administrator,admin@example.com,IT,Administrator,true
+";
+const GROUPS: &str = "\
+id,name,members
+engineering,Engineering,
+research,Research,
+";
 
-/// (id, userName, given, family, department, title)
-const JOINERS: &[(&str, &str, &str, &str, &str, &str)] = &[
-    (
-        "1001",
-        "ada.lovelace",
-        "Ada",
-        "Lovelace",
-        "Engineering",
-        "Analyst",
-    ),
-    (
-        "1002",
-        "grace.hopper",
-        "Grace",
-        "Hopper",
-        "Engineering",
-        "Rear Admiral",
-    ),
-    (
-        "1003",
-        "alan.turing",
-        "Alan",
-        "Turing",
-        "Research",
-        "Fellow",
-    ),
-    (
-        "1004",
-        "zoë.ødegård",
-        "Zoë",
-        "Ødegård",
-        "Sales",
-        "Account \"Key\" Manager",
-    ),
-];
+fn config_text(cache_dir: &Path) -> String {
+    format!(
+        r#"# Written by `provisio demo`.
+[server]
+listen = "127.0.0.1:0"
+store = "provisio.db"
+key_file = "provisio.key"
+cache_dir = {cache:?}
+insecure_no_auth = true
+
+[targets.hr]
+connector = "bundled:csv"
+description = "HR accounts and groups in CSV files"
+on_delete = "disable"
+protected = 'userName eq "admin"'
+membership = {{ mode = "group-attribute", group_class = "group", attribute = "members" }}
+
+[targets.hr.grants]
+directory = "hr"
+
+[targets.hr.config]
+"account.key" = "id"
+"account.name" = "userName"
+"account.enable" = "active"
+"group.key" = "id"
+"group.name" = "name"
+"group.references" = "members"
+"#,
+        cache = cache_dir.display().to_string()
+    )
+}
 
 pub async fn run(args: DemoArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let dir = match args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            dir
-        }
+        Some(dir) => dir,
         None => tempfile::Builder::new()
             .prefix("provisio-demo-")
             .tempdir()
             .context("cannot create a temporary directory")?
             .keep(),
     };
+    let hr = dir.join("hr");
+    std::fs::create_dir_all(&hr).with_context(|| format!("cannot create {}", hr.display()))?;
+    for (file, contents) in [("accounts.csv", ACCOUNTS), ("groups.csv", GROUPS)] {
+        if !hr.join(file).exists() {
+            std::fs::write(hr.join(file), contents)?;
+        }
+    }
+    let cache_dir = cache_dir.unwrap_or_else(|| dir.join("cache"));
+    let config_file = dir.join("provisio.toml");
+    std::fs::write(&config_file, config_text(&cache_dir))?;
+    let config = Config::load(&config_file)?;
 
-    println!(
-        "Provisio demo: the bundled CSV connector, sandboxed, on {}",
-        dir.display()
-    );
-    let runtime = source::runtime(cache_dir)?;
     let started = Instant::now();
-    let component = bundled::CSV
-        .load(&runtime)
-        .context("cannot load the bundled CSV connector")?;
+    let server = Server::start(&config).await?;
+    let base = format!("http://{}", server.addr);
+    println!("Provisio demo in {}", dir.display());
     println!(
-        "  loaded {} (contract provisio:connector@{}, {:?}) in {} ms",
-        component.label(),
-        component.facts.contract,
-        component.source,
+        "  host on {base} (SQLite store provisio.db, started in {} ms); target hr: bundled CSV connector on hr/",
         started.elapsed().as_millis()
     );
-
-    let mut settings = TargetSettings::new("demo-hr");
-    for (key, value) in [
-        ("account.key", "id"),
-        ("account.name", "userName"),
-        ("account.enable", "active"),
-        ("account.columns", ACCOUNT_COLUMNS),
-        ("group.key", "id"),
-        ("group.name", "name"),
-        ("group.references", "members"),
-        ("group.columns", GROUP_COLUMNS),
-    ] {
-        settings.config.values.insert(key.into(), value.into());
-    }
-    settings.directory = Some(DirectoryGrant::read_write(&dir));
-    let connector = component.start(settings)?;
-    let mut failures = 0;
-    let mut step = |title: &str, result: Result<String, CallError>| match result {
-        Ok(detail) => println!("  {title:<52} ok  {detail}"),
-        Err(e) => {
-            failures += 1;
-            println!("  {title:<52} FAILED  {e}");
-        }
+    let demo = Demo {
+        http: reqwest::Client::new(),
+        base,
+        failures: 0,
     };
-
-    println!("setup");
-    step(
-        "test the target",
-        connector.test().await.map(|()| String::new()),
-    );
-    for (id, name, description) in [
-        ("engineering", "Engineering", "Everyone who builds"),
-        ("vpn", "VPN users", "Remote access"),
-    ] {
-        let attributes = vec![
-            text("id", id),
-            text("__name__", name),
-            text("description", description),
-        ];
-        step(
-            &format!("create group {name}"),
-            created(&connector, "group", attributes).await,
-        );
-    }
-
-    println!("joiners");
-    for (id, user, given, family, department, title) in JOINERS {
-        let attributes = vec![
-            text("id", id),
-            text("__name__", user),
-            text("givenName", given),
-            text("familyName", family),
-            text("mail", &format!("{user}@example.com")),
-            text("department", department),
-            text("title", title),
-            Attribute::single("__enable__", Value::Boolean(true)),
-        ];
-        step(
-            &format!("create account {user}"),
-            created(&connector, "account", attributes).await,
-        );
-    }
-    for (group, member) in [
-        ("engineering", "1001"),
-        ("engineering", "1002"),
-        ("vpn", "1003"),
-    ] {
-        let change = AttributeChange::AddValues(Attribute::single(
-            "members",
-            Value::Reference(member.into()),
-        ));
-        step(
-            &format!("add {member} to group {group}"),
-            connector
-                .update("group", group, vec![change])
-                .await
-                .map(|g| members(&g)),
-        );
-    }
-
-    println!("mover: grace.hopper moves from Engineering to Research");
-    let moves = vec![
-        AttributeChange::Replace(text("department", "Research")),
-        AttributeChange::Replace(text("title", "Director of Research")),
-    ];
-    step(
-        "update account 1002",
-        connector
-            .update("account", "1002", moves)
-            .await
-            .map(|a| summary(&a)),
-    );
-    step(
-        "remove 1002 from engineering, add to vpn",
-        async {
-            let remove = AttributeChange::RemoveValues(Attribute::single(
-                "members",
-                Value::Reference("1002".into()),
-            ));
-            let add = AttributeChange::AddValues(Attribute::single(
-                "members",
-                Value::Reference("1002".into()),
-            ));
-            connector
-                .update("group", "engineering", vec![remove])
-                .await?;
-            connector
-                .update("group", "vpn", vec![add])
-                .await
-                .map(|g| members(&g))
-        }
-        .await,
-    );
-
-    println!("leaver: alan.turing leaves");
-    let disable = AttributeChange::Replace(Attribute::single("__enable__", Value::Boolean(false)));
-    step(
-        "disable account 1003",
-        connector
-            .update("account", "1003", vec![disable])
-            .await
-            .map(|a| summary(&a)),
-    );
-    let remove = AttributeChange::RemoveValues(Attribute::single(
-        "members",
-        Value::Reference("1003".into()),
-    ));
-    step(
-        "remove 1003 from vpn",
-        connector
-            .update("group", "vpn", vec![remove])
-            .await
-            .map(|g| members(&g)),
-    );
-
-    println!("reading back");
-    let filter = r#"department eq "Research" and enable eq true"#;
-    let search = SearchRequest {
-        class: "account".into(),
-        filter: Some(filter.into()),
-        page: PageRequest::default(),
-        attributes: vec![],
-    };
-    step(
-        &format!("search {filter}"),
-        connector.search(search).await.map(|page| {
-            let names: Vec<&str> = page.objects.iter().map(|o| o.name.as_str()).collect();
-            format!("-> {}", names.join(", "))
-        }),
-    );
-    let sync = SyncRequest {
-        class: "account".into(),
-        token: None,
-        max_deltas: 100,
-    };
-    step(
-        "sync accounts from the beginning",
-        connector
-            .sync(sync)
-            .await
-            .map(|b| format!("-> {} changes, token {}", b.deltas.len(), b.token)),
-    );
-
-    for file in ["accounts.csv", "groups.csv"] {
-        let path = dir.join(file);
-        println!("{}:", path.display());
-        let content = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        for line in content.lines() {
-            println!("  {line}");
-        }
-    }
-    let stats = connector.stats();
-    println!(
-        "done: {} failed steps; {} connector instance(s) created, {} discarded",
-        failures, stats.instantiated, stats.discarded
-    );
+    let result = demo.walk(&hr).await;
+    server.stop().await?;
+    let failures = result?;
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {
@@ -274,56 +106,233 @@ pub async fn run(args: DemoArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<E
     })
 }
 
-fn text(name: &str, value: &str) -> Attribute {
-    Attribute::single(name, Value::Text(value.into()))
+struct Demo {
+    http: reqwest::Client,
+    base: String,
+    failures: usize,
 }
 
-async fn created(
-    connector: &Connector,
-    class: &str,
-    attributes: Vec<Attribute>,
-) -> Result<String, CallError> {
-    connector
-        .create(class, attributes)
+/// (identity, userName, given, family, department, title)
+const JOINERS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    (
+        "emp-1001",
+        "ada.lovelace",
+        "Ada",
+        "Lovelace",
+        "Engineering",
+        "Analyst",
+    ),
+    (
+        "emp-1002",
+        "grace.hopper",
+        "Grace",
+        "Hopper",
+        "Engineering",
+        "Rear Admiral",
+    ),
+    (
+        "emp-1003",
+        "alan.turing",
+        "Alan",
+        "Turing",
+        "Research",
+        "Fellow",
+    ),
+];
+
+impl Demo {
+    async fn walk(mut self, hr: &Path) -> anyhow::Result<usize> {
+        let target: Value = self.get("/v1/targets/hr").await?;
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        println!(
+            "  target hr: {} ({}), health {}",
+            text(&target["connector"]),
+            text(&target["contract"]),
+            text(&target["health"])
+        );
+
+        println!("joiners");
+        for (i, (identity, user, given, family, department, title)) in JOINERS.iter().enumerate() {
+            let attributes = json!({
+                "id": format!("{}", 1001 + i), "__name__": user, "givenName": given, "familyName": family,
+                "mail": format!("{user}@example.com"), "department": department, "title": title,
+                "__enable__": true,
+            });
+            self.operation(
+                &format!("create {user}"),
+                json!({"kind": "create", "identity": identity, "attributes": attributes}),
+            )
+            .await?;
+            let group = department.to_lowercase();
+            self.operation(
+                &format!("add {identity} to {group}"),
+                json!({"kind": "add-member", "identity": identity, "group": group}),
+            )
+            .await?;
+        }
+
+        println!("mover: grace.hopper moves from Engineering to Research");
+        let changes = json!([
+            {"op": "replace", "name": "department", "values": "Research"},
+            {"op": "replace", "name": "title", "values": "Director of Research"},
+        ]);
+        self.operation(
+            "update emp-1002",
+            json!({"kind": "update", "identity": "emp-1002", "changes": changes}),
+        )
+        .await?;
+        self.operation(
+            "remove emp-1002 from engineering",
+            json!({"kind": "remove-member", "identity": "emp-1002", "group": "engineering"}),
+        )
+        .await?;
+        self.operation(
+            "add emp-1002 to research",
+            json!({"kind": "add-member", "identity": "emp-1002", "group": "research"}),
+        )
+        .await?;
+
+        println!("leaver: alan.turing leaves (on_delete = disable keeps the account)");
+        self.operation(
+            "remove emp-1003 from research",
+            json!({"kind": "remove-member", "identity": "emp-1003", "group": "research"}),
+        )
+        .await?;
+        self.operation(
+            "delete emp-1003",
+            json!({"kind": "delete", "identity": "emp-1003"}),
+        )
+        .await?;
+
+        println!("safeguards");
+        let linked: Value = self
+            .post(
+                "/v1/targets/hr/links",
+                json!({"identity": "root", "uid": "0000"}),
+            )
+            .await?;
+        println!(
+            "  {:<52} -> uid {}",
+            "link identity root to the existing admin account",
+            linked["uid"].as_str().unwrap_or("?")
+        );
+        self.expect_failure(
+            "delete root (admin is protected)",
+            json!({"kind": "delete", "identity": "root"}),
+            "protected",
+        )
+        .await?;
+        self.expect_failure(
+            "disable emp-9999 (never created or linked)",
+            json!({"kind": "disable", "identity": "emp-9999"}),
+            "not-linked",
+        )
+        .await?;
+
+        let audit: Value = self.get("/v1/audit/verify").await?;
+        println!(
+            "audit log: {} rows, chain intact: {}",
+            audit["rows"], audit["ok"]
+        );
+        if audit["ok"] != json!(true) {
+            self.failures += 1;
+        }
+        for file in ["accounts.csv", "groups.csv"] {
+            println!("{}:", hr.join(file).display());
+            for line in std::fs::read_to_string(hr.join(file))?.lines() {
+                println!("  {line}");
+            }
+        }
+        println!("done: {} unexpected results", self.failures);
+        Ok(self.failures)
+    }
+
+    /// Submits an operation, waits for it to end, prints the outcome.
+    async fn operation(&mut self, label: &str, request: Value) -> anyhow::Result<Value> {
+        let operation = self.run(request).await?;
+        let status = operation["status"].as_str().unwrap_or("?");
+        let detail = match status {
+            "succeeded" => format!("uid {}", operation["result"]["uid"].as_str().unwrap_or("?")),
+            _ => operation["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        if status != "succeeded" {
+            self.failures += 1;
+        }
+        println!("  {label:<52} -> {status:<9} {detail}");
+        Ok(operation)
+    }
+
+    async fn expect_failure(
+        &mut self,
+        label: &str,
+        request: Value,
+        code: &str,
+    ) -> anyhow::Result<()> {
+        let operation = self.run(request).await?;
+        let got = operation["error"]["code"].as_str().unwrap_or_default();
+        println!(
+            "  {label:<52} -> {:<9} {}",
+            operation["status"].as_str().unwrap_or("?"),
+            operation["error"]["message"].as_str().unwrap_or_default()
+        );
+        if operation["status"] != "failed" || got != code {
+            self.failures += 1;
+        }
+        Ok(())
+    }
+
+    async fn run(&self, request: Value) -> anyhow::Result<Value> {
+        let submitted: Value = self.post("/v1/targets/hr/operations", request).await?;
+        let id = submitted["id"]
+            .as_str()
+            .context("the API returned no operation id")?
+            .to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let operation: Value = self.get(&format!("/v1/operations/{id}")).await?;
+            if matches!(
+                operation["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            ) {
+                return Ok(operation);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "operation {id} did not finish in 60 s (status {})",
+                    operation["status"]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self.http.get(format!("{}{path}", self.base)).send().await?;
+        json_of(response).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await?;
+        json_of(response).await
+    }
+}
+
+async fn json_of(response: reqwest::Response) -> anyhow::Result<Value> {
+    let status = response.status();
+    let body: Value = response
+        .json()
         .await
-        .map(|o| format!("uid={}", o.uid))
-}
-
-fn summary(object: &ConnectorObject) -> String {
-    let get = |name: &str| {
-        object
-            .attribute(name)
-            .and_then(|a| a.values.first())
-            .map(|v| match v {
-                Value::Text(s) => s.clone(),
-                other => format!("{other:?}"),
-            })
-            .unwrap_or_default()
-    };
-    format!(
-        "{} department={} title={} enabled={}",
-        object.name,
-        get("department"),
-        get("title"),
-        object
-            .attribute("__enable__")
-            .and_then(|a| a.values.first())
-            .map_or("?".into(), |v| format!("{}", v == &Value::Boolean(true)))
-    )
-}
-
-fn members(group: &ConnectorObject) -> String {
-    let members: Vec<String> = group
-        .attribute("members")
-        .map(|a| {
-            a.values
-                .iter()
-                .filter_map(|v| match v {
-                    Value::Reference(r) | Value::Text(r) => Some(r.clone()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    format!("{} members=[{}]", group.name, members.join(", "))
+        .context("the API answered without JSON")?;
+    if !status.is_success() {
+        bail!("the API answered {status}: {}", body["detail"]);
+    }
+    Ok(body)
 }

@@ -1,9 +1,11 @@
 //! The `provisio` command line: a thin layer over the library.
 
+mod admin;
 mod demo;
 mod grants;
 mod inspect;
 mod invoke;
+mod serve;
 mod source;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -42,9 +44,22 @@ enum Command {
     },
     /// Call one operation of a connector, JSON in and out.
     Invoke(invoke::InvokeArgs),
-    /// Provision sample joiners, a mover and a leaver into the bundled CSV
-    /// connector and show what happened.
+    /// Run the host: the engine and the HTTP API, as the configuration says.
+    Serve(serve::ServeArgs),
+    /// Start a host on an embedded SQLite store with the bundled CSV
+    /// connector and sample data, and walk joiners, a mover and a leaver
+    /// through its HTTP API.
     Demo(demo::DemoArgs),
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: admin::AuditCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -56,7 +71,12 @@ enum PluginCommand {
 /// Runs the command line; the binary's `main` is only this.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(cli.log_format, default_level);
     let cache_dir = cli.cache_dir.or_else(default_cache_dir);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -68,7 +88,10 @@ pub fn main() -> ExitCode {
                 command: PluginCommand::Inspect(args),
             } => inspect::run(args, cache_dir),
             Command::Invoke(args) => invoke::run(args, cache_dir).await,
+            Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args, cache_dir).await,
+            Command::Token { command } => admin::token(command),
+            Command::Audit { command } => admin::audit(command).await,
         }
     });
     match result {
@@ -80,11 +103,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PROVISIO_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
+        .unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,0 +1,91 @@
+//! Bearer-token authentication: the token's sha256 is looked up among the
+//! configured ones; the match gives the caller's name (the actor in the
+//! audit log) and role.
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::config::{Role, TokenConfig, hash_token};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use std::collections::HashMap;
+
+/// Tokens by the sha256 of their value.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    by_hash: HashMap<String, (String, Role)>,
+    /// Everyone is an operator named `demo` (only `provisio demo`).
+    open: bool,
+}
+
+impl Tokens {
+    pub fn new(tokens: &[TokenConfig], open: bool) -> Self {
+        Tokens {
+            by_hash: tokens
+                .iter()
+                .map(|t| (t.sha256.to_ascii_lowercase(), (t.name.clone(), t.role)))
+                .collect(),
+            open,
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Caller {
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role.may(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "token `{}` has the {} role; this needs the {} role",
+                self.name,
+                self.role.as_str(),
+                role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let tokens = &state.tokens;
+        if tokens.open {
+            return Ok(Caller {
+                name: "demo".into(),
+                role: Role::Operator,
+            });
+        }
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <token>`"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not `Bearer <token>`")
+            })?;
+        let (name, role) = tokens
+            .by_hash
+            .get(&hash_token(token))
+            .ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
+        Ok(Caller {
+            name: name.clone(),
+            role: *role,
+        })
+    }
+}

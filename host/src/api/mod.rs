@@ -1,0 +1,96 @@
+//! The HTTP API (JSON under `/v1`), with health, readiness, Prometheus
+//! metrics and the OpenAPI document.
+
+mod audit;
+mod auth;
+mod health;
+mod openapi;
+mod operations;
+mod problem;
+mod targets;
+mod views;
+
+pub use auth::Tokens;
+pub use health::recorder as health_recorder;
+pub use problem::Problem;
+pub use views::OperationView;
+
+use crate::engine::Engine;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use problem::ApiError;
+use serde::de::DeserializeOwned;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub tokens: std::sync::Arc<Tokens>,
+}
+
+/// `Json<T>` whose rejections are problem documents.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(ApiError::from)
+    }
+}
+
+/// `Query<T>` whose rejections are problem documents.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(ApiError::from)
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let v1 = Router::new()
+        .route("/targets", get(targets::list))
+        .route("/targets/{target}", get(targets::get))
+        .route("/targets/{target}/operations", post(operations::submit))
+        .route("/targets/{target}/test", post(targets::test))
+        .route("/targets/{target}/schema", get(targets::schema))
+        .route(
+            "/targets/{target}/quarantine/lift",
+            post(targets::lift_quarantine),
+        )
+        .route(
+            "/targets/{target}/links",
+            get(targets::links).post(targets::link),
+        )
+        .route("/operations", get(operations::list))
+        .route("/operations/{id}", get(operations::get))
+        .route("/operations/{id}/approve", post(operations::approve))
+        .route("/operations/{id}/reject", post(operations::reject))
+        .route("/operations/{id}/cancel", post(operations::cancel))
+        .route("/operations/{id}/retry", post(operations::retry))
+        .route("/audit", get(audit::list))
+        .route("/audit/verify", get(audit::verify))
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async {
+            ApiError::not_found("unknown-route", "no such endpoint; see /v1/openapi.json")
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,43 @@
+//! The OpenAPI document, generated from the handlers and types.
+
+use super::{audit, operations, problem, targets, views};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Provisio", description = "Identity provisioning through sandboxed WebAssembly connectors"),
+    paths(
+        operations::submit, operations::get, operations::list, operations::approve,
+        operations::reject, operations::cancel, operations::retry,
+        targets::list, targets::get, targets::test, targets::schema, targets::lift_quarantine,
+        targets::links, targets::link,
+        audit::list, audit::verify,
+    ),
+    components(schemas(
+        problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
+        views::LinkView, views::AuditView, crate::engine::OperationRequest, crate::engine::OperationKind,
+        crate::engine::TargetStatus, targets::LinkRequest, targets::TestResult, audit::AuditPage,
+        audit::Verification,
+    )),
+    modifiers(&BearerAuth),
+    tags((name = "operations"), (name = "targets"), (name = "audit")),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

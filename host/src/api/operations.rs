@@ -1,0 +1,178 @@
+//! Submitting operations and following them.
+
+use super::auth::Caller;
+use super::problem::ApiError;
+use super::views::{OperationList, OperationView, parse_rfc3339};
+use super::{ApiJson, ApiQuery, AppState};
+use crate::config::Role;
+use crate::engine::OperationRequest;
+use crate::store::OperationQuery;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// Submits an operation. It is durable when this answers `202`; follow it at
+/// the `Location`. A repeated `Idempotency-Key` returns the first operation.
+#[utoipa::path(post, path = "/v1/targets/{target}/operations", tag = "operations",
+    params(("target" = String, Path, description = "The target's name"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Submissions with the same key return the first operation")),
+    request_body = OperationRequest,
+    responses((status = 202, description = "Accepted and stored", body = OperationView),
+              (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
+              (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+              (status = 413, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(target): Path<String>,
+    headers: HeaderMap,
+    ApiJson(mut request): ApiJson<OperationRequest>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Provisioner)?;
+    if let Some(key) = headers.get("idempotency-key") {
+        let key = key.to_str().map_err(|_| {
+            ApiError::bad_request("the Idempotency-Key header is not text").field("Idempotency-Key")
+        })?;
+        match &request.idempotency_key {
+            Some(body_key) if body_key != key => {
+                return Err(ApiError::bad_request(
+                    "the Idempotency-Key header and idempotency_key differ",
+                )
+                .field("idempotency_key"));
+            }
+            _ => request.idempotency_key = Some(key.to_owned()),
+        }
+    }
+    let (record, replayed) = state.engine.submit(&target, request, &caller.name).await?;
+    let location = format!("/v1/operations/{}", record.id);
+    let mut response = (StatusCode::ACCEPTED, Json(OperationView::from(record))).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).expect("an id is header-safe"),
+    );
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/v1/operations/{id}", tag = "operations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = OperationView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<OperationView>, ApiError> {
+    caller.require(Role::Provisioner)?;
+    Ok(Json(state.engine.operation(&id).await?.into()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub target: Option<String>,
+    /// One status.
+    pub status: Option<String>,
+    pub identity: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub since: Option<String>,
+    /// Created before (RFC 3339).
+    pub until: Option<String>,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<u32>,
+}
+
+/// Operations in submission order, filtered.
+#[utoipa::path(get, path = "/v1/operations", tag = "operations", params(ListParams),
+    responses((status = 200, body = OperationList), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<OperationList>, ApiError> {
+    caller.require(Role::Provisioner)?;
+    let time = |field: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(parse_rfc3339)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e).field(field))
+    };
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("must be between 1 and 1000").field("limit"));
+    }
+    let query = OperationQuery {
+        target: params.target,
+        status: params
+            .status
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: String| ApiError::bad_request(e).field("status"))?,
+        identity: params.identity,
+        since: time("since", &params.since)?,
+        until: time("until", &params.until)?,
+        after: params.after,
+        limit,
+    };
+    let operations: Vec<OperationView> = state
+        .engine
+        .operations(&query)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let next = (operations.len() == limit as usize)
+        .then(|| operations.last().map(|o| o.id.clone()))
+        .flatten();
+    Ok(Json(OperationList { operations, next }))
+}
+
+macro_rules! decision {
+    ($name:ident, $method:ident, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "operations", params(("id" = String, Path)),
+            responses((status = 200, body = OperationView), (status = 403, body = super::problem::Problem),
+                      (status = 404, body = super::problem::Problem), (status = 409, body = super::problem::Problem)),
+            security(("bearer" = [])))]
+        pub async fn $name(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<OperationView>, ApiError> {
+            caller.require(Role::Operator)?;
+            Ok(Json(state.engine.$method(&id, &caller.name).await?.into()))
+        }
+    };
+}
+
+decision!(
+    approve,
+    approve,
+    "/v1/operations/{id}/approve",
+    "Lets a `pending-approval` operation run."
+);
+decision!(
+    reject,
+    reject,
+    "/v1/operations/{id}/reject",
+    "Cancels a `pending-approval` operation."
+);
+decision!(
+    cancel,
+    cancel,
+    "/v1/operations/{id}/cancel",
+    "Cancels an operation that is not running or final."
+);
+decision!(
+    retry,
+    retry,
+    "/v1/operations/{id}/retry",
+    "Queues a `failed` operation again with fresh attempts."
+);

@@ -1,0 +1,209 @@
+//! Errors as problem documents (RFC 9457): a stable `code`, a sentence in
+//! `detail`, and the offending `field` when there is one.
+
+use crate::engine::EngineError;
+use crate::store::StoreError;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    /// Stable, for programs: `invalid-request`, `unknown-target`, …
+    pub code: &'static str,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "The request is invalid",
+            detail,
+        )
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication is required",
+            detail,
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "The token's role does not allow this",
+            detail,
+        )
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, "Not found", detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            kind: format!("https://provisio.dev/problems/{}", self.code),
+            title: self.title,
+            status: self.status.as_u16(),
+            code: self.code,
+            detail: self.detail,
+            field: self.field,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::UnknownTarget(_) => ApiError::not_found("unknown-target", e.to_string()),
+            EngineError::UnknownOperation(_) => {
+                ApiError::not_found("unknown-operation", e.to_string())
+            }
+            EngineError::Invalid(e) => ApiError::bad_request(e.to_string()).field(e.field),
+            EngineError::WrongState { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "wrong-state",
+                "The operation is not in a state that allows this",
+                e.to_string(),
+            ),
+            EngineError::Refused(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "refused",
+                "The request was refused",
+                e.to_string(),
+            ),
+            EngineError::Connector(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "connector-error",
+                "The target's connector answered with an error",
+                e.to_string(),
+            ),
+            EngineError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AlreadyLinked { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "already-linked",
+                "The account is linked to another identity",
+                e.to_string(),
+            ),
+            StoreError::NotFound(_) => ApiError::not_found("unknown-operation", e.to_string()),
+            e => {
+                tracing::error!("store error: {e}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-unavailable",
+                    "The store failed",
+                    e.to_string(),
+                )
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match &rejection {
+            JsonRejection::JsonDataError(e) => {
+                // "kind: unknown variant `x`" style: serde names the path.
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    "The request is invalid",
+                    e.body_text(),
+                )
+            }
+            JsonRejection::JsonSyntaxError(e) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "The body is not valid JSON",
+                e.body_text(),
+            ),
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Send JSON",
+                "the request needs `Content-Type: application/json`",
+            ),
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "The body is too large",
+                rejection.body_text(),
+            ),
+            _ => ApiError::new(
+                rejection.status(),
+                "invalid-body",
+                "The body could not be read",
+                rejection.body_text(),
+            ),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request(rejection.body_text())
+    }
+}

@@ -1,0 +1,170 @@
+//! What the API returns: store rows with RFC 3339 times.
+
+use crate::store::{AuditRecord, ErrorRecord, Link, OperationRecord};
+use serde::Serialize;
+use serde_json::Value as Json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Milliseconds since the epoch as RFC 3339 (UTC).
+pub fn rfc3339(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// RFC 3339 to milliseconds since the epoch.
+pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time ({e})"))
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorView {
+    /// `not-found`, `unavailable`, `protected`, `not-linked`, `timeout`, …
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl From<ErrorRecord> for ErrorView {
+    fn from(e: ErrorRecord) -> Self {
+        ErrorView {
+            code: e.code,
+            message: e.message,
+            retryable: e.retryable,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OperationView {
+    pub id: String,
+    pub target: String,
+    pub kind: String,
+    pub class: String,
+    pub identity: String,
+    /// `pending-approval`, `queued`, `running`, `retrying`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    /// The request; passwords show as `***`.
+    #[schema(value_type = Object)]
+    pub payload: Json,
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Json>,
+    pub error: Option<ErrorView>,
+    /// `name@version` of the connector that last ran it.
+    pub connector: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub submitted_by: String,
+    pub decided_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub next_attempt_at: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl From<OperationRecord> for OperationView {
+    fn from(r: OperationRecord) -> Self {
+        OperationView {
+            id: r.id,
+            target: r.target,
+            kind: r.kind,
+            class: r.class,
+            identity: r.identity,
+            status: r.status.as_str().to_owned(),
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+            payload: r.payload,
+            result: r.result,
+            error: r.error.map(Into::into),
+            connector: r.connector,
+            idempotency_key: r.idempotency_key,
+            submitted_by: r.submitted_by,
+            decided_by: r.decided_by,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+            next_attempt_at: r.next_attempt_at.map(rfc3339),
+            started_at: r.started_at.map(rfc3339),
+            finished_at: r.finished_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OperationList {
+    pub operations: Vec<OperationView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LinkView {
+    pub target: String,
+    pub class: String,
+    pub identity: String,
+    pub uid: String,
+    pub created_by_provisio: bool,
+    pub operation_id: Option<String>,
+    pub linked_at: String,
+}
+
+impl From<Link> for LinkView {
+    fn from(l: Link) -> Self {
+        LinkView {
+            target: l.target,
+            class: l.class,
+            identity: l.identity,
+            uid: l.uid,
+            created_by_provisio: l.created_by_provisio,
+            operation_id: l.operation_id,
+            linked_at: rfc3339(l.linked_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditView {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub target: Option<String>,
+    pub operation_id: Option<String>,
+    pub event: String,
+    #[schema(value_type = Object)]
+    pub detail: Json,
+    pub prev_mac: String,
+    pub mac: String,
+}
+
+impl From<AuditRecord> for AuditView {
+    fn from(r: AuditRecord) -> Self {
+        AuditView {
+            seq: r.seq,
+            at: rfc3339(r.at),
+            actor: r.event.actor,
+            target: r.event.target,
+            operation_id: r.event.operation_id,
+            event: r.event.event,
+            detail: r.event.detail,
+            prev_mac: r.prev_mac,
+            mac: r.mac,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_round_trip() {
+        let ms = 1_763_760_000_123;
+        let text = super::rfc3339(ms);
+        assert_eq!(text, "2025-11-21T21:20:00.123Z");
+        assert_eq!(super::parse_rfc3339(&text), Ok(ms));
+        assert!(super::parse_rfc3339("yesterday").is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! A whole host from a configuration: key, store, runtime, engine, API.
+
+use crate::api::{self, AppState, Tokens};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::keys::HostKey;
+use crate::runtime::{EngineSettings, Runtime, RuntimeConfig};
+use crate::store::{SqliteStore, Store};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running host.
+pub struct Server {
+    pub engine: Engine,
+    /// Where the API listens (the real port when the config asked for 0).
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    serving: JoinHandle<std::io::Result<()>>,
+}
+
+/// The SQLite file the configuration names.
+pub fn store_path(config: &Config) -> PathBuf {
+    let store = config
+        .server
+        .store
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    config.resolve(std::path::Path::new(store))
+}
+
+/// Opens the store the configuration names, with the host key.
+pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, HostKey)> {
+    let key_path = config.resolve(&config.server.key_file);
+    let key = HostKey::load_or_create(&key_path)?;
+    let path = store_path(config);
+    let store = SqliteStore::open(&path, key.clone())
+        .await
+        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    Ok((Arc::new(store), key))
+}
+
+impl Server {
+    /// Starts everything and begins serving the API.
+    pub async fn start(config: &Config) -> anyhow::Result<Server> {
+        if config.server.insecure_no_auth {
+            tracing::warn!(
+                "the API is served WITHOUT authentication (insecure_no_auth = true); use this only for the demo"
+            );
+        }
+        let (store, key) = open_store(config).await?;
+        let runtime = Runtime::new(RuntimeConfig {
+            engine: EngineSettings::default(),
+            cache_dir: Some(config.resolve(&config.server.cache_dir)),
+        })?;
+        let engine = Engine::start(config, &runtime, store, key).await?;
+        let state = AppState {
+            engine: engine.clone(),
+            tokens: Arc::new(Tokens::new(&config.tokens, config.server.insecure_no_auth)),
+        };
+        api::health_recorder();
+        let app = api::router(state, config.server.max_body_bytes);
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!("listening on http://{addr}");
+        Ok(Server {
+            engine,
+            addr,
+            stop,
+            serving,
+        })
+    }
+
+    /// Stops accepting requests and new attempts; running ones finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.engine.shutdown();
+        let _ = self.stop.send(());
+        self.serving.await??;
+        Ok(())
+    }
+}
