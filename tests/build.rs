@@ -9,6 +9,10 @@ const FIXTURES: &[Package<'static>] = &[
         dir: "tests/fixtures/sandbox",
     },
     Package {
+        name: "fixture-flaky",
+        dir: "tests/fixtures/flaky",
+    },
+    Package {
         name: "fixture-other-world",
         dir: "tests/fixtures/other-world",
     },

@@ -1,5 +1,6 @@
 //! End-to-end tests: real components through the real host runtime.
 
+mod api;
 mod csv_connector;
 mod load_errors;
 mod sandbox;

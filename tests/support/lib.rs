@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests and the benchmarks.
 
+pub mod host;
+
 use provisio_host::runtime::{Connector, DirectoryGrant, Runtime, RuntimeConfig, TargetSettings};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -7,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 /// The fixture components, built by `build.rs`.
 pub mod fixtures {
     pub const SANDBOX: &str = env!("FIXTURE_SANDBOX");
+    pub const FLAKY: &str = env!("FIXTURE_FLAKY");
     pub const OTHER_WORLD: &str = env!("FIXTURE_OTHER_WORLD");
     pub const FUTURE_CONTRACT: &str = env!("FIXTURE_FUTURE_CONTRACT");
     pub const INCOMPLETE_CONTRACT: &str = env!("FIXTURE_INCOMPLETE_CONTRACT");

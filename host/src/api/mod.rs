@@ -13,7 +13,7 @@ mod views;
 pub use auth::Tokens;
 pub use health::recorder as health_recorder;
 pub use problem::Problem;
-pub use views::OperationView;
+pub use views::{OperationView, parse_rfc3339, rfc3339};
 
 use crate::engine::Engine;
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -157,6 +157,7 @@ async fn run_attempt(
             )
         })
         .collect();
+    let mut delay_ms = None;
     let (status, due, change) = match outcome {
         Outcome::Succeeded { result, link } => (
             Status::Succeeded,
@@ -175,6 +176,7 @@ async fn run_attempt(
             if failure.error.retryable && record.attempts < record.max_attempts =>
         {
             let delay = backoff(&target.config.retry, record.attempts, failure.retry_after);
+            delay_ms = Some(delay.as_millis() as u64);
             let due = now_ms() + delay.as_millis() as i64;
             metrics::counter!("provisio_retries_total", "target" => target.name.clone())
                 .increment(1);
@@ -205,7 +207,12 @@ async fn run_attempt(
         "engine",
         &record,
         format!("status:{status}"),
-        json!({"attempt": record.attempts, "error": change.error.clone().flatten(), "next_attempt_at": due}),
+        json!({
+            "attempt": record.attempts,
+            "error": change.error.clone().flatten(),
+            "next_attempt_at": due,
+            "delay_ms": delay_ms,
+        }),
     ));
     let change = Change {
         id: record.id.clone(),
