@@ -60,17 +60,41 @@ pub async fn submit(
     Ok(response)
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GetParams {
+    /// Wait up to this long (`500ms`, `30s`; at most 60 s) for the
+    /// operation to end before answering.
+    pub wait: Option<String>,
+}
+
+/// Longest a caller may wait for an operation to end.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[utoipa::path(get, path = "/v1/operations/{id}", tag = "operations",
-    params(("id" = String, Path)),
+    params(("id" = String, Path), GetParams),
     responses((status = 200, body = OperationView), (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<Json<OperationView>, ApiError> {
     caller.require(Role::Provisioner)?;
-    Ok(Json(state.engine.operation(&id).await?.into()))
+    let record = match params.wait {
+        None => state.engine.operation(&id).await?,
+        Some(wait) => {
+            let wait = humantime::parse_duration(&wait).map_err(|e| {
+                ApiError::bad_request(format!("{wait:?} is not a duration ({e})")).field("wait")
+            })?;
+            if wait > MAX_WAIT {
+                return Err(ApiError::bad_request("must be at most 60s").field("wait"));
+            }
+            state.engine.wait_final(&id, wait).await?
+        }
+    };
+    Ok(Json(record.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

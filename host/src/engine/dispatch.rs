@@ -224,6 +224,9 @@ async fn run_attempt(
         Ok(done) => {
             target.queue().finish(&record.id, status, due);
             record_metrics(&target, &done);
+            if status.is_final() {
+                shared.completions.finished(&record.id);
+            }
         }
         Err(e) => {
             // The row still says running: on restart it runs again (and a

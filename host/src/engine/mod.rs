@@ -3,6 +3,7 @@
 //! accounts, retries what the target says is temporary, applies the
 //! target's policies, and records every step in the audit log.
 
+mod completion;
 mod dispatch;
 mod execute;
 mod policy;
@@ -83,6 +84,7 @@ pub(crate) struct Shared {
     store: Arc<dyn Store>,
     key: HostKey,
     shutting_down: AtomicBool,
+    completions: completion::Completions,
 }
 
 impl Shared {
@@ -203,6 +205,7 @@ impl Engine {
             store,
             key,
             shutting_down: AtomicBool::new(false),
+            completions: completion::Completions::default(),
         });
         for target in targets.values() {
             tokio::spawn(dispatch::dispatch(target.clone(), shared.clone()));
@@ -328,6 +331,23 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownOperation(id.to_owned()))
     }
 
+    /// The operation once it is final, or as it is when `timeout` ends.
+    pub async fn wait_final(
+        &self,
+        id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<OperationRecord, EngineError> {
+        let finished = self.shared.completions.register(id);
+        let record = self.operation(id).await?;
+        if record.status.is_final() {
+            self.shared.completions.forget_abandoned(id);
+            return Ok(record);
+        }
+        let _ = tokio::time::timeout(timeout, finished).await;
+        self.shared.completions.forget_abandoned(id);
+        self.operation(id).await
+    }
+
     pub async fn operations(
         &self,
         query: &OperationQuery,
@@ -409,6 +429,7 @@ impl Engine {
             .decide(id, actor, &[Status::PendingApproval], change, "rejected")
             .await?;
         self.target(&record.target)?.queue().remove(id);
+        self.shared.completions.finished(id);
         Ok(record)
     }
 
@@ -429,6 +450,7 @@ impl Engine {
             .decide(id, actor, &expected, change, "cancelled")
             .await?;
         self.target(&record.target)?.queue().remove(id);
+        self.shared.completions.finished(id);
         Ok(record)
     }
 
