@@ -767,3 +767,47 @@ async fn a_read_only_grant_refuses_writes() {
         "id,userName\n1,ada\n"
     );
 }
+
+/// Several writers meet the lock of a writer that died: exactly one breaks
+/// it, and no write is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_break_a_stale_lock_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = TargetSettings::new("csv-stale");
+    settings.directory = Some(DirectoryGrant::read_write(dir.path()));
+    settings.max_instances = 4;
+    for (k, v) in CONFIG {
+        settings.config.values.insert((*k).into(), (*v).into());
+    }
+    let csv = provisio_tests::start(provisio_host::bundled::CSV.bytes, settings);
+    csv.create("account", account("0", "first")).await.unwrap();
+    let lock = dir.path().join(".accounts.csv.lock");
+    std::fs::write(&lock, "nonce-of-a-dead-writer").unwrap();
+    let file = std::fs::File::options().write(true).open(&lock).unwrap();
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(600))
+        .unwrap();
+    drop(file);
+
+    let mut tasks = Vec::new();
+    for i in 1..=24 {
+        let csv = csv.clone();
+        tasks.push(tokio::spawn(async move {
+            csv.create("account", account(&format!("{i:02}"), &format!("u{i}")))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let page = csv
+        .search(search("account", None, 100, None))
+        .await
+        .unwrap();
+    assert_eq!(page.objects.len(), 25, "every write survived");
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".lock") || n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

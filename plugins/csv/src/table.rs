@@ -137,8 +137,16 @@ fn sibling(path: &str, suffix: &str) -> String {
 }
 
 /// An exclusive lock on one file, released on drop.
+///
+/// The lock file holds its owner's random nonce. A writer that finds a lock
+/// older than [`STALE_LOCK`] (its owner died) breaks it by renaming it to a
+/// name of its own: only one breaker's rename can succeed, and the breaker
+/// then checks it took the stale lock it judged, not a fresh one created in
+/// between (which it puts back). An owner removes the lock only if it still
+/// holds its nonce.
 pub struct FileLock {
     path: String,
+    nonce: String,
 }
 
 impl FileLock {
@@ -146,6 +154,7 @@ impl FileLock {
     /// lock left by a writer that died.
     pub fn acquire(path: &str) -> Result<FileLock, Error> {
         let lock = sibling(path, ".lock");
+        let nonce = nonce();
         let started = Instant::now();
         loop {
             match fs::OpenOptions::new()
@@ -153,11 +162,15 @@ impl FileLock {
                 .create_new(true)
                 .open(&lock)
             {
-                Ok(_) => return Ok(FileLock { path: lock }),
+                Ok(mut file) => {
+                    file.write_all(nonce.as_bytes())
+                        .and_then(|_| file.sync_all())
+                        .map_err(|e| io_error(&lock, "write lock", &e))?;
+                    return Ok(FileLock { path: lock, nonce });
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if is_stale(&lock) {
-                        provisio_sdk::warn!("breaking stale lock {lock}");
-                        let _ = fs::remove_file(&lock);
+                    if let Some(owner) = stale_owner(&lock) {
+                        break_stale(&lock, &owner, &nonce);
                         continue;
                     }
                     if started.elapsed() > LOCK_WAIT {
@@ -177,16 +190,52 @@ impl FileLock {
 
 impl Drop for FileLock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        if fs::read_to_string(&self.path).is_ok_and(|owner| owner == self.nonce) {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
-fn is_stale(lock: &str) -> bool {
-    fs::metadata(lock)
+/// A random nonce: `RandomState` is seeded from WASI's random source.
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", hasher.finish())
+}
+
+/// The owner nonce of a lock older than [`STALE_LOCK`].
+fn stale_owner(lock: &str) -> Option<String> {
+    let age = fs::metadata(lock)
         .and_then(|m| m.modified())
         .ok()
-        .and_then(|modified| SystemTime::now().duration_since(modified).ok())
-        .is_some_and(|age| age > STALE_LOCK)
+        .and_then(|modified| SystemTime::now().duration_since(modified).ok())?;
+    (age > STALE_LOCK).then(|| fs::read_to_string(lock).unwrap_or_default())
+}
+
+/// Removes the stale lock `owner` held, if it is still the one at `lock`.
+fn break_stale(lock: &str, owner: &str, nonce: &str) {
+    let grave = format!("{lock}.broken-{nonce}");
+    if fs::rename(lock, &grave).is_err() {
+        return; // Another writer broke it first.
+    }
+    let taken = fs::read_to_string(&grave).unwrap_or_default();
+    if taken == owner {
+        provisio_sdk::warn!("broke stale lock {lock} left by a writer that died");
+        let _ = fs::remove_file(&grave);
+    } else if fs::hard_link(&grave, lock).is_ok() {
+        // A live lock was created between the check and the rename: give it
+        // back where its owner expects it.
+        let _ = fs::remove_file(&grave);
+    } else {
+        // Yet another writer holds the lock name now; the one we took is
+        // forfeit (its owner's release will find a different nonce).
+        let _ = fs::remove_file(&grave);
+    }
 }
 
 /// The name operators know the file by (inside the granted directory).
