@@ -26,7 +26,9 @@ pub enum KeyError {
 /// The derived keys. `Debug` prints nothing secret.
 #[derive(Clone)]
 pub struct HostKey {
-    audit: [u8; 32],
+    /// HMAC keyed with the audit key, cloned for each MAC rather than keyed
+    /// again (keying costs two SHA-256 blocks).
+    audit: HmacSha256,
     payload: [u8; 32],
 }
 
@@ -71,15 +73,16 @@ impl HostKey {
             let out: [u8; 32] = mac.finalize().into_bytes().into();
             out
         };
+        let audit = derive(b"provisio audit chain v1");
         HostKey {
-            audit: derive(b"provisio audit chain v1"),
+            audit: <HmacSha256 as Mac>::new_from_slice(&audit).expect("32-byte key"),
             payload: derive(b"provisio payload seal v1"),
         }
     }
 
     /// HMAC-SHA256 of `data` under the audit key, in hex.
     pub fn audit_mac(&self, parts: &[&[u8]]) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.audit).expect("32-byte key");
+        let mut mac = self.audit.clone();
         for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);

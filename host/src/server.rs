@@ -53,7 +53,11 @@ impl Server {
         }
         let (store, key) = open_store(config).await?;
         let runtime = Runtime::new(RuntimeConfig {
-            engine: EngineSettings::default(),
+            engine: EngineSettings {
+                max_instances: config.server.max_instances,
+                max_memory_bytes: config.server.max_memory_mib << 20,
+                ..EngineSettings::default()
+            },
             cache_dir: Some(config.resolve(&config.server.cache_dir)),
         })?;
         let engine = Engine::start(config, &runtime, store, key).await?;

@@ -866,3 +866,42 @@ async fn a_create_cut_off_by_a_crash_is_recovered_not_duplicated() {
     assert_eq!(disable["status"], "succeeded");
     assert!(csv_rows(&host, "hr").contains("7,gina,Sales,false"));
 }
+
+/// A target's token bucket spaces its attempts: with 20 per second and no
+/// burst, two attempts never start less than 50 ms apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_spaces_attempts() {
+    let limited = flaky_target(
+        "paced",
+        "",
+        "concurrency = 4\nrate_limit = { per_second = 20.0, burst = 1 }",
+    );
+    let host = host(&[("paced", limited)], "").await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(
+            host.submit("paced", json!({"kind": "create", "identity": format!("p{i}"), "attributes": {"__name__": format!("p{i}")}}))
+                .await,
+        );
+    }
+    for id in &ids {
+        assert_eq!(host.wait(id).await["status"], "succeeded");
+    }
+    let mut starts: Vec<i64> = host.get("/v1/audit?target=paced&limit=1000").await.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "status:running")
+        .map(|e| provisio_host::api::parse_rfc3339(e["at"].as_str().unwrap()).unwrap())
+        .collect();
+    starts.sort();
+    assert_eq!(starts.len(), 6);
+    for pair in starts.windows(2) {
+        // Millisecond timestamps: one token per 50 ms is at least 49 ms apart.
+        assert!(
+            pair[1] - pair[0] >= 49,
+            "attempts started {} ms apart: {starts:?}",
+            pair[1] - pair[0]
+        );
+    }
+}

@@ -25,7 +25,23 @@ pub mod fixtures {
 pub fn runtime() -> Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME
-        .get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("the runtime starts"))
+        .get_or_init(|| {
+            // Tests need few instances; a profiler (valgrind) cannot reserve
+            // the address space of many.
+            let max_instances = std::env::var("PROVISIO_TEST_INSTANCES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(64);
+            let engine = provisio_host::runtime::EngineSettings {
+                max_instances,
+                ..Default::default()
+            };
+            Runtime::new(RuntimeConfig {
+                engine,
+                cache_dir: None,
+            })
+            .expect("the runtime starts")
+        })
         .clone()
 }
 

@@ -9,14 +9,21 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Tokens by the sha256 of their value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Tokens {
     by_hash: HashMap<String, (String, Role)>,
+    /// Tokens already verified, so that a busy caller's every request does
+    /// not pay a SHA-256. Only valid tokens enter; it is emptied when full.
+    verified: Mutex<HashMap<String, (String, Role)>>,
     /// Everyone is an operator named `demo` (only `provisio demo`).
     open: bool,
 }
+
+/// Verified tokens remembered at most.
+const VERIFIED_CACHE: usize = 1024;
 
 impl Tokens {
     pub fn new(tokens: &[TokenConfig], open: bool) -> Self {
@@ -25,8 +32,24 @@ impl Tokens {
                 .iter()
                 .map(|t| (t.sha256.to_ascii_lowercase(), (t.name.clone(), t.role)))
                 .collect(),
+            verified: Mutex::new(HashMap::new()),
             open,
         }
+    }
+}
+
+impl Tokens {
+    fn check(&self, token: &str) -> Option<(String, Role)> {
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(known) = verified.get(token) {
+            return Some(known.clone());
+        }
+        let found = self.by_hash.get(&hash_token(token))?.clone();
+        if verified.len() >= VERIFIED_CACHE {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), found.clone());
+        Some(found)
     }
 }
 
@@ -80,12 +103,8 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthorized("the Authorization header is not `Bearer <token>`")
             })?;
         let (name, role) = tokens
-            .by_hash
-            .get(&hash_token(token))
+            .check(token)
             .ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
-        Ok(Caller {
-            name: name.clone(),
-            role: *role,
-        })
+        Ok(Caller { name, role })
     }
 }

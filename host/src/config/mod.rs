@@ -68,6 +68,13 @@ pub struct ServerConfig {
     /// Largest request body the API reads.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Connector instances alive at once across all targets (the pooling
+    /// allocator reserves address space for each).
+    #[serde(default = "default_max_instances")]
+    pub max_instances: u32,
+    /// The largest `memory_mib` a target may set.
+    #[serde(default = "default_max_memory_mib")]
+    pub max_memory_mib: usize,
     /// Serve the API without authentication. Only `provisio demo` sets it;
     /// the host logs a warning on every start with it.
     #[serde(default)]
@@ -89,6 +96,12 @@ fn default_cache_dir() -> PathBuf {
 fn default_max_body() -> usize {
     1 << 20
 }
+fn default_max_instances() -> u32 {
+    256
+}
+fn default_max_memory_mib() -> usize {
+    1024
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -98,6 +111,8 @@ impl Default for ServerConfig {
             key_file: default_key_file(),
             cache_dir: default_cache_dir(),
             max_body_bytes: default_max_body(),
+            max_instances: default_max_instances(),
+            max_memory_mib: default_max_memory_mib(),
             insecure_no_auth: false,
         }
     }
@@ -143,6 +158,30 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.server.max_body_bytes < 1024 {
             return Err(self.error("server.max_body_bytes", "must be at least 1024"));
+        }
+        if self.server.max_instances == 0 {
+            return Err(self.error("server.max_instances", "must be at least 1"));
+        }
+        let instances: usize = self.targets.values().map(|t| t.concurrency).sum();
+        if instances > self.server.max_instances as usize {
+            return Err(self.error(
+                "server.max_instances",
+                format!(
+                    "{} is fewer than the targets' concurrency adds up to ({instances})",
+                    self.server.max_instances
+                ),
+            ));
+        }
+        for (name, target) in &self.targets {
+            if target.memory_mib > self.server.max_memory_mib {
+                return Err(self.error(
+                    format!("targets.{name}.memory_mib"),
+                    format!(
+                        "{} is over server.max_memory_mib ({})",
+                        target.memory_mib, self.server.max_memory_mib
+                    ),
+                ));
+            }
         }
         let mut names = std::collections::HashSet::new();
         for (i, token) in self.tokens.iter().enumerate() {

@@ -1,28 +1,31 @@
 //! Waiters for operations to end, for callers that long-poll.
 
+use crate::store::OperationRecord;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
 
+type Waiters = HashMap<String, Vec<oneshot::Sender<OperationRecord>>>;
+
 #[derive(Default)]
 pub struct Completions {
-    waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
+    waiters: Mutex<Waiters>,
 }
 
 impl Completions {
-    /// A receiver that fires when `id` ends. Register before reading the
-    /// operation's state, so an end in between is not missed.
-    pub fn register(&self, id: &str) -> oneshot::Receiver<()> {
+    /// A receiver that gets the operation when `id` ends. Register before
+    /// reading the operation's state, so an end in between is not missed.
+    pub fn register(&self, id: &str) -> oneshot::Receiver<OperationRecord> {
         let (tx, rx) = oneshot::channel();
         self.lock().entry(id.to_owned()).or_default().push(tx);
         rx
     }
 
-    /// Wakes everyone waiting for `id`.
-    pub fn finished(&self, id: &str) {
-        if let Some(waiters) = self.lock().remove(id) {
+    /// Hands the final operation to everyone waiting for it.
+    pub fn finished(&self, record: &OperationRecord) {
+        if let Some(waiters) = self.lock().remove(&record.id) {
             for waiter in waiters {
-                let _ = waiter.send(());
+                let _ = waiter.send(record.clone());
             }
         }
     }
@@ -38,7 +41,7 @@ impl Completions {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<oneshot::Sender<()>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {
         self.waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -11,6 +11,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
 
 /// Runs until the engine shuts down: takes the next ready operation of the
 /// target, within its concurrency, rate limit and quarantine.
@@ -85,7 +86,7 @@ async fn run_attempt(
     target: Arc<Target>,
     shared: Arc<Shared>,
     id: String,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let connector = target.connector.component().label();
     let started = shared
@@ -124,9 +125,30 @@ async fn run_attempt(
             return;
         }
     };
+    run_started(target, shared, record, permit).await;
+}
+
+/// Runs an attempt whose operation is already recorded as running.
+pub(super) async fn run_started(
+    target: Arc<Target>,
+    shared: Arc<Shared>,
+    record: OperationRecord,
+    permit: OwnedSemaphorePermit,
+) {
     let span = tracing::info_span!("operation", operation = %record.id, target = %record.target,
         kind = %record.kind, identity = %record.identity, attempt = record.attempts);
-    let _entered = span.enter();
+    attempt(target, shared, record, permit)
+        .instrument(span)
+        .await
+}
+
+async fn attempt(
+    target: Arc<Target>,
+    shared: Arc<Shared>,
+    record: OperationRecord,
+    _permit: OwnedSemaphorePermit,
+) {
+    let connector = target.connector.component().label();
 
     let mut attempt = Attempt::new(&target, shared.store.as_ref(), &record);
     let outcome = match work_of(&shared, &record).await {
@@ -225,7 +247,7 @@ async fn run_attempt(
             target.queue().finish(&record.id, status, due);
             record_metrics(&target, &done);
             if status.is_final() {
-                shared.completions.finished(&record.id);
+                shared.completions.finished(&done);
             }
         }
         Err(e) => {
@@ -250,15 +272,19 @@ async fn work_of(shared: &Shared, record: &OperationRecord) -> Result<Work, Erro
     };
     let kind = OperationKind::parse(&record.kind)
         .ok_or_else(|| corrupt(format!("unknown kind {}", record.kind)))?;
-    let sealed = shared
-        .store
-        .sealed_secret(&record.id)
-        .await
-        .map_err(|e| ErrorRecord {
-            code: "store".into(),
-            message: e.to_string(),
-            retryable: true,
-        })?;
+    let sealed = if record.has_secret {
+        shared
+            .store
+            .sealed_secret(&record.id)
+            .await
+            .map_err(|e| ErrorRecord {
+                code: "store".into(),
+                message: e.to_string(),
+                retryable: true,
+            })?
+    } else {
+        None
+    };
     let password = match sealed {
         Some(sealed) => {
             let plain = shared

@@ -269,30 +269,47 @@ impl Engine {
             }));
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let status = if target.config.approval {
-            Status::PendingApproval
-        } else {
-            Status::Queued
+        let account = (validated.class.clone(), validated.identity.clone());
+        // When the operation can start right away, it is recorded already
+        // running: one commit instead of two, and no hop through the
+        // dispatcher. The record is still durable before the connector is
+        // called, so a crash cannot hide an attempt.
+        let permit = self.start_now(target, &account, &id);
+        let status = match (&permit, target.config.approval) {
+            (Some(_), _) => Status::Running,
+            (None, true) => Status::PendingApproval,
+            (None, false) => Status::Queued,
         };
+        let connector = target.connector.component().label();
         let sealed_secret = validated
             .secret
             .as_ref()
             .map(|p| self.shared.key.seal(p.as_bytes()));
-        let audit = AuditEvent {
+        let event = |event: &str, detail| AuditEvent {
             actor: actor.to_owned(),
             target: Some(target_name.to_owned()),
             operation_id: Some(id.clone()),
-            event: "submitted".into(),
-            detail: json!({
+            event: event.into(),
+            detail,
+        };
+        let mut audit = vec![event(
+            "submitted",
+            json!({
                 "kind": validated.kind.as_str(),
                 "class": validated.class,
                 "identity": validated.identity,
-                "status": status,
+                "status": if permit.is_some() { Status::Queued } else { status },
                 "payload": validated.redacted,
             }),
-        };
+        )];
+        if permit.is_some() {
+            audit.push(AuditEvent {
+                actor: "engine".into(),
+                ..event("status:running", json!({"connector": connector}))
+            });
+        }
         let operation = NewOperation {
-            id,
+            id: id.clone(),
             target: target_name.to_owned(),
             class: validated.class,
             identity: validated.identity,
@@ -304,23 +321,80 @@ impl Engine {
             idempotency_key: validated.idempotency_key,
             submitted_by: actor.to_owned(),
             created_at: now_ms(),
+            started_by: permit.is_some().then_some(connector),
         };
-        match self.shared.store.submit(operation, audit).await? {
-            Submitted::Created(record) => {
-                target.queue().push(
-                    (record.class.clone(), record.identity.clone()),
-                    Entry {
-                        id: record.id.clone(),
-                        status: record.status,
-                        due_at: None,
-                    },
-                );
+        let submitted = self.shared.store.submit(operation, audit).await;
+        let undo_claim = |target: &Target| {
+            target.queue().finish(&id, Status::Cancelled, None);
+            target.wake.notify_one();
+        };
+        match submitted {
+            Ok(Submitted::Created(record)) => {
                 metrics::counter!("provisio_operations_submitted_total", "target" => target_name.to_owned()).increment(1);
-                target.wake.notify_one();
+                match permit {
+                    Some(permit) => {
+                        tokio::spawn(dispatch::run_started(
+                            target.clone(),
+                            self.shared.clone(),
+                            record.clone(),
+                            permit,
+                        ));
+                    }
+                    None => {
+                        target.queue().push(
+                            account,
+                            Entry {
+                                id: record.id.clone(),
+                                status: record.status,
+                                due_at: None,
+                            },
+                        );
+                        target.wake.notify_one();
+                    }
+                }
                 Ok((record, false))
             }
-            Submitted::Existing(record) => Ok((record, true)),
+            Ok(Submitted::Existing(record)) => {
+                if permit.is_some() {
+                    undo_claim(target);
+                }
+                Ok((record, true))
+            }
+            Err(e) => {
+                if permit.is_some() {
+                    undo_claim(target);
+                }
+                Err(e.into())
+            }
         }
+    }
+
+    /// A slot to run the operation at once, if nothing stands in its way:
+    /// no approval, no quarantine, an idle account, a free instance and a
+    /// token of the rate limit.
+    fn start_now(
+        &self,
+        target: &Target,
+        account: &queue::AccountKey,
+        id: &str,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if target.config.approval
+            || target.quarantine_reason().is_some()
+            || self.shared.is_shutting_down()
+        {
+            return None;
+        }
+        let permit = target.permits.clone().try_acquire_owned().ok()?;
+        if !target.queue().claim_idle(account.clone(), id) {
+            return None;
+        }
+        if let Some(bucket) = &target.bucket
+            && lock(bucket).try_take(std::time::Instant::now()).is_err()
+        {
+            target.queue().finish(id, Status::Cancelled, None);
+            return None;
+        }
+        Some(permit)
     }
 
     pub async fn operation(&self, id: &str) -> Result<OperationRecord, EngineError> {
@@ -343,9 +417,12 @@ impl Engine {
             self.shared.completions.forget_abandoned(id);
             return Ok(record);
         }
-        let _ = tokio::time::timeout(timeout, finished).await;
+        let ended = tokio::time::timeout(timeout, finished).await;
         self.shared.completions.forget_abandoned(id);
-        self.operation(id).await
+        match ended {
+            Ok(Ok(record)) => Ok(record),
+            _ => self.operation(id).await,
+        }
     }
 
     pub async fn operations(
@@ -429,7 +506,7 @@ impl Engine {
             .decide(id, actor, &[Status::PendingApproval], change, "rejected")
             .await?;
         self.target(&record.target)?.queue().remove(id);
-        self.shared.completions.finished(id);
+        self.shared.completions.finished(&record);
         Ok(record)
     }
 
@@ -450,7 +527,7 @@ impl Engine {
             .decide(id, actor, &expected, change, "cancelled")
             .await?;
         self.target(&record.target)?.queue().remove(id);
-        self.shared.completions.finished(id);
+        self.shared.completions.finished(&record);
         Ok(record)
     }
 

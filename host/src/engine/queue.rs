@@ -57,6 +57,26 @@ impl Queue {
         self.consider(&account);
     }
 
+    /// Adds an operation that starts at once, if its account has nothing
+    /// open and nothing running; marks it in flight. False leaves the queue
+    /// as it was.
+    pub fn claim_idle(&mut self, account: AccountKey, id: &str) -> bool {
+        if self.accounts.contains_key(&account) || self.in_flight.contains(&account) {
+            return false;
+        }
+        self.index.insert(id.to_owned(), account.clone());
+        self.accounts
+            .entry(account.clone())
+            .or_default()
+            .push_back(Entry {
+                id: id.to_owned(),
+                status: Status::Running,
+                due_at: None,
+            });
+        self.in_flight.insert(account);
+        true
+    }
+
     /// The next operation to run, now being `now` (ms); it is marked in flight.
     pub fn next(&mut self, now: i64) -> Next {
         let mut earliest: Option<i64> = None;
@@ -230,6 +250,23 @@ mod tests {
         q.remove("a2");
         assert_eq!(q.len(), 0);
         assert_eq!(q.next(0), Next::Wait(None));
+    }
+
+    #[test]
+    fn only_an_idle_account_is_claimed() {
+        let mut q = Queue::default();
+        assert!(q.claim_idle(key("ada"), "a1"));
+        assert!(!q.claim_idle(key("ada"), "a2"), "busy");
+        assert_eq!(
+            q.next(0),
+            Next::Wait(None),
+            "the claimed one is already running"
+        );
+        q.push(key("ada"), entry("a3", Status::Queued));
+        q.finish("a1", Status::Succeeded, None);
+        assert_eq!(q.next(0), Next::Run(key("ada"), "a3".into()));
+        q.finish("a3", Status::Succeeded, None);
+        assert_eq!(q.len(), 0);
     }
 
     #[test]

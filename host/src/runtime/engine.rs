@@ -32,10 +32,11 @@ pub(crate) fn build(settings: &EngineSettings) -> wasmtime::Result<Engine> {
     let n = settings.max_instances;
     let mut pool = PoolingAllocationConfig::new();
     // A Rust wasm32-wasip2 component holds its main module plus small shim
-    // modules for indirect calls: a few core instances and tables, one memory.
+    // modules for indirect calls: a few core instances and tables, one
+    // memory. Each memory slot reserves 4 GiB of address space.
     pool.total_component_instances(n)
         .total_core_instances(n * 8)
-        .total_memories(n * 2)
+        .total_memories(n)
         .total_tables(n * 8)
         .max_core_instances_per_component(16)
         .max_memories_per_component(4)

@@ -57,7 +57,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub trait Store: Send + Sync {
     /// Records a new operation, or returns the one already recorded with the
     /// same idempotency key on the same target.
-    async fn submit(&self, operation: NewOperation, audit: AuditEvent) -> Result<Submitted>;
+    async fn submit(&self, operation: NewOperation, audit: Vec<AuditEvent>) -> Result<Submitted>;
 
     /// Applies a change to an operation, if its status is one of
     /// `change.expected`; its link change and audit events commit with it.

@@ -93,6 +93,9 @@ pub struct NewOperation {
     pub idempotency_key: Option<String>,
     pub submitted_by: String,
     pub created_at: i64,
+    /// Set when the operation is submitted already running (its first
+    /// attempt starts at once): the connector that runs it.
+    pub started_by: Option<String>,
 }
 
 /// An operation as stored.
@@ -125,6 +128,9 @@ pub struct OperationRecord {
     /// reached the target even if the host died before recording it.
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// A sealed secret (a password) waits with it.
+    #[serde(skip)]
+    pub has_secret: bool,
 }
 
 /// The outcome of a submission.

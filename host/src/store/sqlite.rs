@@ -18,17 +18,31 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// `SELECT <every operation column> FROM operations <rest>`, as a literal.
-macro_rules! select_operation {
-    ($($rest:literal)?) => {
+/// Every column of an operation row, as `operation_from_row` reads them.
+macro_rules! operation_columns {
+    () => {
         concat!(
-            "SELECT seq, id, target, class, identity, kind, payload, status, attempts, max_attempts, ",
+            "seq, id, target, class, identity, kind, payload, status, attempts, max_attempts, ",
             "next_attempt_at, error, result, connector, idempotency_key, submitted_by, decided_by, ",
-            "created_at, updated_at, started_at, finished_at FROM operations"
-            $(, " ", $rest)?
+            "created_at, updated_at, started_at, finished_at, sealed_secret IS NOT NULL AS has_secret"
         )
     };
 }
+
+/// `SELECT <every operation column> FROM operations <rest>`, as a literal.
+macro_rules! select_operation {
+    ($($rest:literal)?) => {
+        concat!("SELECT ", operation_columns!(), " FROM operations" $(, " ", $rest)?)
+    };
+}
+
+/// Idle time after which the writer checkpoints the WAL.
+const IDLE_CHECKPOINT: Duration = Duration::from_millis(250);
+
+/// WAL pages after which a commit checkpoints anyway (SQLite's default is
+/// 1000; idle checkpoints keep the WAL small, this only bounds it under
+/// sustained load).
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 20_000;
 
 /// Requests committed together at most.
 const MAX_BATCH: usize = 512;
@@ -46,7 +60,7 @@ pub struct SqliteStore {
 }
 
 enum Write {
-    Submit(Box<NewOperation>, AuditEvent),
+    Submit(Box<NewOperation>, Vec<AuditEvent>),
     Apply(Box<Change>),
     PutLink(Link, AuditEvent),
     Audit(Vec<AuditEvent>),
@@ -64,11 +78,35 @@ struct Job {
     reply: oneshot::Sender<Result<Outcome>>,
 }
 
-/// The newest link of the audit chain.
-#[derive(Clone)]
+/// The newest link of the audit chain, and the rows a job adds to it
+/// (written together when the batch commits).
+#[derive(Clone, Default)]
 struct Chain {
     seq: i64,
     mac: String,
+    pending: Vec<AuditRow>,
+}
+
+/// An audit row computed but not yet written.
+#[derive(Clone)]
+struct AuditRow {
+    seq: i64,
+    at: i64,
+    event: AuditEvent,
+    detail: String,
+    prev_mac: String,
+    mac: String,
+}
+
+impl Chain {
+    /// The same place in the chain, with no pending rows.
+    fn fork(&self) -> Chain {
+        Chain {
+            seq: self.seq,
+            mac: self.mac.clone(),
+            pending: Vec::new(),
+        }
+    }
 }
 
 impl SqliteStore {
@@ -83,7 +121,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let mut writer = SqliteConnection::connect_with(&options).await?;
+        let mut writer = SqliteConnection::connect_with(
+            &options
+                .clone()
+                .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string()),
+        )
+        .await?;
         migrator()
             .run(&mut writer)
             .await
@@ -98,10 +141,12 @@ impl SqliteStore {
             .map(|row| Chain {
                 seq: row.get(0),
                 mac: row.get(1),
+                pending: Vec::new(),
             })
             .unwrap_or(Chain {
                 seq: 0,
                 mac: GENESIS_MAC.to_owned(),
+                pending: Vec::new(),
             });
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(write_loop(writer, rx, chain, key.clone()));
@@ -148,7 +193,25 @@ async fn write_loop(
     mut chain: Chain,
     key: HostKey,
 ) {
-    while let Some(first) = jobs.recv().await {
+    loop {
+        // Checkpoint the WAL into the database file while nothing waits, so
+        // that commits under load do not pay for it.
+        let first = match tokio::time::timeout(IDLE_CHECKPOINT, jobs.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(_idle) => {
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut conn)
+                    .await
+                {
+                    tracing::warn!("WAL checkpoint failed: {e}");
+                }
+                match jobs.recv().await {
+                    Some(job) => job,
+                    None => return,
+                }
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -156,17 +219,7 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let (outcomes, advanced) = match commit_batch(&mut conn, &batch, &chain, &key).await {
-            Ok(done) => done,
-            Err(e) => {
-                tracing::error!("the store could not commit {} writes: {e}", batch.len());
-                let failed = batch
-                    .iter()
-                    .map(|_| Err(StoreError::Database(e.to_string())))
-                    .collect();
-                (failed, chain.clone())
-            }
-        };
+        let (outcomes, advanced) = commit_batch(&mut conn, &batch, &chain, &key).await;
         chain = advanced;
         for (job, outcome) in batch.into_iter().zip(outcomes) {
             let _ = job.reply.send(outcome);
@@ -174,30 +227,70 @@ async fn write_loop(
     }
 }
 
+/// Commits a batch in one transaction. Every expected refusal (a status
+/// conflict, an unknown operation, a link held by another identity) is
+/// found before a job writes anything, so jobs need no savepoints. An
+/// unexpected database error rolls the whole batch back; its jobs are then
+/// committed one by one, so that a bad job fails alone.
 async fn commit_batch(
     conn: &mut SqliteConnection,
     batch: &[Job],
     chain: &Chain,
     key: &HostKey,
-) -> std::result::Result<(Vec<Result<Outcome>>, Chain), sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    let mut chain = chain.clone();
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for job in batch {
-        let mut savepoint = tx.begin().await?;
-        let mut attempt = chain.clone();
-        match apply_write(&mut savepoint, &job.write, &mut attempt, key).await {
-            Ok(outcome) => {
-                savepoint.commit().await?;
-                chain = attempt;
-                outcomes.push(Ok(outcome));
+) -> (Vec<Result<Outcome>>, Chain) {
+    match try_commit(conn, batch.iter(), chain, key).await {
+        Ok(done) => done,
+        Err(e) if batch.len() == 1 => (vec![Err(e)], chain.clone()),
+        Err(e) => {
+            tracing::warn!(
+                "a batch of {} writes failed ({e}); committing them one by one",
+                batch.len()
+            );
+            let mut chain = chain.clone();
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for job in batch {
+                match try_commit(conn, std::iter::once(job), &chain, key).await {
+                    Ok((mut one, advanced)) => {
+                        chain = advanced;
+                        outcomes.push(one.pop().expect("one outcome per job"));
+                    }
+                    Err(e) => outcomes.push(Err(e)),
+                }
             }
-            Err(e) => {
-                savepoint.rollback().await?;
-                outcomes.push(Err(e));
-            }
+            (outcomes, chain)
         }
     }
+}
+
+async fn try_commit<'j>(
+    conn: &mut SqliteConnection,
+    batch: impl Iterator<Item = &'j Job>,
+    chain: &Chain,
+    key: &HostKey,
+) -> Result<(Vec<Result<Outcome>>, Chain)> {
+    let mut tx = conn.begin().await?;
+    let mut chain = chain.fork();
+    let mut outcomes = Vec::new();
+    for job in batch {
+        let mut attempt = chain.fork();
+        match apply_write(&mut tx, &job.write, &mut attempt, key).await {
+            Ok(outcome) => {
+                chain.seq = attempt.seq;
+                chain.mac = attempt.mac;
+                chain.pending.extend(attempt.pending);
+                outcomes.push(Ok(outcome));
+            }
+            // Refused before writing anything: the others go on.
+            Err(
+                e @ (StoreError::Conflict { .. }
+                | StoreError::NotFound(_)
+                | StoreError::AlreadyLinked { .. }),
+            ) => outcomes.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    write_audit(&mut tx, &chain.pending).await?;
+    chain.pending = Vec::new();
     if chain.seq > 0 {
         sqlx::query(
             "INSERT INTO audit_head (id, seq, mac, head_mac) VALUES (1, ?, ?, ?)
@@ -230,11 +323,11 @@ async fn apply_write(
             .map(|r| Outcome::Applied(Box::new(r))),
         Write::PutLink(link, audit) => {
             put_link(tx, link).await?;
-            append(tx, std::slice::from_ref(audit), chain, key).await?;
+            append(std::slice::from_ref(audit), chain, key);
             Ok(Outcome::Done)
         }
         Write::Audit(events) => {
-            append(tx, events, chain, key).await?;
+            append(events, chain, key);
             Ok(Outcome::Done)
         }
         Write::Quarantine(target, reason, audit) => {
@@ -257,7 +350,7 @@ async fn apply_write(
                         .await?;
                 }
             }
-            append(tx, std::slice::from_ref(audit), chain, key).await?;
+            append(std::slice::from_ref(audit), chain, key);
             Ok(Outcome::Done)
         }
     }
@@ -266,7 +359,7 @@ async fn apply_write(
 async fn submit(
     tx: &mut Tx<'_>,
     op: &NewOperation,
-    audit: &AuditEvent,
+    audit: &[AuditEvent],
     chain: &mut Chain,
     key: &HostKey,
 ) -> Result<Submitted> {
@@ -282,10 +375,12 @@ async fn submit(
             return Ok(Submitted::Existing(operation_from_row(&row)?));
         }
     }
+    let started = op.started_by.is_some();
+    let started_at = started.then_some(op.created_at);
     let seq: i64 = sqlx::query(
         "INSERT INTO operations (id, target, class, identity, kind, payload, sealed_secret, status,
-             max_attempts, idempotency_key, submitted_by, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+             max_attempts, idempotency_key, submitted_by, created_at, updated_at, attempts, started_at, connector)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
     )
     .bind(&op.id)
     .bind(&op.target)
@@ -300,10 +395,13 @@ async fn submit(
     .bind(&op.submitted_by)
     .bind(op.created_at)
     .bind(op.created_at)
+    .bind(started as i64)
+    .bind(started_at)
+    .bind(op.started_by.as_deref())
     .fetch_one(&mut **tx)
     .await?
     .get(0);
-    append(tx, std::slice::from_ref(audit), chain, key).await?;
+    append(audit, chain, key);
     Ok(Submitted::Created(OperationRecord {
         seq,
         id: op.id.clone(),
@@ -313,19 +411,20 @@ async fn submit(
         kind: op.kind.clone(),
         payload: op.payload.clone(),
         status: op.status,
-        attempts: 0,
+        attempts: started as u32,
         max_attempts: op.max_attempts,
         next_attempt_at: None,
         error: None,
         result: None,
-        connector: None,
+        connector: op.started_by.clone(),
         idempotency_key: op.idempotency_key.clone(),
         submitted_by: op.submitted_by.clone(),
         decided_by: None,
         created_at: op.created_at,
         updated_at: op.created_at,
-        started_at: None,
+        started_at,
         finished_at: None,
+        has_secret: op.sealed_secret.is_some(),
     }))
 }
 
@@ -335,76 +434,82 @@ async fn apply_change(
     chain: &mut Chain,
     key: &HostKey,
 ) -> Result<OperationRecord> {
-    let row = sqlx::query(select_operation!("WHERE id = ?"))
-        .bind(&change.id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(change.id.clone()))?;
-    let mut op = operation_from_row(&row)?;
-    if !change.expected.is_empty() && !change.expected.contains(&op.status) {
-        let expected: Vec<&str> = change.expected.iter().map(Status::as_str).collect();
-        return Err(StoreError::Conflict {
-            id: op.id,
-            current: op.status,
-            expected: expected.join(" or "),
-        });
+    if let Some(LinkChange::Put(link)) = &change.link {
+        check_link_free(tx, link).await?;
     }
     let now = now_ms();
+    let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE operations SET updated_at = ");
+    sql.push_bind(now);
     if let Some(status) = change.status {
-        op.status = status;
-        if status.is_final() {
-            op.finished_at = Some(now);
-        } else {
-            op.finished_at = None;
-        }
+        sql.push(", status = ").push_bind(status.as_str());
+        sql.push(", finished_at = ")
+            .push_bind(status.is_final().then_some(now));
     }
     if let Some(attempts) = change.attempts {
-        op.attempts = attempts;
+        sql.push(", attempts = ").push_bind(attempts as i64);
     }
     if change.increment_attempts {
-        op.attempts += 1;
+        sql.push(", attempts = attempts + 1");
     }
     if let Some(next) = change.next_attempt_at {
-        op.next_attempt_at = next;
+        sql.push(", next_attempt_at = ").push_bind(next);
     }
     if let Some(error) = &change.error {
-        op.error = error.clone();
+        sql.push(", error = ").push_bind(
+            error
+                .as_ref()
+                .map(|e| serde_json::to_string(e).expect("serialisable")),
+        );
     }
     if let Some(result) = &change.result {
-        op.result = Some(result.clone());
+        sql.push(", result = ").push_bind(result.to_string());
     }
     if let Some(connector) = &change.connector {
-        op.connector = Some(connector.clone());
+        sql.push(", connector = ").push_bind(connector.clone());
     }
     if let Some(decided_by) = &change.decided_by {
-        op.decided_by = Some(decided_by.clone());
+        sql.push(", decided_by = ").push_bind(decided_by.clone());
     }
-    if change.mark_started && op.started_at.is_none() {
-        op.started_at = Some(now);
+    if change.mark_started {
+        sql.push(", started_at = COALESCE(started_at, ")
+            .push_bind(now)
+            .push(")");
     }
-    op.updated_at = now;
-    sqlx::query(
-        "UPDATE operations SET status = ?, attempts = ?, next_attempt_at = ?, error = ?, result = ?,
-             connector = ?, decided_by = ?, started_at = ?, finished_at = ?, updated_at = ?,
-             sealed_secret = CASE WHEN ? THEN NULL ELSE sealed_secret END
-         WHERE id = ?",
-    )
-    .bind(op.status.as_str())
-    .bind(op.attempts as i64)
-    .bind(op.next_attempt_at)
-    .bind(op.error.as_ref().map(|e| serde_json::to_string(e).expect("serialisable")))
-    .bind(op.result.as_ref().map(|r| r.to_string()))
-    .bind(op.connector.as_deref())
-    .bind(op.decided_by.as_deref())
-    .bind(op.started_at)
-    .bind(op.finished_at)
-    .bind(op.updated_at)
-    .bind(change.erase_secret)
-    .bind(&op.id)
-    .execute(&mut **tx)
-    .await?;
+    if change.erase_secret {
+        sql.push(", sealed_secret = NULL");
+    }
+    sql.push(" WHERE id = ").push_bind(change.id.clone());
+    if !change.expected.is_empty() {
+        sql.push(" AND status IN (");
+        let mut statuses = sql.separated(", ");
+        for status in &change.expected {
+            statuses.push_bind(status.as_str());
+        }
+        sql.push(")");
+    }
+    sql.push(concat!(" RETURNING ", operation_columns!()));
+    let Some(row) = sql.build().fetch_optional(&mut **tx).await? else {
+        // Nothing was written: say why.
+        let current = sqlx::query("SELECT status FROM operations WHERE id = ?")
+            .bind(&change.id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        return Err(match current {
+            None => StoreError::NotFound(change.id.clone()),
+            Some(row) => {
+                let status: String = row.get(0);
+                let expected: Vec<&str> = change.expected.iter().map(Status::as_str).collect();
+                StoreError::Conflict {
+                    id: change.id.clone(),
+                    current: status.parse().map_err(StoreError::Database)?,
+                    expected: expected.join(" or "),
+                }
+            }
+        });
+    };
+    let op = operation_from_row(&row)?;
     match &change.link {
-        Some(LinkChange::Put(link)) => put_link(tx, link).await?,
+        Some(LinkChange::Put(link)) => write_link(tx, link).await?,
         Some(LinkChange::Remove {
             target,
             class,
@@ -421,11 +526,17 @@ async fn apply_change(
         }
         None => {}
     }
-    append(tx, &change.audit, chain, key).await?;
+    append(&change.audit, chain, key);
     Ok(op)
 }
 
 async fn put_link(tx: &mut Tx<'_>, link: &Link) -> Result<()> {
+    check_link_free(tx, link).await?;
+    write_link(tx, link).await
+}
+
+/// Refuses to give an account already linked to another identity.
+async fn check_link_free(tx: &mut Tx<'_>, link: &Link) -> Result<()> {
     let taken = sqlx::query(
         "SELECT identity FROM account_links WHERE target = ? AND class = ? AND uid = ?",
     )
@@ -445,6 +556,10 @@ async fn put_link(tx: &mut Tx<'_>, link: &Link) -> Result<()> {
             });
         }
     }
+    Ok(())
+}
+
+async fn write_link(tx: &mut Tx<'_>, link: &Link) -> Result<()> {
     sqlx::query(
         "INSERT INTO account_links (target, class, identity, uid, created_by_provisio, operation_id, linked_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -464,33 +579,45 @@ async fn put_link(tx: &mut Tx<'_>, link: &Link) -> Result<()> {
     Ok(())
 }
 
-async fn append(
-    tx: &mut Tx<'_>,
-    events: &[AuditEvent],
-    chain: &mut Chain,
-    key: &HostKey,
-) -> Result<()> {
+/// Adds events to the chain; they are written when the batch commits.
+fn append(events: &[AuditEvent], chain: &mut Chain, key: &HostKey) {
     for event in events {
         let seq = chain.seq + 1;
         let at = now_ms();
         let detail = event.detail.to_string();
         let mac = audit::row_mac(key, &chain.mac, seq, at, event, &detail);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, target, operation_id, event, detail, prev_mac, mac)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(&event.actor)
-        .bind(event.target.as_deref())
-        .bind(event.operation_id.as_deref())
-        .bind(&event.event)
-        .bind(&detail)
-        .bind(&chain.mac)
-        .bind(&mac)
-        .execute(&mut **tx)
-        .await?;
-        *chain = Chain { seq, mac };
+        let prev_mac = std::mem::replace(&mut chain.mac, mac.clone());
+        chain.seq = seq;
+        chain.pending.push(AuditRow {
+            seq,
+            at,
+            event: event.clone(),
+            detail,
+            prev_mac,
+            mac,
+        });
+    }
+}
+
+/// Writes a batch's audit rows, many rows per statement.
+async fn write_audit(tx: &mut Tx<'_>, rows: &[AuditRow]) -> Result<()> {
+    // SQLite takes up to 32766 parameters; nine per row.
+    for chunk in rows.chunks(1000) {
+        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO audit_log (seq, at, actor, target, operation_id, event, detail, prev_mac, mac) ",
+        );
+        sql.push_values(chunk, |mut row, r| {
+            row.push_bind(r.seq)
+                .push_bind(r.at)
+                .push_bind(r.event.actor.clone())
+                .push_bind(r.event.target.clone())
+                .push_bind(r.event.operation_id.clone())
+                .push_bind(r.event.event.clone())
+                .push_bind(r.detail.clone())
+                .push_bind(r.prev_mac.clone())
+                .push_bind(r.mac.clone());
+        });
+        sql.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -531,6 +658,7 @@ fn operation_from_row(row: &SqliteRow) -> Result<OperationRecord> {
         updated_at: row.get("updated_at"),
         started_at: row.get("started_at"),
         finished_at: row.get("finished_at"),
+        has_secret: row.get("has_secret"),
     })
 }
 
@@ -566,7 +694,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn submit(&self, operation: NewOperation, audit: AuditEvent) -> Result<Submitted> {
+    async fn submit(&self, operation: NewOperation, audit: Vec<AuditEvent>) -> Result<Submitted> {
         match self
             .write(Write::Submit(Box::new(operation), audit))
             .await?

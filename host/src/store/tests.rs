@@ -23,6 +23,7 @@ fn new_op(id: &str, identity: &str, key: Option<&str>) -> NewOperation {
         idempotency_key: key.map(Into::into),
         submitted_by: "tester".into(),
         created_at: now_ms(),
+        started_by: None,
     }
 }
 
@@ -41,7 +42,7 @@ async fn operations_round_trip_and_changes_are_conditional() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
     let Submitted::Created(op) = store
-        .submit(new_op("o1", "ada", None), event("o1", "submitted"))
+        .submit(new_op("o1", "ada", None), vec![event("o1", "submitted")])
         .await
         .unwrap()
     else {
@@ -133,11 +134,17 @@ async fn idempotency_keys_return_the_first_operation() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
     let first = store
-        .submit(new_op("o1", "ada", Some("k1")), event("o1", "submitted"))
+        .submit(
+            new_op("o1", "ada", Some("k1")),
+            vec![event("o1", "submitted")],
+        )
         .await
         .unwrap();
     let again = store
-        .submit(new_op("o2", "ada", Some("k1")), event("o2", "submitted"))
+        .submit(
+            new_op("o2", "ada", Some("k1")),
+            vec![event("o2", "submitted")],
+        )
         .await
         .unwrap();
     let (Submitted::Created(a), Submitted::Existing(b)) = (first, again) else {
@@ -172,7 +179,10 @@ async fn concurrent_writes_commit_together_and_chain() {
         tasks.push(tokio::spawn(async move {
             let id = format!("o{i}");
             store
-                .submit(new_op(&id, &format!("u{i}"), None), event(&id, "submitted"))
+                .submit(
+                    new_op(&id, &format!("u{i}"), None),
+                    vec![event(&id, "submitted")],
+                )
                 .await
         }));
     }
@@ -287,4 +297,52 @@ async fn a_reopened_store_continues_the_chain() {
         !other_key.verify_audit().await.unwrap().ok,
         "a different key cannot vouch for the chain"
     );
+}
+
+#[tokio::test]
+async fn a_failing_write_fails_alone_in_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()).await);
+    store
+        .submit(
+            new_op("taken", "x", None),
+            vec![event("taken", "submitted")],
+        )
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        // One of them reuses an id: a constraint violation, not a refusal.
+        let id = if i == 20 {
+            "taken".to_owned()
+        } else {
+            format!("o{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            store
+                .submit(
+                    new_op(&id, &format!("u{i}"), None),
+                    vec![event(&id, "submitted")],
+                )
+                .await
+        }));
+    }
+    let mut failed = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Submitted::Created(_)) => {}
+            Ok(Submitted::Existing(_)) => panic!("no idempotency key was given"),
+            Err(StoreError::Database(_)) => failed += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(failed, 1);
+    assert_eq!(
+        store.open_operations().await.unwrap().len(),
+        40,
+        "the other 39 and the first"
+    );
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!((report.rows, report.ok), (40, true), "{report:?}");
 }

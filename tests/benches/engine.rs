@@ -1,0 +1,331 @@
+//! Engine benchmark: operations per second through the HTTP API and the
+//! engine (durable SQLite store, audit log, policies) into a connector,
+//! against the same number of direct connector calls without the engine,
+//! in one run, at 1 and 8 concurrent clients.
+//!
+//! Latency is from the client's submit to its long-poll seeing `succeeded`.
+//!
+//! Run: `cargo bench -p provisio-tests --bench engine [-- noop|csv]`
+//! (`PROVISIO_BENCH_OPS=N` overrides the number of operations).
+
+use provisio_host::model::{Attribute, Value};
+use provisio_host::runtime::{Connector, DirectoryGrant, TargetSettings};
+use provisio_tests::fixtures;
+use provisio_tests::host::{CSV_CONFIG, PROVISIONER, TestHost};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+// The same allocator as the `provisio` binary, so the figures are the host's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Run {
+    ops: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&mut self, p: f64) -> Duration {
+        self.latencies.sort();
+        self.latencies[((self.latencies.len() - 1) as f64 * p).round() as usize]
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `clients` tasks run `ops` operations in all, each one at a time.
+async fn drive<F, Fut>(clients: usize, ops: usize, op: F) -> Run
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= ops {
+                    return latencies;
+                }
+                let t = Instant::now();
+                op(i).await;
+                latencies.push(t.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    Run {
+        ops,
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+async fn through_engine(
+    host: &Arc<TestHost>,
+    target: &'static str,
+    prefix: String,
+    clients: usize,
+    ops: usize,
+) -> Run {
+    let http = reqwest::Client::new();
+    let base = host.base.clone();
+    drive(clients, ops, move |i| {
+        let (http, base, prefix) = (http.clone(), base.clone(), prefix.clone());
+        async move {
+            let body = json!({"kind": "create", "identity": format!("{prefix}{i}"),
+                "attributes": {"id": format!("{prefix}{i:06}"), "__name__": format!("{prefix}{i}"), "department": "Bench"}});
+            let submitted: serde_json::Value = http
+                .post(format!("{base}/v1/targets/{target}/operations"))
+                .bearer_auth(PROVISIONER)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id = submitted["id"].as_str().expect("accepted");
+            let done: serde_json::Value = http
+                .get(format!("{base}/v1/operations/{id}?wait=60s"))
+                .bearer_auth(PROVISIONER)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(done["status"], "succeeded", "{done}");
+        }
+    })
+    .await
+}
+
+async fn direct(connector: Connector, prefix: String, clients: usize, ops: usize) -> Run {
+    drive(clients, ops, move |i| {
+        let (connector, prefix) = (connector.clone(), prefix.clone());
+        async move {
+            let attributes = vec![
+                Attribute::single("id", Value::Text(format!("{prefix}{i:06}"))),
+                Attribute::single("__name__", Value::Text(format!("{prefix}{i}"))),
+                Attribute::single("department", Value::Text("Bench".into())),
+            ];
+            connector.create("account", attributes).await.unwrap();
+        }
+    })
+    .await
+}
+
+/// Where one client's time goes: the submit's answer, then the wait.
+async fn split(host: &TestHost) {
+    let http = reqwest::Client::new();
+    let (mut submit, mut wait) = (Vec::new(), Vec::new());
+    for i in 0..500 {
+        let body = json!({"kind": "create", "identity": format!("split{i}"), "attributes": {"__name__": format!("split{i}")}});
+        let t = Instant::now();
+        let submitted: serde_json::Value = http
+            .post(format!("{}/v1/targets/noop/operations", host.base))
+            .bearer_auth(PROVISIONER)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        submit.push(t.elapsed());
+        let t = Instant::now();
+        let id = submitted["id"].as_str().unwrap();
+        http.get(format!("{}/v1/operations/{id}?wait=60s", host.base))
+            .bearer_auth(PROVISIONER)
+            .send()
+            .await
+            .unwrap();
+        wait.push(t.elapsed());
+    }
+    submit.sort();
+    wait.sort();
+    println!(
+        "one client, p50: submit answered in {}, then ended {} later\n",
+        ms(submit[250]),
+        ms(wait[250])
+    );
+}
+
+/// Store transitions alone, one at a time.
+async fn store_cost() {
+    use provisio_host::store::*;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(
+        &dir.path().join("s.db"),
+        provisio_host::keys::HostKey::from_master(&[1; 32]),
+    )
+    .await
+    .unwrap();
+    let mut submit = Vec::new();
+    let mut running = Vec::new();
+    for i in 0..1000 {
+        let id = format!("op{i}");
+        let op = NewOperation {
+            id: id.clone(),
+            target: "t".into(),
+            class: "account".into(),
+            identity: format!("u{i}"),
+            kind: "create".into(),
+            payload: json!({"attributes": {"__name__": "x"}}),
+            sealed_secret: None,
+            status: Status::Queued,
+            max_attempts: 5,
+            idempotency_key: None,
+            submitted_by: "b".into(),
+            created_at: now_ms(),
+            started_by: None,
+        };
+        let event = AuditEvent {
+            actor: "b".into(),
+            target: Some("t".into()),
+            operation_id: Some(id.clone()),
+            event: "submitted".into(),
+            detail: json!({}),
+        };
+        let t = Instant::now();
+        store.submit(op, vec![event.clone()]).await.unwrap();
+        submit.push(t.elapsed());
+        let t = Instant::now();
+        store
+            .apply(Change {
+                id,
+                expected: vec![Status::Queued],
+                status: Some(Status::Running),
+                increment_attempts: true,
+                mark_started: true,
+                audit: vec![event],
+                ..Change::default()
+            })
+            .await
+            .unwrap();
+        running.push(t.elapsed());
+    }
+    submit.sort();
+    running.sort();
+    println!(
+        "store alone, p50: submit {}, running transition {}\n",
+        ms(submit[500]),
+        ms(running[500])
+    );
+}
+
+/// The cost of one statement through sqlx's SQLite driver.
+async fn statement_cost() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("x.db").display()
+    ))
+    .await
+    .unwrap();
+    for _ in 0..200 {
+        sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
+    }
+    let t = Instant::now();
+    for _ in 0..5000 {
+        sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
+    }
+    println!(
+        "one sqlx SQLite statement round trip: {:.1} µs\n",
+        t.elapsed().as_secs_f64() * 1e6 / 5000.0
+    );
+}
+
+fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let ops_override: Option<usize> = std::env::var("PROVISIO_BENCH_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let targets = format!(
+            "[targets.noop]\nconnector = {:?}\nconcurrency = 8\n\n[targets.csv]\nconnector = \"bundled:csv\"\nconcurrency = 4\n[targets.csv.grants]\ndirectory = \"{{dir}}/csv\"\n[targets.csv.config]\n{CSV_CONFIG}\n",
+            fixtures::SANDBOX
+        );
+        // Under valgrind the pooling allocator cannot reserve 256 slots.
+        let server = std::env::var("PROVISIO_BENCH_SERVER").unwrap_or_default();
+        let host = Arc::new(TestHost::start(&targets, &server, &["csv", "csv-direct"]).await);
+        let sandbox = provisio_tests::start(&fixtures::bytes(fixtures::SANDBOX), {
+            let mut s = TargetSettings::new("noop-direct");
+            s.max_instances = 8;
+            s
+        });
+        let csv_direct = {
+            let mut s = TargetSettings::new("csv-direct");
+            s.max_instances = 4;
+            s.directory = Some(DirectoryGrant::read_write(host.path("csv-direct")));
+            for line in CSV_CONFIG.lines().filter(|l| l.contains('=')) {
+                let (k, v) = line.split_once('=').unwrap();
+                s.config.values.insert(k.trim().trim_matches('"').into(), v.trim().trim_matches('"').into());
+            }
+            provisio_tests::start(provisio_host::bundled::CSV.bytes, s)
+        };
+
+        println!("# Provisio engine benchmark\n");
+        if only.iter().any(|o| o == "split") {
+            statement_cost().await;
+            store_cost().await;
+            split(&host).await;
+            return;
+        }
+        println!("| target | clients | operations | through API + engine | p50 | p99 | direct calls | p50 | p99 | throughput ratio | p50 added by the engine |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (target, connector, ops) in [("noop", sandbox.clone(), 4000usize), ("csv", csv_direct.clone(), 400)] {
+            if !only.is_empty() && !only.iter().any(|o| o == target) {
+                continue;
+            }
+            let ops = ops_override.unwrap_or(ops);
+            for clients in [1usize, 8] {
+                let prefix = format!("c{clients}-");
+                // Warm up instances and caches.
+                through_engine(&host, target, format!("warm{prefix}"), clients, clients * 4).await;
+                direct(connector.clone(), format!("warm{prefix}"), clients, clients * 4).await;
+                let mut engine = through_engine(&host, target, prefix.clone(), clients, ops).await;
+                let mut native = direct(connector.clone(), prefix, clients, ops).await;
+                let (e50, e99, d50, d99) =
+                    (engine.percentile(0.5), engine.percentile(0.99), native.percentile(0.5), native.percentile(0.99));
+                println!(
+                    "| {target} | {clients} | {ops} | {:.0} ops/s | {} | {} | {:.0} ops/s | {} | {} | {:.2} | {} |",
+                    engine.rate(),
+                    ms(e50),
+                    ms(e99),
+                    native.rate(),
+                    ms(d50),
+                    ms(d99),
+                    engine.rate() / native.rate(),
+                    ms(e50.saturating_sub(d50))
+                );
+            }
+        }
+    });
+}
