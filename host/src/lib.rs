@@ -1,6 +1,10 @@
-//! Provisio's host: the sandboxed connector runtime and the `provisio`
-//! binary. Data flows one way: the CLI (and later the HTTP API) drive the
-//! runtime, which runs connector components.
+//! Provisio's host: the library behind the `provisio` binary.
+//!
+//! Data flows one way: [`api`] (HTTP) → [`engine`] (durable queue, order,
+//! retries, policies) → [`runtime`] (the wasmtime sandbox) → connector
+//! components, with [`store`] (operations, links, the audit log) beside the
+//! engine. [`server`] assembles them from a [`config`]; [`cli`] is the
+//! command line.
 
 pub mod api;
 pub mod bundled;
