@@ -3,7 +3,9 @@
 //! against the same number of direct connector calls without the engine,
 //! in one run, at 1 and 8 concurrent clients.
 //!
-//! Latency is from the client's submit to its long-poll seeing `succeeded`.
+//! Latency is from the client's submit to its seeing `succeeded`: either in
+//! the submit's own answer (`Prefer: wait`, one HTTP exchange) or in a
+//! long-poll that follows the submit (two exchanges).
 //!
 //! Run: `cargo bench -p provisio-tests --bench engine [-- noop|csv]`
 //! (`PROVISIO_BENCH_OPS=N` overrides the number of operations).
@@ -78,12 +80,22 @@ where
     }
 }
 
+/// How a client learns that its operation ended.
+#[derive(Clone, Copy, PartialEq)]
+enum Follow {
+    /// `Prefer: wait=60` on the submit.
+    PreferWait,
+    /// A long-poll `GET /v1/operations/{id}?wait=60s` after the submit.
+    LongPoll,
+}
+
 async fn through_engine(
     host: &Arc<TestHost>,
     target: &'static str,
     prefix: String,
     clients: usize,
     ops: usize,
+    follow: Follow,
 ) -> Run {
     let http = reqwest::Client::new();
     let base = host.base.clone();
@@ -92,16 +104,19 @@ async fn through_engine(
         async move {
             let body = json!({"kind": "create", "identity": format!("{prefix}{i}"),
                 "attributes": {"id": format!("{prefix}{i:06}"), "__name__": format!("{prefix}{i}"), "department": "Bench"}});
-            let submitted: serde_json::Value = http
+            let mut submit = http
                 .post(format!("{base}/v1/targets/{target}/operations"))
                 .bearer_auth(PROVISIONER)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .json(&body);
+            if follow == Follow::PreferWait {
+                submit = submit.header("prefer", "wait=60");
+            }
+            let submitted: serde_json::Value =
+                submit.send().await.unwrap().json().await.unwrap();
+            if follow == Follow::PreferWait {
+                assert_eq!(submitted["status"], "succeeded", "{submitted}");
+                return;
+            }
             let id = submitted["id"].as_str().expect("accepted");
             let done: serde_json::Value = http
                 .get(format!("{base}/v1/operations/{id}?wait=60s"))
@@ -298,24 +313,25 @@ fn main() {
             split(&host).await;
             return;
         }
-        println!("| target | clients | operations | through API + engine | p50 | p99 | direct calls | p50 | p99 | throughput ratio | p50 added by the engine |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("| target | follow | clients | operations | through API + engine | p50 | p99 | direct calls | p50 | p99 | throughput ratio | p50 added by the engine |");
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (target, connector, ops) in [("noop", sandbox.clone(), 4000usize), ("csv", csv_direct.clone(), 400)] {
             if !only.is_empty() && !only.iter().any(|o| o == target) {
                 continue;
             }
             let ops = ops_override.unwrap_or(ops);
-            for clients in [1usize, 8] {
-                let prefix = format!("c{clients}-");
+            for (follow, clients) in [(Follow::LongPoll, 1usize), (Follow::LongPoll, 8), (Follow::PreferWait, 1), (Follow::PreferWait, 8)] {
+                let label = match follow { Follow::PreferWait => "prefer-wait", Follow::LongPoll => "long-poll" };
+                let prefix = format!("{label}-c{clients}-");
                 // Warm up instances and caches.
-                through_engine(&host, target, format!("warm{prefix}"), clients, clients * 4).await;
+                through_engine(&host, target, format!("warm{prefix}"), clients, clients * 4, follow).await;
                 direct(connector.clone(), format!("warm{prefix}"), clients, clients * 4).await;
-                let mut engine = through_engine(&host, target, prefix.clone(), clients, ops).await;
+                let mut engine = through_engine(&host, target, prefix.clone(), clients, ops, follow).await;
                 let mut native = direct(connector.clone(), prefix, clients, ops).await;
                 let (e50, e99, d50, d99) =
                     (engine.percentile(0.5), engine.percentile(0.99), native.percentile(0.5), native.percentile(0.99));
                 println!(
-                    "| {target} | {clients} | {ops} | {:.0} ops/s | {} | {} | {:.0} ops/s | {} | {} | {:.2} | {} |",
+                    "| {target} | {label} | {clients} | {ops} | {:.0} ops/s | {} | {} | {:.0} ops/s | {} | {} | {:.2} | {} |",
                     engine.rate(),
                     ms(e50),
                     ms(e99),

@@ -360,6 +360,79 @@ async fn idempotency_keys_return_the_first_operation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefer_wait_answers_when_the_operation_ends() {
+    let host = host(
+        &[
+            ("hr", csv_target("hr", "")),
+            ("gated", csv_target("gated", "approval = true")),
+        ],
+        "",
+    )
+    .await;
+    let path = "/v1/targets/hr/operations";
+
+    let done = host
+        .request_with_header(path, csv_account("e1", "1", "ada"), ("Prefer", "wait=10"))
+        .await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    assert_eq!(done.body["status"], "succeeded");
+    assert_eq!(done.body["result"]["uid"], "1");
+    assert!(csv_rows(&host, "hr").contains("1,ada,"));
+
+    // Other preferences are ignored, as RFC 7240 asks.
+    let done = host
+        .request_with_header(
+            path,
+            csv_account("e2", "2", "bob"),
+            ("Prefer", "handling=lenient, wait=10"),
+        )
+        .await;
+    assert_eq!(
+        (done.status, done.body["status"].as_str()),
+        (200, Some("succeeded"))
+    );
+
+    // Still waiting for approval when the wait runs out: 202, as without it.
+    let started = std::time::Instant::now();
+    let held = host
+        .request_with_header(
+            "/v1/targets/gated/operations",
+            csv_account("g1", "1", "carol"),
+            ("Prefer", "wait=1"),
+        )
+        .await;
+    assert_eq!(held.status, 202, "{:?}", held.body);
+    assert_eq!(held.body["status"], "pending-approval");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+
+    // A replayed idempotency key waits for, and returns, the first operation.
+    let keyed = csv_account("e3", "3", "carol");
+    let mut keyed_body = keyed.clone();
+    keyed_body["idempotency_key"] = json!("k3");
+    let first = host
+        .request_with_header(path, keyed_body.clone(), ("Prefer", "wait=10"))
+        .await;
+    let again = host
+        .request_with_header(path, keyed_body, ("Prefer", "wait=10"))
+        .await;
+    assert_eq!((again.status, &again.body["id"]), (200, &first.body["id"]));
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+
+    let bad = host
+        .request_with_header(path, csv_account("e4", "4", "dan"), ("Prefer", "wait=soon"))
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["field"].as_str()),
+        (400, Some("Prefer"))
+    );
+    assert!(!csv_rows(&host, "hr").contains("dan"), "nothing stored");
+    assert_eq!(
+        host.get("/v1/operations?identity=e4").await.body["operations"],
+        json!([])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_back_off_then_succeed_or_give_up() {
     let retry = "[targets.{name}.retry]\nmax_attempts = 4\ninitial_backoff = \"40ms\"\nmax_backoff = \"200ms\"";
     let flaky = flaky_target("flaky", "fail_first = \"2\"\nfail_names = \"doomed\"", "").replace(

@@ -15,11 +15,16 @@ use serde::Deserialize;
 
 /// Submits an operation. It is durable when this answers `202`; follow it at
 /// the `Location`. A repeated `Idempotency-Key` returns the first operation.
+/// With `Prefer: wait=N` (RFC 7240; seconds, at most 60) the answer waits
+/// for the operation to end: `200` with its final state, or `202` when it
+/// is still going after N seconds.
 #[utoipa::path(post, path = "/v1/targets/{target}/operations", tag = "operations",
     params(("target" = String, Path, description = "The target's name"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Submissions with the same key return the first operation")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Submissions with the same key return the first operation"),
+           ("Prefer" = Option<String>, Header, description = "`wait=N`: answer when the operation ends, waiting at most N seconds")),
     request_body = OperationRequest,
-    responses((status = 202, description = "Accepted and stored", body = OperationView),
+    responses((status = 200, description = "Stored, and ended within the `Prefer: wait`", body = OperationView),
+              (status = 202, description = "Accepted and stored", body = OperationView),
               (status = 400, body = super::problem::Problem), (status = 401, body = super::problem::Problem),
               (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
               (status = 413, body = super::problem::Problem)),
@@ -46,9 +51,18 @@ pub async fn submit(
             _ => request.idempotency_key = Some(key.to_owned()),
         }
     }
-    let (record, replayed) = state.engine.submit(&target, request, &caller.name).await?;
+    let wait = preferred_wait(&headers)?;
+    let (record, replayed) = state
+        .engine
+        .submit(&target, request, &caller.name, wait)
+        .await?;
     let location = format!("/v1/operations/{}", record.id);
-    let mut response = (StatusCode::ACCEPTED, Json(OperationView::from(record))).into_response();
+    let status = if wait.is_some() && record.status.is_final() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let mut response = (status, Json(OperationView::from(record))).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::LOCATION,
@@ -58,6 +72,33 @@ pub async fn submit(
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// The `wait` of the `Prefer` headers (RFC 7240 §4.3), capped at
+/// [`MAX_WAIT`]. Preferences this host does not know are ignored, as the RFC
+/// asks; a `wait` that is not a number of seconds is an error.
+fn preferred_wait(headers: &HeaderMap) -> Result<Option<std::time::Duration>, ApiError> {
+    let bad = || {
+        ApiError::bad_request("wait must be a whole number of seconds, e.g. `Prefer: wait=10`")
+            .field("Prefer")
+    };
+    for value in headers.get_all("prefer") {
+        let value = value.to_str().map_err(|_| bad())?;
+        for preference in value.split(',') {
+            let mut parts = preference.split(';').next().unwrap_or("").splitn(2, '=');
+            let name = parts.next().unwrap_or("").trim();
+            if !name.eq_ignore_ascii_case("wait") {
+                continue;
+            }
+            let seconds: u64 = parts
+                .next()
+                .map(|v| v.trim().trim_matches('"'))
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(bad)?;
+            return Ok(Some(std::time::Duration::from_secs(seconds).min(MAX_WAIT)));
+        }
+    }
+    Ok(None)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -241,12 +241,49 @@ impl Engine {
     /// Validates and durably records an operation; it runs later. The bool
     /// is true when an earlier operation with the same idempotency key was
     /// returned instead.
+    /// Stores an operation and starts or queues it. With `wait`, answers
+    /// when the operation ends or `wait` passes, whichever is first; the
+    /// operation is durable either way before anything runs. The flag says
+    /// the idempotency key returned an earlier operation.
     pub async fn submit(
         &self,
         target_name: &str,
         request: OperationRequest,
         actor: &Actor,
+        wait: Option<std::time::Duration>,
     ) -> Result<(OperationRecord, bool), EngineError> {
+        let (record, replayed, finished) = self
+            .submit_inner(target_name, request, actor, wait.is_some())
+            .await?;
+        let (Some(wait), Some(finished)) = (wait, finished) else {
+            return Ok((record, replayed));
+        };
+        if record.status.is_final() {
+            self.shared.completions.forget_abandoned(&record.id);
+            return Ok((record, replayed));
+        }
+        let ended = tokio::time::timeout(wait, finished).await;
+        self.shared.completions.forget_abandoned(&record.id);
+        match ended {
+            Ok(Ok(record)) => Ok((record, replayed)),
+            _ => Ok((self.operation(&record.id).await?, replayed)),
+        }
+    }
+
+    async fn submit_inner(
+        &self,
+        target_name: &str,
+        request: OperationRequest,
+        actor: &Actor,
+        wait: bool,
+    ) -> Result<
+        (
+            OperationRecord,
+            bool,
+            Option<tokio::sync::oneshot::Receiver<OperationRecord>>,
+        ),
+        EngineError,
+    > {
         let target = self.target(target_name)?;
         let validated = request.validate(&target.config.class, target.schema().as_ref())?;
         let capabilities = target.connector.info().capabilities;
@@ -269,6 +306,8 @@ impl Engine {
             }));
         }
         let id = uuid::Uuid::now_v7().to_string();
+        // Registered before the operation can start, so its end is not missed.
+        let finished = wait.then(|| self.shared.completions.register(&id));
         let account = (validated.class.clone(), validated.identity.clone());
         // When the operation can start right away, it is recorded already
         // running: one commit instead of two, and no hop through the
@@ -352,18 +391,29 @@ impl Engine {
                         target.wake.notify_one();
                     }
                 }
-                Ok((record, false))
+                Ok((record, false, finished))
             }
             Ok(Submitted::Existing(record)) => {
                 if permit.is_some() {
                     undo_claim(target);
                 }
-                Ok((record, true))
+                drop(finished);
+                self.shared.completions.forget_abandoned(&id);
+                let finished = wait.then(|| self.shared.completions.register(&record.id));
+                // The earlier operation may have ended before the waiter was
+                // registered: read it again.
+                let record = match finished {
+                    Some(_) => self.operation(&record.id).await?,
+                    None => record,
+                };
+                Ok((record, true, finished))
             }
             Err(e) => {
                 if permit.is_some() {
                     undo_claim(target);
                 }
+                drop(finished);
+                self.shared.completions.forget_abandoned(&id);
                 Err(e.into())
             }
         }
