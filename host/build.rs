@@ -6,10 +6,16 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// Every connector under `plugins/` that ships inside the binary.
-const BUNDLED: &[Package<'static>] = &[Package {
-    name: "provisio-connector-csv",
-    dir: "plugins/csv",
-}];
+const BUNDLED: &[Package<'static>] = &[
+    Package {
+        name: "provisio-connector-csv",
+        dir: "plugins/csv",
+    },
+    Package {
+        name: "provisio-connector-sql",
+        dir: "plugins/sql",
+    },
+];
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Provisio test on a fresh machine: installs what is missing
-# (the pinned toolchain's wasm32-wasip2 target, rustfmt, clippy), checks
-# formatting and lints, then runs the tests of the whole workspace. The
+# (the pinned toolchain's wasm32-wasip2 target, rustfmt, clippy, and the
+# servers the tests run against: PostgreSQL), checks formatting and
+# lints, then runs the tests of the whole workspace. The
 # connectors and test fixtures are built for wasm32-wasip2 by build scripts
 # during `cargo test`, once per change.
 set -euo pipefail
@@ -22,6 +23,11 @@ for component in rustfmt clippy; do
         rustup component add "$component" --toolchain "$toolchain"
     fi
 done
+
+# Test servers: each test starts its own throwaway instance on loopback
+# (scripts/servers/*.sh); here they are only installed when missing.
+echo "==> test servers"
+bash scripts/servers/postgres.sh install
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

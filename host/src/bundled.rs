@@ -28,8 +28,15 @@ pub const CSV: Bundled = Bundled {
     sha256: env!("PROVISIO_BUNDLED_CSV_SHA256"),
 };
 
+/// The SQL connector (`plugins/sql`): tables in PostgreSQL or SQLite.
+pub const SQL: Bundled = Bundled {
+    name: "sql",
+    bytes: include_bytes!(env!("PROVISIO_BUNDLED_SQL")),
+    sha256: env!("PROVISIO_BUNDLED_SQL_SHA256"),
+};
+
 /// Every bundled connector.
-pub const ALL: &[Bundled] = &[CSV];
+pub const ALL: &[Bundled] = &[CSV, SQL];
 
 /// The prefix that names a bundled connector instead of a file.
 pub const PREFIX: &str = "bundled:";

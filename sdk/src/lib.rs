@@ -98,6 +98,7 @@ pub mod config;
 mod export;
 pub mod filter;
 pub mod log;
+pub mod sql;
 mod types;
 
 pub use bindings::provisio::connector::types::{

@@ -14,71 +14,14 @@ use provisio_host::model::{Attribute, Value};
 use provisio_host::runtime::{Connector, DirectoryGrant, TargetSettings};
 use provisio_tests::fixtures;
 use provisio_tests::host::{CSV_CONFIG, PROVISIONER, TestHost};
+use provisio_tests::load::{Run, drive, ms};
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 // The same allocator as the `provisio` binary, so the figures are the host's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-struct Run {
-    ops: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
-impl Run {
-    fn rate(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn percentile(&mut self, p: f64) -> Duration {
-        self.latencies.sort();
-        self.latencies[((self.latencies.len() - 1) as f64 * p).round() as usize]
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// `clients` tasks run `ops` operations in all, each one at a time.
-async fn drive<F, Fut>(clients: usize, ops: usize, op: F) -> Run
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (op, next) = (op.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= ops {
-                    return latencies;
-                }
-                let t = Instant::now();
-                op(i).await;
-                latencies.push(t.elapsed());
-            }
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.unwrap());
-    }
-    Run {
-        ops,
-        elapsed: started.elapsed(),
-        latencies,
-    }
-}
 
 /// How a client learns that its operation ended.
 #[derive(Clone, Copy, PartialEq)]

@@ -4,3 +4,4 @@ mod api;
 mod csv_connector;
 mod load_errors;
 mod sandbox;
+mod sql_connector;

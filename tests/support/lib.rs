@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests and the benchmarks.
 
 pub mod host;
+pub mod load;
+pub mod postgres;
 
 use provisio_host::runtime::{Connector, DirectoryGrant, Runtime, RuntimeConfig, TargetSettings};
 use std::path::Path;

@@ -136,8 +136,7 @@ impl SecretRef {
     }
 }
 
-/// What the target's connector may reach. Later capabilities (LDAP, SQL,
-/// HTTP) read their own lists; today only the directory is enforced.
+/// What the target's connector may reach; nothing else.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grants {
@@ -145,12 +144,87 @@ pub struct Grants {
     pub directory: Option<PathBuf>,
     #[serde(default)]
     pub read_only: bool,
+    /// Databases the connector may open, by the name it opens them with.
     #[serde(default)]
-    pub ldap_urls: Vec<String>,
+    pub sql: BTreeMap<String, SqlGrantConfig>,
+}
+
+/// One granted database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlGrantConfig {
+    /// `postgres://user@host:port/database` or `sqlite://path` (relative to
+    /// the config file). Never with a password in it: see `password`.
+    pub url: String,
+    /// The database user's password.
     #[serde(default)]
-    pub sql_dsns: Vec<String>,
-    #[serde(default)]
-    pub http_hosts: Vec<String>,
+    pub password: Option<SecretRef>,
+    /// Connections the target's pool may hold.
+    #[serde(default = "default_sql_connections")]
+    pub max_connections: u32,
+}
+
+fn default_sql_connections() -> u32 {
+    4
+}
+
+impl SqlGrantConfig {
+    /// The URL with a relative SQLite path made relative to the config file.
+    pub fn resolved_url(&self, base: &Path) -> String {
+        match self.url.strip_prefix("sqlite://") {
+            Some(rest) if !rest.starts_with('/') && !rest.starts_with(':') => {
+                let (path, query) = rest
+                    .split_once('?')
+                    .map_or((rest, None), |(p, q)| (p, Some(q)));
+                let path = super::resolve(base, Path::new(path));
+                match query {
+                    Some(q) => format!("sqlite://{}?{q}", path.display()),
+                    None => format!("sqlite://{}", path.display()),
+                }
+            }
+            _ => self.url.clone(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let scheme = self.url.split("://").next().unwrap_or("");
+        match scheme {
+            "postgres" | "postgresql" => {
+                // user:password@ — the password belongs in a secret.
+                let authority = self.url[scheme.len() + 3..]
+                    .split(['/', '?'])
+                    .next()
+                    .unwrap_or("");
+                if let Some((userinfo, _)) = authority.rsplit_once('@')
+                    && userinfo.contains(':')
+                {
+                    return Err(
+                        "the url holds a password; move it to password = { env = \"VAR\" } or { file = \"path\" }"
+                            .into(),
+                    );
+                }
+                if self.url.contains("password=") {
+                    return Err(
+                        "the url holds a password parameter; use password = { env = … } instead"
+                            .into(),
+                    );
+                }
+            }
+            "sqlite" => {}
+            _ => {
+                return Err(format!(
+                    "unsupported database kind `{scheme}`: the url starts with postgres:// or sqlite://"
+                ));
+            }
+        }
+        if self.max_connections == 0 || self.max_connections > 256 {
+            return Err(format!(
+                "max_connections {} is not between 1 and 256",
+                self.max_connections
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A token bucket: `per_second` operations on average, bursts of `burst`.
@@ -367,6 +441,16 @@ impl TargetConfig {
             secret
                 .resolve(base)
                 .map_err(|reason| (format!("secrets.{key}"), reason))?;
+        }
+        for (name, grant) in &self.grants.sql {
+            grant
+                .validate()
+                .map_err(|reason| (format!("grants.sql.{name}.url"), reason))?;
+            if let Some(password) = &grant.password {
+                password
+                    .resolve(base)
+                    .map_err(|reason| (format!("grants.sql.{name}.password"), reason))?;
+            }
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ use crate::bundled;
 use crate::config::{Config, TargetConfig};
 use crate::keys::HostKey;
 use crate::model::{ObjectSchema, PageRequest, SearchRequest};
+use crate::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
 use crate::runtime::{
     CallError, CallLimits, ConfigGrant, DirectoryGrant, LoadedComponent, Runtime, Secret,
     TargetSettings,
@@ -752,6 +753,7 @@ fn settings_for(name: &str, config: &TargetConfig, base: &Path) -> Result<Target
             host_path: crate::config::resolve(base, dir),
             read_only: config.grants.read_only,
         }),
+        sql: sql_grant(config, base)?,
         limits: CallLimits {
             timeout: config.timeout,
             memory_bytes: config.memory_mib << 20,
@@ -759,4 +761,31 @@ fn settings_for(name: &str, config: &TargetConfig, base: &Path) -> Result<Target
         },
         max_instances: config.concurrency,
     })
+}
+
+fn sql_grant(config: &TargetConfig, base: &Path) -> Result<Option<Arc<SqlGrant>>, String> {
+    if config.grants.sql.is_empty() {
+        return Ok(None);
+    }
+    let mut specs = std::collections::BTreeMap::new();
+    for (name, grant) in &config.grants.sql {
+        let password = grant
+            .password
+            .as_ref()
+            .map(|p| p.resolve(base))
+            .transpose()
+            .map_err(|reason| format!("grants.sql.{name}.password: {reason}"))?
+            .map(Secret::new);
+        specs.insert(
+            name.clone(),
+            DatabaseSpec {
+                url: grant.resolved_url(base),
+                password,
+                max_connections: grant.max_connections,
+            },
+        );
+    }
+    SqlGrant::connect_lazy(&specs, config.timeout)
+        .map(|grant| Some(Arc::new(grant)))
+        .map_err(|e| format!("grants.sql: {e}"))
 }

@@ -8,6 +8,7 @@ use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
 use crate::runtime::cache::CompileSource;
 use crate::runtime::capabilities::config::ConfigGrant;
 use crate::runtime::capabilities::directory::DirectoryGrant;
+use crate::runtime::capabilities::sql::SqlGrant;
 use crate::runtime::error::{CallError, CallErrorKind, Operation};
 use crate::runtime::inspect::ComponentFacts;
 use crate::runtime::limits::CallLimits;
@@ -23,6 +24,9 @@ use wasmtime::{Engine, Store};
 /// waiting: epochs do not interrupt host functions, so a call blocked in one
 /// is abandoned (and its instance dropped when it returns).
 const OUTER_GRACE: Duration = Duration::from_secs(1);
+
+/// Imports of the SQL capability start with this, whatever their version.
+const SQL_PACKAGE: &str = "provisio:sql/";
 
 /// A validated, compiled connector: not yet bound to a target.
 pub struct LoadedComponent {
@@ -45,6 +49,8 @@ pub struct TargetSettings {
     pub name: String,
     pub config: ConfigGrant,
     pub directory: Option<DirectoryGrant>,
+    /// Databases the connector may open by name.
+    pub sql: Option<Arc<SqlGrant>>,
     pub limits: CallLimits,
     /// Instances (and so concurrent calls) at most.
     pub max_instances: usize,
@@ -56,6 +62,7 @@ impl TargetSettings {
             name: name.into(),
             config: ConfigGrant::default(),
             directory: None,
+            sql: None,
             limits: CallLimits::default(),
             max_instances: 4,
         }
@@ -77,12 +84,32 @@ pub enum StartError {
     Directory { target: String, path: String },
     #[error("target {target}: max_instances must be at least 1")]
     NoInstances { target: String },
+    #[error(
+        "target {target}: connector {connector} imports {capability}, which the target does not grant (grant it under [targets.{target}.grants])"
+    )]
+    NotGranted {
+        target: String,
+        connector: String,
+        capability: String,
+    },
 }
 
 impl LoadedComponent {
     /// `name@version`.
     pub fn label(&self) -> String {
         format!("{}@{}", self.info.name, self.info.version)
+    }
+
+    /// A capability the component imports that `settings` does not grant.
+    pub fn ungranted_import(&self, settings: &TargetSettings) -> Option<String> {
+        self.facts.imports.iter().find_map(|import| {
+            let granted = if import.starts_with(SQL_PACKAGE) {
+                settings.sql.is_some()
+            } else {
+                true
+            };
+            (!granted).then(|| import.clone())
+        })
     }
 
     /// Starts the connector for one target. Instances are created on demand.
@@ -107,11 +134,19 @@ impl LoadedComponent {
                 path: dir.host_path.display().to_string(),
             });
         }
+        if let Some(capability) = self.ungranted_import(&settings) {
+            return Err(StartError::NotGranted {
+                target: settings.name,
+                connector: self.label(),
+                capability,
+            });
+        }
         let context = Arc::new(TargetContext {
             name: settings.name,
             connector: self.label(),
             config: settings.config,
             directory: settings.directory,
+            sql: settings.sql,
             limits: settings.limits,
         });
         let pool = InstancePool::new(

@@ -180,6 +180,7 @@ impl Runtime {
             connector: "(loading)".into(),
             config: ConfigGrant::default(),
             directory: None,
+            sql: None,
             limits: CallLimits {
                 timeout: INFO_TIMEOUT,
                 ..CallLimits::default()

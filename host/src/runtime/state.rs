@@ -2,6 +2,7 @@
 
 use crate::runtime::capabilities::config::ConfigGrant;
 use crate::runtime::capabilities::directory::DirectoryGrant;
+use crate::runtime::capabilities::sql::SqlGrant;
 use crate::runtime::limits::{CallLimits, GuestLimiter};
 use crate::runtime::output::GuestOutput;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct TargetContext {
     pub connector: String,
     pub config: ConfigGrant,
     pub directory: Option<DirectoryGrant>,
+    /// Databases, when the target grants any.
+    pub sql: Option<Arc<SqlGrant>>,
     pub limits: CallLimits,
 }
 
@@ -28,7 +31,7 @@ pub struct PluginState {
     pub(crate) limiter: GuestLimiter,
     pub(crate) output: GuestOutput,
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
 }
 
 impl PluginState {

@@ -7,6 +7,7 @@
 //! here generated from it, a variant to [`BindingsPre`] and [`Bindings`],
 //! and its entry in [`SUPPORTED`].
 
+pub mod sql_v0_1_0;
 pub mod v0_1_0;
 
 use crate::model::{
@@ -48,8 +49,11 @@ pub fn supported_description() -> String {
 }
 
 /// Links the host imports of every supported version.
+/// Links the host imports of every supported version, and the
+/// capabilities (versioned on their own).
 pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    v0_1_0::add_to_linker(linker)
+    v0_1_0::add_to_linker(linker)?;
+    sql_v0_1_0::add_to_linker(linker)
 }
 
 /// A connector prepared for instantiation, by contract version.

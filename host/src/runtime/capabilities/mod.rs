@@ -5,6 +5,8 @@
 //! - `config`: always granted; the target's settings and secrets.
 //! - `directory`: a host directory preopened at [`directory::GUEST_PATH`],
 //!   only when the target grants one (file connectors).
+//! - `sql`: named databases behind host-owned pools (`provisio:sql`), only
+//!   those the target grants.
 //!
 //! WASI 0.2 is linked for every connector because Rust's std imports it
 //! even for pure computation, but with no preopens, no environment, no
@@ -13,3 +15,4 @@
 pub mod config;
 pub mod directory;
 pub mod log;
+pub mod sql;

@@ -1,0 +1,245 @@
+//! Binding of the `provisio:sql@0.1.0` capability (frozen in
+//! `wit/sql/0.1.0/`): the guest's handles map to the host's
+//! [`sql`](crate::runtime::capabilities::sql) capability.
+
+use crate::runtime::capabilities::sql::{
+    self, CursorHandle, DatabaseHandle, SqlError, SqlValue, TransactionHandle,
+};
+use crate::runtime::state::PluginState;
+use wasmtime::component::{HasSelf, Linker, Resource};
+
+mod generated {
+    wasmtime::component::bindgen!({
+        world: "sql-capability",
+        path: "../wit/sql/0.1.0",
+        with: {
+            "provisio:sql/client.database": crate::runtime::capabilities::sql::DatabaseHandle,
+            "provisio:sql/client.transaction": crate::runtime::capabilities::sql::TransactionHandle,
+            "provisio:sql/client.cursor": crate::runtime::capabilities::sql::CursorHandle,
+        },
+    });
+}
+
+use generated::provisio::sql::client as wit;
+
+pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    generated::SqlCapability::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |s| s)
+}
+
+impl From<wit::Value> for SqlValue {
+    fn from(v: wit::Value) -> Self {
+        match v {
+            wit::Value::Null => SqlValue::Null,
+            wit::Value::Boolean(b) => SqlValue::Boolean(b),
+            wit::Value::Integer(i) => SqlValue::Integer(i),
+            wit::Value::Real(r) => SqlValue::Real(r),
+            wit::Value::Text(t) => SqlValue::Text(t),
+            wit::Value::Blob(b) => SqlValue::Blob(b),
+        }
+    }
+}
+
+impl From<SqlValue> for wit::Value {
+    fn from(v: SqlValue) -> Self {
+        match v {
+            SqlValue::Null => wit::Value::Null,
+            SqlValue::Boolean(b) => wit::Value::Boolean(b),
+            SqlValue::Integer(i) => wit::Value::Integer(i),
+            SqlValue::Real(r) => wit::Value::Real(r),
+            SqlValue::Text(t) => wit::Value::Text(t),
+            SqlValue::Blob(b) => wit::Value::Blob(b),
+        }
+    }
+}
+
+impl From<SqlError> for wit::Error {
+    fn from(e: SqlError) -> Self {
+        match e {
+            SqlError::NotGranted(m) => wit::Error::NotGranted(m),
+            SqlError::Unavailable(m) => wit::Error::Unavailable(m),
+            SqlError::Constraint {
+                kind,
+                name,
+                message,
+            } => wit::Error::Constraint(wit::ConstraintViolation {
+                kind: match kind {
+                    sql::ConstraintKind::Unique => wit::ConstraintKind::Unique,
+                    sql::ConstraintKind::ForeignKey => wit::ConstraintKind::ForeignKey,
+                    sql::ConstraintKind::NotNull => wit::ConstraintKind::NotNull,
+                    sql::ConstraintKind::Check => wit::ConstraintKind::Check,
+                    sql::ConstraintKind::Other => wit::ConstraintKind::Other,
+                },
+                name,
+                message,
+            }),
+            SqlError::Invalid(m) => wit::Error::Invalid(m),
+            SqlError::Failed(m) => wit::Error::Failed(m),
+        }
+    }
+}
+
+fn rows(r: sql::Rows) -> wit::Rows {
+    wit::Rows {
+        columns: r
+            .columns
+            .into_iter()
+            .map(|c| wit::Column {
+                name: c.name,
+                type_name: c.type_name,
+            })
+            .collect(),
+        rows: r
+            .rows
+            .into_iter()
+            .map(|row| row.into_iter().map(Into::into).collect())
+            .collect(),
+    }
+}
+
+fn params(values: Vec<wit::Value>) -> Vec<SqlValue> {
+    values.into_iter().map(Into::into).collect()
+}
+
+impl PluginState {
+    fn sql_grant(&self) -> Result<std::sync::Arc<sql::SqlGrant>, SqlError> {
+        self.target
+            .sql
+            .clone()
+            .ok_or_else(|| SqlError::NotGranted("no database is granted to this target".into()))
+    }
+}
+
+/// A handle the guest passed that the table does not hold: the guest is
+/// broken, so the call traps.
+type Trap = wasmtime::Error;
+
+impl wit::Host for PluginState {}
+
+impl wit::HostDatabase for PluginState {
+    fn open(&mut self, name: String) -> Result<Resource<DatabaseHandle>, wit::Error> {
+        let handle = self.sql_grant()?.open(&name)?;
+        tracing::debug!(target: "provisio::sql", database = %handle.name(), "connector opened a database");
+        self.table
+            .push(handle)
+            .map_err(|e| wit::Error::Failed(format!("cannot hold another handle: {e}")))
+    }
+
+    fn dialect(&mut self, db: Resource<DatabaseHandle>) -> wit::Dialect {
+        match self.table.get(&db).map(DatabaseHandle::dialect) {
+            Ok(sql::Dialect::Postgres) => wit::Dialect::Postgres,
+            _ => wit::Dialect::Sqlite,
+        }
+    }
+
+    fn query(
+        &mut self,
+        db: Resource<DatabaseHandle>,
+        sql: String,
+        values: Vec<wit::Value>,
+    ) -> Result<wit::Rows, wit::Error> {
+        let grant = self.sql_grant()?;
+        let db = self.table.get(&db).map_err(bad_handle)?;
+        Ok(rows(grant.query(db, &sql, params(values))?))
+    }
+
+    fn execute(
+        &mut self,
+        db: Resource<DatabaseHandle>,
+        sql: String,
+        values: Vec<wit::Value>,
+    ) -> Result<u64, wit::Error> {
+        let grant = self.sql_grant()?;
+        let db = self.table.get(&db).map_err(bad_handle)?;
+        Ok(grant.execute(db, &sql, params(values))?)
+    }
+
+    fn begin(
+        &mut self,
+        db: Resource<DatabaseHandle>,
+    ) -> Result<Resource<TransactionHandle>, wit::Error> {
+        let grant = self.sql_grant()?;
+        let db = self.table.get(&db).map_err(bad_handle)?;
+        let tx = grant.begin(db)?;
+        self.table
+            .push(tx)
+            .map_err(|e| wit::Error::Failed(format!("cannot hold another handle: {e}")))
+    }
+
+    fn cursor(
+        &mut self,
+        db: Resource<DatabaseHandle>,
+        sql: String,
+        values: Vec<wit::Value>,
+    ) -> Result<Resource<CursorHandle>, wit::Error> {
+        let grant = self.sql_grant()?;
+        let db = self.table.get(&db).map_err(bad_handle)?;
+        let cursor = grant.cursor(db, sql, params(values))?;
+        self.table
+            .push(cursor)
+            .map_err(|e| wit::Error::Failed(format!("cannot hold another handle: {e}")))
+    }
+
+    fn drop(&mut self, db: Resource<DatabaseHandle>) -> Result<(), Trap> {
+        self.table.delete(db)?;
+        Ok(())
+    }
+}
+
+impl wit::HostTransaction for PluginState {
+    fn query(
+        &mut self,
+        tx: Resource<TransactionHandle>,
+        sql: String,
+        values: Vec<wit::Value>,
+    ) -> Result<wit::Rows, wit::Error> {
+        let grant = self.sql_grant()?;
+        let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
+        Ok(rows(grant.tx_query(tx, &sql, params(values))?))
+    }
+
+    fn execute(
+        &mut self,
+        tx: Resource<TransactionHandle>,
+        sql: String,
+        values: Vec<wit::Value>,
+    ) -> Result<u64, wit::Error> {
+        let grant = self.sql_grant()?;
+        let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
+        Ok(grant.tx_execute(tx, &sql, params(values))?)
+    }
+
+    fn commit(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
+        let grant = self.sql_grant()?;
+        let tx = self.table.delete(tx).map_err(bad_handle)?;
+        Ok(grant.commit(tx)?)
+    }
+
+    fn rollback(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
+        let grant = self.sql_grant()?;
+        let tx = self.table.delete(tx).map_err(bad_handle)?;
+        Ok(grant.rollback(tx)?)
+    }
+
+    fn drop(&mut self, tx: Resource<TransactionHandle>) -> Result<(), Trap> {
+        // Dropping an open transaction rolls it back.
+        self.table.delete(tx)?;
+        Ok(())
+    }
+}
+
+impl wit::HostCursor for PluginState {
+    fn next(&mut self, cursor: Resource<CursorHandle>, max: u32) -> Result<wit::Rows, wit::Error> {
+        let grant = self.sql_grant()?;
+        let cursor = self.table.get_mut(&cursor).map_err(bad_handle)?;
+        Ok(rows(grant.next(cursor, max)?))
+    }
+
+    fn drop(&mut self, cursor: Resource<CursorHandle>) -> Result<(), Trap> {
+        self.table.delete(cursor)?;
+        Ok(())
+    }
+}
+
+fn bad_handle(e: wasmtime::component::ResourceTableError) -> wit::Error {
+    wit::Error::Failed(format!("unknown handle: {e}"))
+}

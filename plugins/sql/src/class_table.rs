@@ -1,0 +1,286 @@
+//! One object class: its settings and its table's columns, and the mapping
+//! between attribute names and columns.
+
+use crate::settings::ClassSettings;
+use crate::table::{Column, Kind, Statement};
+use provisio_sdk::sql::Value as SqlValue;
+use provisio_sdk::{Attribute, ConnectorObject, Error, Value};
+
+pub const NAME: &str = "__name__";
+pub const ENABLE: &str = "__enable__";
+pub const PASSWORD: &str = "__password__";
+pub const GROUPS: &str = "__groups__";
+
+pub struct ClassTable {
+    pub settings: ClassSettings,
+    pub columns: Vec<Column>,
+    /// (attribute, column index) of every column shown as an attribute.
+    pub exposed: Vec<(String, usize)>,
+}
+
+/// Where an attribute goes.
+pub enum Target<'a> {
+    Column(&'a Column),
+    Password(&'a Column),
+    Groups,
+}
+
+impl ClassTable {
+    pub fn new(settings: ClassSettings, columns: Vec<Column>) -> Result<Self, Error> {
+        let table = &settings.table;
+        let find = |name: &str, key: &str| {
+            columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "configuration key `{}.{key}`: table {table} has no column {name:?} (columns: {})",
+                        settings.class,
+                        columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                })
+        };
+        find(&settings.key, "key")?;
+        find(&settings.name, "name")?;
+        let hidden: Vec<usize> = [
+            settings
+                .enable
+                .as_deref()
+                .map(|c| find(c, "enable"))
+                .transpose()?,
+            settings
+                .password
+                .as_deref()
+                .map(|c| find(c, "password"))
+                .transpose()?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let Some(updated) = &settings.updated {
+            let i = find(updated, "updated")?;
+            if !matches!(columns[i].kind, Kind::Integer | Kind::Text | Kind::Cast(_)) {
+                return Err(Error::invalid(format!(
+                    "configuration key `{}.updated`: column {updated} is {}, not a timestamp or an integer",
+                    settings.class, columns[i].type_name
+                )));
+            }
+        }
+        for (attribute, column) in &settings.renames {
+            find(column, &format!("attribute.{attribute}"))?;
+        }
+        let listed = settings.columns.as_ref();
+        let mut exposed = Vec::new();
+        for (i, column) in columns.iter().enumerate() {
+            if hidden.contains(&i) {
+                continue;
+            }
+            let is_key = column.name.eq_ignore_ascii_case(&settings.key);
+            if let Some(listed) = listed
+                && !is_key
+                && !listed.iter().any(|l| l.eq_ignore_ascii_case(&column.name))
+            {
+                continue;
+            }
+            let attribute = settings
+                .renames
+                .iter()
+                .find(|(_, c)| c.eq_ignore_ascii_case(&column.name))
+                .map(|(a, _)| a.clone())
+                .unwrap_or_else(|| column.name.clone());
+            exposed.push((attribute, i));
+        }
+        Ok(ClassTable {
+            settings,
+            columns,
+            exposed,
+        })
+    }
+
+    pub fn column(&self, name: &str) -> &Column {
+        self.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .expect("checked in new")
+    }
+
+    pub fn key(&self) -> &Column {
+        self.column(&self.settings.key)
+    }
+
+    pub fn table(&self) -> String {
+        crate::table::ident(&self.settings.table)
+    }
+
+    /// The column (or special handling) behind an attribute.
+    pub fn target(&self, attribute: &str, has_groups: bool) -> Result<Target<'_>, Error> {
+        if attribute.eq_ignore_ascii_case(NAME) {
+            return Ok(Target::Column(self.column(&self.settings.name)));
+        }
+        if attribute.eq_ignore_ascii_case(ENABLE) {
+            return match &self.settings.enable {
+                Some(c) => Ok(Target::Column(self.column(c))),
+                None => Err(Error::invalid_attribute(
+                    attribute,
+                    format!(
+                        "class {} has no enable column (set `{}.enable`)",
+                        self.settings.class, self.settings.class
+                    ),
+                )),
+            };
+        }
+        if attribute.eq_ignore_ascii_case(PASSWORD) {
+            return match &self.settings.password {
+                Some(c) => Ok(Target::Password(self.column(c))),
+                None => Err(Error::invalid_attribute(
+                    attribute,
+                    format!(
+                        "class {} has no password column (set `{}.password`)",
+                        self.settings.class, self.settings.class
+                    ),
+                )),
+            };
+        }
+        if attribute.eq_ignore_ascii_case(GROUPS) {
+            return if has_groups {
+                Ok(Target::Groups)
+            } else {
+                Err(Error::invalid_attribute(
+                    attribute,
+                    "this target has no membership table (set `membership.table`)",
+                ))
+            };
+        }
+        self.exposed
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(attribute))
+            .map(|(_, i)| Target::Column(&self.columns[*i]))
+            .ok_or_else(|| {
+                Error::invalid_attribute(
+                    attribute,
+                    format!(
+                        "class {} has no attribute {attribute:?} (attributes: {})",
+                        self.settings.class,
+                        self.exposed
+                            .iter()
+                            .map(|(a, _)| a.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+    }
+
+    /// The column a filter's attribute names: a real attribute first, then
+    /// `uid`, `name` and `enable` as the operational attributes.
+    pub fn filter_column(&self, attribute: &str) -> Result<&Column, Error> {
+        if let Some((_, i)) = self
+            .exposed
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(attribute))
+        {
+            return Ok(&self.columns[*i]);
+        }
+        match attribute.to_ascii_lowercase().as_str() {
+            "uid" => Ok(self.key()),
+            "name" => Ok(self.column(&self.settings.name)),
+            "enable" if self.settings.enable.is_some() => {
+                Ok(self.column(self.settings.enable.as_deref().unwrap_or_default()))
+            }
+            _ => Err(Error::invalid(format!(
+                "filter: class {} has no attribute {attribute:?} (attributes: {})",
+                self.settings.class,
+                self.exposed
+                    .iter()
+                    .map(|(a, _)| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// `SELECT <columns> FROM <table>`, the columns in [`Self::read_row`]'s order.
+    pub fn select(&self, dialect: provisio_sdk::sql::Dialect) -> Statement {
+        let mut columns: Vec<String> = self.columns.iter().map(Column::select).collect();
+        if let Some(p) = &self.settings.password {
+            // The hash never leaves the database.
+            let i = self
+                .columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(p))
+                .unwrap_or(0);
+            columns[i] = "NULL".into();
+        }
+        Statement::new(
+            dialect,
+            format!("SELECT {} FROM {}", columns.join(", "), self.table()),
+        )
+    }
+
+    /// The key of a row as the uid.
+    pub fn uid_of(&self, row: &[SqlValue]) -> String {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(&self.settings.key))
+            .unwrap_or(0);
+        text_of(&row[i])
+    }
+
+    /// A row (selected by [`Self::select`]) as an object.
+    pub fn read_row(&self, row: &[SqlValue], wanted: &[String]) -> ConnectorObject {
+        let name_index = self
+            .columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(&self.settings.name))
+            .unwrap_or(0);
+        let mut object = ConnectorObject::new(
+            self.settings.class.clone(),
+            self.uid_of(row),
+            text_of(&row[name_index]),
+        );
+        let want =
+            |name: &str| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(name));
+        for (attribute, i) in &self.exposed {
+            if !want(attribute) {
+                continue;
+            }
+            if let Some(value) = self.columns[*i].read_value(&row[*i]) {
+                object
+                    .attributes
+                    .push(Attribute::single(attribute.clone(), value));
+            }
+        }
+        if let Some(enable) = &self.settings.enable
+            && want(ENABLE)
+        {
+            let i = self
+                .columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(enable))
+                .unwrap_or(0);
+            if let Some(Value::Boolean(b)) = self.columns[i].read_value(&row[i]) {
+                object.attributes.push(Attribute::single(ENABLE, b));
+            }
+        }
+        object
+    }
+
+    /// The uid as a parameter of the key column.
+    pub fn key_param(&self, uid: &str) -> Result<SqlValue, Error> {
+        self.key()
+            .to_sql("uid", &Value::Text(uid.to_owned()))
+            .map_err(|_| Error::not_found(format!("no {} with uid {uid:?}", self.settings.class)))
+    }
+}
+
+pub fn text_of(value: &SqlValue) -> String {
+    match value {
+        SqlValue::Null => String::new(),
+        SqlValue::Boolean(b) => b.to_string(),
+        SqlValue::Integer(i) => i.to_string(),
+        SqlValue::Real(r) => r.to_string(),
+        SqlValue::Text(t) => t.clone(),
+        SqlValue::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+    }
+}

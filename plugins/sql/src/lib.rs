@@ -1,0 +1,675 @@
+//! # The SQL connector (the JDBC role)
+//!
+//! Accounts (and any other object class) kept as rows of tables in a
+//! PostgreSQL or SQLite database that the operator grants the target
+//! (`[targets.<t>.grants.sql.<name>]`); the connector opens it by name and
+//! never sees its URL or password. See [`settings`] for the configuration.
+//!
+//! - Columns become attributes, typed by the table's own column types; a
+//!   value of the wrong type is refused with the column and its type.
+//! - Filters become parameterised `WHERE` clauses; paging is keyset paging
+//!   on the key column, so pages stay right while rows change.
+//! - `__password__` is stored hashed (argon2id or PBKDF2-SHA256, PHC
+//!   strings) and never read back; `__enable__` maps to a boolean column;
+//!   `__groups__` to a membership table.
+//! - `sync` reads a change-timestamp column the connector sets on each
+//!   write (and other writers should set too); deletes are not seen.
+
+mod class_table;
+mod filter_sql;
+mod password;
+pub mod settings;
+mod sync;
+mod table;
+
+use class_table::{ClassTable, GROUPS, Target};
+use provisio_sdk::sql::{Database, Dialect, Transaction, Value as SqlValue};
+use provisio_sdk::{
+    Attribute, AttributeChange, AttributeInfo, Capabilities, ClassInfo, Config, Connector,
+    ConnectorInfo, ConnectorObject, Error, ObjectSchema, Page, Query, SyncBatch, SyncRequest,
+    Value, ValueType, export_connector,
+};
+use settings::Settings;
+use table::{Queries, Statement, ident};
+
+pub struct SqlConnector {
+    settings: Settings,
+    db: Database,
+    dialect: Dialect,
+    /// Tables described on first use, then kept for the instance's life.
+    tables: Vec<ClassTable>,
+}
+
+impl SqlConnector {
+    fn class(&mut self, class: &str) -> Result<&ClassTable, Error> {
+        let settings = self.settings.class(class)?.clone();
+        if let Some(i) = self
+            .tables
+            .iter()
+            .position(|t| t.settings.class == settings.class)
+        {
+            return Ok(&self.tables[i]);
+        }
+        let columns = table::describe(&self.db, self.dialect, &settings.table)?;
+        self.tables.push(ClassTable::new(settings, columns)?);
+        Ok(self.tables.last().expect("just pushed"))
+    }
+
+    fn has_groups(&self) -> bool {
+        self.settings.membership.is_some()
+    }
+
+    /// An expression for "now" that fits the `updated` column.
+    fn now(&self, column: &table::Column) -> &'static str {
+        match (self.dialect, &column.kind) {
+            (Dialect::Postgres, table::Kind::Integer) => {
+                "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint"
+            }
+            (Dialect::Postgres, _) => "clock_timestamp()",
+            (Dialect::Sqlite, table::Kind::Integer) => {
+                "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
+            }
+            (Dialect::Sqlite, _) => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        }
+    }
+
+    fn read(
+        &self,
+        q: &impl Queries,
+        class: &ClassTable,
+        uid: &str,
+        wanted: &[String],
+    ) -> Result<ConnectorObject, Error> {
+        let mut statement = class.select(self.dialect);
+        let key = class.key_param(uid)?;
+        statement.push(&format!(" WHERE {} = ", ident(&class.settings.key)));
+        statement.push_bind(key, Some(class.key()));
+        let rows = statement.rows(q)?;
+        let row = rows.rows.first().ok_or_else(|| {
+            Error::not_found(format!("no {} with uid {uid:?}", class.settings.class))
+        })?;
+        let mut object = class.read_row(row, wanted);
+        if self.has_groups()
+            && (wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(GROUPS)))
+        {
+            let groups = self.groups_of(q, uid)?;
+            if !groups.is_empty() {
+                object.attributes.push(Attribute::multi(
+                    GROUPS,
+                    groups.into_iter().map(Value::Reference),
+                ));
+            }
+        }
+        Ok(object)
+    }
+
+    fn groups_of(&self, q: &impl Queries, uid: &str) -> Result<Vec<String>, Error> {
+        let m = self
+            .settings
+            .membership
+            .as_ref()
+            .expect("checked by has_groups");
+        let mut statement = Statement::new(
+            self.dialect,
+            format!(
+                "SELECT CAST({} AS TEXT) FROM {} WHERE CAST({} AS TEXT) = ",
+                ident(&m.group),
+                ident(&m.table),
+                ident(&m.account)
+            ),
+        );
+        statement.push_bind(SqlValue::Text(uid.to_owned()), None);
+        statement.push(" ORDER BY 1");
+        Ok(statement
+            .rows(q)?
+            .rows
+            .iter()
+            .map(|r| class_table::text_of(&r[0]))
+            .collect())
+    }
+
+    fn change_groups(
+        &self,
+        tx: &Transaction,
+        uid: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), Error> {
+        let m = self
+            .settings
+            .membership
+            .as_ref()
+            .expect("checked by target()");
+        for group in remove {
+            let mut s = Statement::new(
+                self.dialect,
+                format!(
+                    "DELETE FROM {} WHERE CAST({} AS TEXT) = ",
+                    ident(&m.table),
+                    ident(&m.account)
+                ),
+            );
+            s.push_bind(SqlValue::Text(uid.to_owned()), None);
+            s.push(&format!(" AND CAST({} AS TEXT) = ", ident(&m.group)));
+            s.push_bind(SqlValue::Text(group.clone()), None);
+            s.run(tx)?;
+        }
+        let current = self.groups_of(tx, uid)?;
+        for group in add {
+            if current.contains(group) {
+                continue;
+            }
+            // The ids go in as text and the database converts them to the
+            // membership table's column types.
+            let mut s = Statement::new(
+                self.dialect,
+                format!(
+                    "INSERT INTO {} ({}, {}) VALUES (",
+                    ident(&m.table),
+                    ident(&m.account),
+                    ident(&m.group)
+                ),
+            );
+            let (a, g) = (
+                SqlValue::Text(uid.to_owned()),
+                SqlValue::Text(group.clone()),
+            );
+            match self.dialect {
+                Dialect::Postgres => {
+                    let pa = s.bind(a, None);
+                    let pg = s.bind(g, None);
+                    // Let PostgreSQL cast text to whatever the columns are.
+                    s.push(&format!(
+                        "({pa})::text::{}, ({pg})::text::{})",
+                        self.member_type(tx, &m.account)?,
+                        self.member_type(tx, &m.group)?
+                    ));
+                }
+                Dialect::Sqlite => {
+                    s.push_bind(a, None).push(", ").push_bind(g, None).push(")");
+                }
+            }
+            s.run(tx)?;
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL type of a membership column.
+    fn member_type(&self, q: &impl Queries, column: &str) -> Result<String, Error> {
+        let m = self
+            .settings
+            .membership
+            .as_ref()
+            .expect("membership is configured");
+        let mut s = Statement::new(
+            self.dialect,
+            "SELECT udt_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ",
+        );
+        s.push_bind(SqlValue::Text(m.table.clone()), None);
+        s.push(" AND column_name = ");
+        s.push_bind(SqlValue::Text(column.to_owned()), None);
+        let rows = s.rows(q)?;
+        rows.rows
+            .first()
+            .and_then(|r| r[0].as_text().map(ident))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "membership table {} has no column {column}",
+                    m.table
+                ))
+            })
+    }
+}
+
+fn values_of(attribute: &Attribute) -> Result<Option<&Value>, Error> {
+    match attribute.values.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(Error::invalid_attribute(
+            &attribute.name,
+            "holds several values, but its column holds one",
+        )),
+    }
+}
+
+fn texts(attribute: &Attribute) -> Vec<String> {
+    attribute
+        .values
+        .iter()
+        .map(|v| match v {
+            Value::Text(t) | Value::Reference(t) => t.clone(),
+            Value::Integer(i) => i.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            Value::Binary(_) => String::new(),
+        })
+        .collect()
+}
+
+impl Connector for SqlConnector {
+    fn info() -> ConnectorInfo {
+        ConnectorInfo::new(
+            "sql",
+            env!("CARGO_PKG_VERSION"),
+            "Accounts and groups in SQL tables (PostgreSQL, SQLite)",
+            Capabilities::all(),
+        )
+    }
+
+    fn open(config: &Config) -> Result<Self, Error> {
+        let settings = Settings::from_config(config)?;
+        let db = Database::open(&settings.database)?;
+        Ok(SqlConnector {
+            dialect: db.dialect(),
+            db,
+            settings,
+            tables: Vec::new(),
+        })
+    }
+
+    fn test(&mut self) -> Result<(), Error> {
+        self.db.query("SELECT 1", &[])?;
+        let classes: Vec<String> = self
+            .settings
+            .classes
+            .iter()
+            .map(|c| c.class.clone())
+            .collect();
+        for class in classes {
+            self.tables.clear();
+            self.class(&class)?;
+        }
+        Ok(())
+    }
+
+    fn schema(&mut self) -> Result<ObjectSchema, Error> {
+        let names: Vec<String> = self
+            .settings
+            .classes
+            .iter()
+            .map(|c| c.class.clone())
+            .collect();
+        let has_groups = self.has_groups();
+        let mut classes = Vec::new();
+        for name in names {
+            let class = self.class(&name)?;
+            let mut attributes = Vec::new();
+            for (attribute, i) in &class.exposed {
+                let column = &class.columns[*i];
+                let mut info = AttributeInfo::new(attribute.clone(), column.value_type());
+                let is_key = column.name.eq_ignore_ascii_case(&class.settings.key);
+                if is_key {
+                    info.updatable = false;
+                    if class.settings.key_generated {
+                        info = info.read_only();
+                    } else {
+                        info = info.required();
+                    }
+                } else if column.required {
+                    info = info.required();
+                }
+                if class
+                    .settings
+                    .updated
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(&column.name))
+                {
+                    info = info.read_only();
+                }
+                attributes.push(info);
+            }
+            if class.settings.enable.is_some() {
+                attributes.push(AttributeInfo::new(class_table::ENABLE, ValueType::Boolean));
+            }
+            if class.settings.password.is_some() {
+                attributes
+                    .push(AttributeInfo::new(class_table::PASSWORD, ValueType::Text).write_only());
+            }
+            if has_groups {
+                attributes.push(AttributeInfo::new(GROUPS, ValueType::Reference).multi_valued());
+            }
+            let mut info = ClassInfo::new(class.settings.class.clone(), attributes);
+            info.description = Some(format!("rows of {}", class.settings.table));
+            classes.push(info);
+        }
+        Ok(ObjectSchema { classes })
+    }
+
+    fn create(
+        &mut self,
+        class: &str,
+        attributes: Vec<Attribute>,
+    ) -> Result<ConnectorObject, Error> {
+        self.class(class)?;
+        let class = self.settings.class(class)?.class.clone();
+        let this = &*self;
+        let class = this
+            .tables
+            .iter()
+            .find(|t| t.settings.class == class)
+            .expect("described above");
+        let mut columns: Vec<String> = Vec::new();
+        let mut statement = Statement::new(this.dialect, "");
+        let mut placeholders = Vec::new();
+        let mut groups = Vec::new();
+        let mut key = None;
+        for attribute in &attributes {
+            match class.target(&attribute.name, this.has_groups())? {
+                Target::Groups => groups = texts(attribute),
+                Target::Password(column) => {
+                    let Some(Value::Text(password)) = values_of(attribute)? else {
+                        return Err(Error::invalid_attribute(
+                            &attribute.name,
+                            "must be one text value",
+                        ));
+                    };
+                    let hashed = password::hash(this.settings.password_hash, password)?;
+                    columns.push(ident(&column.name));
+                    placeholders.push(statement.bind(SqlValue::Text(hashed), Some(column)));
+                }
+                Target::Column(column) => {
+                    if columns.contains(&ident(&column.name)) {
+                        continue;
+                    }
+                    let Some(value) = values_of(attribute)? else {
+                        continue;
+                    };
+                    if column.name.eq_ignore_ascii_case(&class.settings.key) {
+                        if class.settings.key_generated {
+                            return Err(Error::invalid_attribute(
+                                &attribute.name,
+                                "is generated by the database",
+                            ));
+                        }
+                        key = Some(value.clone());
+                    }
+                    let param = column.to_sql(&attribute.name, value)?;
+                    columns.push(ident(&column.name));
+                    placeholders.push(statement.bind(param, Some(column)));
+                }
+            }
+        }
+        if key.is_none() && !class.settings.key_generated {
+            return Err(Error::invalid_attribute(
+                &class.settings.key,
+                format!("is the key of {} and is required", class.settings.table),
+            ));
+        }
+        if let Some(updated) = &class.settings.updated {
+            let column = class.column(updated);
+            columns.push(ident(&column.name));
+            placeholders.push(this.now(column).to_owned());
+        }
+        statement.text = format!(
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING CAST({} AS TEXT)",
+            class.table(),
+            columns.join(", "),
+            placeholders.join(", "),
+            ident(&class.settings.key)
+        );
+        let tx = this.db.transaction()?;
+        let rows = statement.rows(&tx).map_err(|e| match e {
+            Error::AlreadyExists(m) => Error::already_exists(format!(
+                "{} already has this object: {m}",
+                class.settings.table
+            )),
+            other => other,
+        })?;
+        let uid = rows
+            .rows
+            .first()
+            .map(|r| class_table::text_of(&r[0]))
+            .ok_or_else(|| Error::failed("the insert returned no key"))?;
+        if !groups.is_empty() {
+            this.change_groups(&tx, &uid, &groups, &[])?;
+        }
+        let object = this.read(&tx, class, &uid, &[])?;
+        tx.commit()?;
+        Ok(object)
+    }
+
+    fn get(
+        &mut self,
+        class: &str,
+        uid: &str,
+        attributes: &[String],
+    ) -> Result<ConnectorObject, Error> {
+        self.class(class)?;
+        let this = &*self;
+        let class = this
+            .tables
+            .iter()
+            .find(|t| t.settings.class.eq_ignore_ascii_case(class))
+            .expect("described above");
+        this.read(&this.db, class, uid, attributes)
+    }
+
+    fn update(
+        &mut self,
+        class: &str,
+        uid: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Result<ConnectorObject, Error> {
+        self.class(class)?;
+        let this = &*self;
+        let class = this
+            .tables
+            .iter()
+            .find(|t| t.settings.class.eq_ignore_ascii_case(class))
+            .expect("described above");
+        let mut statement = Statement::new(this.dialect, "");
+        let mut sets = Vec::new();
+        let (mut add_groups, mut remove_groups) = (Vec::new(), Vec::new());
+        for change in &changes {
+            let (attribute, remove) = match change {
+                AttributeChange::Replace(a) | AttributeChange::AddValues(a) => (a, false),
+                AttributeChange::RemoveValues(a) => (a, true),
+            };
+            match class.target(&attribute.name, this.has_groups())? {
+                Target::Groups => match change {
+                    AttributeChange::AddValues(a) => add_groups.extend(texts(a)),
+                    AttributeChange::RemoveValues(a) => remove_groups.extend(texts(a)),
+                    AttributeChange::Replace(a) => {
+                        let wanted = texts(a);
+                        let current = this.groups_of(&this.db, uid)?;
+                        remove_groups
+                            .extend(current.iter().filter(|g| !wanted.contains(g)).cloned());
+                        add_groups.extend(wanted);
+                    }
+                },
+                Target::Password(column) => {
+                    let Some(Value::Text(password)) = values_of(attribute)? else {
+                        return Err(Error::invalid_attribute(
+                            &attribute.name,
+                            "must be one text value",
+                        ));
+                    };
+                    let hashed = password::hash(this.settings.password_hash, password)?;
+                    let p = statement.bind(SqlValue::Text(hashed), Some(column));
+                    sets.push(format!("{} = {p}", ident(&column.name)));
+                }
+                Target::Column(column) => {
+                    if column.name.eq_ignore_ascii_case(&class.settings.key) {
+                        return Err(Error::invalid_attribute(
+                            &attribute.name,
+                            "is the key and cannot change",
+                        ));
+                    }
+                    let name = ident(&column.name);
+                    match (values_of(attribute)?, remove) {
+                        (None, false) => sets.push(format!("{name} = NULL")),
+                        (None, true) => {}
+                        (Some(value), false) => {
+                            let p = statement
+                                .bind(column.to_sql(&attribute.name, value)?, Some(column));
+                            sets.push(format!("{name} = {p}"));
+                        }
+                        (Some(value), true) => {
+                            let p = statement
+                                .bind(column.to_sql(&attribute.name, value)?, Some(column));
+                            sets.push(format!(
+                                "{name} = CASE WHEN {name} = {p} THEN NULL ELSE {name} END"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(updated) = &class.settings.updated {
+            let column = class.column(updated);
+            sets.push(format!("{} = {}", ident(&column.name), this.now(column)));
+        }
+        let tx = this.db.transaction()?;
+        if !sets.is_empty() {
+            let key = class.key_param(uid)?;
+            let p = statement.bind(key, Some(class.key()));
+            statement.text = format!(
+                "UPDATE {} SET {} WHERE {} = {p}",
+                class.table(),
+                sets.join(", "),
+                ident(&class.settings.key)
+            );
+            if statement.run(&tx)? == 0 {
+                return Err(Error::not_found(format!(
+                    "no {} with uid {uid:?}",
+                    class.settings.class
+                )));
+            }
+        } else {
+            this.read(&tx, class, uid, &[])?;
+        }
+        if !add_groups.is_empty() || !remove_groups.is_empty() {
+            this.change_groups(&tx, uid, &add_groups, &remove_groups)?;
+        }
+        let object = this.read(&tx, class, uid, &[])?;
+        tx.commit()?;
+        Ok(object)
+    }
+
+    fn delete(&mut self, class: &str, uid: &str) -> Result<(), Error> {
+        self.class(class)?;
+        let this = &*self;
+        let class = this
+            .tables
+            .iter()
+            .find(|t| t.settings.class.eq_ignore_ascii_case(class))
+            .expect("described above");
+        let tx = this.db.transaction()?;
+        if let Some(m) = &this.settings.membership {
+            let mut s = Statement::new(
+                this.dialect,
+                format!(
+                    "DELETE FROM {} WHERE CAST({} AS TEXT) = ",
+                    ident(&m.table),
+                    ident(&m.account)
+                ),
+            );
+            s.push_bind(SqlValue::Text(uid.to_owned()), None);
+            s.run(&tx)?;
+        }
+        let mut s = Statement::new(
+            this.dialect,
+            format!(
+                "DELETE FROM {} WHERE {} = ",
+                class.table(),
+                ident(&class.settings.key)
+            ),
+        );
+        s.push_bind(class.key_param(uid)?, Some(class.key()));
+        if s.run(&tx)? == 0 {
+            return Err(Error::not_found(format!(
+                "no {} with uid {uid:?}",
+                class.settings.class
+            )));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keyset paging on the key column: the cookie is the last key returned.
+    fn search(&mut self, query: Query) -> Result<Page, Error> {
+        self.class(&query.class)?;
+        let this = &*self;
+        let class = this
+            .tables
+            .iter()
+            .find(|t| t.settings.class.eq_ignore_ascii_case(&query.class))
+            .expect("described above");
+        let mut statement = class.select(this.dialect);
+        let mut conditions = Vec::new();
+        if let Some(filter) = &query.filter {
+            statement.push(" WHERE ");
+            filter_sql::push_filter(&mut statement, class, filter)?;
+            conditions.push(());
+        }
+        if let Some(cookie) = &query.page.cookie {
+            let key = class
+                .key()
+                .to_sql("cookie", &Value::Text(cookie.clone()))
+                .map_err(|_| {
+                    Error::invalid(format!(
+                        "page cookie {cookie:?} is not a key of {}",
+                        class.settings.table
+                    ))
+                })?;
+            statement.push(if conditions.is_empty() {
+                " WHERE "
+            } else {
+                " AND "
+            });
+            statement.push(&format!("{} > ", ident(&class.settings.key)));
+            statement.push_bind(key, Some(class.key()));
+        }
+        let size = query.page.size as usize;
+        statement.push(&format!(
+            " ORDER BY {} LIMIT {}",
+            ident(&class.settings.key),
+            size + 1
+        ));
+        let rows = statement.rows(&this.db)?;
+        let has_more = rows.rows.len() > size;
+        let objects: Vec<ConnectorObject> = rows
+            .rows
+            .iter()
+            .take(size)
+            .map(|row| class.read_row(row, &query.attributes))
+            .collect();
+        let cookie = has_more
+            .then(|| objects.last().map(|o| o.uid.clone()))
+            .flatten();
+        Ok(Page {
+            objects,
+            cookie,
+            remaining: None,
+        })
+    }
+
+    fn sync(&mut self, request: SyncRequest) -> Result<SyncBatch, Error> {
+        self.class(&request.class)?;
+        let this = &*self;
+        let class = this
+            .tables
+            .iter()
+            .find(|t| t.settings.class.eq_ignore_ascii_case(&request.class))
+            .expect("described above");
+        sync::sync(
+            &this.db,
+            this.dialect,
+            class,
+            request.token.as_deref(),
+            request.max_deltas,
+        )
+    }
+
+    fn latest_sync_token(&mut self, class: &str) -> Result<String, Error> {
+        self.class(class)?;
+        let this = &*self;
+        let class = this
+            .tables
+            .iter()
+            .find(|t| t.settings.class.eq_ignore_ascii_case(class))
+            .expect("described above");
+        sync::latest_token(&this.db, this.dialect, class)
+    }
+}
+
+export_connector!(SqlConnector);

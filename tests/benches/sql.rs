@@ -1,0 +1,166 @@
+//! SQL benchmark: account creates per second into a real PostgreSQL, in one
+//! run, at 1 and 8 concurrent clients:
+//!
+//! - through the host's HTTP API and engine into the bundled SQL connector
+//!   (`Prefer: wait`, so each create has ended when its answer arrives);
+//! - through the host runtime alone (the connector called directly);
+//! - a native sqlx client issuing the statements the connector issues for a
+//!   create (BEGIN, INSERT … RETURNING, SELECT, COMMIT);
+//! - a native sqlx client issuing the bare INSERT.
+//!
+//! Run: `cargo bench -p provisio-tests --bench sql` (`PROVISIO_BENCH_OPS=N`
+//! sets the creates per case).
+
+use provisio_host::model::{Attribute, Value};
+use provisio_host::runtime::TargetSettings;
+use provisio_host::runtime::capabilities::sql::SqlGrant;
+use provisio_tests::host::{PROVISIONER, TestHost};
+use provisio_tests::load::{Run, drive};
+use provisio_tests::postgres::Postgres;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const DDL: &str = "CREATE TABLE accounts (
+    id text PRIMARY KEY,
+    username text NOT NULL UNIQUE,
+    department text,
+    updated_at timestamptz)";
+
+const CONFIG: &[(&str, &str)] = &[
+    ("account.table", "accounts"),
+    ("account.name", "username"),
+    ("account.updated", "updated_at"),
+];
+
+fn main() {
+    let ops: usize = std::env::var("PROVISIO_BENCH_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let pg = Postgres::up();
+        let pool = pg.connect().await;
+        sqlx::query(DDL).execute(&pool).await.unwrap();
+        let secrets = tempfile::tempdir().unwrap();
+        let password_file = secrets.path().join("pg-password");
+        std::fs::write(&password_file, &pg.password).unwrap();
+        let config: String = CONFIG.iter().map(|(k, v)| format!("{k:?} = {v:?}\n")).collect();
+        let targets = format!(
+            "[targets.pg]\nconnector = \"bundled:sql\"\nconcurrency = 8\n[targets.pg.grants.sql.main]\nurl = {:?}\npassword = {{ file = {:?} }}\nmax_connections = 8\n[targets.pg.config]\n{config}",
+            pg.url,
+            password_file.display().to_string()
+        );
+        let host = Arc::new(TestHost::start(&targets, "", &[]).await);
+        let connector = {
+            let mut settings = TargetSettings::new("pg-direct");
+            settings.max_instances = 8;
+            for (k, v) in CONFIG {
+                settings.config.values.insert((*k).into(), (*v).into());
+            }
+            let mut spec = pg.spec();
+            spec.max_connections = 8;
+            let grants = BTreeMap::from([("main".to_owned(), spec)]);
+            settings.sql = Some(Arc::new(SqlGrant::connect_lazy(&grants, Duration::from_secs(30)).unwrap()));
+            provisio_tests::start(provisio_host::bundled::SQL.bytes, settings)
+        };
+        let native = {
+            let options: sqlx::postgres::PgConnectOptions = pg.url.parse().unwrap();
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(options.password(&pg.password))
+                .await
+                .unwrap()
+        };
+
+        println!("# Provisio SQL benchmark (PostgreSQL on loopback)\n");
+        println!("| clients | creates | API + engine | host runtime | native, same statements | native, one INSERT | API / native INSERT | runtime / native same | runtime / native INSERT |");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for clients in [1usize, 8] {
+            let api = {
+                let (http, base) = (reqwest::Client::new(), host.base.clone());
+                drive(clients, ops, move |i| {
+                    let (http, base) = (http.clone(), base.clone());
+                    async move {
+                        let body = json!({"kind": "create", "identity": format!("api{clients}-{i}"),
+                            "attributes": {"id": format!("api{clients}-{i}"), "__name__": format!("api{clients}-{i}"), "department": "Bench"}});
+                        let done: serde_json::Value = http
+                            .post(format!("{base}/v1/targets/pg/operations"))
+                            .bearer_auth(PROVISIONER)
+                            .header("prefer", "wait=60")
+                            .json(&body)
+                            .send()
+                            .await
+                            .unwrap()
+                            .json()
+                            .await
+                            .unwrap();
+                        assert_eq!(done["status"], "succeeded", "{done}");
+                    }
+                })
+                .await
+            };
+            let direct = {
+                let connector = connector.clone();
+                drive(clients, ops, move |i| {
+                    let connector = connector.clone();
+                    async move {
+                        let id = format!("rt{clients}-{i}");
+                        let attributes = vec![
+                            Attribute::single("id", Value::Text(id.clone())),
+                            Attribute::single("__name__", Value::Text(id)),
+                            Attribute::single("department", Value::Text("Bench".into())),
+                        ];
+                        connector.create("account", attributes).await.unwrap();
+                    }
+                })
+                .await
+            };
+            let same = {
+                let native = native.clone();
+                drive(clients, ops, move |i| {
+                    let native = native.clone();
+                    async move {
+                        let id = format!("ns{clients}-{i}");
+                        let mut tx = native.begin().await.unwrap();
+                        let key: String = sqlx::query_scalar("INSERT INTO accounts (id, username, department, updated_at) VALUES ($1, $2, $3, clock_timestamp()) RETURNING CAST(id AS TEXT)")
+                            .bind(&id).bind(&id).bind("Bench")
+                            .fetch_one(&mut *tx).await.unwrap();
+                        sqlx::query("SELECT id, username, department, CAST(updated_at AS TEXT) FROM accounts WHERE id = $1")
+                            .bind(&key)
+                            .fetch_all(&mut *tx).await.unwrap();
+                        tx.commit().await.unwrap();
+                    }
+                })
+                .await
+            };
+            let insert = {
+                let native = native.clone();
+                drive(clients, ops, move |i| {
+                    let native = native.clone();
+                    async move {
+                        let id = format!("ni{clients}-{i}");
+                        sqlx::query("INSERT INTO accounts (id, username, department, updated_at) VALUES ($1, $2, $3, clock_timestamp())")
+                            .bind(&id).bind(&id).bind("Bench")
+                            .execute(&native).await.unwrap();
+                    }
+                })
+                .await
+            };
+            let rate = |r: &Run| r.rate();
+            println!(
+                "| {clients} | {ops} | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s | {:.2} | {:.2} | {:.2} |",
+                rate(&api), rate(&direct), rate(&same), rate(&insert),
+                rate(&api) / rate(&insert), rate(&direct) / rate(&same), rate(&direct) / rate(&insert)
+            );
+        }
+    });
+}

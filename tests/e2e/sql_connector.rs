@@ -1,0 +1,733 @@
+//! The bundled SQL connector through the real host runtime and its `sql`
+//! capability, against a real PostgreSQL cluster and a real SQLite file.
+//! Every behaviour is checked on both.
+
+use provisio_host::model::{
+    Attribute, AttributeChange, ConnectorError, DeltaKind, PageRequest, SearchRequest, SyncRequest,
+    Value,
+};
+use provisio_host::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
+use provisio_host::runtime::{CallError, Connector, TargetSettings};
+use provisio_tests::postgres::Postgres;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const POSTGRES_DDL: &[&str] = &[
+    "CREATE TABLE accounts (
+        id text PRIMARY KEY,
+        username text NOT NULL UNIQUE,
+        given_name text,
+        department text,
+        age integer,
+        active boolean NOT NULL DEFAULT true,
+        password_hash text,
+        note text,
+        updated_at timestamptz)",
+    "CREATE TABLE groups (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        updated_at timestamptz)",
+    "CREATE TABLE memberships (
+        account_id text NOT NULL REFERENCES accounts (id),
+        group_id bigint NOT NULL REFERENCES groups (id),
+        PRIMARY KEY (account_id, group_id))",
+];
+
+const SQLITE_DDL: &[&str] = &[
+    "CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        given_name TEXT,
+        department TEXT,
+        age INTEGER,
+        active BOOLEAN NOT NULL DEFAULT 1,
+        password_hash TEXT,
+        note TEXT,
+        updated_at TEXT)",
+    "CREATE TABLE groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        updated_at TEXT)",
+    "CREATE TABLE memberships (
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        group_id INTEGER NOT NULL REFERENCES groups (id),
+        PRIMARY KEY (account_id, group_id))",
+];
+
+const CONFIG: &[(&str, &str)] = &[
+    ("classes", "account,group"),
+    ("account.table", "accounts"),
+    ("account.name", "username"),
+    ("account.enable", "active"),
+    ("account.password", "password_hash"),
+    ("account.updated", "updated_at"),
+    ("account.attribute.givenName", "given_name"),
+    ("group.table", "groups"),
+    ("group.name", "name"),
+    ("group.key_generated", "true"),
+    ("group.updated", "updated_at"),
+    ("membership.table", "memberships"),
+];
+
+/// A database of one kind with the test tables.
+enum Backend {
+    Postgres(Postgres),
+    Sqlite(tempfile::TempDir),
+}
+
+impl Backend {
+    async fn postgres() -> Backend {
+        let pg = tokio::task::spawn_blocking(Postgres::up).await.unwrap();
+        let backend = Backend::Postgres(pg);
+        backend.run_all(POSTGRES_DDL).await;
+        backend
+    }
+
+    async fn sqlite() -> Backend {
+        let backend = Backend::Sqlite(tempfile::tempdir().unwrap());
+        backend.run_all(SQLITE_DDL).await;
+        backend
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Postgres(_) => "postgres",
+            Backend::Sqlite(_) => "sqlite",
+        }
+    }
+
+    fn spec(&self) -> DatabaseSpec {
+        match self {
+            Backend::Postgres(pg) => pg.spec(),
+            Backend::Sqlite(dir) => DatabaseSpec {
+                url: format!("sqlite://{}", dir.path().join("hr.db").display()),
+                password: None,
+                max_connections: 4,
+            },
+        }
+    }
+
+    async fn run_all(&self, statements: &[&str]) {
+        for statement in statements {
+            self.run(statement).await;
+        }
+    }
+
+    async fn run(&self, statement: &str) {
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        match self {
+            Backend::Postgres(pg) => {
+                sqlx::query(statement)
+                    .execute(&pg.connect().await)
+                    .await
+                    .unwrap();
+            }
+            Backend::Sqlite(dir) => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(dir.path().join("hr.db"))
+                    .create_if_missing(true);
+                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+
+    /// The first column of the first row of `query`, as text.
+    async fn scalar(&self, query: &str) -> Option<String> {
+        let query = sqlx::AssertSqlSafe(format!("SELECT CAST(({query}) AS TEXT)"));
+        match self {
+            Backend::Postgres(pg) => sqlx::query_scalar(query)
+                .fetch_one(&pg.connect().await)
+                .await
+                .unwrap(),
+            Backend::Sqlite(dir) => {
+                let options =
+                    sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("hr.db"));
+                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+                let value = sqlx::query_scalar(query).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                value
+            }
+        }
+    }
+
+    /// The connector on this database, granted as `main`.
+    fn connector(&self, config: &[(&str, &str)]) -> Connector {
+        let mut settings = TargetSettings::new(format!("sql-{}", self.name()));
+        settings.limits.timeout = Duration::from_secs(10);
+        for (k, v) in config {
+            settings.config.values.insert((*k).into(), (*v).into());
+        }
+        let grants = BTreeMap::from([("main".to_owned(), self.spec())]);
+        settings.sql = Some(Arc::new(
+            SqlGrant::connect_lazy(&grants, Duration::from_secs(5)).unwrap(),
+        ));
+        provisio_tests::start(provisio_host::bundled::SQL.bytes, settings)
+    }
+}
+
+fn text(name: &str, value: &str) -> Attribute {
+    Attribute::single(name, Value::Text(value.into()))
+}
+
+fn values(object: &provisio_host::model::ConnectorObject, name: &str) -> Vec<Value> {
+    object
+        .attribute(name)
+        .map(|a| a.values.clone())
+        .unwrap_or_default()
+}
+
+fn code(error: &CallError) -> &'static str {
+    error
+        .connector_error()
+        .map_or("(not a connector error)", ConnectorError::code)
+}
+
+fn account(id: &str, user: &str) -> Vec<Attribute> {
+    vec![
+        text("id", id),
+        text("__name__", user),
+        text("givenName", &format!("Given {id}")),
+        text("department", "Engineering"),
+        Attribute::single("__enable__", Value::Boolean(true)),
+    ]
+}
+
+fn search(filter: Option<&str>, size: u32, cookie: Option<String>) -> SearchRequest {
+    SearchRequest {
+        class: "account".into(),
+        filter: filter.map(Into::into),
+        page: PageRequest { size, cookie },
+        attributes: vec![],
+    }
+}
+
+async fn uids(connector: &Connector, filter: &str) -> Vec<String> {
+    let page = connector
+        .search(search(Some(filter), 1000, None))
+        .await
+        .unwrap_or_else(|e| panic!("{filter}: {e}"));
+    page.objects.into_iter().map(|o| o.uid).collect()
+}
+
+async fn every_operation(backend: Backend) {
+    let db = backend.connector(CONFIG);
+    db.test().await.expect("the tables are there");
+
+    let schema = db.schema().await.unwrap();
+    let accounts = schema.classes.iter().find(|c| c.name == "account").unwrap();
+    let names: Vec<&str> = accounts
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    for expected in [
+        "id",
+        "username",
+        "givenName",
+        "age",
+        "__enable__",
+        "__password__",
+        "__groups__",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{}: schema lacks {expected}: {names:?}",
+            backend.name()
+        );
+    }
+    assert!(
+        !names.contains(&"password_hash"),
+        "the hash column is not an attribute"
+    );
+
+    let mut ada = account("1", "ada");
+    ada.push(text("__password__", "correct horse battery staple"));
+    ada.push(Attribute::single("age", Value::Integer(36)));
+    let created = db.create("account", ada).await.unwrap();
+    assert_eq!((created.uid.as_str(), created.name.as_str()), ("1", "ada"));
+    assert_eq!(
+        values(&created, "givenName"),
+        [Value::Text("Given 1".into())]
+    );
+    assert_eq!(values(&created, "age"), [Value::Integer(36)]);
+    assert_eq!(values(&created, "__enable__"), [Value::Boolean(true)]);
+    assert!(created.attribute("__password__").is_none());
+    let hash = backend
+        .scalar("SELECT password_hash FROM accounts WHERE id = '1'")
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("horse"));
+
+    let duplicate = db
+        .create("account", account("1", "other"))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&duplicate), "already-exists", "{duplicate}");
+    let duplicate_name = db.create("account", account("9", "ada")).await.unwrap_err();
+    assert_eq!(code(&duplicate_name), "already-exists", "{duplicate_name}");
+
+    // A group with a generated key, and membership through the table.
+    let group = db
+        .create("group", vec![text("__name__", "engineering")])
+        .await
+        .unwrap();
+    assert!(
+        group.uid.parse::<i64>().is_ok(),
+        "generated key: {}",
+        group.uid
+    );
+    let member = db
+        .update(
+            "account",
+            "1",
+            vec![AttributeChange::AddValues(Attribute::single(
+                "__groups__",
+                Value::Reference(group.uid.clone()),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&member, "__groups__"),
+        [Value::Reference(group.uid.clone())]
+    );
+
+    let updated = db
+        .update(
+            "account",
+            "1",
+            vec![
+                AttributeChange::Replace(text("givenName", "Augusta Ada")),
+                AttributeChange::Replace(Attribute::single("__enable__", Value::Boolean(false))),
+                AttributeChange::Replace(text("__name__", "ada.lovelace")),
+                AttributeChange::Replace(Attribute::new("department", vec![])),
+                AttributeChange::Replace(text("age", "37")),
+                AttributeChange::Replace(text("__password__", "new secret")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "ada.lovelace");
+    assert_eq!(
+        values(&updated, "givenName"),
+        [Value::Text("Augusta Ada".into())]
+    );
+    assert_eq!(values(&updated, "__enable__"), [Value::Boolean(false)]);
+    assert!(updated.attribute("department").is_none(), "cleared");
+    assert_eq!(values(&updated, "age"), [Value::Integer(37)]);
+    let new_hash = backend
+        .scalar("SELECT password_hash FROM accounts WHERE id = '1'")
+        .await
+        .unwrap();
+    assert_ne!(new_hash, hash);
+    assert_eq!(db.get("account", "1", vec![]).await.unwrap(), updated);
+    let partial = db.get("account", "1", vec!["age".into()]).await.unwrap();
+    assert_eq!(
+        partial.attributes,
+        [Attribute::single("age", Value::Integer(37))]
+    );
+
+    let removed = db
+        .update(
+            "account",
+            "1",
+            vec![AttributeChange::RemoveValues(Attribute::single(
+                "__groups__",
+                Value::Reference(group.uid.clone()),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert!(removed.attribute("__groups__").is_none());
+
+    db.delete("account", "1").await.unwrap();
+    let gone = db.get("account", "1", vec![]).await.unwrap_err();
+    assert_eq!(code(&gone), "not-found", "{gone}");
+    assert_eq!(
+        code(&db.delete("account", "1").await.unwrap_err()),
+        "not-found"
+    );
+    assert_eq!(
+        code(
+            &db.update(
+                "account",
+                "1",
+                vec![AttributeChange::Replace(text("note", "x"))]
+            )
+            .await
+            .unwrap_err()
+        ),
+        "not-found"
+    );
+    assert_eq!(
+        backend
+            .scalar("SELECT COUNT(*) FROM accounts")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_on_postgres() {
+    every_operation(Backend::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_on_sqlite() {
+    every_operation(Backend::sqlite().await).await;
+}
+
+async fn filters_and_bad_values(backend: Backend) {
+    let db = backend.connector(CONFIG);
+    let awkward = [
+        ("1", "o'brien", "O'Brien"),
+        ("2", "percent", "100% sure"),
+        ("3", "underscore", "a_b"),
+        ("4", "lookalike", "axb"),
+        ("5", "backslash", "back\\slash"),
+        ("6", "quoted", "say \"hi\""),
+        ("7", "plain", "Plain"),
+    ];
+    for (id, user, note) in awkward {
+        let mut attributes = account(id, user);
+        attributes.push(text("note", note));
+        attributes.push(Attribute::single(
+            "age",
+            Value::Integer(id.parse::<i64>().unwrap() * 10),
+        ));
+        db.create("account", attributes).await.unwrap();
+    }
+    let cases: &[(&str, &[&str])] = &[
+        (r#"note eq "O'Brien""#, &["1"]),
+        (r#"note eq "o'brien""#, &["1"]),
+        (r#"note co "%""#, &["2"]),
+        (r#"note sw "a_""#, &["3"]),
+        (r#"note co "_""#, &["3"]),
+        (r#"note co "\\""#, &["5"]),
+        (r#"note co "\"hi\"""#, &["6"]),
+        (r#"note ew "SURE""#, &["2"]),
+        (r#"note eq "x' OR '1'='1""#, &[]),
+        (r#"age gt 40"#, &["5", "6", "7"]),
+        (r#"age le 20 and note pr"#, &["1", "2"]),
+        (r#"not (age lt 60)"#, &["6", "7"]),
+        (r#"username eq "plain" or uid eq "4""#, &["4", "7"]),
+        (r#"enable eq true and note sw "a""#, &["3", "4"]),
+        (r#"givenName eq null"#, &[]),
+        (r#"givenName sw "given 1""#, &["1"]),
+    ];
+    for (filter, expected) in cases {
+        let found = uids(&db, filter).await;
+        assert_eq!(found, *expected, "{}: {filter}", backend.name());
+    }
+    let unknown = db
+        .search(search(Some("shoeSize eq 3"), 10, None))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&unknown), "invalid", "{unknown}");
+    assert!(unknown.to_string().contains("shoeSize"), "{unknown}");
+    assert_eq!(
+        backend
+            .scalar("SELECT COUNT(*) FROM accounts")
+            .await
+            .as_deref(),
+        Some("7")
+    );
+
+    // A value that does not fit its column names the attribute and the type.
+    let mut bad = account("8", "bad");
+    bad.push(text("age", "thirty"));
+    let error = db.create("account", bad).await.unwrap_err();
+    match error.connector_error() {
+        Some(ConnectorError::Invalid { attribute, message }) => {
+            assert_eq!(attribute.as_deref(), Some("age"), "{message}");
+            assert!(
+                message.contains("thirty") && message.contains("integer"),
+                "{message}"
+            );
+        }
+        other => panic!("{}: {other:?}", backend.name()),
+    }
+    let unknown = db
+        .create(
+            "account",
+            vec![
+                text("id", "9"),
+                text("__name__", "x"),
+                text("shoeSize", "9"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&unknown), "invalid", "{unknown}");
+    assert_eq!(
+        backend
+            .scalar("SELECT COUNT(*) FROM accounts")
+            .await
+            .as_deref(),
+        Some("7"),
+        "nothing stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_bad_values_on_postgres() {
+    filters_and_bad_values(Backend::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_bad_values_on_sqlite() {
+    filters_and_bad_values(Backend::sqlite().await).await;
+}
+
+async fn paging_and_sync(backend: Backend) {
+    // 5,000 rows written straight into the table, as another application would.
+    let insert = match &backend {
+        Backend::Postgres(_) => {
+            "INSERT INTO accounts (id, username, department, updated_at) \
+            SELECT 'u' || lpad(n::text, 5, '0'), 'user' || n, CASE WHEN n % 2 = 0 THEN 'Even' ELSE 'Odd' END, \
+            clock_timestamp() - interval '1 hour' FROM generate_series(1, 5000) AS n"
+        }
+        Backend::Sqlite(_) => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+            INSERT INTO accounts (id, username, department, updated_at) \
+            SELECT 'u' || substr('0000' || i, -5, 5), 'user' || i, CASE WHEN i % 2 = 0 THEN 'Even' ELSE 'Odd' END, \
+            strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hours') FROM n"
+        }
+    };
+    backend.run(insert).await;
+    let db = backend.connector(CONFIG);
+
+    let mut seen = Vec::new();
+    let mut cookie = None;
+    let mut pages = 0;
+    loop {
+        let page = db.search(search(None, 700, cookie)).await.unwrap();
+        pages += 1;
+        seen.extend(page.objects.iter().map(|o| o.uid.clone()));
+        match page.cookie {
+            Some(c) => cookie = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 8, "{}", backend.name());
+    assert_eq!(seen.len(), 5000);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen, "in key order, each once");
+
+    let mut even = 0;
+    let mut cookie = None;
+    loop {
+        let page = db
+            .search(search(Some(r#"department eq "even""#), 999, cookie))
+            .await
+            .unwrap();
+        even += page.objects.len();
+        match page.cookie {
+            Some(c) => cookie = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(even, 2500);
+
+    // Sync: from the beginning every row is a create, in batches.
+    let mut token = None;
+    let mut reported = 0;
+    loop {
+        let batch = db
+            .sync(SyncRequest {
+                class: "account".into(),
+                token: token.clone(),
+                max_deltas: 2000,
+            })
+            .await
+            .unwrap();
+        assert!(batch.deltas.iter().all(|d| d.kind == DeltaKind::Create));
+        reported += batch.deltas.len();
+        token = Some(batch.token);
+        if !batch.has_more {
+            break;
+        }
+    }
+    assert_eq!(reported, 5000);
+    let latest = db.latest_sync_token("account").await.unwrap();
+    assert_eq!(Some(&latest), token.as_ref());
+
+    // Changes made now are reported once they are a second old, each once.
+    db.create("account", account("new1", "newcomer"))
+        .await
+        .unwrap();
+    db.update(
+        "account",
+        "u00042",
+        vec![AttributeChange::Replace(text("department", "Moved"))],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let batch = db
+        .sync(SyncRequest {
+            class: "account".into(),
+            token: Some(latest.clone()),
+            max_deltas: 100,
+        })
+        .await
+        .unwrap();
+    let changed: Vec<&str> = batch.deltas.iter().map(|d| d.uid.as_str()).collect();
+    assert_eq!(changed, ["new1", "u00042"], "{}", backend.name());
+    let moved = batch.deltas[1].object.as_ref().unwrap();
+    assert_eq!(values(moved, "department"), [Value::Text("Moved".into())]);
+    let again = db
+        .sync(SyncRequest {
+            class: "account".into(),
+            token: Some(batch.token.clone()),
+            max_deltas: 100,
+        })
+        .await
+        .unwrap();
+    assert!(again.deltas.is_empty() && !again.has_more);
+    assert_eq!(again.token, batch.token);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_and_sync_on_postgres() {
+    paging_and_sync(Backend::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_and_sync_on_sqlite() {
+    paging_and_sync(Backend::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_is_down_is_retryable_and_heals() {
+    let backend = Backend::postgres().await;
+    let db = backend.connector(CONFIG);
+    db.create("account", account("1", "ada")).await.unwrap();
+    let Backend::Postgres(pg) = &backend else {
+        unreachable!()
+    };
+    tokio::task::block_in_place(|| pg.stop());
+    let error = db.get("account", "1", vec![]).await.unwrap_err();
+    assert_eq!(code(&error), "unavailable", "{error}");
+    assert!(
+        !error.to_string().contains(&pg.password),
+        "no secret in errors"
+    );
+    let error = db.create("account", account("2", "bob")).await.unwrap_err();
+    assert_eq!(code(&error), "unavailable", "{error}");
+    tokio::task::block_in_place(|| pg.start());
+    let ada = db.get("account", "1", vec![]).await.unwrap();
+    assert_eq!(ada.name, "ada");
+    db.create("account", account("2", "bob")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_granted_databases_open() {
+    let backend = Backend::sqlite().await;
+    let mut config = CONFIG.to_vec();
+    config.push(("database", "payroll"));
+    let db = backend.connector(&config);
+    let error = db.test().await.unwrap_err();
+    assert_eq!(code(&error), "permission-denied", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("payroll") && message.contains("granted: main"),
+        "{message}"
+    );
+
+    // A connector that imports SQL cannot start on a target granting none.
+    let component = provisio_tests::runtime()
+        .load(provisio_host::bundled::SQL.bytes)
+        .unwrap();
+    let Err(refused) = component.start(TargetSettings::new("no-sql")) else {
+        panic!("a target without SQL started the SQL connector");
+    };
+    let refused = refused.to_string();
+    assert!(
+        refused.contains("provisio:sql/client@0.1.0") && refused.contains("does not grant"),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_configured_in_provisio_toml_serve_through_the_api() {
+    use provisio_tests::host::{TestHost, csv_account};
+    let pg = Backend::postgres().await;
+    let lite = Backend::sqlite().await;
+    let Backend::Postgres(server) = &pg else {
+        unreachable!()
+    };
+    let Backend::Sqlite(lite_dir) = &lite else {
+        unreachable!()
+    };
+    let secrets = tempfile::tempdir().unwrap();
+    let password_file = secrets.path().join("pg-password");
+    std::fs::write(&password_file, format!("{}\n", server.password)).unwrap();
+    let config: String = CONFIG
+        .iter()
+        .map(|(k, v)| format!("{k:?} = {v:?}\n"))
+        .collect();
+    let targets = format!(
+        "[targets.pg]\nconnector = \"bundled:sql\"\n[targets.pg.grants.sql.main]\nurl = {url:?}\npassword = {{ file = {file:?} }}\n[targets.pg.config]\n{config}\n\
+         [targets.lite]\nconnector = \"bundled:sql\"\n[targets.lite.grants.sql.main]\nurl = {lite_url:?}\n[targets.lite.config]\n{config}\n",
+        url = server.url,
+        file = password_file.display().to_string(),
+        lite_url = format!("sqlite://{}", lite_dir.path().join("hr.db").display()),
+    );
+    let host = TestHost::start(&targets, "", &[]).await;
+    for (target, backend) in [("pg", &pg), ("lite", &lite)] {
+        let mut create = csv_account("emp-1", "e1", "ada");
+        create["attributes"] =
+            serde_json::json!({"id": "e1", "__name__": "ada", "department": "R&D", "age": 36});
+        let done = host.run(target, create).await;
+        assert_eq!(done["status"], "succeeded", "{target}: {done}");
+        assert_eq!(done["result"]["uid"], "e1");
+        assert_eq!(
+            backend
+                .scalar("SELECT username FROM accounts WHERE id = 'e1'")
+                .await
+                .as_deref(),
+            Some("ada")
+        );
+        let bad = host
+            .run(
+                target,
+                serde_json::json!({"kind": "update", "identity": "emp-1",
+                "changes": [{"op": "replace", "name": "age", "values": "old"}]}),
+            )
+            .await;
+        assert_eq!(bad["status"], "failed", "{target}: {bad}");
+        assert!(bad["error"].to_string().contains("age"), "{bad}");
+    }
+    let listed = host.get("/v1/targets/pg").await;
+    assert!(
+        !listed.body.to_string().contains(&server.password),
+        "no secret in the API"
+    );
+}
+
+#[test]
+fn a_password_in_a_database_url_is_refused_without_repeating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("provisio.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[tokens]]\nname = \"ops\"\nrole = \"operator\"\nsha256 = \"{}\"\n\n[targets.hr]\nconnector = \"bundled:sql\"\n[targets.hr.grants.sql.main]\nurl = \"postgres://app:hunter2@127.0.0.1/hr\"\n",
+            provisio_host::config::hash_token("t")
+        ),
+    )
+    .unwrap();
+    let error = provisio_host::config::Config::load(&file)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("grants.sql.main.url"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+}

@@ -1,0 +1,64 @@
+//! Driving a load for the benchmarks: `clients` concurrent tasks, each
+//! running one operation at a time, and the rate and latencies they saw.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct Run {
+    pub ops: usize,
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+impl Run {
+    pub fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn percentile(&mut self, p: f64) -> Duration {
+        self.latencies.sort();
+        self.latencies[((self.latencies.len() - 1) as f64 * p).round() as usize]
+    }
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `clients` tasks run `ops` operations in all (operation `i` for each
+/// `i` in `0..ops`), each one at a time.
+pub async fn drive<F, Fut>(clients: usize, ops: usize, op: F) -> Run
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= ops {
+                    return latencies;
+                }
+                let t = Instant::now();
+                op(i).await;
+                latencies.push(t.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    Run {
+        ops,
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
