@@ -4,8 +4,8 @@
 //! - through the host's HTTP API and engine into the bundled SQL connector
 //!   (`Prefer: wait`, so each create has ended when its answer arrives);
 //! - through the host runtime alone (the connector called directly);
-//! - a native sqlx client issuing the statements the connector issues for a
-//!   create (BEGIN, INSERT … RETURNING, SELECT, COMMIT);
+//! - a native sqlx client issuing the statement the connector issues for a
+//!   create (one INSERT … RETURNING the row);
 //! - a native sqlx client issuing the bare INSERT.
 //!
 //! Run: `cargo bench -p provisio-tests --bench sql` (`PROVISIO_BENCH_OPS=N`
@@ -82,7 +82,7 @@ fn main() {
         };
 
         println!("# Provisio SQL benchmark (PostgreSQL on loopback)\n");
-        println!("| clients | creates | API + engine | host runtime | native, same statements | native, one INSERT | API / native INSERT | runtime / native same | runtime / native INSERT |");
+        println!("| clients | creates | API + engine | host runtime | native, same statement | native, one INSERT | API / native INSERT | runtime / native same | runtime / native INSERT |");
         println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for clients in [1usize, 8] {
             let api = {
@@ -130,14 +130,9 @@ fn main() {
                     let native = native.clone();
                     async move {
                         let id = format!("ns{clients}-{i}");
-                        let mut tx = native.begin().await.unwrap();
-                        let key: String = sqlx::query_scalar("INSERT INTO accounts (id, username, department, updated_at) VALUES ($1, $2, $3, clock_timestamp()) RETURNING CAST(id AS TEXT)")
+                        sqlx::query("INSERT INTO accounts (id, username, department, updated_at) VALUES ($1, $2, $3, clock_timestamp()) RETURNING id, username, department, CAST(updated_at AS TEXT)")
                             .bind(&id).bind(&id).bind("Bench")
-                            .fetch_one(&mut *tx).await.unwrap();
-                        sqlx::query("SELECT id, username, department, CAST(updated_at AS TEXT) FROM accounts WHERE id = $1")
-                            .bind(&key)
-                            .fetch_all(&mut *tx).await.unwrap();
-                        tx.commit().await.unwrap();
+                            .fetch_one(&native).await.unwrap();
                     }
                 })
                 .await

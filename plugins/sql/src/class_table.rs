@@ -199,8 +199,8 @@ impl ClassTable {
         }
     }
 
-    /// `SELECT <columns> FROM <table>`, the columns in [`Self::read_row`]'s order.
-    pub fn select(&self, dialect: provisio_sdk::sql::Dialect) -> Statement {
+    /// The columns, in [`Self::read_row`]'s order, as a select list.
+    pub fn select_list(&self) -> String {
         let mut columns: Vec<String> = self.columns.iter().map(Column::select).collect();
         if let Some(p) = &self.settings.password {
             // The hash never leaves the database.
@@ -211,9 +211,14 @@ impl ClassTable {
                 .unwrap_or(0);
             columns[i] = "NULL".into();
         }
+        columns.join(", ")
+    }
+
+    /// `SELECT <columns> FROM <table>`, the columns in [`Self::read_row`]'s order.
+    pub fn select(&self, dialect: provisio_sdk::sql::Dialect) -> Statement {
         Statement::new(
             dialect,
-            format!("SELECT {} FROM {}", columns.join(", "), self.table()),
+            format!("SELECT {} FROM {}", self.select_list(), self.table()),
         )
     }
 

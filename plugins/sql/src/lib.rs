@@ -400,25 +400,35 @@ impl Connector for SqlConnector {
             placeholders.push(this.now(column).to_owned());
         }
         statement.text = format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING CAST({} AS TEXT)",
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
             class.table(),
             columns.join(", "),
             placeholders.join(", "),
-            ident(&class.settings.key)
+            class.select_list()
         );
-        let tx = this.db.transaction()?;
-        let rows = statement.rows(&tx).map_err(|e| match e {
+        let duplicate = |e| match e {
             Error::AlreadyExists(m) => Error::already_exists(format!(
                 "{} already has this object: {m}",
                 class.settings.table
             )),
             other => other,
-        })?;
+        };
+        if !this.has_groups() {
+            // One statement, atomic on its own: no transaction needed.
+            let rows = statement.rows(&this.db).map_err(duplicate)?;
+            let row = rows
+                .rows
+                .first()
+                .ok_or_else(|| Error::failed("the insert returned no row"))?;
+            return Ok(class.read_row(row, &[]));
+        }
+        let tx = this.db.transaction()?;
+        let rows = statement.rows(&tx).map_err(duplicate)?;
         let uid = rows
             .rows
             .first()
-            .map(|r| class_table::text_of(&r[0]))
-            .ok_or_else(|| Error::failed("the insert returned no key"))?;
+            .map(|r| class.uid_of(r))
+            .ok_or_else(|| Error::failed("the insert returned no row"))?;
         if !groups.is_empty() {
             this.change_groups(&tx, &uid, &groups, &[])?;
         }
@@ -518,24 +528,36 @@ impl Connector for SqlConnector {
             let column = class.column(updated);
             sets.push(format!("{} = {}", ident(&column.name), this.now(column)));
         }
-        let tx = this.db.transaction()?;
+        let not_found =
+            || Error::not_found(format!("no {} with uid {uid:?}", class.settings.class));
         if !sets.is_empty() {
             let key = class.key_param(uid)?;
             let p = statement.bind(key, Some(class.key()));
             statement.text = format!(
-                "UPDATE {} SET {} WHERE {} = {p}",
+                "UPDATE {} SET {} WHERE {} = {p} RETURNING {}",
                 class.table(),
                 sets.join(", "),
-                ident(&class.settings.key)
+                ident(&class.settings.key),
+                class.select_list()
             );
-            if statement.run(&tx)? == 0 {
-                return Err(Error::not_found(format!(
-                    "no {} with uid {uid:?}",
-                    class.settings.class
-                )));
+        }
+        if !this.has_groups() {
+            // One statement, atomic on its own: no transaction needed.
+            if sets.is_empty() {
+                return this.read(&this.db, class, uid, &[]);
             }
-        } else {
+            let rows = statement.rows(&this.db)?;
+            return rows
+                .rows
+                .first()
+                .map(|row| class.read_row(row, &[]))
+                .ok_or_else(not_found);
+        }
+        let tx = this.db.transaction()?;
+        if sets.is_empty() {
             this.read(&tx, class, uid, &[])?;
+        } else if statement.rows(&tx)?.rows.is_empty() {
+            return Err(not_found());
         }
         if !add_groups.is_empty() || !remove_groups.is_empty() {
             this.change_groups(&tx, uid, &add_groups, &remove_groups)?;
