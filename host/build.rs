@@ -15,6 +15,10 @@ const BUNDLED: &[Package<'static>] = &[
         name: "provisio-connector-sql",
         dir: "plugins/sql",
     },
+    Package {
+        name: "provisio-connector-scim",
+        dir: "plugins/scim",
+    },
 ];
 
 fn main() {

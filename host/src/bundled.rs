@@ -35,8 +35,15 @@ pub const SQL: Bundled = Bundled {
     sha256: env!("PROVISIO_BUNDLED_SQL_SHA256"),
 };
 
+/// The SCIM 2.0 connector (`plugins/scim`).
+pub const SCIM: Bundled = Bundled {
+    name: "scim",
+    bytes: include_bytes!(env!("PROVISIO_BUNDLED_SCIM")),
+    sha256: env!("PROVISIO_BUNDLED_SCIM_SHA256"),
+};
+
 /// Every bundled connector.
-pub const ALL: &[Bundled] = &[CSV, SQL];
+pub const ALL: &[Bundled] = &[CSV, SQL, SCIM];
 
 /// The prefix that names a bundled connector instead of a file.
 pub const PREFIX: &str = "bundled:";

@@ -4,4 +4,5 @@ mod api;
 mod csv_connector;
 mod load_errors;
 mod sandbox;
+mod scim_connector;
 mod sql_connector;

@@ -3,6 +3,7 @@
 pub mod host;
 pub mod load;
 pub mod postgres;
+pub mod scim;
 
 use provisio_host::runtime::{Connector, DirectoryGrant, Runtime, RuntimeConfig, TargetSettings};
 use std::path::Path;

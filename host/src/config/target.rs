@@ -147,6 +147,50 @@ pub struct Grants {
     /// Databases the connector may open, by the name it opens them with.
     #[serde(default)]
     pub sql: BTreeMap<String, SqlGrantConfig>,
+    /// Outgoing HTTP.
+    #[serde(default)]
+    pub http: Option<HttpGrantConfig>,
+}
+
+/// The origins a connector may send HTTP requests to, and bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGrantConfig {
+    /// `https://host[:port][/path/prefix]`, each.
+    pub allow: Vec<String>,
+    /// Connecting and each wait for response bytes.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+}
+
+fn default_max_request_bytes() -> usize {
+    1 << 20
+}
+fn default_max_response_bytes() -> usize {
+    16 << 20
+}
+
+impl HttpGrantConfig {
+    pub fn to_grant(&self) -> Result<crate::runtime::capabilities::http::HttpGrant, String> {
+        use crate::runtime::capabilities::http::{AllowedOrigin, HttpGrant};
+        if self.allow.is_empty() {
+            return Err("allow lists no origin".into());
+        }
+        Ok(HttpGrant {
+            allow: self
+                .allow
+                .iter()
+                .map(|o| AllowedOrigin::parse(o))
+                .collect::<Result<_, _>>()?,
+            timeout: self.timeout,
+            max_request_bytes: self.max_request_bytes,
+            max_response_bytes: self.max_response_bytes,
+        })
+    }
 }
 
 /// One granted database.
@@ -441,6 +485,10 @@ impl TargetConfig {
             secret
                 .resolve(base)
                 .map_err(|reason| (format!("secrets.{key}"), reason))?;
+        }
+        if let Some(http) = &self.grants.http {
+            http.to_grant()
+                .map_err(|reason| ("grants.http.allow".to_owned(), reason))?;
         }
         for (name, grant) in &self.grants.sql {
             grant

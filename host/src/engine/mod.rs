@@ -754,6 +754,13 @@ fn settings_for(name: &str, config: &TargetConfig, base: &Path) -> Result<Target
             read_only: config.grants.read_only,
         }),
         sql: sql_grant(config, base)?,
+        http: config
+            .grants
+            .http
+            .as_ref()
+            .map(|h| h.to_grant().map(Arc::new))
+            .transpose()
+            .map_err(|e| format!("grants.http: {e}"))?,
         limits: CallLimits {
             timeout: config.timeout,
             memory_bytes: config.memory_mib << 20,

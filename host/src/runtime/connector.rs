@@ -8,6 +8,7 @@ use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
 use crate::runtime::cache::CompileSource;
 use crate::runtime::capabilities::config::ConfigGrant;
 use crate::runtime::capabilities::directory::DirectoryGrant;
+use crate::runtime::capabilities::http::{HTTP_PACKAGE, HttpGrant};
 use crate::runtime::capabilities::sql::SqlGrant;
 use crate::runtime::error::{CallError, CallErrorKind, Operation};
 use crate::runtime::inspect::ComponentFacts;
@@ -51,6 +52,8 @@ pub struct TargetSettings {
     pub directory: Option<DirectoryGrant>,
     /// Databases the connector may open by name.
     pub sql: Option<Arc<SqlGrant>>,
+    /// Origins the connector may send HTTP requests to.
+    pub http: Option<Arc<HttpGrant>>,
     pub limits: CallLimits,
     /// Instances (and so concurrent calls) at most.
     pub max_instances: usize,
@@ -63,6 +66,7 @@ impl TargetSettings {
             config: ConfigGrant::default(),
             directory: None,
             sql: None,
+            http: None,
             limits: CallLimits::default(),
             max_instances: 4,
         }
@@ -105,6 +109,8 @@ impl LoadedComponent {
         self.facts.imports.iter().find_map(|import| {
             let granted = if import.starts_with(SQL_PACKAGE) {
                 settings.sql.is_some()
+            } else if import.starts_with(HTTP_PACKAGE) {
+                settings.http.is_some()
             } else {
                 true
             };
@@ -147,6 +153,7 @@ impl LoadedComponent {
             config: settings.config,
             directory: settings.directory,
             sql: settings.sql,
+            http: settings.http,
             limits: settings.limits,
         });
         let pool = InstancePool::new(

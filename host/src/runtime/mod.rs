@@ -84,6 +84,7 @@ impl Runtime {
         let engine = engine::build(&config.engine).map_err(|e| fail(&e))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| fail(&e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(|e| fail(&e))?;
         bindings::add_to_linker(&mut linker).map_err(|e| fail(&e))?;
         let cache = CompileCache::new(&engine, config.cache_dir).map_err(|e| fail(&e))?;
         let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick);
@@ -181,6 +182,7 @@ impl Runtime {
             config: ConfigGrant::default(),
             directory: None,
             sql: None,
+            http: None,
             limits: CallLimits {
                 timeout: INFO_TIMEOUT,
                 ..CallLimits::default()

@@ -2,12 +2,14 @@
 
 use crate::runtime::capabilities::config::ConfigGrant;
 use crate::runtime::capabilities::directory::DirectoryGrant;
+use crate::runtime::capabilities::http::{HttpGrant, HttpHooks};
 use crate::runtime::capabilities::sql::SqlGrant;
 use crate::runtime::limits::{CallLimits, GuestLimiter};
 use crate::runtime::output::GuestOutput;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Host resources (streams, open files) one instance may hold at once.
 const MAX_RESOURCES: usize = 1024;
@@ -23,6 +25,8 @@ pub struct TargetContext {
     pub directory: Option<DirectoryGrant>,
     /// Databases, when the target grants any.
     pub sql: Option<Arc<SqlGrant>>,
+    /// Outgoing HTTP, when the target grants any origin.
+    pub http: Option<Arc<HttpGrant>>,
     pub limits: CallLimits,
 }
 
@@ -31,6 +35,8 @@ pub struct PluginState {
     pub(crate) limiter: GuestLimiter,
     pub(crate) output: GuestOutput,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: HttpHooks,
     pub(crate) table: ResourceTable,
 }
 
@@ -54,6 +60,8 @@ impl PluginState {
         table.set_max_capacity(MAX_RESOURCES);
         Ok(PluginState {
             limiter: GuestLimiter::new(target.limits.memory_bytes),
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpHooks::new(&target.name, target.http.clone()),
             target,
             output,
             wasi: wasi.build(),
@@ -67,6 +75,16 @@ impl WasiView for PluginState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! - `config`: always granted; the target's settings and secrets.
 //! - `directory`: a host directory preopened at [`directory::GUEST_PATH`],
 //!   only when the target grants one (file connectors).
+//! - `http`: outgoing `wasi:http` requests, only to the granted origins.
 //! - `sql`: named databases behind host-owned pools (`provisio:sql`), only
 //!   those the target grants.
 //!
@@ -14,5 +15,6 @@
 
 pub mod config;
 pub mod directory;
+pub mod http;
 pub mod log;
 pub mod sql;

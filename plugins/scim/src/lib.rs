@@ -1,0 +1,617 @@
+//! # The SCIM 2.0 connector
+//!
+//! Users and Groups of a SCIM 2.0 service provider (RFC 7643/7644) over
+//! the host's outgoing HTTP, which only reaches the origins the operator
+//! grants (`[targets.<t>.grants.http] allow = [...]`). Credentials are
+//! target secrets. See [`settings`] for the configuration.
+//!
+//! - `account` is `/Users`: `__name__` is `userName`, `__enable__` is
+//!   `active` (disable is `active = false`), `__password__` is `password`;
+//!   other attributes map to SCIM paths, the enterprise extension included.
+//! - `group` is `/Groups`: `__name__` is `displayName`, `members` holds
+//!   member ids; membership changes are PATCHes on the group.
+//! - Updates are PATCH (RFC 7644 §3.5.2) when `/ServiceProviderConfig` says
+//!   the service supports it, else GET + PUT with `If-Match` when it
+//!   supports ETags.
+//! - Search translates the filter's attribute names to SCIM paths and pages
+//!   with `startIndex`/`count`.
+
+mod client;
+mod mapping;
+pub mod settings;
+
+use client::Method;
+use client::Scim;
+use mapping::{Path, encode_query};
+use provisio_sdk::filter::{AttrExp, AttrPath, Filter, Operands};
+use provisio_sdk::{
+    Attribute, AttributeChange, AttributeInfo, Capabilities, ClassInfo, Config, Connector,
+    ConnectorInfo, ConnectorObject, DeltaKind, Error, ObjectSchema, Page, Query, SyncBatch,
+    SyncDelta, SyncRequest, Value, ValueType, export_connector,
+};
+use serde_json::{Value as Json, json};
+use settings::Settings;
+use std::collections::BTreeMap;
+
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+struct Class {
+    name: &'static str,
+    endpoint: &'static str,
+    schema: &'static str,
+    naming: &'static str,
+}
+
+const ACCOUNT: Class = Class {
+    name: "account",
+    endpoint: "/Users",
+    schema: USER_SCHEMA,
+    naming: "userName",
+};
+const GROUP: Class = Class {
+    name: "group",
+    endpoint: "/Groups",
+    schema: GROUP_SCHEMA,
+    naming: "displayName",
+};
+
+/// What the service says it supports.
+#[derive(Clone, Copy)]
+struct Features {
+    patch: bool,
+    etag: bool,
+}
+
+pub struct ScimConnector {
+    settings: Settings,
+    scim: Scim,
+    features: Option<Features>,
+}
+
+fn class(name: &str) -> Result<&'static Class, Error> {
+    match name.to_ascii_lowercase().as_str() {
+        "account" => Ok(&ACCOUNT),
+        "group" => Ok(&GROUP),
+        other => Err(Error::invalid(format!(
+            "unknown object class {other:?} (this target serves: account, group)"
+        ))),
+    }
+}
+
+fn to_json(value: &Value) -> Json {
+    match value {
+        Value::Text(t) | Value::Reference(t) => json!(t),
+        Value::Integer(i) => json!(i),
+        Value::Boolean(b) => json!(b),
+        Value::Binary(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+    }
+}
+
+fn from_json(json: &Json) -> Option<Value> {
+    match json {
+        Json::String(s) => Some(Value::Text(s.clone())),
+        Json::Bool(b) => Some(Value::Boolean(*b)),
+        Json::Number(n) => n
+            .as_i64()
+            .map(Value::Integer)
+            .or_else(|| Some(Value::Text(n.to_string()))),
+        Json::Null => None,
+        other => Some(Value::Text(other.to_string())),
+    }
+}
+
+fn single(attribute: &Attribute) -> Result<Option<&Value>, Error> {
+    match attribute.values.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(Error::invalid_attribute(&attribute.name, "takes one value")),
+    }
+}
+
+impl ScimConnector {
+    fn mapping(&self, class: &Class) -> &BTreeMap<String, String> {
+        if class.name == "group" {
+            &self.settings.group_mapping
+        } else {
+            &self.settings.user_mapping
+        }
+    }
+
+    /// The SCIM path behind an attribute.
+    fn path(&self, class: &Class, attribute: &str) -> Result<Path, Error> {
+        let lower = attribute.to_ascii_lowercase();
+        let special = match lower.as_str() {
+            "__name__" => Some(class.naming),
+            "__enable__" if class.name == "account" => Some("active"),
+            "__password__" if class.name == "account" => Some("password"),
+            _ => None,
+        };
+        if let Some(p) = special {
+            return Ok(Path::parse(p));
+        }
+        self.mapping(class)
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(attribute))
+            .map(|(_, p)| Path::parse(p))
+            .ok_or_else(|| {
+                Error::invalid_attribute(
+                    attribute,
+                    format!(
+                        "no SCIM mapping for {attribute:?} on {} (mapped: {})",
+                        class.name,
+                        self.mapping(class)
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+    }
+
+    fn is_members(class: &Class, attribute: &str) -> bool {
+        class.name == "group" && attribute.eq_ignore_ascii_case("members")
+    }
+
+    fn object(
+        &self,
+        class: &Class,
+        resource: &Json,
+        wanted: &[String],
+    ) -> Result<ConnectorObject, Error> {
+        let uid = resource
+            .get("id")
+            .and_then(Json::as_str)
+            .ok_or_else(|| Error::failed("the service returned a resource without an id"))?;
+        let name = resource
+            .get(class.naming)
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let mut object = ConnectorObject::new(class.name, uid, name);
+        let want = |a: &str| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(a));
+        for (attribute, path) in self.mapping(class) {
+            if !want(attribute) {
+                continue;
+            }
+            if Self::is_members(class, attribute) {
+                let members: Vec<Value> = resource
+                    .get("members")
+                    .and_then(Json::as_array)
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(|m| m.get("value").and_then(Json::as_str))
+                            .map(|v| Value::Reference(v.to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !members.is_empty() {
+                    object
+                        .attributes
+                        .push(Attribute::multi(attribute.clone(), members));
+                }
+                continue;
+            }
+            if let Some(value) = Path::parse(path).get(resource).and_then(from_json) {
+                object
+                    .attributes
+                    .push(Attribute::single(attribute.clone(), value));
+            }
+        }
+        if class.name == "account"
+            && want("__enable__")
+            && let Some(active) = resource.get("active").and_then(Json::as_bool)
+        {
+            object
+                .attributes
+                .push(Attribute::single("__enable__", active));
+        }
+        Ok(object)
+    }
+
+    fn features(&mut self) -> Result<Features, Error> {
+        if let Some(f) = self.features {
+            return Ok(f);
+        }
+        let config = self
+            .scim
+            .send(Method::Get, "/ServiceProviderConfig", None, None)?
+            .body;
+        let supported = |key: &str| {
+            config
+                .get(key)
+                .and_then(|v| v.get("supported"))
+                .and_then(Json::as_bool)
+                .unwrap_or(false)
+        };
+        let features = Features {
+            patch: supported("patch"),
+            etag: supported("etag"),
+        };
+        self.features = Some(features);
+        Ok(features)
+    }
+
+    fn fetch(&self, class: &Class, uid: &str) -> Result<(Json, Option<String>), Error> {
+        let answer = self.scim.send(
+            Method::Get,
+            &format!("{}/{}", class.endpoint, encode_query(uid)),
+            None,
+            None,
+        )?;
+        let etag = answer.etag.or_else(|| {
+            answer
+                .body
+                .pointer("/meta/version")
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+        });
+        Ok((answer.body, etag))
+    }
+
+    /// The filter with Provisio attribute names turned into SCIM paths.
+    fn scim_filter(&self, class: &Class, filter: &Filter) -> Result<Filter, Error> {
+        let map_path = |path: &AttrPath| -> Result<AttrPath, Error> {
+            let name = match &path.sub_attr {
+                Some(sub) => format!("{}.{sub}", path.name),
+                None => path.name.clone(),
+            };
+            let scim = match name.to_ascii_lowercase().as_str() {
+                "uid" | "id" => Path::parse("id"),
+                "name" => Path::parse(class.naming),
+                "enable" if class.name == "account" => Path::parse("active"),
+                _ => self.path(class, &name).map_err(|_| {
+                    Error::invalid(format!("filter: no SCIM mapping for attribute {name:?}"))
+                })?,
+            };
+            let (uri, name, sub_attr) = scim.filter_path();
+            Ok(AttrPath {
+                uri,
+                name,
+                sub_attr,
+            })
+        };
+        Ok(match filter {
+            Filter::Attr(AttrExp::Present(p)) => Filter::Attr(AttrExp::Present(map_path(p)?)),
+            Filter::Attr(AttrExp::Comparison(p, op, v)) => {
+                Filter::Attr(AttrExp::Comparison(map_path(p)?, op.clone(), v.clone()))
+            }
+            Filter::ValuePath(_) => {
+                return Err(Error::invalid(
+                    "filter: value paths are not translated; use mapped attributes",
+                ));
+            }
+            Filter::Not(inner) => Filter::Not(Box::new(self.scim_filter(class, inner)?)),
+            Filter::And(operands) => {
+                let mapped = operands
+                    .iter()
+                    .map(|f| self.scim_filter(class, f))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Filter::And(Operands::new(mapped).map_err(|e| Error::invalid(e.to_string()))?)
+            }
+            Filter::Or(operands) => {
+                let mapped = operands
+                    .iter()
+                    .map(|f| self.scim_filter(class, f))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Filter::Or(Operands::new(mapped).map_err(|e| Error::invalid(e.to_string()))?)
+            }
+        })
+    }
+
+    fn list(
+        &self,
+        class: &Class,
+        filter: Option<String>,
+        start: u64,
+        count: u32,
+        extra: &str,
+    ) -> Result<(Vec<Json>, u64), Error> {
+        let mut query = format!("?startIndex={start}&count={count}{extra}");
+        if let Some(f) = filter {
+            query.push_str(&format!("&filter={}", encode_query(&f)));
+        }
+        let body = self
+            .scim
+            .send(
+                Method::Get,
+                &format!("{}{query}", class.endpoint),
+                None,
+                None,
+            )?
+            .body;
+        let total = body.get("totalResults").and_then(Json::as_u64).unwrap_or(0);
+        let resources = body
+            .get("Resources")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok((resources, total))
+    }
+}
+
+impl Connector for ScimConnector {
+    fn info() -> ConnectorInfo {
+        ConnectorInfo::new(
+            "scim",
+            env!("CARGO_PKG_VERSION"),
+            "Users and Groups of a SCIM 2.0 service",
+            Capabilities::all(),
+        )
+    }
+
+    fn open(config: &Config) -> Result<Self, Error> {
+        let settings = Settings::from_config(config)?;
+        Ok(ScimConnector {
+            scim: Scim::new(&settings),
+            settings,
+            features: None,
+        })
+    }
+
+    fn test(&mut self) -> Result<(), Error> {
+        self.features = None;
+        self.features()?;
+        self.list(&ACCOUNT, None, 1, 1, "")?;
+        Ok(())
+    }
+
+    fn schema(&mut self) -> Result<ObjectSchema, Error> {
+        // Only mapped attributes are attributes here; the service's own
+        // schema says which of them it knows.
+        let known = self.scim.send(Method::Get, "/Schemas", None, None)?.body;
+        let known_text = known.to_string().to_ascii_lowercase();
+        let mut classes = Vec::new();
+        for class in [&ACCOUNT, &GROUP] {
+            let mut attributes = vec![AttributeInfo::new("__name__", ValueType::Text).required()];
+            if class.name == "account" {
+                attributes.push(AttributeInfo::new("__enable__", ValueType::Boolean));
+                attributes.push(AttributeInfo::new("__password__", ValueType::Text).write_only());
+            }
+            for (attribute, path) in self.mapping(class) {
+                let p = Path::parse(path);
+                if !known_text.contains(&format!("\"name\":\"{}\"", p.attr.to_ascii_lowercase())) {
+                    continue;
+                }
+                let mut info = AttributeInfo::new(
+                    attribute.clone(),
+                    if Self::is_members(class, attribute) {
+                        ValueType::Reference
+                    } else {
+                        ValueType::Text
+                    },
+                );
+                if Self::is_members(class, attribute) {
+                    info = info.multi_valued();
+                }
+                attributes.push(info);
+            }
+            let mut info = ClassInfo::new(class.name, attributes);
+            info.description = Some(format!("SCIM {}", class.endpoint));
+            classes.push(info);
+        }
+        Ok(ObjectSchema { classes })
+    }
+
+    fn create(
+        &mut self,
+        class_name: &str,
+        attributes: Vec<Attribute>,
+    ) -> Result<ConnectorObject, Error> {
+        let class = class(class_name)?;
+        let mut resource = json!({"schemas": [class.schema]});
+        for attribute in &attributes {
+            if Self::is_members(class, &attribute.name) {
+                let members: Vec<Json> = attribute
+                    .values
+                    .iter()
+                    .map(|v| json!({"value": to_json(v)}))
+                    .collect();
+                resource["members"] = json!(members);
+                continue;
+            }
+            let path = self.path(class, &attribute.name)?;
+            path.set(&mut resource, single(attribute)?.map(to_json));
+        }
+        if resource.get(class.naming).is_none() {
+            return Err(Error::invalid_attribute(
+                "__name__",
+                format!("is required ({})", class.naming),
+            ));
+        }
+        let created = self
+            .scim
+            .send(Method::Post, class.endpoint, Some(&resource), None)?;
+        self.object(class, &created.body, &[])
+    }
+
+    fn get(
+        &mut self,
+        class_name: &str,
+        uid: &str,
+        attributes: &[String],
+    ) -> Result<ConnectorObject, Error> {
+        let class = class(class_name)?;
+        let (resource, _) = self.fetch(class, uid)?;
+        self.object(class, &resource, attributes)
+    }
+
+    fn update(
+        &mut self,
+        class_name: &str,
+        uid: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Result<ConnectorObject, Error> {
+        let class = class(class_name)?;
+        let features = self.features()?;
+        if features.patch {
+            let mut operations = Vec::new();
+            for change in &changes {
+                let (op, attribute) = match change {
+                    AttributeChange::Replace(a) => ("replace", a),
+                    AttributeChange::AddValues(a) => ("add", a),
+                    AttributeChange::RemoveValues(a) => ("remove", a),
+                };
+                if Self::is_members(class, &attribute.name) {
+                    match op {
+                        "remove" => operations.extend(attribute.values.iter().map(|v| {
+                            json!({"op": "remove", "path": format!("members[value eq {}]", to_json(v))})
+                        })),
+                        _ => operations.push(json!({"op": op, "path": "members",
+                            "value": attribute.values.iter().map(|v| json!({"value": to_json(v)})).collect::<Vec<_>>()})),
+                    }
+                    continue;
+                }
+                let path = self.path(class, &attribute.name)?.patch_path();
+                match (op, single(attribute)?) {
+                    ("remove", _) | ("replace", None) => {
+                        operations.push(json!({"op": "remove", "path": path}))
+                    }
+                    (_, Some(value)) => operations
+                        .push(json!({"op": "replace", "path": path, "value": to_json(value)})),
+                    (_, None) => {}
+                }
+            }
+            if !operations.is_empty() {
+                let etag = if features.etag {
+                    self.fetch(class, uid)?.1
+                } else {
+                    None
+                };
+                let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
+                let answer = self.scim.send(
+                    Method::Patch,
+                    &format!("{}/{}", class.endpoint, encode_query(uid)),
+                    Some(&patch),
+                    etag.as_deref(),
+                )?;
+                if answer.status == 200 && answer.body.get("id").is_some() {
+                    return self.object(class, &answer.body, &[]);
+                }
+            }
+            return self.get(class_name, uid, &[]);
+        }
+        // No PATCH: read, change, PUT the whole resource back.
+        let (mut resource, etag) = self.fetch(class, uid)?;
+        for change in &changes {
+            match change {
+                AttributeChange::Replace(a) | AttributeChange::AddValues(a) => {
+                    self.path(class, &a.name)?
+                        .set(&mut resource, single(a)?.map(to_json));
+                }
+                AttributeChange::RemoveValues(a) => {
+                    self.path(class, &a.name)?.set(&mut resource, None)
+                }
+            }
+        }
+        let put = self.scim.send(
+            Method::Put,
+            &format!("{}/{}", class.endpoint, encode_query(uid)),
+            Some(&resource),
+            etag.filter(|_| features.etag).as_deref(),
+        )?;
+        self.object(class, &put.body, &[])
+    }
+
+    fn delete(&mut self, class_name: &str, uid: &str) -> Result<(), Error> {
+        let class = class(class_name)?;
+        self.scim.send(
+            Method::Delete,
+            &format!("{}/{}", class.endpoint, encode_query(uid)),
+            None,
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// Pages are `startIndex`/`count`; the cookie is the next `startIndex`.
+    fn search(&mut self, query: Query) -> Result<Page, Error> {
+        let class = class(&query.class)?;
+        let filter = query
+            .filter
+            .as_ref()
+            .map(|f| self.scim_filter(class, f))
+            .transpose()?
+            .map(|f| f.to_string());
+        let start: u64 = match &query.page.cookie {
+            Some(c) => c
+                .parse()
+                .map_err(|_| Error::invalid(format!("page cookie {c:?} is not a start index")))?,
+            None => 1,
+        };
+        let (resources, total) = self.list(class, filter, start, query.page.size, "")?;
+        let objects = resources
+            .iter()
+            .map(|r| self.object(class, r, &query.attributes))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = start + objects.len() as u64;
+        let remaining = total.saturating_sub(next - 1);
+        Ok(Page {
+            cookie: (remaining > 0 && !objects.is_empty()).then(|| next.to_string()),
+            objects,
+            remaining: Some(remaining),
+        })
+    }
+
+    /// Polls `meta.lastModified`: the token is the newest time seen.
+    fn sync(&mut self, request: SyncRequest) -> Result<SyncBatch, Error> {
+        let class = class(&request.class)?;
+        let token = request.token.clone().filter(|t| !t.is_empty());
+        let filter = token
+            .as_ref()
+            .map(|t| format!("meta.lastModified gt {}", json!(t)));
+        let (resources, total) = self.list(
+            class,
+            filter,
+            1,
+            request.max_deltas,
+            "&sortBy=meta.lastModified&sortOrder=ascending",
+        )?;
+        let mut last = token.clone().unwrap_or_default();
+        let mut deltas = Vec::new();
+        for resource in &resources {
+            let object = self.object(class, resource, &[])?;
+            if let Some(modified) = resource
+                .pointer("/meta/lastModified")
+                .and_then(Json::as_str)
+            {
+                last = modified.to_owned();
+            }
+            deltas.push(SyncDelta {
+                kind: if token.is_none() {
+                    DeltaKind::Create
+                } else {
+                    DeltaKind::Update
+                },
+                uid: object.uid.clone(),
+                object: Some(object),
+                token: last.clone(),
+            });
+        }
+        Ok(SyncBatch {
+            has_more: total > deltas.len() as u64,
+            deltas,
+            token: last,
+        })
+    }
+
+    fn latest_sync_token(&mut self, class_name: &str) -> Result<String, Error> {
+        let class = class(class_name)?;
+        let (resources, _) = self.list(
+            class,
+            None,
+            1,
+            1,
+            "&sortBy=meta.lastModified&sortOrder=descending",
+        )?;
+        Ok(resources
+            .first()
+            .and_then(|r| r.pointer("/meta/lastModified"))
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned())
+    }
+}
+
+export_connector!(ScimConnector);

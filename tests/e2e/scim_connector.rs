@@ -1,0 +1,375 @@
+//! The bundled SCIM connector through the real host runtime and its
+//! outgoing-HTTP capability, against a real scim2-server on loopback (and a
+//! small stub server for rate limiting).
+
+use provisio_host::model::{
+    Attribute, AttributeChange, ConnectorError, PageRequest, SearchRequest, Value,
+};
+use provisio_host::runtime::capabilities::http::{AllowedOrigin, HttpGrant};
+use provisio_host::runtime::{CallError, Connector, Secret, TargetSettings};
+use provisio_tests::scim::ScimServer;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn connector(base: &str, token: &str, allow: &[&str]) -> Connector {
+    let mut settings = TargetSettings::new("scim-test");
+    settings.limits.timeout = Duration::from_secs(15);
+    settings
+        .config
+        .values
+        .insert("base_url".into(), base.into());
+    settings
+        .config
+        .secrets
+        .insert("token".into(), Secret::new(token));
+    settings.http = Some(Arc::new(HttpGrant {
+        allow: allow
+            .iter()
+            .map(|a| AllowedOrigin::parse(a).unwrap())
+            .collect(),
+        timeout: Duration::from_secs(10),
+        max_request_bytes: 1 << 20,
+        max_response_bytes: 16 << 20,
+    }));
+    provisio_tests::start(provisio_host::bundled::SCIM.bytes, settings)
+}
+
+async fn server() -> (ScimServer, Connector) {
+    let server = tokio::task::spawn_blocking(ScimServer::up).await.unwrap();
+    let scim = connector(&server.base, &server.token, &[&server.base]);
+    (server, scim)
+}
+
+fn text(name: &str, value: &str) -> Attribute {
+    Attribute::single(name, Value::Text(value.into()))
+}
+
+fn values(object: &provisio_host::model::ConnectorObject, name: &str) -> Vec<Value> {
+    object
+        .attribute(name)
+        .map(|a| a.values.clone())
+        .unwrap_or_default()
+}
+
+fn code(error: &CallError) -> &'static str {
+    error
+        .connector_error()
+        .map_or("(not a connector error)", ConnectorError::code)
+}
+
+fn user(name: &str) -> Vec<Attribute> {
+    vec![
+        text("__name__", name),
+        text("givenName", &format!("Given {name}")),
+        text("familyName", "Tester"),
+        text("mail", &format!("{name}@example.com")),
+        text("department", "Engineering"),
+        Attribute::single("__enable__", Value::Boolean(true)),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_round_trip_through_patch() {
+    let (_server, scim) = server().await;
+    scim.test().await.expect("the service answers");
+
+    let created = scim.create("account", user("ada")).await.unwrap();
+    assert_eq!(created.name, "ada");
+    assert!(!created.uid.is_empty());
+    assert_eq!(
+        values(&created, "mail"),
+        [Value::Text("ada@example.com".into())]
+    );
+    assert_eq!(
+        values(&created, "department"),
+        [Value::Text("Engineering".into())]
+    );
+    assert_eq!(values(&created, "__enable__"), [Value::Boolean(true)]);
+    assert_eq!(
+        scim.get("account", &created.uid, vec![]).await.unwrap(),
+        created
+    );
+
+    let duplicate = scim.create("account", user("ada")).await.unwrap_err();
+    assert_eq!(code(&duplicate), "already-exists", "{duplicate}");
+
+    let updated = scim
+        .update(
+            "account",
+            &created.uid,
+            vec![
+                AttributeChange::Replace(text("givenName", "Augusta")),
+                AttributeChange::Replace(text("mail", "augusta@example.com")),
+                AttributeChange::Replace(text("department", "Research")),
+                AttributeChange::Replace(Attribute::new("familyName", vec![])),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&updated, "givenName"),
+        [Value::Text("Augusta".into())]
+    );
+    assert_eq!(
+        values(&updated, "mail"),
+        [Value::Text("augusta@example.com".into())]
+    );
+    assert_eq!(
+        values(&updated, "department"),
+        [Value::Text("Research".into())]
+    );
+    assert!(updated.attribute("familyName").is_none());
+
+    let disabled = scim
+        .update(
+            "account",
+            &created.uid,
+            vec![AttributeChange::Replace(Attribute::single(
+                "__enable__",
+                Value::Boolean(false),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(values(&disabled, "__enable__"), [Value::Boolean(false)]);
+
+    scim.delete("account", &created.uid).await.unwrap();
+    let gone = scim.get("account", &created.uid, vec![]).await.unwrap_err();
+    assert_eq!(code(&gone), "not-found", "{gone}");
+    let unknown = scim
+        .create(
+            "account",
+            vec![text("__name__", "x"), text("shoeSize", "9")],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&unknown), "invalid", "{unknown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_pages_through_filtered_users() {
+    let (_server, scim) = server().await;
+    for i in 0..23 {
+        let mut attributes = user(&format!("user{i:02}"));
+        if i % 2 == 0 {
+            attributes.push(text("title", "Engineer"));
+        }
+        scim.create("account", attributes).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cookie = None;
+    let mut pages = 0;
+    loop {
+        let page = scim
+            .search(SearchRequest {
+                class: "account".into(),
+                filter: Some(r#"title eq "Engineer""#.into()),
+                page: PageRequest { size: 5, cookie },
+                attributes: vec![],
+            })
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page.objects.iter().map(|o| o.name.clone()));
+        match page.cookie {
+            Some(c) => cookie = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    seen.sort();
+    let expected: Vec<String> = (0..23)
+        .filter(|i| i % 2 == 0)
+        .map(|i| format!("user{i:02}"))
+        .collect();
+    assert_eq!(seen, expected);
+    let one = scim
+        .search(SearchRequest {
+            class: "account".into(),
+            filter: Some(r#"name eq "user07" and mail co "example""#.into()),
+            page: PageRequest {
+                size: 10,
+                cookie: None,
+            },
+            attributes: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(one.objects.len(), 1);
+    assert_eq!(one.objects[0].name, "user07");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_membership_is_patched_on_the_group() {
+    let (_server, scim) = server().await;
+    let ada = scim.create("account", user("ada")).await.unwrap();
+    let bob = scim.create("account", user("bob")).await.unwrap();
+    let group = scim
+        .create("group", vec![text("__name__", "engineering")])
+        .await
+        .unwrap();
+    let member = |uid: &str| Attribute::single("members", Value::Reference(uid.into()));
+    let with_both = scim
+        .update(
+            "group",
+            &group.uid,
+            vec![AttributeChange::AddValues(member(&ada.uid))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&with_both, "members"),
+        [Value::Reference(ada.uid.clone())]
+    );
+    scim.update(
+        "group",
+        &group.uid,
+        vec![AttributeChange::AddValues(member(&bob.uid))],
+    )
+    .await
+    .unwrap();
+    let after = scim
+        .update(
+            "group",
+            &group.uid,
+            vec![AttributeChange::RemoveValues(member(&ada.uid))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&after, "members"),
+        [Value::Reference(bob.uid.clone())]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ungranted_hosts_and_bad_credentials_are_refused() {
+    let server = tokio::task::spawn_blocking(ScimServer::up).await.unwrap();
+    // Granted a different port: the host refuses before connecting.
+    let elsewhere = connector(&server.base, &server.token, &["http://127.0.0.1:1"]);
+    let refused = elsewhere.test().await.unwrap_err();
+    assert_eq!(code(&refused), "permission-denied", "{refused}");
+    assert!(
+        refused.to_string().contains("grants.http.allow"),
+        "{refused}"
+    );
+
+    let wrong = connector(&server.base, "not-the-token", &[&server.base]);
+    let denied = wrong.test().await.unwrap_err();
+    assert_eq!(code(&denied), "permission-denied", "{denied}");
+    assert!(!denied.to_string().contains("not-the-token"), "{denied}");
+}
+
+/// A stub SCIM service: its first `POST /Users` answers 429 with
+/// `Retry-After: 1`, later ones create. Returns its base URL and the times
+/// of the POSTs it saw.
+async fn rate_limiting_stub() -> (String, Arc<std::sync::Mutex<Vec<std::time::Instant>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let posts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = posts.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let (head, body_start) = loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break (String::from_utf8_lossy(&request[..i]).to_string(), i + 4);
+                    }
+                };
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                while request.len() < body_start + length {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let (status, extra, body) = if head.starts_with("POST /Users") {
+                    let mut posts = seen.lock().unwrap();
+                    posts.push(std::time::Instant::now());
+                    if posts.len() == 1 {
+                        (
+                            "429 Too Many Requests",
+                            "Retry-After: 1\r\n",
+                            r#"{"detail":"slow down"}"#.to_owned(),
+                        )
+                    } else {
+                        (
+                            "201 Created",
+                            "",
+                            r#"{"id":"u-1","userName":"ada","active":true}"#.to_owned(),
+                        )
+                    }
+                } else {
+                    (
+                        "200 OK",
+                        "",
+                        r#"{"patch":{"supported":true},"etag":{"supported":false}}"#.to_owned(),
+                    )
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (base, posts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_retried_after_its_retry_after_through_the_engine() {
+    use provisio_tests::host::TestHost;
+    let (base, posts) = rate_limiting_stub().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let token = secrets.path().join("token");
+    std::fs::write(&token, "stub-token").unwrap();
+    let targets = format!(
+        "[targets.saas]\nconnector = \"bundled:scim\"\n[targets.saas.retry]\nmax_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"50ms\"\n\
+         [targets.saas.grants.http]\nallow = [{base:?}]\ntimeout = \"5s\"\n\
+         [targets.saas.config]\nbase_url = {base:?}\n[targets.saas.secrets]\ntoken = {{ file = {:?} }}\n",
+        token.display().to_string()
+    );
+    let host = TestHost::start(&targets, "", &[]).await;
+    let done = host
+        .run("saas", serde_json::json!({"kind": "create", "identity": "emp-1", "attributes": {"__name__": "ada"}}))
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["attempts"], 2, "{done}");
+    assert_eq!(done["result"]["uid"], "u-1");
+    let posts = posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 2);
+    let waited = posts[1] - posts[0];
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "retried after {waited:?}, before the Retry-After"
+    );
+    let audit = host.audit_of(done["id"].as_str().unwrap()).await;
+    assert!(
+        audit
+            .iter()
+            .any(|row| row.to_string().contains("rate-limited")),
+        "{audit:?}"
+    );
+}

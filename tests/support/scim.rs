@@ -1,0 +1,73 @@
+//! A `scim2-server` per test on a free loopback port, installed by
+//! `scripts/servers/scim.sh` and stopped (SIGTERM) when dropped.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct ScimServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`: the SCIM root.
+    pub base: String,
+    pub token: String,
+}
+
+/// The scim2-server program (installing it first when missing).
+fn program() -> PathBuf {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/servers/scim.sh");
+    let output = Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "scripts/servers/scim.sh failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ScimServer {
+    pub fn up() -> ScimServer {
+        let port = free_port();
+        let token = format!("scim-token-{port}");
+        let child = Command::new(program())
+            .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--bearer-token", &token])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("scim2-server starts");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "scim2-server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ScimServer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            token,
+        }
+    }
+}
+
+impl Drop for ScimServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
