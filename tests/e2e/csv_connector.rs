@@ -1,6 +1,7 @@
 //! The bundled CSV connector against real files in a temporary directory,
 //! through the real host runtime.
 
+use crate::util::{code, text, values};
 use provisio_host::model::{
     Attribute, AttributeChange, ConnectorError, DeltaKind, PageRequest, SearchRequest, SyncRequest,
     Value,
@@ -24,10 +25,6 @@ const CONFIG: &[(&str, &str)] = &[
     ("group.columns", "id,name,members"),
 ];
 
-fn text(name: &str, value: &str) -> Attribute {
-    Attribute::single(name, Value::Text(value.into()))
-}
-
 fn account(id: &str, user: &str) -> Vec<Attribute> {
     vec![
         text("id", id),
@@ -42,19 +39,6 @@ fn account(id: &str, user: &str) -> Vec<Attribute> {
         ),
         Attribute::single("__enable__", Value::Boolean(true)),
     ]
-}
-
-fn values(object: &provisio_host::model::ConnectorObject, name: &str) -> Vec<Value> {
-    object
-        .attribute(name)
-        .map(|a| a.values.clone())
-        .unwrap_or_default()
-}
-
-fn code(error: &CallError) -> &'static str {
-    error
-        .connector_error()
-        .map_or("(not a connector error)", ConnectorError::code)
 }
 
 fn invalid_attribute(error: &CallError) -> Option<&str> {

@@ -6,3 +6,4 @@ mod load_errors;
 mod sandbox;
 mod scim_connector;
 mod sql_connector;
+mod util;

@@ -2,11 +2,10 @@
 //! outgoing-HTTP capability, against a real scim2-server on loopback (and a
 //! small stub server for rate limiting).
 
-use provisio_host::model::{
-    Attribute, AttributeChange, ConnectorError, PageRequest, SearchRequest, Value,
-};
+use crate::util::{code, text, values};
+use provisio_host::model::{Attribute, AttributeChange, PageRequest, SearchRequest, Value};
 use provisio_host::runtime::capabilities::http::{AllowedOrigin, HttpGrant};
-use provisio_host::runtime::{CallError, Connector, Secret, TargetSettings};
+use provisio_host::runtime::{Connector, Secret, TargetSettings};
 use provisio_tests::scim::ScimServer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,23 +37,6 @@ async fn server() -> (ScimServer, Connector) {
     let server = tokio::task::spawn_blocking(ScimServer::up).await.unwrap();
     let scim = connector(&server.base, &server.token, &[&server.base]);
     (server, scim)
-}
-
-fn text(name: &str, value: &str) -> Attribute {
-    Attribute::single(name, Value::Text(value.into()))
-}
-
-fn values(object: &provisio_host::model::ConnectorObject, name: &str) -> Vec<Value> {
-    object
-        .attribute(name)
-        .map(|a| a.values.clone())
-        .unwrap_or_default()
-}
-
-fn code(error: &CallError) -> &'static str {
-    error
-        .connector_error()
-        .map_or("(not a connector error)", ConnectorError::code)
 }
 
 fn user(name: &str) -> Vec<Attribute> {

@@ -2,12 +2,13 @@
 //! capability, against a real PostgreSQL cluster and a real SQLite file.
 //! Every behaviour is checked on both.
 
+use crate::util::{code, text, values};
 use provisio_host::model::{
     Attribute, AttributeChange, ConnectorError, DeltaKind, PageRequest, SearchRequest, SyncRequest,
     Value,
 };
 use provisio_host::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
-use provisio_host::runtime::{CallError, Connector, TargetSettings};
+use provisio_host::runtime::{Connector, TargetSettings};
 use provisio_tests::postgres::Postgres;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -166,23 +167,6 @@ impl Backend {
         ));
         provisio_tests::start(provisio_host::bundled::SQL.bytes, settings)
     }
-}
-
-fn text(name: &str, value: &str) -> Attribute {
-    Attribute::single(name, Value::Text(value.into()))
-}
-
-fn values(object: &provisio_host::model::ConnectorObject, name: &str) -> Vec<Value> {
-    object
-        .attribute(name)
-        .map(|a| a.values.clone())
-        .unwrap_or_default()
-}
-
-fn code(error: &CallError) -> &'static str {
-    error
-        .connector_error()
-        .map_or("(not a connector error)", ConnectorError::code)
 }
 
 fn account(id: &str, user: &str) -> Vec<Attribute> {

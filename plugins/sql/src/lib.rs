@@ -41,18 +41,19 @@ pub struct SqlConnector {
 }
 
 impl SqlConnector {
-    fn class(&mut self, class: &str) -> Result<&ClassTable, Error> {
+    /// The index in `tables` of the class, described first if needed.
+    fn described(&mut self, class: &str) -> Result<usize, Error> {
         let settings = self.settings.class(class)?.clone();
         if let Some(i) = self
             .tables
             .iter()
             .position(|t| t.settings.class == settings.class)
         {
-            return Ok(&self.tables[i]);
+            return Ok(i);
         }
         let columns = table::describe(&self.db, self.dialect, &settings.table)?;
         self.tables.push(ClassTable::new(settings, columns)?);
-        Ok(self.tables.last().expect("just pushed"))
+        Ok(self.tables.len() - 1)
     }
 
     fn has_groups(&self) -> bool {
@@ -274,9 +275,11 @@ impl Connector for SqlConnector {
             .iter()
             .map(|c| c.class.clone())
             .collect();
+        // Describe every table again: the test is how an operator checks
+        // the configuration against the database as it is now.
+        self.tables.clear();
         for class in classes {
-            self.tables.clear();
-            self.class(&class)?;
+            self.described(&class)?;
         }
         Ok(())
     }
@@ -291,7 +294,8 @@ impl Connector for SqlConnector {
         let has_groups = self.has_groups();
         let mut classes = Vec::new();
         for name in names {
-            let class = self.class(&name)?;
+            let i = self.described(&name)?;
+            let class = &self.tables[i];
             let mut attributes = Vec::new();
             for (attribute, i) in &class.exposed {
                 let column = &class.columns[*i];
@@ -339,14 +343,8 @@ impl Connector for SqlConnector {
         class: &str,
         attributes: Vec<Attribute>,
     ) -> Result<ConnectorObject, Error> {
-        self.class(class)?;
-        let class = self.settings.class(class)?.class.clone();
-        let this = &*self;
-        let class = this
-            .tables
-            .iter()
-            .find(|t| t.settings.class == class)
-            .expect("described above");
+        let i = self.described(class)?;
+        let (this, class) = (&*self, &self.tables[i]);
         let mut columns: Vec<String> = Vec::new();
         let mut statement = Statement::new(this.dialect, "");
         let mut placeholders = Vec::new();
@@ -443,13 +441,8 @@ impl Connector for SqlConnector {
         uid: &str,
         attributes: &[String],
     ) -> Result<ConnectorObject, Error> {
-        self.class(class)?;
-        let this = &*self;
-        let class = this
-            .tables
-            .iter()
-            .find(|t| t.settings.class.eq_ignore_ascii_case(class))
-            .expect("described above");
+        let i = self.described(class)?;
+        let (this, class) = (&*self, &self.tables[i]);
         this.read(&this.db, class, uid, attributes)
     }
 
@@ -459,13 +452,8 @@ impl Connector for SqlConnector {
         uid: &str,
         changes: Vec<AttributeChange>,
     ) -> Result<ConnectorObject, Error> {
-        self.class(class)?;
-        let this = &*self;
-        let class = this
-            .tables
-            .iter()
-            .find(|t| t.settings.class.eq_ignore_ascii_case(class))
-            .expect("described above");
+        let i = self.described(class)?;
+        let (this, class) = (&*self, &self.tables[i]);
         let mut statement = Statement::new(this.dialect, "");
         let mut sets = Vec::new();
         let (mut add_groups, mut remove_groups) = (Vec::new(), Vec::new());
@@ -568,13 +556,8 @@ impl Connector for SqlConnector {
     }
 
     fn delete(&mut self, class: &str, uid: &str) -> Result<(), Error> {
-        self.class(class)?;
-        let this = &*self;
-        let class = this
-            .tables
-            .iter()
-            .find(|t| t.settings.class.eq_ignore_ascii_case(class))
-            .expect("described above");
+        let i = self.described(class)?;
+        let (this, class) = (&*self, &self.tables[i]);
         let tx = this.db.transaction()?;
         if let Some(m) = &this.settings.membership {
             let mut s = Statement::new(
@@ -609,13 +592,8 @@ impl Connector for SqlConnector {
 
     /// Keyset paging on the key column: the cookie is the last key returned.
     fn search(&mut self, query: Query) -> Result<Page, Error> {
-        self.class(&query.class)?;
-        let this = &*self;
-        let class = this
-            .tables
-            .iter()
-            .find(|t| t.settings.class.eq_ignore_ascii_case(&query.class))
-            .expect("described above");
+        let i = self.described(&query.class)?;
+        let (this, class) = (&*self, &self.tables[i]);
         let mut statement = class.select(this.dialect);
         let mut conditions = Vec::new();
         if let Some(filter) = &query.filter {
@@ -666,13 +644,8 @@ impl Connector for SqlConnector {
     }
 
     fn sync(&mut self, request: SyncRequest) -> Result<SyncBatch, Error> {
-        self.class(&request.class)?;
-        let this = &*self;
-        let class = this
-            .tables
-            .iter()
-            .find(|t| t.settings.class.eq_ignore_ascii_case(&request.class))
-            .expect("described above");
+        let i = self.described(&request.class)?;
+        let (this, class) = (&*self, &self.tables[i]);
         sync::sync(
             &this.db,
             this.dialect,
@@ -683,13 +656,8 @@ impl Connector for SqlConnector {
     }
 
     fn latest_sync_token(&mut self, class: &str) -> Result<String, Error> {
-        self.class(class)?;
-        let this = &*self;
-        let class = this
-            .tables
-            .iter()
-            .find(|t| t.settings.class.eq_ignore_ascii_case(class))
-            .expect("described above");
+        let i = self.described(class)?;
+        let (this, class) = (&*self, &self.tables[i]);
         sync::latest_token(&this.db, this.dialect, class)
     }
 }
