@@ -242,21 +242,25 @@ async fn ungranted_hosts_and_bad_credentials_are_refused() {
     assert!(!denied.to_string().contains("not-the-token"), "{denied}");
 }
 
-/// A stub SCIM service: its first `POST /Users` answers 429 with
-/// `Retry-After: 1`, later ones create. Returns its base URL and the times
-/// of the POSTs it saw.
-async fn rate_limiting_stub() -> (String, Arc<std::sync::Mutex<Vec<std::time::Instant>>>) {
+/// What a stub answers: status line, extra header lines, JSON body.
+type StubAnswer = (&'static str, String, String);
+
+/// A stub HTTP service on loopback: `answer` gets each request's head and
+/// body. Returns its base URL.
+async fn stub<F>(answer: F) -> String
+where
+    F: Fn(&str, &str) -> StubAnswer + Send + Sync + 'static,
+{
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let posts = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = posts.clone();
+    let answer = Arc::new(answer);
     tokio::spawn(async move {
         loop {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
-            let seen = seen.clone();
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -285,31 +289,10 @@ async fn rate_limiting_stub() -> (String, Arc<std::sync::Mutex<Vec<std::time::In
                     }
                     request.extend_from_slice(&buf[..n]);
                 }
-                let (status, extra, body) = if head.starts_with("POST /Users") {
-                    let mut posts = seen.lock().unwrap();
-                    posts.push(std::time::Instant::now());
-                    if posts.len() == 1 {
-                        (
-                            "429 Too Many Requests",
-                            "Retry-After: 1\r\n",
-                            r#"{"detail":"slow down"}"#.to_owned(),
-                        )
-                    } else {
-                        (
-                            "201 Created",
-                            "",
-                            r#"{"id":"u-1","userName":"ada","active":true}"#.to_owned(),
-                        )
-                    }
-                } else {
-                    (
-                        "200 OK",
-                        "",
-                        r#"{"patch":{"supported":true},"etag":{"supported":false}}"#.to_owned(),
-                    )
-                };
+                let body = String::from_utf8_lossy(&request[body_start..]).to_string();
+                let (status, extra, body) = answer(&head, &body);
                 let response = format!(
-                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = socket.write_all(response.as_bytes()).await;
@@ -317,7 +300,135 @@ async fn rate_limiting_stub() -> (String, Arc<std::sync::Mutex<Vec<std::time::In
             });
         }
     });
+    base
+}
+
+/// A stub SCIM service: its first `POST /Users` answers 429 with
+/// `Retry-After: 1`, later ones create. Returns its base URL and the times
+/// of the POSTs it saw.
+async fn rate_limiting_stub() -> (String, Arc<std::sync::Mutex<Vec<std::time::Instant>>>) {
+    let posts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = posts.clone();
+    let base = stub(move |head, _| {
+        if head.starts_with("POST /Users") {
+            let mut posts = seen.lock().unwrap();
+            posts.push(std::time::Instant::now());
+            if posts.len() == 1 {
+                return (
+                    "429 Too Many Requests",
+                    "Retry-After: 1\r\n".into(),
+                    r#"{"detail":"slow down"}"#.into(),
+                );
+            }
+            return (
+                "201 Created",
+                String::new(),
+                r#"{"id":"u-1","userName":"ada","active":true}"#.into(),
+            );
+        }
+        (
+            "200 OK",
+            String::new(),
+            r#"{"patch":{"supported":true},"etag":{"supported":false}}"#.into(),
+        )
+    })
+    .await;
     (base, posts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_client_credentials_are_fetched_kept_and_renewed() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let issued = Arc::new(AtomicUsize::new(0));
+    // Tokens are "tok-N"; the service accepts only the newest one.
+    let counter = issued.clone();
+    let base = stub(move |head, body| {
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.trim().to_owned())
+                })
+                .unwrap_or_default()
+        };
+        if head.starts_with("POST /oauth/token") {
+            // client "provisio", secret "s3cret" (RFC 6749 §2.3.1, basic).
+            if header("authorization") != "Basic cHJvdmlzaW86czNjcmV0"
+                || !body.contains("grant_type=client_credentials")
+            {
+                return (
+                    "401 Unauthorized",
+                    String::new(),
+                    r#"{"error":"invalid_client"}"#.into(),
+                );
+            }
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            return (
+                "200 OK",
+                String::new(),
+                format!(r#"{{"access_token":"tok-{n}","token_type":"Bearer","expires_in":3600}}"#),
+            );
+        }
+        let newest = format!("Bearer tok-{}", counter.load(Ordering::SeqCst));
+        if header("authorization") != newest {
+            return (
+                "401 Unauthorized",
+                String::new(),
+                r#"{"detail":"bad token"}"#.into(),
+            );
+        }
+        (
+            "200 OK",
+            String::new(),
+            r#"{"patch":{"supported":true},"Resources":[],"totalResults":0}"#.into(),
+        )
+    })
+    .await;
+    let scim = |secret: &str| {
+        let mut settings = TargetSettings::new("oauth-test");
+        settings
+            .config
+            .values
+            .insert("base_url".into(), base.clone());
+        settings
+            .config
+            .values
+            .insert("oauth.token_url".into(), format!("{base}/oauth/token"));
+        settings
+            .config
+            .secrets
+            .insert("client_id".into(), Secret::new("provisio"));
+        settings
+            .config
+            .secrets
+            .insert("client_secret".into(), Secret::new(secret));
+        settings.max_instances = 1;
+        settings.http = Some(Arc::new(HttpGrant {
+            allow: vec![AllowedOrigin::parse(&base).unwrap()],
+            timeout: Duration::from_secs(5),
+            max_request_bytes: 1 << 20,
+            max_response_bytes: 1 << 20,
+        }));
+        provisio_tests::start(provisio_host::bundled::SCIM.bytes, settings)
+    };
+    let good = scim("s3cret");
+    good.test().await.unwrap();
+    good.test().await.unwrap();
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        1,
+        "the token is kept between calls"
+    );
+    // Another client takes a newer token: ours is refused, renewed once.
+    issued.fetch_add(1, Ordering::SeqCst);
+    good.test().await.unwrap();
+    assert_eq!(issued.load(Ordering::SeqCst), 3);
+
+    let bad = scim("wrong-secret");
+    let error = bad.test().await.unwrap_err();
+    assert_eq!(code(&error), "permission-denied", "{error}");
+    assert!(!error.to_string().contains("wrong-secret"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,8 @@
 use crate::settings::{Credentials, Settings};
 use provisio_sdk::Error;
 use serde_json::Value as Json;
-use std::time::Duration;
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types as http;
 pub use wasip2::http::types::Method;
@@ -14,8 +15,22 @@ use wasip2::io::streams::StreamError;
 
 pub struct Scim {
     base_url: String,
-    authorization: Option<String>,
+    auth: Auth,
     timeout: Duration,
+}
+
+/// How requests are authorised.
+enum Auth {
+    /// A fixed `Authorization` value (bearer or basic), or none.
+    Fixed(Option<String>),
+    /// OAuth 2.0 client credentials (RFC 6749 §4.4): a token fetched from
+    /// the token endpoint, kept until shortly before it expires.
+    ClientCredentials {
+        token_url: String,
+        client: String,
+        scope: Option<String>,
+        cached: RefCell<Option<(String, Instant)>>,
+    },
 }
 
 pub struct Answer {
@@ -23,6 +38,34 @@ pub struct Answer {
     pub body: Json,
     pub etag: Option<String>,
 }
+
+/// An HTTP answer before any SCIM meaning.
+struct Raw {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
+    }
+
+    fn json(&self) -> Json {
+        let text = String::from_utf8_lossy(&self.body);
+        if text.trim().is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| Json::String(text.into_owned()))
+        }
+    }
+}
+
+/// Renew a token this long before the service says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
 fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -45,20 +88,105 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+}
+
 impl Scim {
     pub fn new(settings: &Settings) -> Self {
-        let authorization = match &settings.credentials {
-            Credentials::Bearer(token) => Some(format!("Bearer {}", token.expose())),
-            Credentials::Basic(user, password) => Some(format!(
-                "Basic {}",
-                base64(format!("{}:{}", user.expose(), password.expose()).as_bytes())
-            )),
-            Credentials::None => None,
+        let auth = match &settings.credentials {
+            Credentials::Bearer(token) => Auth::Fixed(Some(format!("Bearer {}", token.expose()))),
+            Credentials::Basic(user, password) => {
+                Auth::Fixed(Some(basic(user.expose(), password.expose())))
+            }
+            Credentials::ClientCredentials {
+                token_url,
+                client_id,
+                client_secret,
+                scope,
+            } => Auth::ClientCredentials {
+                token_url: token_url.clone(),
+                // RFC 6749 §2.3.1: the client authenticates with HTTP basic.
+                client: basic(
+                    &crate::mapping::encode_query(client_id.expose()),
+                    &crate::mapping::encode_query(client_secret.expose()),
+                ),
+                scope: scope.clone(),
+                cached: RefCell::new(None),
+            },
+            Credentials::None => Auth::Fixed(None),
         };
         Scim {
             base_url: settings.base_url.clone(),
-            authorization,
+            auth,
             timeout: Duration::from_secs(settings.timeout_seconds),
+        }
+    }
+
+    /// The `Authorization` value, fetching a token first when needed.
+    fn authorization(&self) -> Result<Option<String>, Error> {
+        let (token_url, client, scope, cached) = match &self.auth {
+            Auth::Fixed(value) => return Ok(value.clone()),
+            Auth::ClientCredentials {
+                token_url,
+                client,
+                scope,
+                cached,
+            } => (token_url, client, scope, cached),
+        };
+        if let Some((token, until)) = &*cached.borrow()
+            && Instant::now() < *until
+        {
+            return Ok(Some(format!("Bearer {token}")));
+        }
+        let mut form = "grant_type=client_credentials".to_owned();
+        if let Some(scope) = scope {
+            form.push_str(&format!("&scope={}", crate::mapping::encode_query(scope)));
+        }
+        let what = format!("POST {token_url} (OAuth token)");
+        let raw = self.exchange(
+            &what,
+            &Method::Post,
+            token_url,
+            vec![("authorization".into(), client.as_bytes().to_vec())],
+            Some(("application/x-www-form-urlencoded", form.into_bytes())),
+        )?;
+        let body = raw.json();
+        if !(200..300).contains(&raw.status) {
+            let reason = body
+                .get("error_description")
+                .or_else(|| body.get("error"))
+                .and_then(Json::as_str)
+                .unwrap_or("");
+            return Err(match raw.status {
+                400 | 401 | 403 => Error::permission_denied(format!(
+                    "{what}: the token endpoint refused the client credentials (HTTP {}): {reason}",
+                    raw.status
+                )),
+                _ => error_for(
+                    &what,
+                    raw.status,
+                    raw.header("retry-after").as_deref(),
+                    &body,
+                ),
+            });
+        }
+        let token = body
+            .get("access_token")
+            .and_then(Json::as_str)
+            .ok_or_else(|| Error::failed(format!("{what}: the answer has no access_token")))?
+            .to_owned();
+        let lifetime = body.get("expires_in").and_then(Json::as_u64).unwrap_or(300);
+        let until = Instant::now() + Duration::from_secs(lifetime).saturating_sub(TOKEN_MARGIN);
+        *cached.borrow_mut() = Some((token.clone(), until));
+        Ok(Some(format!("Bearer {token}")))
+    }
+
+    /// Forgets a cached token the service refused.
+    fn forget_token(&self) -> bool {
+        match &self.auth {
+            Auth::ClientCredentials { cached, .. } => cached.borrow_mut().take().is_some(),
+            Auth::Fixed(_) => false,
         }
     }
 
@@ -72,27 +200,64 @@ impl Scim {
     ) -> Result<Answer, Error> {
         let what = format!("{} {path}", method_name(&method));
         let url = format!("{}{path}", self.base_url);
+        let body = body.map(|json| ("application/scim+json", json.to_string().into_bytes()));
+        let mut retried = false;
+        loop {
+            let mut headers: Vec<(String, Vec<u8>)> = vec![(
+                "accept".into(),
+                b"application/scim+json, application/json".to_vec(),
+            )];
+            if let Some(auth) = self.authorization()? {
+                headers.push(("authorization".into(), auth.into_bytes()));
+            }
+            if let Some(etag) = if_match {
+                headers.push(("if-match".into(), etag.as_bytes().to_vec()));
+            }
+            let raw = self.exchange(&what, &method, &url, headers, body.clone())?;
+            // A token revoked or expired early: fetch a new one, once.
+            if raw.status == 401 && !retried && self.forget_token() {
+                retried = true;
+                continue;
+            }
+            let json = raw.json();
+            if (200..300).contains(&raw.status) {
+                return Ok(Answer {
+                    status: raw.status,
+                    etag: raw.header("etag"),
+                    body: json,
+                });
+            }
+            return Err(error_for(
+                &what,
+                raw.status,
+                raw.header("retry-after").as_deref(),
+                &json,
+            ));
+        }
+    }
+
+    /// One HTTP exchange through `wasi:http`.
+    fn exchange(
+        &self,
+        what: &str,
+        method: &Method,
+        url: &str,
+        mut headers: Vec<(String, Vec<u8>)>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Raw, Error> {
         let (scheme, rest) = url
             .split_once("://")
-            .ok_or_else(|| Error::invalid(format!("base_url {:?} has no scheme", self.base_url)))?;
+            .ok_or_else(|| Error::invalid(format!("{what}: {url:?} has no scheme")))?;
         let (authority, path_and_query) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let body = body.map(|json| json.to_string().into_bytes());
-        let mut headers: Vec<(String, Vec<u8>)> = vec![(
-            "accept".into(),
-            b"application/scim+json, application/json".to_vec(),
-        )];
-        if let Some(auth) = &self.authorization {
-            headers.push(("authorization".into(), auth.as_bytes().to_vec()));
-        }
-        if let Some(etag) = if_match {
-            headers.push(("if-match".into(), etag.as_bytes().to_vec()));
-        }
-        if let Some(body) = &body {
-            headers.push(("content-type".into(), b"application/scim+json".to_vec()));
-            headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+        if let Some((content_type, bytes)) = &body {
+            headers.push(("content-type".into(), content_type.as_bytes().to_vec()));
+            headers.push((
+                "content-length".into(),
+                bytes.len().to_string().into_bytes(),
+            ));
         }
         let fields = http::Fields::from_list(&headers)
             .map_err(|e| Error::invalid(format!("{what}: a header is not valid: {e:?}")))?;
@@ -102,7 +267,7 @@ impl Scim {
             "http" => http::Scheme::Http,
             other => http::Scheme::Other(other.to_owned()),
         };
-        let ok = request.set_method(&method).is_ok()
+        let ok = request.set_method(method).is_ok()
             && request.set_scheme(Some(&scheme)).is_ok()
             && request.set_authority(Some(authority)).is_ok()
             && request.set_path_with_query(Some(path_and_query)).is_ok();
@@ -120,12 +285,17 @@ impl Scim {
         let _ = options.set_first_byte_timeout(Some(nanos));
         let _ = options.set_between_bytes_timeout(Some(nanos));
         let future = outgoing_handler::handle(request, Some(options))
-            .map_err(|code| self.send_error(&what, &url, code))?;
+            .map_err(|code| send_error(what, url, code))?;
         // Write the body, then wait for the answer; a refused request shows
         // up as a closed body stream first, so the answer's code decides.
         let mut write_failed = false;
         if let Ok(stream) = outgoing.write() {
-            for chunk in body.as_deref().unwrap_or_default().chunks(4096) {
+            for chunk in body
+                .as_ref()
+                .map(|(_, b)| b.as_slice())
+                .unwrap_or_default()
+                .chunks(4096)
+            {
                 if stream.blocking_write_and_flush(chunk).is_err() {
                     write_failed = true;
                     break;
@@ -136,10 +306,10 @@ impl Scim {
         future.subscribe().block();
         let response = match future.get() {
             Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(self.send_error(&what, &url, code)),
+            Some(Ok(Err(code))) => return Err(send_error(what, url, code)),
             _ => {
                 return Err(Error::unavailable(format!(
-                    "{what}: no answer from the SCIM service"
+                    "{what}: no answer from the service"
                 )));
             }
         };
@@ -149,16 +319,7 @@ impl Scim {
             )));
         }
         let status = response.status();
-        let header = |name: &str| {
-            response
-                .headers()
-                .entries()
-                .into_iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| String::from_utf8(v).ok())
-        };
-        let retry_after = header("retry-after");
-        let etag = header("etag");
+        let headers = response.headers().entries();
         let mut bytes = Vec::new();
         let incoming = response
             .consume()
@@ -181,27 +342,20 @@ impl Scim {
             }
         }
         drop(incoming);
-        let text = String::from_utf8_lossy(&bytes);
-        let body: Json = if text.trim().is_empty() {
-            Json::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| Json::String(text.into_owned()))
-        };
-        if (200..300).contains(&status) {
-            return Ok(Answer { status, body, etag });
-        }
-        Err(error_for(&what, status, retry_after.as_deref(), &body))
+        Ok(Raw {
+            status,
+            headers,
+            body: bytes,
+        })
     }
+}
 
-    fn send_error(&self, what: &str, url: &str, code: http::ErrorCode) -> Error {
-        match code {
-            http::ErrorCode::HttpRequestDenied => Error::permission_denied(format!(
-                "{what}: the host refused the destination {url}: it is not in the target's grants.http.allow"
-            )),
-            other => {
-                Error::unavailable(format!("{what}: cannot reach the SCIM service: {other:?}"))
-            }
-        }
+fn send_error(what: &str, url: &str, code: http::ErrorCode) -> Error {
+    match code {
+        http::ErrorCode::HttpRequestDenied => Error::permission_denied(format!(
+            "{what}: the host refused the destination {url}: it is not in the target's grants.http.allow"
+        )),
+        other => Error::unavailable(format!("{what}: cannot reach the service: {other:?}")),
     }
 }
 

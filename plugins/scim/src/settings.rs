@@ -5,6 +5,9 @@
 //! | `base_url` | required | the service's SCIM root, e.g. `https://api.example.com/scim/v2` |
 //! | secret `token` | none | bearer token |
 //! | secrets `username`, `password` | none | HTTP basic credentials (when no token) |
+//! | `oauth.token_url` | none | OAuth 2.0 client credentials: the token endpoint (grant it too) |
+//! | secrets `client_id`, `client_secret` | none | the client's credentials, with `oauth.token_url` |
+//! | `oauth.scope` | none | the scope to ask for |
 //! | `timeout_seconds` | `30` | per request (the operator's grant may be shorter) |
 //! | `account.attribute.<name>` | see [`DEFAULT_USER_MAPPING`] | the SCIM path behind attribute `<name>` |
 //! | `group.attribute.<name>` | `members` → `members` | the same for groups |
@@ -40,6 +43,12 @@ pub const DEFAULT_USER_MAPPING: &[(&str, &str)] = &[
 pub enum Credentials {
     Bearer(Secret),
     Basic(Secret, Secret),
+    ClientCredentials {
+        token_url: String,
+        client_id: Secret,
+        client_secret: Secret,
+        scope: Option<String>,
+    },
     None,
 }
 
@@ -75,12 +84,19 @@ impl Settings {
     pub fn from_config(config: &Config) -> Result<Self, Error> {
         let base_url = config.require("base_url")?.trim_end_matches('/').to_owned();
         let credentials = match (
+            config.get("oauth.token_url"),
             config.secret("token"),
             config.secret("username"),
             config.secret("password"),
         ) {
-            (Some(token), _, _) => Credentials::Bearer(token),
-            (None, Some(user), Some(password)) => Credentials::Basic(user, password),
+            (Some(token_url), _, _, _) => Credentials::ClientCredentials {
+                token_url,
+                client_id: config.require_secret("client_id")?,
+                client_secret: config.require_secret("client_secret")?,
+                scope: config.get("oauth.scope"),
+            },
+            (None, Some(token), _, _) => Credentials::Bearer(token),
+            (None, None, Some(user), Some(password)) => Credentials::Basic(user, password),
             _ => Credentials::None,
         };
         Ok(Settings {
