@@ -97,6 +97,7 @@ pub mod bindings;
 pub mod config;
 mod export;
 pub mod filter;
+pub mod http;
 pub mod log;
 pub mod sql;
 mod types;

@@ -5,13 +5,10 @@
 
 use crate::settings::{Credentials, Settings};
 use provisio_sdk::Error;
+use provisio_sdk::http::{Request, Response};
 use serde_json::Value as Json;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
-use wasip2::http::outgoing_handler;
-use wasip2::http::types as http;
-pub use wasip2::http::types::Method;
-use wasip2::io::streams::StreamError;
 
 pub struct Scim {
     base_url: String,
@@ -39,28 +36,13 @@ pub struct Answer {
     pub etag: Option<String>,
 }
 
-/// An HTTP answer before any SCIM meaning.
-struct Raw {
-    status: u16,
-    headers: Vec<(String, Vec<u8>)>,
-    body: Vec<u8>,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
-    }
-
-    fn json(&self) -> Json {
-        let text = String::from_utf8_lossy(&self.body);
-        if text.trim().is_empty() {
-            Json::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| Json::String(text.into_owned()))
-        }
+/// The body of an answer as JSON (or a JSON string of its text).
+fn json_of(response: &Response) -> Json {
+    let text = response.text();
+    if text.trim().is_empty() {
+        Json::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Json::String(text))
     }
 }
 
@@ -145,14 +127,13 @@ impl Scim {
         }
         let what = format!("POST {token_url} (OAuth token)");
         let raw = self.exchange(
-            &what,
             &Method::Post,
             token_url,
             vec![("authorization".into(), client.as_bytes().to_vec())],
             Some(("application/x-www-form-urlencoded", form.into_bytes())),
         )?;
-        let body = raw.json();
-        if !(200..300).contains(&raw.status) {
+        let body = json_of(&raw);
+        if !raw.is_success() {
             let reason = body
                 .get("error_description")
                 .or_else(|| body.get("error"))
@@ -166,7 +147,7 @@ impl Scim {
                 _ => error_for(
                     &what,
                     raw.status,
-                    raw.header("retry-after").as_deref(),
+                    raw.header("retry-after"),
                     &body,
                 ),
             });
@@ -213,164 +194,71 @@ impl Scim {
             if let Some(etag) = if_match {
                 headers.push(("if-match".into(), etag.as_bytes().to_vec()));
             }
-            let raw = self.exchange(&what, &method, &url, headers, body.clone())?;
+            let raw = self.exchange(&method, &url, headers, body.clone())?;
             // A token revoked or expired early: fetch a new one, once.
             if raw.status == 401 && !retried && self.forget_token() {
                 retried = true;
                 continue;
             }
-            let json = raw.json();
-            if (200..300).contains(&raw.status) {
+            let json = json_of(&raw);
+            if raw.is_success() {
                 return Ok(Answer {
                     status: raw.status,
-                    etag: raw.header("etag"),
+                    etag: raw.header("etag").map(str::to_owned),
                     body: json,
                 });
             }
             return Err(error_for(
                 &what,
                 raw.status,
-                raw.header("retry-after").as_deref(),
+                raw.header("retry-after"),
                 &json,
             ));
         }
     }
 
-    /// One HTTP exchange through `wasi:http`.
+    /// One HTTP exchange through the host.
     fn exchange(
         &self,
-        what: &str,
         method: &Method,
         url: &str,
-        mut headers: Vec<(String, Vec<u8>)>,
+        headers: Vec<(String, Vec<u8>)>,
         body: Option<(&str, Vec<u8>)>,
-    ) -> Result<Raw, Error> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| Error::invalid(format!("{what}: {url:?} has no scheme")))?;
-        let (authority, path_and_query) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
+    ) -> Result<Response, Error> {
+        let mut request = match method {
+            Method::Get => Request::get(url),
+            Method::Post => Request::post(url),
+            Method::Put => Request::put(url),
+            Method::Patch => Request::patch(url),
+            Method::Delete => Request::delete(url),
         };
-        if let Some((content_type, bytes)) = &body {
-            headers.push(("content-type".into(), content_type.as_bytes().to_vec()));
-            headers.push((
-                "content-length".into(),
-                bytes.len().to_string().into_bytes(),
-            ));
+        for (name, value) in headers {
+            request = request.header(&name, &String::from_utf8_lossy(&value));
         }
-        let fields = http::Fields::from_list(&headers)
-            .map_err(|e| Error::invalid(format!("{what}: a header is not valid: {e:?}")))?;
-        let request = http::OutgoingRequest::new(fields);
-        let scheme = match scheme {
-            "https" => http::Scheme::Https,
-            "http" => http::Scheme::Http,
-            other => http::Scheme::Other(other.to_owned()),
-        };
-        let ok = request.set_method(method).is_ok()
-            && request.set_scheme(Some(&scheme)).is_ok()
-            && request.set_authority(Some(authority)).is_ok()
-            && request.set_path_with_query(Some(path_and_query)).is_ok();
-        if !ok {
-            return Err(Error::invalid(format!(
-                "{what}: {url} is not a valid request URL"
-            )));
+        if let Some((content_type, bytes)) = body {
+            request = request.body(content_type, bytes);
         }
-        let outgoing = request
-            .body()
-            .map_err(|_| Error::failed("the request body was taken"))?;
-        let options = http::RequestOptions::new();
-        let nanos = self.timeout.as_nanos() as u64;
-        let _ = options.set_connect_timeout(Some(nanos));
-        let _ = options.set_first_byte_timeout(Some(nanos));
-        let _ = options.set_between_bytes_timeout(Some(nanos));
-        let future = outgoing_handler::handle(request, Some(options))
-            .map_err(|code| send_error(what, url, code))?;
-        // Write the body, then wait for the answer; a refused request shows
-        // up as a closed body stream first, so the answer's code decides.
-        let mut write_failed = false;
-        if let Ok(stream) = outgoing.write() {
-            for chunk in body
-                .as_ref()
-                .map(|(_, b)| b.as_slice())
-                .unwrap_or_default()
-                .chunks(4096)
-            {
-                if stream.blocking_write_and_flush(chunk).is_err() {
-                    write_failed = true;
-                    break;
-                }
-            }
-        }
-        let finished = http::OutgoingBody::finish(outgoing, None);
-        future.subscribe().block();
-        let response = match future.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(send_error(what, url, code)),
-            _ => {
-                return Err(Error::unavailable(format!(
-                    "{what}: no answer from the service"
-                )));
-            }
-        };
-        if write_failed || finished.is_err() {
-            return Err(Error::unavailable(format!(
-                "{what}: sending the request body failed"
-            )));
-        }
-        let status = response.status();
-        let headers = response.headers().entries();
-        let mut bytes = Vec::new();
-        let incoming = response
-            .consume()
-            .map_err(|_| Error::failed("the response body was taken"))?;
-        {
-            let stream = incoming
-                .stream()
-                .map_err(|_| Error::failed("the response body stream was taken"))?;
-            loop {
-                match stream.blocking_read(64 * 1024) {
-                    Ok(chunk) => bytes.extend_from_slice(&chunk),
-                    Err(StreamError::Closed) => break,
-                    Err(StreamError::LastOperationFailed(e)) => {
-                        return Err(Error::unavailable(format!(
-                            "{what}: reading the answer failed: {}",
-                            e.to_debug_string()
-                        )));
-                    }
-                }
-            }
-        }
-        drop(incoming);
-        Ok(Raw {
-            status,
-            headers,
-            body: bytes,
-        })
+        request.timeout(self.timeout).send()
     }
 }
 
-fn send_error(what: &str, url: &str, code: http::ErrorCode) -> Error {
-    match code {
-        http::ErrorCode::HttpRequestDenied => Error::permission_denied(format!(
-            "{what}: the host refused the destination {url}: it is not in the target's grants.http.allow"
-        )),
-        other => Error::unavailable(format!("{what}: cannot reach the service: {other:?}")),
-    }
+/// The methods SCIM uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
 }
 
-fn method_name(method: &Method) -> &str {
+fn method_name(method: &Method) -> &'static str {
     match method {
         Method::Get => "GET",
         Method::Post => "POST",
         Method::Put => "PUT",
         Method::Patch => "PATCH",
         Method::Delete => "DELETE",
-        Method::Head => "HEAD",
-        Method::Options => "OPTIONS",
-        Method::Connect => "CONNECT",
-        Method::Trace => "TRACE",
-        Method::Other(m) => m,
     }
 }
 

@@ -1,0 +1,248 @@
+//! Outgoing HTTP, through the host (`wasi:http`). The host only lets a
+//! request through to an origin the operator granted the target
+//! (`[targets.<t>.grants.http] allow = [...]`); anything else fails with
+//! `permission-denied` naming the URL. Credentials belong in target
+//! secrets ([`Config::secret`](crate::Config::secret)), never in logs.
+//!
+//! ```no_run
+//! use provisio_sdk::http::Request;
+//!
+//! # fn demo(token: &str) -> Result<(), provisio_sdk::Error> {
+//! let answer = Request::get("https://api.example.com/scim/v2/Users?count=1")
+//!     .header("authorization", &format!("Bearer {token}"))
+//!     .send()?;
+//! if answer.status == 200 {
+//!     let text = answer.text();
+//! }
+//! # Ok(()) }
+//! ```
+
+use crate::Error;
+use std::time::Duration;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types as wasi;
+use wasip2::io::streams::StreamError;
+
+/// One request, built then sent.
+pub struct Request {
+    method: wasi::Method,
+    url: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Option<Vec<u8>>,
+    timeout: Option<Duration>,
+}
+
+/// An answer, whatever its status: the caller decides what a status means.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header of this name (case-insensitive), as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// `Retry-After` in milliseconds, when it is a number of seconds.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        self.header("retry-after")?
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(|s| s * 1000)
+    }
+}
+
+impl Request {
+    fn new(method: wasi::Method, url: &str) -> Self {
+        Request {
+            method,
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+        }
+    }
+
+    pub fn get(url: &str) -> Self {
+        Self::new(wasi::Method::Get, url)
+    }
+    pub fn post(url: &str) -> Self {
+        Self::new(wasi::Method::Post, url)
+    }
+    pub fn put(url: &str) -> Self {
+        Self::new(wasi::Method::Put, url)
+    }
+    pub fn patch(url: &str) -> Self {
+        Self::new(wasi::Method::Patch, url)
+    }
+    pub fn delete(url: &str) -> Self {
+        Self::new(wasi::Method::Delete, url)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_owned(), value.as_bytes().to_vec()));
+        self
+    }
+
+    /// A body with its content type; `Content-Length` is set from it.
+    pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        let body = body.into();
+        self.headers
+            .push(("content-type".into(), content_type.as_bytes().to_vec()));
+        self.headers
+            .push(("content-length".into(), body.len().to_string().into_bytes()));
+        self.body = Some(body);
+        self
+    }
+
+    /// Connecting, and each wait for response bytes, take at most this (the
+    /// host's grant may be shorter).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn describe(&self) -> String {
+        let method = match &self.method {
+            wasi::Method::Get => "GET",
+            wasi::Method::Post => "POST",
+            wasi::Method::Put => "PUT",
+            wasi::Method::Patch => "PATCH",
+            wasi::Method::Delete => "DELETE",
+            wasi::Method::Head => "HEAD",
+            wasi::Method::Options => "OPTIONS",
+            wasi::Method::Connect => "CONNECT",
+            wasi::Method::Trace => "TRACE",
+            wasi::Method::Other(m) => m,
+        };
+        // Scheme, host and path only: a query may carry secrets.
+        format!(
+            "{method} {}",
+            self.url.split('?').next().unwrap_or_default()
+        )
+    }
+
+    /// Sends it and reads the whole answer. Transport failures are
+    /// `unavailable` (retried by the host); a destination the target does
+    /// not grant is `permission-denied`.
+    pub fn send(self) -> Result<Response, Error> {
+        let what = self.describe();
+        let (scheme, rest) = self
+            .url
+            .split_once("://")
+            .ok_or_else(|| Error::invalid(format!("{what}: the URL has no scheme")))?;
+        let (authority, path_and_query) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let fields = wasi::Fields::from_list(&self.headers)
+            .map_err(|e| Error::invalid(format!("{what}: a header is not valid: {e:?}")))?;
+        let request = wasi::OutgoingRequest::new(fields);
+        let scheme = match scheme {
+            "https" => wasi::Scheme::Https,
+            "http" => wasi::Scheme::Http,
+            other => wasi::Scheme::Other(other.to_owned()),
+        };
+        let valid = request.set_method(&self.method).is_ok()
+            && request.set_scheme(Some(&scheme)).is_ok()
+            && request.set_authority(Some(authority)).is_ok()
+            && request.set_path_with_query(Some(path_and_query)).is_ok();
+        if !valid {
+            return Err(Error::invalid(format!("{what}: not a valid request URL")));
+        }
+        let outgoing = request
+            .body()
+            .map_err(|_| Error::failed("the request body was taken"))?;
+        let options = wasi::RequestOptions::new();
+        if let Some(timeout) = self.timeout {
+            let nanos = timeout.as_nanos() as u64;
+            let _ = options.set_connect_timeout(Some(nanos));
+            let _ = options.set_first_byte_timeout(Some(nanos));
+            let _ = options.set_between_bytes_timeout(Some(nanos));
+        }
+        let future = outgoing_handler::handle(request, Some(options))
+            .map_err(|code| send_error(&what, &self.url, code))?;
+        // Write the body, then wait for the answer: a refused request shows
+        // up as a closed body stream first, so the answer's code decides.
+        let mut write_failed = false;
+        if let Ok(stream) = outgoing.write() {
+            for chunk in self.body.as_deref().unwrap_or_default().chunks(4096) {
+                if stream.blocking_write_and_flush(chunk).is_err() {
+                    write_failed = true;
+                    break;
+                }
+            }
+        }
+        let finished = wasi::OutgoingBody::finish(outgoing, None);
+        future.subscribe().block();
+        let response = match future.get() {
+            Some(Ok(Ok(response))) => response,
+            Some(Ok(Err(code))) => return Err(send_error(&what, &self.url, code)),
+            _ => return Err(Error::unavailable(format!("{what}: no answer"))),
+        };
+        if write_failed || finished.is_err() {
+            return Err(Error::unavailable(format!(
+                "{what}: sending the request body failed"
+            )));
+        }
+        let status = response.status();
+        let headers = response.headers().entries();
+        let incoming = response
+            .consume()
+            .map_err(|_| Error::failed("the response body was taken"))?;
+        let mut body = Vec::new();
+        {
+            let stream = incoming
+                .stream()
+                .map_err(|_| Error::failed("the response body stream was taken"))?;
+            loop {
+                match stream.blocking_read(64 * 1024) {
+                    Ok(chunk) => body.extend_from_slice(&chunk),
+                    Err(StreamError::Closed) => break,
+                    Err(StreamError::LastOperationFailed(e)) => {
+                        return Err(Error::unavailable(format!(
+                            "{what}: reading the answer failed: {}",
+                            e.to_debug_string()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn send_error(what: &str, url: &str, code: wasi::ErrorCode) -> Error {
+    match code {
+        wasi::ErrorCode::HttpRequestDenied => Error::permission_denied(format!(
+            "{what}: the host refused the destination {}: it is not in the target's grants.http.allow",
+            url.split('?').next().unwrap_or_default()
+        )),
+        wasi::ErrorCode::HttpResponseBodySize(_) => Error::failed(format!(
+            "{what}: the answer is larger than the target's grants.http.max_response_bytes"
+        )),
+        other => Error::unavailable(format!("{what}: {other:?}")),
+    }
+}
