@@ -144,12 +144,7 @@ impl Scim {
                     "{what}: the token endpoint refused the client credentials (HTTP {}): {reason}",
                     raw.status
                 )),
-                _ => error_for(
-                    &what,
-                    raw.status,
-                    raw.header("retry-after"),
-                    &body,
-                ),
+                _ => error_for(&what, raw.status, raw.header("retry-after"), &body),
             });
         }
         let token = body
