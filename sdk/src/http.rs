@@ -1,8 +1,10 @@
 //! Outgoing HTTP, through the host (`wasi:http`). The host only lets a
 //! request through to an origin the operator granted the target
 //! (`[targets.<t>.grants.http] allow = [...]`); anything else fails with
-//! `permission-denied` naming the URL. Credentials belong in target
-//! secrets ([`Config::secret`](crate::Config::secret)), never in logs.
+//! `permission-denied` naming the URL. Timeouts and body limits are the
+//! operator's (`grants.http.timeout`, `max_response_bytes`). Credentials
+//! belong in target secrets ([`Config::secret`](crate::Config::secret)),
+//! never in logs.
 //!
 //! ```no_run
 //! use provisio_sdk::http::Request;
@@ -18,7 +20,6 @@
 //! ```
 
 use crate::Error;
-use std::time::Duration;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types as wasi;
 use wasip2::io::streams::StreamError;
@@ -29,7 +30,6 @@ pub struct Request {
     url: String,
     headers: Vec<(String, Vec<u8>)>,
     body: Option<Vec<u8>>,
-    timeout: Option<Duration>,
 }
 
 /// An answer, whatever its status: the caller decides what a status means.
@@ -76,7 +76,6 @@ impl Request {
             url: url.to_owned(),
             headers: Vec::new(),
             body: None,
-            timeout: None,
         }
     }
 
@@ -110,13 +109,6 @@ impl Request {
         self.headers
             .push(("content-length".into(), body.len().to_string().into_bytes()));
         self.body = Some(body);
-        self
-    }
-
-    /// Connecting, and each wait for response bytes, take at most this (the
-    /// host's grant may be shorter).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
         self
     }
 
@@ -171,14 +163,10 @@ impl Request {
         let outgoing = request
             .body()
             .map_err(|_| Error::failed("the request body was taken"))?;
-        let options = wasi::RequestOptions::new();
-        if let Some(timeout) = self.timeout {
-            let nanos = timeout.as_nanos() as u64;
-            let _ = options.set_connect_timeout(Some(nanos));
-            let _ = options.set_first_byte_timeout(Some(nanos));
-            let _ = options.set_between_bytes_timeout(Some(nanos));
-        }
-        let future = outgoing_handler::handle(request, Some(options))
+        // No request-options: wasmtime-wasi-http 48 keeps the handle of
+        // options passed to `handle` for the instance's life (one leaked
+        // handle per request), and the operator's grant sets the timeouts.
+        let future = outgoing_handler::handle(request, None)
             .map_err(|code| send_error(&what, &self.url, code))?;
         // Write the body, then wait for the answer: a refused request shows
         // up as a closed body stream first, so the answer's code decides.

@@ -466,3 +466,56 @@ async fn a_429_is_retried_after_its_retry_after_through_the_engine() {
         "{audit:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_all_succeed() {
+    let (_server, scim) = server().await;
+    let mut tasks = Vec::new();
+    for client in 0..8 {
+        let scim = scim.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..40 {
+                let name = format!("c{client}-{i}");
+                scim.create("account", vec![text("__name__", &name)])
+                    .await
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// One instance serves many requests: nothing it opens per request is
+/// left behind in the host (whose table holds 1,024 handles per instance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_serves_thousands_of_requests() {
+    let server = tokio::task::spawn_blocking(ScimServer::up).await.unwrap();
+    let mut settings = TargetSettings::new("scim-one");
+    settings.max_instances = 1;
+    settings
+        .config
+        .values
+        .insert("base_url".into(), server.base.clone());
+    settings
+        .config
+        .secrets
+        .insert("token".into(), Secret::new(server.token.clone()));
+    settings.http = Some(Arc::new(HttpGrant {
+        allow: vec![AllowedOrigin::parse(&server.base).unwrap()],
+        timeout: Duration::from_secs(10),
+        max_request_bytes: 1 << 20,
+        max_response_bytes: 1 << 20,
+    }));
+    let scim = provisio_tests::start(provisio_host::bundled::SCIM.bytes, settings);
+    let created = scim
+        .create("account", vec![text("__name__", "ada")])
+        .await
+        .unwrap();
+    for i in 0..1200 {
+        scim.get("account", &created.uid, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+    }
+}

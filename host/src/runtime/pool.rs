@@ -209,7 +209,11 @@ impl InstancePool {
             .downcast_ref::<Trap>()
             .map(|t| t.to_string())
             .unwrap_or_else(|| {
-                format!("{error:#}")
+                // A host function's error: its root cause says what failed;
+                // the outer layers are wasmtime's backtrace context.
+                error
+                    .root_cause()
+                    .to_string()
                     .lines()
                     .next()
                     .unwrap_or_default()

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 pub struct Scim {
     base_url: String,
     auth: Auth,
-    timeout: Duration,
 }
 
 /// How requests are authorised.
@@ -101,7 +100,6 @@ impl Scim {
         Scim {
             base_url: settings.base_url.clone(),
             auth,
-            timeout: Duration::from_secs(settings.timeout_seconds),
         }
     }
 
@@ -233,7 +231,7 @@ impl Scim {
         if let Some((content_type, bytes)) = body {
             request = request.body(content_type, bytes);
         }
-        request.timeout(self.timeout).send()
+        request.send()
     }
 }
 

@@ -8,7 +8,6 @@
 //! | `oauth.token_url` | none | OAuth 2.0 client credentials: the token endpoint (grant it too) |
 //! | secrets `client_id`, `client_secret` | none | the client's credentials, with `oauth.token_url` |
 //! | `oauth.scope` | none | the scope to ask for |
-//! | `timeout_seconds` | `30` | per request (the operator's grant may be shorter) |
 //! | `account.attribute.<name>` | see [`DEFAULT_USER_MAPPING`] | the SCIM path behind attribute `<name>` |
 //! | `group.attribute.<name>` | `members` → `members` | the same for groups |
 
@@ -55,7 +54,6 @@ pub enum Credentials {
 pub struct Settings {
     pub base_url: String,
     pub credentials: Credentials,
-    pub timeout_seconds: u64,
     pub user_mapping: BTreeMap<String, String>,
     pub group_mapping: BTreeMap<String, String>,
 }
@@ -102,7 +100,6 @@ impl Settings {
         Ok(Settings {
             base_url,
             credentials,
-            timeout_seconds: config.parse_or("timeout_seconds", 30)?,
             user_mapping: mapping(config, "account", DEFAULT_USER_MAPPING),
             group_mapping: mapping(config, "group", &[("members", "members")]),
         })
