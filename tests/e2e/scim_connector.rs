@@ -236,6 +236,19 @@ async fn ungranted_hosts_and_bad_credentials_are_refused() {
         "{refused}"
     );
 
+    // A connector that imports wasi:http cannot start without a grant.
+    let component = provisio_tests::runtime()
+        .load(provisio_host::bundled::SCIM.bytes)
+        .unwrap();
+    let Err(refused) = component.start(TargetSettings::new("no-http")) else {
+        panic!("a target without HTTP started the SCIM connector");
+    };
+    let refused = refused.to_string();
+    assert!(
+        refused.contains("wasi:http/") && refused.contains("does not grant"),
+        "{refused}"
+    );
+
     let wrong = connector(&server.base, "not-the-token", &[&server.base]);
     let denied = wrong.test().await.unwrap_err();
     assert_eq!(code(&denied), "permission-denied", "{denied}");
