@@ -14,7 +14,7 @@ use provisio_host::model::{Attribute, Value};
 use provisio_host::runtime::{Connector, DirectoryGrant, TargetSettings};
 use provisio_tests::fixtures;
 use provisio_tests::host::{CSV_CONFIG, PROVISIONER, TestHost};
-use provisio_tests::load::{Run, drive, ms};
+use provisio_tests::load::{Run, drive, ms, submit_and_wait};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,19 +47,21 @@ async fn through_engine(
         async move {
             let body = json!({"kind": "create", "identity": format!("{prefix}{i}"),
                 "attributes": {"id": format!("{prefix}{i:06}"), "__name__": format!("{prefix}{i}"), "department": "Bench"}});
-            let mut submit = http
-                .post(format!("{base}/v1/targets/{target}/operations"))
-                .bearer_auth(PROVISIONER)
-                .json(&body);
             if follow == Follow::PreferWait {
-                submit = submit.header("prefer", "wait=60");
-            }
-            let submitted: serde_json::Value =
-                submit.send().await.unwrap().json().await.unwrap();
-            if follow == Follow::PreferWait {
-                assert_eq!(submitted["status"], "succeeded", "{submitted}");
+                let done = submit_and_wait(&http, &base, target, &body).await;
+                assert_eq!(done["status"], "succeeded", "{done}");
                 return;
             }
+            let submitted: serde_json::Value = http
+                .post(format!("{base}/v1/targets/{target}/operations"))
+                .bearer_auth(PROVISIONER)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             let id = submitted["id"].as_str().expect("accepted");
             let done: serde_json::Value = http
                 .get(format!("{base}/v1/operations/{id}?wait=60s"))

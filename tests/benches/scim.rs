@@ -13,8 +13,8 @@
 use provisio_host::model::{Attribute, Value};
 use provisio_host::runtime::capabilities::http::{AllowedOrigin, HttpGrant};
 use provisio_host::runtime::{Secret, TargetSettings};
-use provisio_tests::host::{PROVISIONER, TestHost};
-use provisio_tests::load::drive;
+use provisio_tests::host::TestHost;
+use provisio_tests::load::{drive, submit_and_wait};
 use provisio_tests::scim::ScimServer;
 use serde_json::json;
 use std::sync::Arc;
@@ -94,17 +94,7 @@ fn main() {
                     async move {
                         let body = json!({"kind": "create", "identity": format!("api{clients}-{i}"),
                             "attributes": {"__name__": format!("api{clients}-{i}"), "givenName": "Bench", "__enable__": true}});
-                        let done: serde_json::Value = http
-                            .post(format!("{base}/v1/targets/saas/operations"))
-                            .bearer_auth(PROVISIONER)
-                            .header("prefer", "wait=60")
-                            .json(&body)
-                            .send()
-                            .await
-                            .unwrap()
-                            .json()
-                            .await
-                            .unwrap();
+                        let done = submit_and_wait(&http, &base, "saas", &body).await;
                         assert_eq!(done["status"], "succeeded", "{done}");
                     }
                 })

@@ -14,8 +14,8 @@
 use provisio_host::model::{Attribute, Value};
 use provisio_host::runtime::TargetSettings;
 use provisio_host::runtime::capabilities::sql::SqlGrant;
-use provisio_tests::host::{PROVISIONER, TestHost};
-use provisio_tests::load::{Run, drive};
+use provisio_tests::host::TestHost;
+use provisio_tests::load::{Run, drive, submit_and_wait};
 use provisio_tests::postgres::Postgres;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -92,17 +92,7 @@ fn main() {
                     async move {
                         let body = json!({"kind": "create", "identity": format!("api{clients}-{i}"),
                             "attributes": {"id": format!("api{clients}-{i}"), "__name__": format!("api{clients}-{i}"), "department": "Bench"}});
-                        let done: serde_json::Value = http
-                            .post(format!("{base}/v1/targets/pg/operations"))
-                            .bearer_auth(PROVISIONER)
-                            .header("prefer", "wait=60")
-                            .json(&body)
-                            .send()
-                            .await
-                            .unwrap()
-                            .json()
-                            .await
-                            .unwrap();
+                        let done = submit_and_wait(&http, &base, "pg", &body).await;
                         assert_eq!(done["status"], "succeeded", "{done}");
                     }
                 })

@@ -62,3 +62,23 @@ where
         latencies,
     }
 }
+
+/// Submits `operation` to `target` with `Prefer: wait=60` as the test
+/// provisioner and returns the operation as the answer shows it.
+pub async fn submit_and_wait(
+    http: &reqwest::Client,
+    base: &str,
+    target: &str,
+    operation: &serde_json::Value,
+) -> serde_json::Value {
+    http.post(format!("{base}/v1/targets/{target}/operations"))
+        .bearer_auth(crate::host::PROVISIONER)
+        .header("prefer", "wait=60")
+        .json(operation)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -361,7 +361,17 @@ impl Connector for ScimConnector {
         // Only mapped attributes are attributes here; the service's own
         // schema says which of them it knows.
         let known = self.scim.send(Method::Get, "/Schemas", None, None)?.body;
-        let known_text = known.to_string().to_ascii_lowercase();
+        // Top-level attribute names of every schema the service lists.
+        let names: std::collections::BTreeSet<String> = known
+            .get("Resources")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|schema| schema.get("attributes").and_then(Json::as_array))
+            .flatten()
+            .filter_map(|a| a.get("name").and_then(Json::as_str))
+            .map(str::to_ascii_lowercase)
+            .collect();
         let mut classes = Vec::new();
         for class in [&ACCOUNT, &GROUP] {
             let mut attributes = vec![AttributeInfo::new("__name__", ValueType::Text).required()];
@@ -371,7 +381,7 @@ impl Connector for ScimConnector {
             }
             for (attribute, path) in self.mapping(class) {
                 let p = Path::parse(path);
-                if !known_text.contains(&format!("\"name\":\"{}\"", p.attr.to_ascii_lowercase())) {
+                if !names.contains(&p.attr.to_ascii_lowercase()) {
                     continue;
                 }
                 let mut info = AttributeInfo::new(

@@ -97,11 +97,16 @@ impl ClassTable {
         })
     }
 
-    pub fn column(&self, name: &str) -> &Column {
+    /// The position of a configured column (checked to exist in `new`).
+    fn index(&self, name: &str) -> usize {
         self.columns
             .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .position(|c| c.name.eq_ignore_ascii_case(name))
             .expect("checked in new")
+    }
+
+    pub fn column(&self, name: &str) -> &Column {
+        &self.columns[self.index(name)]
     }
 
     pub fn key(&self) -> &Column {
@@ -117,29 +122,22 @@ impl ClassTable {
         if attribute.eq_ignore_ascii_case(NAME) {
             return Ok(Target::Column(self.column(&self.settings.name)));
         }
-        if attribute.eq_ignore_ascii_case(ENABLE) {
-            return match &self.settings.enable {
-                Some(c) => Ok(Target::Column(self.column(c))),
-                None => Err(Error::invalid_attribute(
+        let configured = |column: &Option<String>, key: &str| {
+            column.as_deref().map(|c| self.column(c)).ok_or_else(|| {
+                Error::invalid_attribute(
                     attribute,
                     format!(
-                        "class {} has no enable column (set `{}.enable`)",
+                        "class {} has no {key} column (set `{}.{key}`)",
                         self.settings.class, self.settings.class
                     ),
-                )),
-            };
+                )
+            })
+        };
+        if attribute.eq_ignore_ascii_case(ENABLE) {
+            return configured(&self.settings.enable, "enable").map(Target::Column);
         }
         if attribute.eq_ignore_ascii_case(PASSWORD) {
-            return match &self.settings.password {
-                Some(c) => Ok(Target::Password(self.column(c))),
-                None => Err(Error::invalid_attribute(
-                    attribute,
-                    format!(
-                        "class {} has no password column (set `{}.password`)",
-                        self.settings.class, self.settings.class
-                    ),
-                )),
-            };
+            return configured(&self.settings.password, "password").map(Target::Password);
         }
         if attribute.eq_ignore_ascii_case(GROUPS) {
             return if has_groups {
@@ -204,11 +202,7 @@ impl ClassTable {
         let mut columns: Vec<String> = self.columns.iter().map(Column::select).collect();
         if let Some(p) = &self.settings.password {
             // The hash never leaves the database.
-            let i = self
-                .columns
-                .iter()
-                .position(|c| c.name.eq_ignore_ascii_case(p))
-                .unwrap_or(0);
+            let i = self.index(p);
             columns[i] = "NULL".into();
         }
         columns.join(", ")
@@ -224,21 +218,13 @@ impl ClassTable {
 
     /// The key of a row as the uid.
     pub fn uid_of(&self, row: &[SqlValue]) -> String {
-        let i = self
-            .columns
-            .iter()
-            .position(|c| c.name.eq_ignore_ascii_case(&self.settings.key))
-            .unwrap_or(0);
+        let i = self.index(&self.settings.key);
         text_of(&row[i])
     }
 
     /// A row (selected by [`Self::select`]) as an object.
     pub fn read_row(&self, row: &[SqlValue], wanted: &[String]) -> ConnectorObject {
-        let name_index = self
-            .columns
-            .iter()
-            .position(|c| c.name.eq_ignore_ascii_case(&self.settings.name))
-            .unwrap_or(0);
+        let name_index = self.index(&self.settings.name);
         let mut object = ConnectorObject::new(
             self.settings.class.clone(),
             self.uid_of(row),
@@ -259,11 +245,7 @@ impl ClassTable {
         if let Some(enable) = &self.settings.enable
             && want(ENABLE)
         {
-            let i = self
-                .columns
-                .iter()
-                .position(|c| c.name.eq_ignore_ascii_case(enable))
-                .unwrap_or(0);
+            let i = self.index(enable);
             if let Some(Value::Boolean(b)) = self.columns[i].read_value(&row[i]) {
                 object.attributes.push(Attribute::single(ENABLE, b));
             }

@@ -29,7 +29,7 @@ use provisio_sdk::{
     ConnectorInfo, ConnectorObject, Error, ObjectSchema, Page, Query, SyncBatch, SyncRequest,
     Value, ValueType, export_connector,
 };
-use settings::Settings;
+use settings::{Membership, Settings};
 use table::{Queries, Statement, ident};
 
 pub struct SqlConnector {
@@ -104,22 +104,29 @@ impl SqlConnector {
         Ok(object)
     }
 
+    /// `<head> <membership table> WHERE <account> = uid`, ids compared as
+    /// text whatever the columns' types.
+    fn memberships_of(&self, m: &Membership, head: &str, uid: &str) -> Statement {
+        let mut statement = Statement::new(
+            self.dialect,
+            format!(
+                "{head} {} WHERE CAST({} AS TEXT) = ",
+                ident(&m.table),
+                ident(&m.account)
+            ),
+        );
+        statement.push_bind(SqlValue::Text(uid.to_owned()), None);
+        statement
+    }
+
     fn groups_of(&self, q: &impl Queries, uid: &str) -> Result<Vec<String>, Error> {
         let m = self
             .settings
             .membership
             .as_ref()
             .expect("checked by has_groups");
-        let mut statement = Statement::new(
-            self.dialect,
-            format!(
-                "SELECT CAST({} AS TEXT) FROM {} WHERE CAST({} AS TEXT) = ",
-                ident(&m.group),
-                ident(&m.table),
-                ident(&m.account)
-            ),
-        );
-        statement.push_bind(SqlValue::Text(uid.to_owned()), None);
+        let head = format!("SELECT CAST({} AS TEXT) FROM", ident(&m.group));
+        let mut statement = self.memberships_of(m, &head, uid);
         statement.push(" ORDER BY 1");
         Ok(statement
             .rows(q)?
@@ -142,15 +149,7 @@ impl SqlConnector {
             .as_ref()
             .expect("checked by target()");
         for group in remove {
-            let mut s = Statement::new(
-                self.dialect,
-                format!(
-                    "DELETE FROM {} WHERE CAST({} AS TEXT) = ",
-                    ident(&m.table),
-                    ident(&m.account)
-                ),
-            );
-            s.push_bind(SqlValue::Text(uid.to_owned()), None);
+            let mut s = self.memberships_of(m, "DELETE FROM", uid);
             s.push(&format!(" AND CAST({} AS TEXT) = ", ident(&m.group)));
             s.push_bind(SqlValue::Text(group.clone()), None);
             s.run(tx)?;
@@ -560,15 +559,7 @@ impl Connector for SqlConnector {
         let (this, class) = (&*self, &self.tables[i]);
         let tx = this.db.transaction()?;
         if let Some(m) = &this.settings.membership {
-            let mut s = Statement::new(
-                this.dialect,
-                format!(
-                    "DELETE FROM {} WHERE CAST({} AS TEXT) = ",
-                    ident(&m.table),
-                    ident(&m.account)
-                ),
-            );
-            s.push_bind(SqlValue::Text(uid.to_owned()), None);
+            let s = this.memberships_of(m, "DELETE FROM", uid);
             s.run(&tx)?;
         }
         let mut s = Statement::new(
