@@ -94,16 +94,6 @@ impl SqlGrant {
         self.databases.keys().map(String::as_str)
     }
 
-    /// Closes every pool (when the target stops or is replaced).
-    pub async fn close(&self) {
-        for db in self.databases.values() {
-            match &db.pool {
-                Pool::Postgres(p) => p.close().await,
-                Pool::Sqlite(p) => p.close().await,
-            }
-        }
-    }
-
     pub fn open(&self, name: &str) -> Result<DatabaseHandle, SqlError> {
         let database = self.databases.get(name).ok_or_else(|| {
             let granted: Vec<&str> = self.names().collect();
