@@ -19,6 +19,10 @@ const BUNDLED: &[Package<'static>] = &[
         name: "provisio-connector-scim",
         dir: "plugins/scim",
     },
+    Package {
+        name: "provisio-connector-ldap",
+        dir: "plugins/ldap",
+    },
 ];
 
 fn main() {

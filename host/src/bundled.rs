@@ -42,8 +42,15 @@ pub const SCIM: Bundled = Bundled {
     sha256: env!("PROVISIO_BUNDLED_SCIM_SHA256"),
 };
 
+/// The LDAP connector (`plugins/ldap`): OpenLDAP and RFC 4511 directories.
+pub const LDAP: Bundled = Bundled {
+    name: "ldap",
+    bytes: include_bytes!(env!("PROVISIO_BUNDLED_LDAP")),
+    sha256: env!("PROVISIO_BUNDLED_LDAP_SHA256"),
+};
+
 /// Every bundled connector.
-pub const ALL: &[Bundled] = &[CSV, SQL, SCIM];
+pub const ALL: &[Bundled] = &[CSV, SQL, SCIM, LDAP];
 
 /// The prefix that names a bundled connector instead of a file.
 pub const PREFIX: &str = "bundled:";

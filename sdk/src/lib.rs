@@ -98,6 +98,7 @@ pub mod config;
 mod export;
 pub mod filter;
 pub mod http;
+pub mod ldap;
 pub mod log;
 pub mod sql;
 mod types;

@@ -2,6 +2,7 @@
 
 mod api;
 mod csv_connector;
+mod ldap_connector;
 mod load_errors;
 mod sandbox;
 mod scim_connector;

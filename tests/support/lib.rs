@@ -4,6 +4,7 @@ pub mod host;
 pub mod load;
 pub mod postgres;
 pub mod scim;
+pub mod slapd;
 
 use provisio_host::runtime::{Connector, DirectoryGrant, Runtime, RuntimeConfig, TargetSettings};
 use std::path::Path;

@@ -150,6 +150,71 @@ pub struct Grants {
     /// Outgoing HTTP.
     #[serde(default)]
     pub http: Option<HttpGrantConfig>,
+    /// LDAP directories.
+    #[serde(default)]
+    pub ldap: Option<LdapGrantConfig>,
+}
+
+/// The directory URLs a connector may open, and what the host binds with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapGrantConfig {
+    /// `ldap://host:port` or `ldaps://host:port`, each.
+    pub urls: Vec<String>,
+    /// The DN the host binds as; anonymous when absent.
+    #[serde(default)]
+    pub bind_dn: Option<String>,
+    /// That DN's password.
+    #[serde(default)]
+    pub password: Option<SecretRef>,
+    /// PEM file (relative to the config file) of the CA that signs the
+    /// directory's certificate; the system's roots when absent.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Certificate verification; turning it off is logged at start-up.
+    #[serde(default = "default_true")]
+    pub tls_verify: bool,
+}
+
+impl LdapGrantConfig {
+    fn validate(&self, base: &Path) -> Result<(), (String, String)> {
+        use crate::runtime::capabilities::ldap::normalise_url;
+        if self.urls.is_empty() {
+            return Err(("grants.ldap.urls".into(), "lists no directory".into()));
+        }
+        for url in &self.urls {
+            normalise_url(url).map_err(|reason| ("grants.ldap.urls".to_owned(), reason))?;
+        }
+        match (&self.bind_dn, &self.password) {
+            (Some(_), None) => {
+                return Err((
+                    "grants.ldap.password".into(),
+                    "bind_dn is set but no password is".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "grants.ldap.bind_dn".into(),
+                    "a password is set but no bind_dn is".into(),
+                ));
+            }
+            (_, Some(password)) => {
+                password
+                    .resolve(base)
+                    .map_err(|reason| ("grants.ldap.password".to_owned(), reason))?;
+            }
+            _ => {}
+        }
+        if let Some(ca) = &self.ca_file
+            && !super::resolve(base, ca).is_file()
+        {
+            return Err((
+                "grants.ldap.ca_file".into(),
+                format!("{} is not a file", ca.display()),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The origins a connector may send HTTP requests to, and bounds.
@@ -489,6 +554,9 @@ impl TargetConfig {
         if let Some(http) = &self.grants.http {
             http.to_grant()
                 .map_err(|reason| ("grants.http.allow".to_owned(), reason))?;
+        }
+        if let Some(ldap) = &self.grants.ldap {
+            ldap.validate(base)?;
         }
         for (name, grant) in &self.grants.sql {
             grant

@@ -103,7 +103,7 @@ fn bad_values_name_the_key() {
     let e = error_of(&full().replace("bundled:csv", "bundled:nope"));
     assert_eq!(
         e,
-        "provisio.toml: targets.hr.connector: no bundled connector `nope` (bundled: csv, sql, scim)"
+        "provisio.toml: targets.hr.connector: no bundled connector `nope` (bundled: csv, sql, scim, ldap)"
     );
 
     let e = error_of(&full().replace("bundled:csv", "connectors/missing.wasm"));
@@ -182,4 +182,44 @@ fn token_hashes_are_sha256() {
     assert_eq!(hash_token("test"), TOKEN_HASH);
     assert!(Role::Operator.may(Role::Provisioner));
     assert!(!Role::Provisioner.may(Role::Operator));
+}
+
+#[test]
+fn ldap_grants_are_checked_at_start() {
+    let with = |grant: &str| format!("{}\n[targets.hr.grants.ldap]\n{grant}\n", full());
+    std::fs::write(std::env::temp_dir().join("provisio-ldap-test.pw"), "pw").unwrap();
+    let good = with(
+        r#"urls = ["ldaps://127.0.0.1:636", "ldap://127.0.0.1"]
+bind_dn = "cn=provisio,dc=example,dc=com"
+password = { file = "provisio-ldap-test.pw" }"#,
+    );
+    let config = parse(&good).unwrap();
+    let ldap = config.targets["hr"].grants.ldap.as_ref().unwrap();
+    assert!(ldap.tls_verify, "verification is on unless turned off");
+
+    let e = error_of(&with(r#"urls = ["https://127.0.0.1"]"#));
+    assert!(
+        e.contains("targets.hr.grants.ldap.urls") && e.contains("not ldap or ldaps"),
+        "{e}"
+    );
+    let e = error_of(&with(r#"urls = ["ldap://cn=x:pw@127.0.0.1"]"#));
+    assert!(e.contains("grants.ldap.urls"), "{e}");
+    let e = error_of(&with(r#"urls = ["ldap://127.0.0.1/dc=example,dc=com"]"#));
+    assert!(e.contains("without a DN"), "{e}");
+    let e = error_of(&with(
+        r#"urls = ["ldap://127.0.0.1"]
+bind_dn = "cn=provisio,dc=example,dc=com""#,
+    ));
+    assert!(
+        e.contains("grants.ldap.password: bind_dn is set but no password is"),
+        "{e}"
+    );
+    let e = error_of(&with(
+        r#"urls = ["ldap://127.0.0.1"]
+ca_file = "no-such-ca.pem""#,
+    ));
+    assert!(
+        e.contains("grants.ldap.ca_file: no-such-ca.pem is not a file"),
+        "{e}"
+    );
 }

@@ -18,6 +18,7 @@ use crate::bundled;
 use crate::config::{Config, TargetConfig};
 use crate::keys::HostKey;
 use crate::model::{ObjectSchema, PageRequest, SearchRequest};
+use crate::runtime::capabilities::ldap::{BindCredentials, LdapGrant, LdapSpec};
 use crate::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
 use crate::runtime::{
     CallError, CallLimits, ConfigGrant, DirectoryGrant, LoadedComponent, Runtime, Secret,
@@ -761,6 +762,7 @@ fn settings_for(name: &str, config: &TargetConfig, base: &Path) -> Result<Target
             .map(|h| h.to_grant().map(Arc::new))
             .transpose()
             .map_err(|e| format!("grants.http: {e}"))?,
+        ldap: ldap_grant(name, config, base)?,
         limits: CallLimits {
             timeout: config.timeout,
             memory_bytes: config.memory_mib << 20,
@@ -768,6 +770,40 @@ fn settings_for(name: &str, config: &TargetConfig, base: &Path) -> Result<Target
         },
         max_instances: config.concurrency,
     })
+}
+
+fn ldap_grant(
+    name: &str,
+    config: &TargetConfig,
+    base: &Path,
+) -> Result<Option<Arc<LdapGrant>>, String> {
+    let Some(grant) = &config.grants.ldap else {
+        return Ok(None);
+    };
+    let bind = match (&grant.bind_dn, &grant.password) {
+        (Some(dn), Some(password)) => Some(BindCredentials {
+            dn: dn.clone(),
+            password: Secret::new(
+                password
+                    .resolve(base)
+                    .map_err(|reason| format!("grants.ldap.password: {reason}"))?,
+            ),
+        }),
+        _ => None,
+    };
+    let spec = LdapSpec {
+        urls: grant.urls.clone(),
+        bind,
+        ca_file: grant
+            .ca_file
+            .as_ref()
+            .map(|ca| crate::config::resolve(base, ca)),
+        tls_verify: grant.tls_verify,
+        timeout: config.timeout,
+    };
+    LdapGrant::new(name, &spec)
+        .map(|grant| Some(Arc::new(grant)))
+        .map_err(|e| format!("grants.ldap: {e}"))
 }
 
 fn sql_grant(config: &TargetConfig, base: &Path) -> Result<Option<Arc<SqlGrant>>, String> {

@@ -9,6 +9,7 @@ use crate::runtime::cache::CompileSource;
 use crate::runtime::capabilities::config::ConfigGrant;
 use crate::runtime::capabilities::directory::DirectoryGrant;
 use crate::runtime::capabilities::http::{HTTP_PACKAGE, HttpGrant};
+use crate::runtime::capabilities::ldap::LdapGrant;
 use crate::runtime::capabilities::sql::SqlGrant;
 use crate::runtime::error::{CallError, CallErrorKind, Operation};
 use crate::runtime::inspect::ComponentFacts;
@@ -28,6 +29,8 @@ const OUTER_GRACE: Duration = Duration::from_secs(1);
 
 /// Imports of the SQL capability start with this, whatever their version.
 const SQL_PACKAGE: &str = "provisio:sql/";
+/// Imports of the LDAP capability start with this, whatever their version.
+const LDAP_PACKAGE: &str = "provisio:ldap/";
 
 /// A validated, compiled connector: not yet bound to a target.
 pub struct LoadedComponent {
@@ -54,6 +57,8 @@ pub struct TargetSettings {
     pub sql: Option<Arc<SqlGrant>>,
     /// Origins the connector may send HTTP requests to.
     pub http: Option<Arc<HttpGrant>>,
+    /// Directory URLs the connector may open, and the bind credentials.
+    pub ldap: Option<Arc<LdapGrant>>,
     pub limits: CallLimits,
     /// Instances (and so concurrent calls) at most.
     pub max_instances: usize,
@@ -67,6 +72,7 @@ impl TargetSettings {
             directory: None,
             sql: None,
             http: None,
+            ldap: None,
             limits: CallLimits::default(),
             max_instances: 4,
         }
@@ -111,6 +117,8 @@ impl LoadedComponent {
                 settings.sql.is_some()
             } else if import.starts_with(HTTP_PACKAGE) {
                 settings.http.is_some()
+            } else if import.starts_with(LDAP_PACKAGE) {
+                settings.ldap.is_some()
             } else {
                 true
             };
@@ -154,6 +162,7 @@ impl LoadedComponent {
             directory: settings.directory,
             sql: settings.sql,
             http: settings.http,
+            ldap: settings.ldap,
             limits: settings.limits,
         });
         let pool = InstancePool::new(

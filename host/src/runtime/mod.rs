@@ -183,6 +183,7 @@ impl Runtime {
             directory: None,
             sql: None,
             http: None,
+            ldap: None,
             limits: CallLimits {
                 timeout: INFO_TIMEOUT,
                 ..CallLimits::default()

@@ -3,6 +3,7 @@
 use crate::runtime::capabilities::config::ConfigGrant;
 use crate::runtime::capabilities::directory::DirectoryGrant;
 use crate::runtime::capabilities::http::{HttpGrant, HttpHooks};
+use crate::runtime::capabilities::ldap::LdapGrant;
 use crate::runtime::capabilities::sql::SqlGrant;
 use crate::runtime::limits::{CallLimits, GuestLimiter};
 use crate::runtime::output::GuestOutput;
@@ -27,6 +28,8 @@ pub struct TargetContext {
     pub sql: Option<Arc<SqlGrant>>,
     /// Outgoing HTTP, when the target grants any origin.
     pub http: Option<Arc<HttpGrant>>,
+    /// Directories, when the target grants any.
+    pub ldap: Option<Arc<LdapGrant>>,
     pub limits: CallLimits,
 }
 

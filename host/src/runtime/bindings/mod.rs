@@ -7,6 +7,7 @@
 //! here generated from it, a variant to [`BindingsPre`] and [`Bindings`],
 //! and its entry in [`SUPPORTED`].
 
+pub mod ldap_v0_1_0;
 pub mod sql_v0_1_0;
 pub mod v0_1_0;
 
@@ -48,12 +49,12 @@ pub fn supported_description() -> String {
         .join(", ")
 }
 
-/// Links the host imports of every supported version.
 /// Links the host imports of every supported version, and the
 /// capabilities (versioned on their own).
 pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
     v0_1_0::add_to_linker(linker)?;
-    sql_v0_1_0::add_to_linker(linker)
+    sql_v0_1_0::add_to_linker(linker)?;
+    ldap_v0_1_0::add_to_linker(linker)
 }
 
 /// A connector prepared for instantiation, by contract version.

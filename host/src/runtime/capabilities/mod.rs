@@ -8,6 +8,8 @@
 //! - `http`: outgoing `wasi:http` requests, only to the granted origins.
 //! - `sql`: named databases behind host-owned pools (`provisio:sql`), only
 //!   those the target grants.
+//! - `ldap`: directory connections the host owns and binds (`provisio:ldap`),
+//!   only to the URLs the target grants.
 //!
 //! WASI 0.2 is linked for every connector because Rust's std imports it
 //! even for pure computation, but with no preopens, no environment, no
@@ -16,5 +18,6 @@
 pub mod config;
 pub mod directory;
 pub mod http;
+pub mod ldap;
 pub mod log;
 pub mod sql;

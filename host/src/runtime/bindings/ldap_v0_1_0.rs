@@ -1,0 +1,209 @@
+//! Binding of the `provisio:ldap@0.1.0` capability (frozen in
+//! `wit/ldap/0.1.0/`): the guest's connection handles map to the host's
+//! [`ldap`](crate::runtime::capabilities::ldap) capability.
+
+use crate::runtime::capabilities::ldap::{
+    ConnectionHandle, LdapError, LdapGrant, Modification, ModifyKind, RawEntry, ScopeKind,
+    SearchSpec, Security,
+};
+use crate::runtime::state::PluginState;
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker, Resource};
+
+mod generated {
+    wasmtime::component::bindgen!({
+        world: "ldap-capability",
+        path: "../wit/ldap/0.1.0",
+        with: {
+            "provisio:ldap/client.connection": crate::runtime::capabilities::ldap::ConnectionHandle,
+        },
+    });
+}
+
+use generated::provisio::ldap::client as wit;
+
+pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    generated::LdapCapability::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |s| s)
+}
+
+impl From<LdapError> for wit::Error {
+    fn from(e: LdapError) -> Self {
+        match e {
+            LdapError::NotGranted(m) => wit::Error::NotGranted(m),
+            LdapError::Unavailable(m) => wit::Error::Unavailable(m),
+            LdapError::Server {
+                code,
+                matched_dn,
+                message,
+            } => wit::Error::Server(wit::LdapResult {
+                code,
+                matched_dn,
+                message,
+            }),
+            LdapError::Invalid(m) => wit::Error::Invalid(m),
+            LdapError::Failed(m) => wit::Error::Failed(m),
+        }
+    }
+}
+
+fn entry(e: RawEntry) -> wit::Entry {
+    wit::Entry {
+        dn: e.dn,
+        attributes: e
+            .attributes
+            .into_iter()
+            .map(|(name, values)| wit::Attribute { name, values })
+            .collect(),
+    }
+}
+
+impl PluginState {
+    fn ldap_grant(&self) -> Result<Arc<LdapGrant>, LdapError> {
+        self.target
+            .ldap
+            .clone()
+            .ok_or_else(|| LdapError::NotGranted("no directory is granted to this target".into()))
+    }
+
+    fn ldap_call<T>(
+        &mut self,
+        conn: &Resource<ConnectionHandle>,
+        f: impl FnOnce(&LdapGrant, &ConnectionHandle) -> Result<T, LdapError>,
+    ) -> Result<T, wit::Error> {
+        let grant = self.ldap_grant()?;
+        let handle = self
+            .table
+            .get(conn)
+            .map_err(|e| wit::Error::Failed(format!("unknown handle: {e}")))?;
+        Ok(f(&grant, handle)?)
+    }
+}
+
+impl wit::Host for PluginState {}
+
+impl wit::HostConnection for PluginState {
+    fn open(
+        &mut self,
+        url: String,
+        start_tls: bool,
+    ) -> Result<Resource<ConnectionHandle>, wit::Error> {
+        let handle = self.ldap_grant()?.open(&url, start_tls)?;
+        tracing::debug!(target: "provisio::ldap", url = %handle.url(), "connector opened a directory");
+        self.table
+            .push(handle)
+            .map_err(|e| wit::Error::Failed(format!("cannot hold another handle: {e}")))
+    }
+
+    fn security(&mut self, conn: Resource<ConnectionHandle>) -> wit::Security {
+        match self.table.get(&conn).map(ConnectionHandle::security) {
+            Ok(Security::Ldaps) => wit::Security::Ldaps,
+            Ok(Security::StartTls) => wit::Security::StartTls,
+            _ => wit::Security::Plain,
+        }
+    }
+
+    fn root_dse(&mut self, conn: Resource<ConnectionHandle>) -> Result<wit::Entry, wit::Error> {
+        self.ldap_call(&conn, |g, h| g.root_dse(h).map(entry))
+    }
+
+    fn search(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+        request: wit::SearchRequest,
+        cookie: Vec<u8>,
+    ) -> Result<wit::Page, wit::Error> {
+        let spec = SearchSpec {
+            base: request.base,
+            scope: match request.scope {
+                wit::Scope::Base => ScopeKind::Base,
+                wit::Scope::OneLevel => ScopeKind::OneLevel,
+                wit::Scope::Subtree => ScopeKind::Subtree,
+            },
+            filter: request.filter,
+            attributes: request.attributes,
+            page_size: request.page_size,
+            sort: request
+                .sort
+                .into_iter()
+                .map(|k| (k.attribute, k.reverse))
+                .collect(),
+        };
+        let page = self.ldap_call(&conn, |g, h| g.search(h, spec, cookie))?;
+        Ok(wit::Page {
+            entries: page.entries.into_iter().map(entry).collect(),
+            cookie: page.cookie,
+        })
+    }
+
+    fn add(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+        dn: String,
+        attributes: Vec<wit::Attribute>,
+    ) -> Result<(), wit::Error> {
+        let attributes = attributes.into_iter().map(|a| (a.name, a.values)).collect();
+        self.ldap_call(&conn, |g, h| g.add(h, &dn, attributes))
+    }
+
+    fn modify(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+        dn: String,
+        changes: Vec<wit::Modification>,
+    ) -> Result<(), wit::Error> {
+        let changes = changes
+            .into_iter()
+            .map(|m| Modification {
+                kind: match m.kind {
+                    wit::ModifyKind::Add => ModifyKind::Add,
+                    wit::ModifyKind::Delete => ModifyKind::Delete,
+                    wit::ModifyKind::Replace => ModifyKind::Replace,
+                },
+                attribute: m.attribute,
+                values: m.values,
+            })
+            .collect();
+        self.ldap_call(&conn, |g, h| g.modify(h, &dn, changes))
+    }
+
+    fn modify_dn(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+        dn: String,
+        new_rdn: String,
+        delete_old_rdn: bool,
+        new_superior: Option<String>,
+    ) -> Result<(), wit::Error> {
+        self.ldap_call(&conn, |g, h| {
+            g.modify_dn(h, &dn, &new_rdn, delete_old_rdn, new_superior.as_deref())
+        })
+    }
+
+    fn delete(&mut self, conn: Resource<ConnectionHandle>, dn: String) -> Result<(), wit::Error> {
+        self.ldap_call(&conn, |g, h| g.delete(h, &dn))
+    }
+
+    fn compare(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+        dn: String,
+        attribute: String,
+        value: Vec<u8>,
+    ) -> Result<bool, wit::Error> {
+        self.ldap_call(&conn, |g, h| g.compare(h, &dn, &attribute, value))
+    }
+
+    fn check_password(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+        dn: String,
+        password: String,
+    ) -> Result<bool, wit::Error> {
+        self.ldap_call(&conn, |g, h| g.check_password(h, &dn, &password))
+    }
+
+    fn drop(&mut self, conn: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,546 @@
+//! `provisio:ldap/client`: the directories an operator grants a target,
+//! reached through connections the host owns (`ldap3` on tokio). The
+//! connector names a URL the operator granted; the host binds with the
+//! granted credentials, which the connector never sees. Connections are
+//! shared by the target's instances and re-opened when they fail; a
+//! directory that is down is `unavailable`, which the engine retries.
+
+mod error;
+mod wire;
+
+pub use error::{LdapError, code_name};
+pub use wire::RawEntry;
+
+use crate::runtime::capabilities::config::Secret;
+use ldap3::controls::{PagedResults, RawControl};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchResult};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The credentials the host binds with.
+#[derive(Debug, Clone)]
+pub struct BindCredentials {
+    pub dn: String,
+    pub password: Secret,
+}
+
+/// A directory grant as the operator configures it.
+#[derive(Debug, Clone)]
+pub struct LdapSpec {
+    /// `ldap://host:port` or `ldaps://host:port`, each.
+    pub urls: Vec<String>,
+    /// None binds anonymously.
+    pub bind: Option<BindCredentials>,
+    /// PEM file of the CA(s) that sign the directory's certificate; the
+    /// system's roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// Off only when the operator says so, and then logged.
+    pub tls_verify: bool,
+    /// Longest one operation (or one page) may take.
+    pub timeout: Duration,
+}
+
+/// How the connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Security {
+    Plain,
+    StartTls,
+    Ldaps,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ConnectionKey {
+    /// Normalised: scheme, host and port.
+    url: String,
+    security: Security,
+}
+
+/// The host side of a connector's `connection` handle.
+#[derive(Debug)]
+pub struct ConnectionHandle {
+    key: ConnectionKey,
+}
+
+impl ConnectionHandle {
+    pub fn security(&self) -> Security {
+        self.key.security
+    }
+
+    pub fn url(&self) -> &str {
+        &self.key.url
+    }
+}
+
+pub enum ScopeKind {
+    Base,
+    OneLevel,
+    Subtree,
+}
+
+pub struct SearchSpec {
+    pub base: String,
+    pub scope: ScopeKind,
+    pub filter: String,
+    pub attributes: Vec<String>,
+    pub page_size: u32,
+    /// (attribute, reverse)
+    pub sort: Vec<(String, bool)>,
+}
+
+pub struct SearchPage {
+    pub entries: Vec<RawEntry>,
+    pub cookie: Vec<u8>,
+}
+
+pub enum ModifyKind {
+    Add,
+    Delete,
+    Replace,
+}
+
+pub struct Modification {
+    pub kind: ModifyKind,
+    pub attribute: String,
+    pub values: Vec<Vec<u8>>,
+}
+
+enum Tls {
+    /// Verify against these roots (None: the system's).
+    Verify(Option<Arc<rustls::ClientConfig>>),
+    Insecure,
+}
+
+/// The directory grant of one target, and its open connections.
+pub struct LdapGrant {
+    urls: Vec<String>,
+    bind: Option<BindCredentials>,
+    tls: Tls,
+    timeout: Duration,
+    runtime: tokio::runtime::Handle,
+    connections: Mutex<HashMap<ConnectionKey, Ldap>>,
+}
+
+impl std::fmt::Debug for LdapGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapGrant")
+            .field("urls", &self.urls)
+            .field("bind_dn", &self.bind.as_ref().map(|b| &b.dn))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `ldap://HOST:PORT` from a URL, or why it is not one.
+pub fn normalise_url(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let default_port = match parsed.scheme() {
+        "ldap" => 389,
+        "ldaps" => 636,
+        other => {
+            return Err(format!(
+                "{url:?}: the scheme is {other:?}, not ldap or ldaps"
+            ));
+        }
+    };
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("{url:?} names no host"))?;
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+        return Err(format!(
+            "{url:?}: a directory URL is scheme://host:port, without a DN or query"
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "{url:?} holds credentials; they belong in bind_dn and password"
+        ));
+    }
+    Ok(format!(
+        "{}://{}:{}",
+        parsed.scheme(),
+        host,
+        parsed.port().unwrap_or(default_port)
+    ))
+}
+
+fn load_roots(path: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
+impl LdapGrant {
+    /// The grant for `target`, connecting lazily: a directory that is down
+    /// does not stop the target from starting. Must run inside a tokio
+    /// runtime.
+    pub fn new(target: &str, spec: &LdapSpec) -> Result<Self, String> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| "LDAP grants need a tokio runtime".to_owned())?;
+        if spec.urls.is_empty() {
+            return Err("urls lists no directory".into());
+        }
+        let urls = spec
+            .urls
+            .iter()
+            .map(|u| normalise_url(u))
+            .collect::<Result<_, _>>()?;
+        let tls = if spec.tls_verify {
+            Tls::Verify(spec.ca_file.as_deref().map(load_roots).transpose()?)
+        } else {
+            tracing::warn!(
+                target: "provisio::ldap",
+                target_name = target,
+                "TLS certificate verification is OFF for this target's directories (grants.ldap.tls_verify = false)"
+            );
+            Tls::Insecure
+        };
+        Ok(LdapGrant {
+            urls,
+            bind: spec.bind.clone(),
+            tls,
+            timeout: spec.timeout,
+            runtime,
+            connections: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn urls(&self) -> &[String] {
+        &self.urls
+    }
+
+    /// A handle on `url` if it was granted; connects (and binds) now, so a
+    /// directory that is down or refuses the credentials says so here.
+    pub fn open(&self, url: &str, start_tls: bool) -> Result<ConnectionHandle, LdapError> {
+        let normalised = normalise_url(url).map_err(LdapError::Invalid)?;
+        if !self.urls.contains(&normalised) {
+            return Err(LdapError::NotGranted(format!(
+                "{normalised} is not granted to this target (granted: {})",
+                self.urls.join(", ")
+            )));
+        }
+        let security = match (normalised.starts_with("ldaps:"), start_tls) {
+            (true, true) => {
+                return Err(LdapError::Invalid(
+                    "StartTLS is for ldap:// URLs; ldaps:// is already TLS".into(),
+                ));
+            }
+            (true, false) => Security::Ldaps,
+            (false, true) => Security::StartTls,
+            (false, false) => Security::Plain,
+        };
+        let handle = ConnectionHandle {
+            key: ConnectionKey {
+                url: normalised,
+                security,
+            },
+        };
+        self.run(&handle, "opening the directory", |_| async { Ok(()) })?;
+        Ok(handle)
+    }
+
+    fn settings(&self, security: Security) -> LdapConnSettings {
+        let mut settings = LdapConnSettings::new()
+            .set_conn_timeout(self.timeout)
+            .set_starttls(security == Security::StartTls);
+        match &self.tls {
+            Tls::Insecure => settings = settings.set_no_tls_verify(true),
+            Tls::Verify(Some(config)) => settings = settings.set_config(config.clone()),
+            Tls::Verify(None) => {}
+        }
+        settings
+    }
+
+    async fn connect(&self, key: &ConnectionKey) -> Result<Ldap, LdapError> {
+        let (conn, mut ldap) =
+            LdapConnAsync::with_settings(self.settings(key.security), &key.url).await?;
+        let url = key.url.clone();
+        tokio::spawn(async move {
+            if let Err(e) = conn.drive().await {
+                tracing::debug!(target: "provisio::ldap", %url, "directory connection closed: {e}");
+            }
+        });
+        if let Some(bind) = &self.bind {
+            ldap.with_timeout(self.timeout)
+                .simple_bind(&bind.dn, bind.password.expose())
+                .await?
+                .success()
+                .map_err(|e| match LdapError::from(e) {
+                    LdapError::Server { code: 49, .. } => LdapError::Server {
+                        code: 49,
+                        matched_dn: String::new(),
+                        message: format!(
+                            "the directory refused the granted credentials of {}",
+                            bind.dn
+                        ),
+                    },
+                    other => other,
+                })?;
+        }
+        tracing::debug!(target: "provisio::ldap", url = %key.url, security = ?key.security, "connected to the directory");
+        Ok(ldap)
+    }
+
+    /// The shared connection for `key`, opening it when there is none or
+    /// the last one closed.
+    async fn connection(&self, key: &ConnectionKey) -> Result<Ldap, LdapError> {
+        let cached = self
+            .connections
+            .lock()
+            .expect("connection map poisoned")
+            .get(key)
+            .cloned();
+        if let Some(mut ldap) = cached
+            && !ldap.is_closed()
+        {
+            return Ok(ldap);
+        }
+        let ldap = self.connect(key).await?;
+        self.connections
+            .lock()
+            .expect("connection map poisoned")
+            .insert(key.clone(), ldap.clone());
+        Ok(ldap)
+    }
+
+    fn forget(&self, key: &ConnectionKey) {
+        self.connections
+            .lock()
+            .expect("connection map poisoned")
+            .remove(key);
+    }
+
+    /// Runs `f` on the handle's connection from a connector call's thread,
+    /// under the operation timeout; a failure that breaks the connection
+    /// drops it, so the next call opens a new one.
+    fn run<T, F, Fut>(&self, handle: &ConnectionHandle, what: &str, f: F) -> Result<T, LdapError>
+    where
+        F: FnOnce(Ldap) -> Fut,
+        Fut: Future<Output = Result<T, LdapError>>,
+    {
+        let key = &handle.key;
+        let outcome = self.runtime.block_on(async {
+            tokio::time::timeout(self.timeout, async {
+                let mut ldap = self.connection(key).await?;
+                ldap.with_timeout(self.timeout);
+                f(ldap).await
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(LdapError::Unavailable(format!(
+                    "{what} took longer than {}",
+                    humantime::format_duration(self.timeout)
+                )))
+            })
+        });
+        if let Err(e) = &outcome
+            && e.breaks_connection()
+        {
+            self.forget(key);
+        }
+        outcome
+    }
+
+    pub fn root_dse(&self, handle: &ConnectionHandle) -> Result<RawEntry, LdapError> {
+        let page = self.search(
+            handle,
+            SearchSpec {
+                base: String::new(),
+                scope: ScopeKind::Base,
+                filter: "(objectClass=*)".into(),
+                attributes: vec!["*".into(), "+".into()],
+                page_size: 0,
+                sort: Vec::new(),
+            },
+            Vec::new(),
+        )?;
+        page.entries
+            .into_iter()
+            .next()
+            .ok_or_else(|| LdapError::Failed("the directory returned no root DSE".into()))
+    }
+
+    pub fn search(
+        &self,
+        handle: &ConnectionHandle,
+        spec: SearchSpec,
+        cookie: Vec<u8>,
+    ) -> Result<SearchPage, LdapError> {
+        self.run(handle, "the search", |mut ldap| async move {
+            let mut controls: Vec<RawControl> = Vec::new();
+            if spec.page_size > 0 {
+                controls.push(
+                    PagedResults {
+                        size: i32::try_from(spec.page_size).unwrap_or(i32::MAX),
+                        cookie,
+                    }
+                    .into(),
+                );
+            }
+            if !spec.sort.is_empty() {
+                controls.push(wire::sort_control(&spec.sort));
+            }
+            if !controls.is_empty() {
+                ldap.with_controls(controls);
+            }
+            let scope = match spec.scope {
+                ScopeKind::Base => Scope::Base,
+                ScopeKind::OneLevel => Scope::OneLevel,
+                ScopeKind::Subtree => Scope::Subtree,
+            };
+            let SearchResult(results, result) = ldap
+                .search(&spec.base, scope, &spec.filter, spec.attributes)
+                .await?;
+            if result.rc != 0 {
+                return Err(ldap3::LdapError::from(result).into());
+            }
+            let mut entries = Vec::with_capacity(results.len());
+            for r in results {
+                // Continuation references (referrals) are never followed,
+                // and intermediate responses carry no entry.
+                if r.is_ref() || r.is_intermediate() {
+                    continue;
+                }
+                entries.push(wire::entry(r.0).map_err(LdapError::Failed)?);
+            }
+            let cookie = match result
+                .ctrls
+                .iter()
+                .find(|c| c.1.ctype == wire::PAGED_RESULTS_OID)
+            {
+                Some(control) => wire::paged_cookie(control.1.val.as_deref().unwrap_or_default())
+                    .map_err(LdapError::Failed)?,
+                None => Vec::new(),
+            };
+            Ok(SearchPage { entries, cookie })
+        })
+    }
+
+    pub fn add(
+        &self,
+        handle: &ConnectionHandle,
+        dn: &str,
+        attributes: Vec<(String, Vec<Vec<u8>>)>,
+    ) -> Result<(), LdapError> {
+        let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attributes
+            .into_iter()
+            .map(|(name, values)| (name.into_bytes(), values.into_iter().collect()))
+            .collect();
+        self.run(handle, "the add", |mut ldap| async move {
+            ldap.add(dn, attributes).await?.success()?;
+            Ok(())
+        })
+    }
+
+    pub fn modify(
+        &self,
+        handle: &ConnectionHandle,
+        dn: &str,
+        changes: Vec<Modification>,
+    ) -> Result<(), LdapError> {
+        let mods: Vec<Mod<Vec<u8>>> = changes
+            .into_iter()
+            .map(|m| {
+                let name = m.attribute.into_bytes();
+                let values: HashSet<Vec<u8>> = m.values.into_iter().collect();
+                match m.kind {
+                    ModifyKind::Add => Mod::Add(name, values),
+                    ModifyKind::Delete => Mod::Delete(name, values),
+                    ModifyKind::Replace => Mod::Replace(name, values),
+                }
+            })
+            .collect();
+        self.run(handle, "the modify", |mut ldap| async move {
+            ldap.modify(dn, mods).await?.success()?;
+            Ok(())
+        })
+    }
+
+    pub fn modify_dn(
+        &self,
+        handle: &ConnectionHandle,
+        dn: &str,
+        new_rdn: &str,
+        delete_old_rdn: bool,
+        new_superior: Option<&str>,
+    ) -> Result<(), LdapError> {
+        self.run(handle, "the rename", |mut ldap| async move {
+            ldap.modifydn(dn, new_rdn, delete_old_rdn, new_superior)
+                .await?
+                .success()?;
+            Ok(())
+        })
+    }
+
+    pub fn delete(&self, handle: &ConnectionHandle, dn: &str) -> Result<(), LdapError> {
+        self.run(handle, "the delete", |mut ldap| async move {
+            ldap.delete(dn).await?.success()?;
+            Ok(())
+        })
+    }
+
+    pub fn compare(
+        &self,
+        handle: &ConnectionHandle,
+        dn: &str,
+        attribute: &str,
+        value: Vec<u8>,
+    ) -> Result<bool, LdapError> {
+        self.run(handle, "the compare", |mut ldap| async move {
+            Ok(ldap.compare(dn, attribute, value).await?.equal()?)
+        })
+    }
+
+    /// Whether `dn` binds with `password`, on a connection of its own that
+    /// is closed afterwards. An empty password is never tried: the
+    /// directory would take it as an unauthenticated bind and succeed.
+    pub fn check_password(
+        &self,
+        handle: &ConnectionHandle,
+        dn: &str,
+        password: &str,
+    ) -> Result<bool, LdapError> {
+        if password.is_empty() {
+            return Ok(false);
+        }
+        let key = handle.key.clone();
+        self.runtime.block_on(async {
+            tokio::time::timeout(self.timeout, async {
+                let (conn, mut ldap) =
+                    LdapConnAsync::with_settings(self.settings(key.security), &key.url).await?;
+                tokio::spawn(conn.drive());
+                let result = ldap.simple_bind(dn, password).await?;
+                let _ = ldap.unbind().await;
+                match result.rc {
+                    0 => Ok(true),
+                    49 => Ok(false),
+                    _ => Err(ldap3::LdapError::from(result).into()),
+                }
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(LdapError::Unavailable(
+                    "the password check took too long".into(),
+                ))
+            })
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! The BER this capability reads and writes beyond what `ldap3` offers:
+//! entries read without losing binary values, the paged-results response
+//! and the server-side sort request. A malformed answer is an error here,
+//! never a panic.
+
+use lber::structure::{PL, StructureTag};
+use lber::structures::{ASNTag, Boolean, OctetString, Sequence, Tag};
+use lber::write;
+use ldap3::controls::RawControl;
+
+pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
+pub const SORT_REQUEST_OID: &str = "1.2.840.113556.1.4.473";
+
+/// An entry as the server sent it: values stay bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEntry {
+    pub dn: String,
+    pub attributes: Vec<(String, Vec<Vec<u8>>)>,
+}
+
+fn primitive(tag: StructureTag, what: &str) -> Result<Vec<u8>, String> {
+    match tag.payload {
+        PL::P(bytes) => Ok(bytes),
+        PL::C(_) => Err(format!("the server sent a malformed {what}")),
+    }
+}
+
+fn constructed(tag: StructureTag, what: &str) -> Result<Vec<StructureTag>, String> {
+    match tag.payload {
+        PL::C(tags) => Ok(tags),
+        PL::P(_) => Err(format!("the server sent a malformed {what}")),
+    }
+}
+
+fn utf8(bytes: Vec<u8>, what: &str) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|_| format!("the server sent a {what} that is not UTF-8"))
+}
+
+/// A SearchResultEntry (RFC 4511 §4.5.2, application tag 4).
+pub fn entry(tag: StructureTag) -> Result<RawEntry, String> {
+    if tag.id != 4 {
+        return Err(format!("expected a search entry, got tag {}", tag.id));
+    }
+    let mut parts = constructed(tag, "entry")?.into_iter();
+    let dn = utf8(
+        primitive(parts.next().ok_or("an entry without a DN")?, "DN")?,
+        "DN",
+    )?;
+    let mut attributes = Vec::new();
+    if let Some(list) = parts.next() {
+        for attribute in constructed(list, "attribute list")? {
+            let mut attribute = constructed(attribute, "attribute")?.into_iter();
+            let name = utf8(
+                primitive(
+                    attribute.next().ok_or("an attribute without a name")?,
+                    "attribute name",
+                )?,
+                "attribute name",
+            )?;
+            let values = match attribute.next() {
+                Some(set) => constructed(set, "value set")?
+                    .into_iter()
+                    .map(|v| primitive(v, "value"))
+                    .collect::<Result<_, _>>()?,
+                None => Vec::new(),
+            };
+            attributes.push((name, values));
+        }
+    }
+    Ok(RawEntry { dn, attributes })
+}
+
+/// The cookie of a paged-results response control's value.
+pub fn paged_cookie(value: &[u8]) -> Result<Vec<u8>, String> {
+    let (_, tag) = lber::parse::parse_tag(value)
+        .map_err(|_| "the server sent a malformed paged-results control".to_owned())?;
+    let mut parts = constructed(tag, "paged-results control")?.into_iter();
+    let _estimate = parts.next();
+    let cookie = parts
+        .next()
+        .ok_or("the paged-results control has no cookie")?;
+    primitive(cookie, "paged-results cookie")
+}
+
+/// The server-side sort request control (RFC 2891): a SortKeyList of
+/// `SEQUENCE { attributeType, reverseOrder [1] BOOLEAN DEFAULT FALSE }`.
+pub fn sort_control(keys: &[(String, bool)]) -> RawControl {
+    let keys = keys
+        .iter()
+        .map(|(attribute, reverse)| {
+            let mut inner = vec![Tag::OctetString(OctetString {
+                inner: attribute.as_bytes().to_vec(),
+                ..Default::default()
+            })];
+            if *reverse {
+                inner.push(Tag::Boolean(Boolean {
+                    class: lber::common::TagClass::Context,
+                    id: 1,
+                    inner: true,
+                }));
+            }
+            Tag::Sequence(Sequence {
+                inner,
+                ..Default::default()
+            })
+        })
+        .collect();
+    let list = Tag::Sequence(Sequence {
+        inner: keys,
+        ..Default::default()
+    })
+    .into_structure();
+    let mut buf = bytes::BytesMut::new();
+    write::encode_into(&mut buf, list).expect("encoding into memory cannot fail");
+    RawControl {
+        ctype: SORT_REQUEST_OID.to_owned(),
+        // Not critical: a server without sort answers unsorted.
+        crit: false,
+        val: Some(buf.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_control_encodes_keys_and_reverse_order() {
+        let control = sort_control(&[("sn".into(), false), ("cn".into(), true)]);
+        assert_eq!(control.ctype, SORT_REQUEST_OID);
+        assert_eq!(
+            control.val.unwrap(),
+            [
+                0x30, 0x0f, // SortKeyList
+                0x30, 0x04, 0x04, 0x02, b's', b'n', // sn
+                0x30, 0x07, 0x04, 0x02, b'c', b'n', 0x81, 0x01, 0xff, // cn, reverse
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_paged_control_is_an_error() {
+        assert!(paged_cookie(&[0x30, 0x05, 0x02]).is_err());
+        assert_eq!(
+            paged_cookie(&[0x30, 0x07, 0x02, 0x01, 0x00, 0x04, 0x02, 0xab, 0xcd]).unwrap(),
+            vec![0xab, 0xcd]
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! Reading the directory: entries by uid, DNs of uids and back, and
+//! entries as connector objects.
+
+use crate::settings::{ClassSettings, Disable, Settings};
+use crate::{ENABLE, GROUPS, MEMBERS, NAME, values};
+use provisio_sdk::ldap::{self, Connection, Entry, Scope, SearchRequest};
+use provisio_sdk::{Attribute, ConnectorObject, Error};
+
+/// Filters OR-ing this many values at most, so no filter grows unbounded.
+const LOOKUP_BATCH: usize = 100;
+
+/// Attributes the connector reads for its own use and never returns as
+/// ordinary attributes.
+const INTERNAL: &[&str] = &[
+    "objectClass",
+    "entryCSN",
+    "modifyTimestamp",
+    "createTimestamp",
+];
+
+pub struct Directory {
+    pub conn: Connection,
+    pub settings: Settings,
+}
+
+impl Directory {
+    /// The LDAP attributes to ask for: everything mapped (or those asked
+    /// for), the uid, the back-links and what `__enable__` is read from.
+    pub fn read_attributes(&self, class: &ClassSettings, wanted: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = if wanted.is_empty() {
+            vec!["*".into()]
+        } else {
+            wanted
+                .iter()
+                .filter(|w| {
+                    ![NAME, ENABLE, GROUPS]
+                        .iter()
+                        .any(|s| w.eq_ignore_ascii_case(s))
+                })
+                .map(|w| {
+                    if class.name == "group" && w.eq_ignore_ascii_case(MEMBERS) {
+                        self.settings.member_attribute.clone()
+                    } else {
+                        class.ldap_name(w).to_owned()
+                    }
+                })
+                .collect()
+        };
+        out.push(class.uid.clone());
+        out.push(class.naming.clone());
+        if class.name == "account" {
+            if wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(GROUPS)) {
+                out.push(self.settings.member_of_attribute.clone());
+            }
+            if let Disable::Attribute { name, .. } = &self.settings.disable {
+                out.push(name.clone());
+            }
+        }
+        out
+    }
+
+    /// The entry of `class` whose uid is `uid`.
+    pub fn find(
+        &self,
+        class: &ClassSettings,
+        uid: &str,
+        wanted: &[String],
+    ) -> Result<Entry, Error> {
+        let filter = format!(
+            "(&{}({}={}))",
+            class.class_filter(),
+            class.uid,
+            ldap::escape_filter_value(uid)
+        );
+        let attributes = if wanted.len() == 1 && wanted[0] == "1.1" {
+            vec!["1.1".to_owned()]
+        } else {
+            self.read_attributes(class, wanted)
+        };
+        let refs: Vec<&str> = attributes.iter().map(String::as_str).collect();
+        let mut bases = vec![class.base.as_str()];
+        // Accounts disabled by a move live outside their base.
+        if let (Disable::Move { base }, "account") = (&self.settings.disable, class.name) {
+            bases.push(base);
+        }
+        let mut entries = Vec::new();
+        for base in bases {
+            let request = SearchRequest::new(base, Scope::Subtree, &filter).attributes(&refs);
+            entries.extend(self.conn.search_page(&request, &[])?.entries);
+            if !entries.is_empty() {
+                break;
+            }
+        }
+        let mut entries = entries.into_iter();
+        match (entries.next(), entries.next()) {
+            (Some(entry), None) => Ok(entry),
+            (None, _) => Err(Error::not_found(format!(
+                "no {} with {} {uid} under {}",
+                class.name, class.uid, class.base
+            ))),
+            (Some(_), Some(_)) => Err(Error::failed(format!(
+                "more than one {} has {} {uid}: {} is not unique in this directory",
+                class.name, class.uid, class.uid
+            ))),
+        }
+    }
+
+    /// The DNs of the entries of `class` with `uids`, in that order; a uid
+    /// with no entry is an invalid reference.
+    pub fn dns_of(&self, class: &ClassSettings, uids: &[String]) -> Result<Vec<String>, Error> {
+        let mut found: Vec<(String, String)> = Vec::with_capacity(uids.len());
+        for chunk in uids.chunks(LOOKUP_BATCH) {
+            let terms: String = chunk
+                .iter()
+                .map(|u| format!("({}={})", class.uid, ldap::escape_filter_value(u)))
+                .collect();
+            let filter = format!("(&{}(|{terms}))", class.class_filter());
+            let request = SearchRequest::new(&class.base, Scope::Subtree, &filter)
+                .attributes(&[class.uid.as_str()])
+                .page_size(self.settings.page_size);
+            for page in self.conn.pages(request) {
+                for entry in page? {
+                    if let Some(uid) = entry.text(&class.uid) {
+                        found.push((uid.to_ascii_lowercase(), entry.dn));
+                    }
+                }
+            }
+        }
+        uids.iter()
+            .map(|uid| {
+                found
+                    .iter()
+                    .find(|(u, _)| *u == uid.to_ascii_lowercase())
+                    .map(|(_, dn)| dn.clone())
+                    .ok_or_else(|| {
+                        Error::invalid_attribute(
+                            if class.name == "group" {
+                                GROUPS
+                            } else {
+                                MEMBERS
+                            },
+                            format!("no {} has uid {uid}", class.name),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// The uids of the entries at `dns` that belong to `class`; DNs that
+    /// are not entries of the class (e.g. a placeholder member) are left out.
+    pub fn uids_of(&self, class: &ClassSettings, dns: &[String]) -> Result<Vec<String>, Error> {
+        let mut uids = Vec::with_capacity(dns.len());
+        for chunk in dns.chunks(LOOKUP_BATCH) {
+            let terms: String = chunk
+                .iter()
+                .map(|dn| format!("(entryDN={})", ldap::escape_filter_value(dn)))
+                .collect();
+            let filter = format!("(&{}(|{terms}))", class.class_filter());
+            let request = SearchRequest::new(&class.base, Scope::Subtree, &filter)
+                .attributes(&[class.uid.as_str()])
+                .page_size(self.settings.page_size);
+            for page in self.conn.pages(request) {
+                uids.extend(page?.iter().filter_map(|e| e.text(&class.uid)));
+            }
+        }
+        Ok(uids)
+    }
+
+    /// The LDAP attribute a filter's attribute names.
+    pub fn filter_attribute(&self, class: &ClassSettings, name: &str) -> Result<String, Error> {
+        if name.eq_ignore_ascii_case("uid") && !class.mapping.contains_key("uid") {
+            // `uid` is the object's uid, unless the operator maps a `uid`.
+            return Ok(class.uid.clone());
+        }
+        if name.eq_ignore_ascii_case("name") || name.eq_ignore_ascii_case(NAME) {
+            return Ok(class.naming.clone());
+        }
+        if [
+            ENABLE,
+            GROUPS,
+            "enable",
+            "groups",
+            "password",
+            "__password__",
+        ]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s))
+        {
+            return Err(Error::invalid(format!(
+                "filter: {name} cannot be searched on in this directory"
+            )));
+        }
+        Ok(class.ldap_name(name).to_owned())
+    }
+
+    fn enabled(&self, entry: &Entry) -> Option<bool> {
+        match &self.settings.disable {
+            Disable::Attribute { name, value } => Some(
+                !entry
+                    .values(name)
+                    .iter()
+                    .any(|v| v.as_slice() == value.as_bytes()),
+            ),
+            Disable::Move { base } => Some(!ldap::parent_dn(&entry.dn).eq_ignore_ascii_case(base)),
+            Disable::None => None,
+        }
+    }
+
+    /// `entry` as a connector object with the attributes `wanted` (all
+    /// when empty).
+    pub fn object(
+        &self,
+        class: &ClassSettings,
+        entry: &Entry,
+        wanted: &[String],
+    ) -> Result<ConnectorObject, Error> {
+        let uid = entry.text(&class.uid).ok_or_else(|| {
+            Error::failed(format!(
+                "{} has no {}: is uid_attribute right, and may this bind read it?",
+                entry.dn, class.uid
+            ))
+        })?;
+        let name = ldap::rdn_value(&entry.dn);
+        let wants = |n: &str| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(n));
+        let mut object = ConnectorObject::new(class.name, uid, name);
+        let skip = |n: &str| {
+            INTERNAL.iter().any(|i| i.eq_ignore_ascii_case(n))
+                || n.eq_ignore_ascii_case(&class.uid)
+                || n.eq_ignore_ascii_case(&self.settings.password_attribute)
+                || n.eq_ignore_ascii_case(&self.settings.member_of_attribute)
+                || (class.name == "group"
+                    && n.eq_ignore_ascii_case(&self.settings.member_attribute))
+                || matches!(&self.settings.disable, Disable::Attribute { name, .. } if name.eq_ignore_ascii_case(n))
+        };
+        for attribute in &entry.attributes {
+            if skip(&attribute.name) {
+                continue;
+            }
+            let name = class.provisio_name(&attribute.name);
+            if !wants(name) {
+                continue;
+            }
+            object.attributes.push(Attribute {
+                name: name.to_owned(),
+                values: attribute
+                    .values
+                    .iter()
+                    .map(|v| values::from_ldap(v))
+                    .collect(),
+            });
+        }
+        if class.name == "account" {
+            if wants(ENABLE)
+                && let Some(enabled) = self.enabled(entry)
+            {
+                object.attributes.push(Attribute::single(ENABLE, enabled));
+            }
+            if wants(GROUPS) {
+                let groups = self.uids_of(
+                    &self.settings.group,
+                    &entry.texts(&self.settings.member_of_attribute),
+                )?;
+                object.attributes.push(Attribute::multi(
+                    GROUPS,
+                    groups.into_iter().map(provisio_sdk::Value::Reference),
+                ));
+            }
+        } else if wants(MEMBERS) {
+            let members = self.uids_of(
+                &self.settings.account,
+                &entry.texts(&self.settings.member_attribute),
+            )?;
+            object.attributes.push(Attribute::multi(
+                MEMBERS,
+                members.into_iter().map(provisio_sdk::Value::Reference),
+            ));
+        }
+        Ok(object)
+    }
+}

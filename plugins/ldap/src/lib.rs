@@ -1,0 +1,503 @@
+//! Provisio connector for LDAP directories: accounts (`inetOrgPerson` by
+//! default) and groups (`groupOfNames`), through the host's `provisio:ldap`
+//! capability. See [`settings`] for the configuration and
+//! `docs/connectors/ldap.md` for the operator's guide.
+//!
+//! - uid: `entryUUID` (configurable); name: the RDN value.
+//! - `__password__` writes `userPassword` (the server hashes it, e.g.
+//!   OpenLDAP's ppolicy `olcPPolicyHashCleartext`); it is never read back.
+//! - `__enable__` by an attribute value (ppolicy's `pwdAccountLockedTime`
+//!   by default) or by moving the entry to a disabled-accounts base.
+//! - `__groups__` (accounts) and `members` (groups) hold uids; the
+//!   directory holds DNs in `member`, and `memberOf` is read back.
+//! - Filters become RFC 4515 filters with every value escaped; searches
+//!   page with the paged-results control, past the server's size limit.
+
+mod directory;
+mod schema;
+pub mod settings;
+mod sync;
+mod values;
+
+use directory::Directory;
+use provisio_sdk::ldap::{self, Attribute as LdapAttribute, Modification};
+use provisio_sdk::{
+    Attribute, AttributeChange, Capabilities, Config, Connector, ConnectorInfo, ConnectorObject,
+    Error, ObjectSchema, Page, Query, SyncBatch, SyncRequest, export_connector,
+};
+use settings::{ClassSettings, Disable, Settings};
+
+pub const NAME: &str = "__name__";
+pub const ENABLE: &str = "__enable__";
+pub const PASSWORD: &str = "__password__";
+pub const GROUPS: &str = "__groups__";
+/// A group's members, as account uids.
+pub const MEMBERS: &str = "members";
+
+pub struct LdapConnector {
+    dir: Directory,
+}
+
+/// What an update does besides modifying attributes.
+#[derive(Default)]
+struct Plan {
+    modifications: Vec<Modification>,
+    new_name: Option<String>,
+    /// Some(true): move to the class base; Some(false): to the disabled base.
+    move_enabled: Option<bool>,
+    groups: Option<Membership>,
+    members: Option<Membership>,
+}
+
+enum Membership {
+    Replace(Vec<String>),
+    Add(Vec<String>),
+    Remove(Vec<String>),
+}
+
+impl LdapConnector {
+    fn settings(&self) -> &Settings {
+        &self.dir.settings
+    }
+
+    /// The attributes a create writes, the entry's DN, and the groups to
+    /// join afterwards.
+    fn new_entry(
+        &self,
+        class: &ClassSettings,
+        attributes: &[Attribute],
+    ) -> Result<(String, Vec<LdapAttribute>, Vec<String>), Error> {
+        let settings = self.settings();
+        let name = match attributes
+            .iter()
+            .find(|a| a.is(NAME) || a.is(class.provisio_name(&class.naming)))
+        {
+            Some(a) => values::single_text(a)?,
+            None => {
+                return Err(Error::invalid_attribute(
+                    NAME,
+                    format!(
+                        "a new {} needs {NAME} (its {} value)",
+                        class.name, class.naming
+                    ),
+                ));
+            }
+        };
+        if name.is_empty() {
+            return Err(Error::invalid_attribute(NAME, "must not be empty"));
+        }
+        let mut base = class.base.clone();
+        let mut out = vec![LdapAttribute {
+            name: "objectClass".into(),
+            values: class
+                .object_classes
+                .iter()
+                .map(|c| c.as_bytes().to_vec())
+                .collect(),
+        }];
+        let mut push = |name: &str, values: Vec<Vec<u8>>| match out
+            .iter_mut()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+        {
+            Some(existing) => {
+                for v in values {
+                    if !existing.values.contains(&v) {
+                        existing.values.push(v);
+                    }
+                }
+            }
+            None => out.push(LdapAttribute {
+                name: name.to_owned(),
+                values,
+            }),
+        };
+        push(&class.naming, vec![name.as_bytes().to_vec()]);
+        let mut groups = Vec::new();
+        for attribute in attributes {
+            if attribute.is(NAME) {
+                continue;
+            }
+            if attribute.is(ENABLE) {
+                if class.name != "account" {
+                    return Err(Error::invalid_attribute(
+                        ENABLE,
+                        "only accounts are enabled or disabled",
+                    ));
+                }
+                if !values::single_bool(attribute)? {
+                    match &settings.disable {
+                        Disable::Attribute { name, value } => {
+                            push(name, vec![value.as_bytes().to_vec()]);
+                        }
+                        Disable::Move { base: disabled } => base = disabled.clone(),
+                        Disable::None => {
+                            return Err(Error::invalid_attribute(
+                                ENABLE,
+                                "account.disable is none: this directory's accounts cannot be disabled",
+                            ));
+                        }
+                    }
+                }
+            } else if attribute.is(PASSWORD) {
+                if class.name != "account" {
+                    return Err(Error::invalid_attribute(
+                        PASSWORD,
+                        "only accounts have a password",
+                    ));
+                }
+                push(
+                    &settings.password_attribute,
+                    vec![values::single_text(attribute)?.into_bytes()],
+                );
+            } else if attribute.is(GROUPS) {
+                groups = values::uids(attribute)?;
+            } else if class.name == "group" && attribute.is(MEMBERS) {
+                let dns = self
+                    .dir
+                    .dns_of(&settings.account, &values::uids(attribute)?)?;
+                push(
+                    &settings.member_attribute,
+                    dns.into_iter().map(String::into_bytes).collect(),
+                );
+            } else {
+                let values: Vec<Vec<u8>> = attribute.values.iter().map(values::to_ldap).collect();
+                if !values.is_empty() {
+                    push(class.ldap_name(&attribute.name), values);
+                }
+            }
+        }
+        let dn = format!("{}={},{}", class.naming, ldap::escape_dn_value(&name), base);
+        Ok((dn, out, groups))
+    }
+
+    fn plan(&self, class: &ClassSettings, changes: Vec<AttributeChange>) -> Result<Plan, Error> {
+        let settings = self.settings();
+        let mut plan = Plan::default();
+        for change in changes {
+            let (attribute, kind) = match change {
+                AttributeChange::Replace(a) => (a, provisio_sdk::ldap::ModifyKind::Replace),
+                AttributeChange::AddValues(a) => (a, provisio_sdk::ldap::ModifyKind::Add),
+                AttributeChange::RemoveValues(a) => (a, provisio_sdk::ldap::ModifyKind::Delete),
+            };
+            use provisio_sdk::ldap::ModifyKind as K;
+            let replace_only = |what: &str| {
+                Error::invalid_attribute(&attribute.name, format!("{what} is only replaced"))
+            };
+            if attribute.is(NAME) || attribute.is(class.provisio_name(&class.naming)) {
+                if kind != K::Replace {
+                    return Err(replace_only("the name"));
+                }
+                plan.new_name = Some(values::single_text(&attribute)?);
+            } else if attribute.is(ENABLE) {
+                if kind != K::Replace {
+                    return Err(replace_only(ENABLE));
+                }
+                let enable = values::single_bool(&attribute)?;
+                match &settings.disable {
+                    Disable::Attribute { name, value } => plan.modifications.push(if enable {
+                        Modification::delete(name, vec![])
+                    } else {
+                        Modification::replace(name, vec![value.as_bytes().to_vec()])
+                    }),
+                    Disable::Move { .. } => plan.move_enabled = Some(enable),
+                    Disable::None => {
+                        return Err(Error::invalid_attribute(
+                            ENABLE,
+                            "account.disable is none: this directory's accounts cannot be disabled",
+                        ));
+                    }
+                }
+            } else if attribute.is(PASSWORD) {
+                if kind != K::Replace {
+                    return Err(replace_only("the password"));
+                }
+                plan.modifications.push(Modification::replace(
+                    &settings.password_attribute,
+                    vec![values::single_text(&attribute)?.into_bytes()],
+                ));
+            } else if attribute.is(GROUPS) || (class.name == "group" && attribute.is(MEMBERS)) {
+                let uids = values::uids(&attribute)?;
+                let membership = match kind {
+                    K::Replace => Membership::Replace(uids),
+                    K::Add => Membership::Add(uids),
+                    K::Delete => Membership::Remove(uids),
+                };
+                if attribute.is(GROUPS) {
+                    plan.groups = Some(membership);
+                } else {
+                    plan.members = Some(membership);
+                }
+            } else {
+                let values = attribute.values.iter().map(values::to_ldap).collect();
+                let name = class.ldap_name(&attribute.name);
+                plan.modifications.push(match kind {
+                    K::Replace => Modification::replace(name, values),
+                    K::Add => Modification::add(name, values),
+                    K::Delete => Modification::delete(name, values),
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Applies `membership` of account `dn` to groups.
+    fn change_groups(
+        &self,
+        dn: &str,
+        current: &[String],
+        membership: Membership,
+    ) -> Result<(), Error> {
+        let settings = self.settings();
+        let member = &settings.member_attribute;
+        let (join, leave) = match membership {
+            Membership::Add(uids) => (self.dir.dns_of(&settings.group, &uids)?, Vec::new()),
+            Membership::Remove(uids) => (Vec::new(), self.dir.dns_of(&settings.group, &uids)?),
+            Membership::Replace(uids) => {
+                let wanted = self.dir.dns_of(&settings.group, &uids)?;
+                let join = wanted
+                    .iter()
+                    .filter(|g| !current.iter().any(|c| c.eq_ignore_ascii_case(g)))
+                    .cloned()
+                    .collect();
+                let leave = current
+                    .iter()
+                    .filter(|c| !wanted.iter().any(|g| g.eq_ignore_ascii_case(c)))
+                    .cloned()
+                    .collect();
+                (join, leave)
+            }
+        };
+        for group in join {
+            match self.dir.conn.modify(
+                &group,
+                &[Modification::add(member, vec![dn.as_bytes().to_vec()])],
+            ) {
+                // Already a member: the goal holds.
+                Err(ldap::LdapError::Server(r)) if r.code == 20 => {}
+                other => other?,
+            }
+        }
+        for group in leave {
+            match self.dir.conn.modify(
+                &group,
+                &[Modification::delete(member, vec![dn.as_bytes().to_vec()])],
+            ) {
+                Err(ldap::LdapError::Server(r)) if r.code == 16 => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    fn member_modifications(&self, membership: Membership) -> Result<Modification, Error> {
+        let settings = self.settings();
+        let member = &settings.member_attribute;
+        let dns = |uids: &[String]| -> Result<Vec<Vec<u8>>, Error> {
+            Ok(self
+                .dir
+                .dns_of(&settings.account, uids)?
+                .into_iter()
+                .map(String::into_bytes)
+                .collect())
+        };
+        Ok(match membership {
+            Membership::Replace(uids) => Modification::replace(member, dns(&uids)?),
+            Membership::Add(uids) => Modification::add(member, dns(&uids)?),
+            Membership::Remove(uids) => Modification::delete(member, dns(&uids)?),
+        })
+    }
+
+    fn read_back(&self, class: &ClassSettings, dn: &str) -> Result<ConnectorObject, Error> {
+        let attributes = self.dir.read_attributes(class, &[]);
+        let refs: Vec<&str> = attributes.iter().map(String::as_str).collect();
+        let entry = self
+            .dir
+            .conn
+            .read(dn, &refs)?
+            .ok_or_else(|| Error::failed(format!("{dn} vanished after it was written")))?;
+        self.dir.object(class, &entry, &[])
+    }
+}
+
+fn parse_cookie(cookie: &Option<String>) -> Result<Vec<u8>, Error> {
+    match cookie {
+        None => Ok(Vec::new()),
+        Some(c) => values::unhex(c).ok_or_else(|| {
+            Error::invalid(format!("page cookie {c:?} was not made by this connector"))
+        }),
+    }
+}
+
+impl Connector for LdapConnector {
+    fn info() -> ConnectorInfo {
+        ConnectorInfo::new(
+            "ldap",
+            env!("CARGO_PKG_VERSION"),
+            "LDAP directories (OpenLDAP and RFC 4511 servers): accounts and groups",
+            Capabilities::CREATE
+                | Capabilities::GET
+                | Capabilities::UPDATE
+                | Capabilities::DELETE
+                | Capabilities::SEARCH
+                | Capabilities::SYNC
+                | Capabilities::SCHEMA
+                | Capabilities::TEST,
+        )
+    }
+
+    fn open(config: &Config) -> Result<Self, Error> {
+        let settings = Settings::from_config(config)?;
+        let conn = ldap::Connection::open(&settings.url, settings.start_tls)?;
+        Ok(LdapConnector {
+            dir: Directory { conn, settings },
+        })
+    }
+
+    fn test(&mut self) -> Result<(), Error> {
+        let base = &self.settings().base_dn;
+        match self.dir.conn.read(base, &["objectClass"])? {
+            Some(_) => Ok(()),
+            None => Err(Error::invalid_attribute(
+                "base_dn",
+                format!("{base} does not exist in the directory (or this bind cannot see it)"),
+            )),
+        }
+    }
+
+    fn schema(&mut self) -> Result<ObjectSchema, Error> {
+        schema::read(&self.dir)
+    }
+
+    fn create(
+        &mut self,
+        class: &str,
+        attributes: Vec<Attribute>,
+    ) -> Result<ConnectorObject, Error> {
+        let class = self.settings().class(class)?.clone();
+        let (dn, entry, groups) = self.new_entry(&class, &attributes)?;
+        self.dir.conn.add(&dn, &entry)?;
+        if !groups.is_empty() {
+            self.change_groups(&dn, &[], Membership::Add(groups))?;
+        }
+        self.read_back(&class, &dn)
+    }
+
+    fn get(
+        &mut self,
+        class: &str,
+        uid: &str,
+        attributes: &[String],
+    ) -> Result<ConnectorObject, Error> {
+        let class = self.settings().class(class)?.clone();
+        let entry = self.dir.find(&class, uid, attributes)?;
+        self.dir.object(&class, &entry, attributes)
+    }
+
+    fn update(
+        &mut self,
+        class: &str,
+        uid: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Result<ConnectorObject, Error> {
+        let class = self.settings().class(class)?.clone();
+        let mut plan = self.plan(&class, changes)?;
+        let settings = self.settings();
+        let entry = self.dir.find(&class, uid, &[GROUPS.to_owned()])?;
+        let mut dn = entry.dn.clone();
+        if let Some(members) = plan.members.take() {
+            plan.modifications.push(self.member_modifications(members)?);
+        }
+        // Re-enabling an enabled account is no change, not an error.
+        if let Disable::Attribute { name, .. } = &settings.disable {
+            plan.modifications.retain(|m| {
+                !(m.kind == ldap::ModifyKind::Delete
+                    && m.values.is_empty()
+                    && m.attribute.eq_ignore_ascii_case(name)
+                    && !entry.has(name))
+            });
+        }
+        if !plan.modifications.is_empty() {
+            self.dir.conn.modify(&dn, &plan.modifications)?;
+        }
+        let target_base = match (plan.move_enabled, &settings.disable) {
+            (Some(true), _) => Some(class.base.clone()),
+            (Some(false), Disable::Move { base }) => Some(base.clone()),
+            _ => None,
+        };
+        let parent = ldap::parent_dn(&dn).to_owned();
+        let moving = target_base
+            .as_ref()
+            .filter(|b| !b.eq_ignore_ascii_case(&parent));
+        if plan.new_name.is_some() || moving.is_some() {
+            let name = plan
+                .new_name
+                .clone()
+                .unwrap_or_else(|| ldap::rdn_value(&dn));
+            let rdn = format!("{}={}", class.naming, ldap::escape_dn_value(&name));
+            self.dir
+                .conn
+                .modify_dn(&dn, &rdn, true, moving.map(String::as_str))?;
+            dn = format!("{rdn},{}", moving.map_or(parent.as_str(), String::as_str));
+        }
+        if let Some(groups) = plan.groups.take() {
+            let current = entry.texts(&settings.member_of_attribute);
+            self.change_groups(&dn, &current, groups)?;
+        }
+        self.read_back(&class, &dn)
+    }
+
+    fn delete(&mut self, class: &str, uid: &str) -> Result<(), Error> {
+        let class = self.settings().class(class)?.clone();
+        let entry = self.dir.find(&class, uid, &["1.1".to_owned()])?;
+        self.dir.conn.delete(&entry.dn)?;
+        Ok(())
+    }
+
+    fn search(&mut self, query: Query) -> Result<Page, Error> {
+        let class = self.settings().class(&query.class)?.clone();
+        let filter = match &query.filter {
+            None => class.class_filter(),
+            Some(f) => format!(
+                "(&{}{})",
+                class.class_filter(),
+                ldap::scim_to_ldap(f, &|path| self.dir.filter_attribute(&class, &path.name))?
+            ),
+        };
+        let attributes = self.dir.read_attributes(&class, &query.attributes);
+        let request = ldap::SearchRequest::new(&class.base, ldap::Scope::Subtree, &filter)
+            .attributes(&attributes.iter().map(String::as_str).collect::<Vec<_>>())
+            .page_size(query.page.size);
+        let cookie = parse_cookie(&query.page.cookie)?;
+        let page = self.dir.conn.search_page(&request, &cookie).map_err(|e| match e {
+            ldap::LdapError::Server(r) if !cookie.is_empty() && matches!(r.code, 2 | 53) => {
+                Error::invalid(format!(
+                    "the page cookie is no longer valid (the directory connection was re-opened): start the search again ({})",
+                    r.message
+                ))
+            }
+            other => other.into(),
+        })?;
+        let objects = page
+            .entries
+            .iter()
+            .map(|e| self.dir.object(&class, e, &query.attributes))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            objects,
+            cookie: (!page.cookie.is_empty()).then(|| values::hex(&page.cookie)),
+            remaining: None,
+        })
+    }
+
+    fn sync(&mut self, request: SyncRequest) -> Result<SyncBatch, Error> {
+        let class = self.settings().class(&request.class)?.clone();
+        sync::changes(&self.dir, &class, request)
+    }
+
+    fn latest_sync_token(&mut self, class: &str) -> Result<String, Error> {
+        self.settings().class(class)?;
+        Ok(sync::now_token())
+    }
+}
+
+export_connector!(LdapConnector);

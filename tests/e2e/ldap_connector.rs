@@ -1,0 +1,732 @@
+//! The bundled LDAP connector through the real host runtime and its `ldap`
+//! capability, against a real OpenLDAP slapd on loopback (memberOf, refint,
+//! ppolicy, accesslog and sssvlv overlays; a service account held to a size
+//! limit of 500).
+
+use crate::util::{code, text, values};
+use provisio_host::model::{
+    Attribute, AttributeChange, DeltaKind, PageRequest, SearchRequest, SyncRequest, Value,
+};
+use provisio_host::runtime::capabilities::ldap::{LdapGrant, LdapSpec};
+use provisio_host::runtime::{Connector, TargetSettings};
+use provisio_tests::slapd::Slapd;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PEOPLE: &str = "ou=people,dc=example,dc=com";
+const GROUPS: &str = "ou=groups,dc=example,dc=com";
+
+fn setup(slapd: &Slapd) {
+    slapd.admin(
+        "ldapadd",
+        &[],
+        &format!(
+            "dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n\
+             dn: {GROUPS}\nobjectClass: organizationalUnit\nou: groups\n\n\
+             dn: ou=disabled,dc=example,dc=com\nobjectClass: organizationalUnit\nou: disabled\n"
+        ),
+    );
+}
+
+fn config(slapd: &Slapd, url: &str) -> Vec<(String, String)> {
+    [
+        ("url", url),
+        ("base_dn", slapd.base.as_str()),
+        ("account.base", PEOPLE),
+        ("group.base", GROUPS),
+        ("account.attribute.givenName", "givenName"),
+        ("account.attribute.familyName", "sn"),
+        ("account.attribute.displayName", "cn"),
+        ("sync.accesslog_base", "cn=accesslog"),
+        ("page_size", "100"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn connector_with(spec: &LdapSpec, config: &[(String, String)]) -> Connector {
+    let mut settings = TargetSettings::new("ldap-test");
+    settings.limits.timeout = Duration::from_secs(15);
+    for (k, v) in config {
+        settings.config.values.insert(k.clone(), v.clone());
+    }
+    settings.ldap = Some(Arc::new(LdapGrant::new("ldap-test", spec).unwrap()));
+    provisio_tests::start(provisio_host::bundled::LDAP.bytes, settings)
+}
+
+fn connector(slapd: &Slapd) -> Connector {
+    connector_with(&slapd.spec(), &config(slapd, &slapd.url))
+}
+
+async fn up() -> Slapd {
+    let slapd = tokio::task::spawn_blocking(Slapd::up).await.unwrap();
+    setup(&slapd);
+    slapd
+}
+
+fn person(name: &str, given: &str, family: &str) -> Vec<Attribute> {
+    vec![
+        text("__name__", name),
+        text("givenName", given),
+        text("familyName", family),
+        text("displayName", &format!("{given} {family}")),
+    ]
+}
+
+fn search(class: &str, filter: Option<&str>, size: u32, cookie: Option<String>) -> SearchRequest {
+    SearchRequest {
+        class: class.into(),
+        filter: filter.map(Into::into),
+        page: PageRequest { size, cookie },
+        attributes: vec![],
+    }
+}
+
+async fn names(ldap: &Connector, filter: &str) -> Vec<String> {
+    let page = ldap
+        .search(search("account", Some(filter), 500, None))
+        .await
+        .unwrap_or_else(|e| panic!("{filter}: {e}"));
+    let mut names: Vec<String> = page.objects.into_iter().map(|o| o.name).collect();
+    names.sort();
+    names
+}
+
+fn reference_uids(object: &provisio_host::model::ConnectorObject, name: &str) -> Vec<String> {
+    values(object, name)
+        .into_iter()
+        .map(|v| match v {
+            Value::Reference(s) | Value::Text(s) => s,
+            other => panic!("{name}: {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_groups_through_their_life() {
+    let slapd = up().await;
+    let ldap = connector(&slapd);
+    ldap.test().await.expect("the base DN is there");
+
+    // Create with a password: the server hashes it, and the account binds.
+    let mut ada = person("ada", "Ada", "Lovelace");
+    ada.push(text("mail", "ada@example.com"));
+    ada.push(text("__password__", "correct horse"));
+    let created = ldap.create("account", ada).await.unwrap();
+    assert_eq!(created.name, "ada");
+    assert_eq!(created.uid.len(), 36, "an entryUUID: {}", created.uid);
+    assert_eq!(values(&created, "givenName"), [Value::Text("Ada".into())]);
+    assert_eq!(
+        values(&created, "familyName"),
+        [Value::Text("Lovelace".into())]
+    );
+    assert_eq!(values(&created, "__enable__"), [Value::Boolean(true)]);
+    assert!(created.attribute("__password__").is_none());
+    assert!(created.attribute("userPassword").is_none());
+    let ada_dn = format!("uid=ada,{PEOPLE}");
+    assert!(slapd.can_bind(&ada_dn, "correct horse"));
+    assert!(!slapd.can_bind(&ada_dn, "wrong"));
+    let stored = slapd.admin("ldapsearch", &["-LLL", "-b", &ada_dn, "userPassword"], "");
+    assert!(
+        !stored.contains("correct horse"),
+        "hashed by the server: {stored}"
+    );
+
+    let duplicate = ldap
+        .create("account", person("ada", "Other", "Ada"))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&duplicate), "already-exists", "{duplicate}");
+    let missing_sn = ldap
+        .create(
+            "account",
+            vec![text("__name__", "nosn"), text("displayName", "x")],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&missing_sn), "invalid", "{missing_sn}");
+    assert!(missing_sn.to_string().contains("sn"), "{missing_sn}");
+
+    // A group with ada in it: memberOf shows on ada as __groups__.
+    let group = ldap
+        .create(
+            "group",
+            vec![
+                text("__name__", "engineers"),
+                Attribute::single("members", Value::Reference(created.uid.clone())),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reference_uids(&group, "members"), [created.uid.as_str()]);
+    let ada_now = ldap.get("account", &created.uid, vec![]).await.unwrap();
+    assert_eq!(reference_uids(&ada_now, "__groups__"), [group.uid.as_str()]);
+    let member_of = slapd.admin("ldapsearch", &["-LLL", "-b", &ada_dn, "memberOf"], "");
+    assert!(
+        member_of.contains(&format!("memberOf: cn=engineers,{GROUPS}")),
+        "{member_of}"
+    );
+
+    // A second account joins through __groups__ on the account.
+    let grace = ldap
+        .create("account", person("grace", "Grace", "Hopper"))
+        .await
+        .unwrap();
+    ldap.update(
+        "account",
+        &grace.uid,
+        vec![AttributeChange::AddValues(Attribute::single(
+            "__groups__",
+            Value::Reference(group.uid.clone()),
+        ))],
+    )
+    .await
+    .unwrap();
+    let group_now = ldap.get("group", &group.uid, vec![]).await.unwrap();
+    let mut members = reference_uids(&group_now, "members");
+    members.sort();
+    let mut expected = vec![created.uid.clone(), grace.uid.clone()];
+    expected.sort();
+    assert_eq!(members, expected);
+
+    // Remove ada from the group through the group.
+    ldap.update(
+        "group",
+        &group.uid,
+        vec![AttributeChange::RemoveValues(Attribute::single(
+            "members",
+            Value::Reference(created.uid.clone()),
+        ))],
+    )
+    .await
+    .unwrap();
+    let ada_now = ldap.get("account", &created.uid, vec![]).await.unwrap();
+    assert!(reference_uids(&ada_now, "__groups__").is_empty());
+
+    // Update: replace, add values, remove values.
+    let updated = ldap
+        .update(
+            "account",
+            &created.uid,
+            vec![
+                AttributeChange::Replace(text("mail", "ada.lovelace@example.com")),
+                AttributeChange::AddValues(Attribute::new(
+                    "telephoneNumber",
+                    vec![Value::Text("+44 1".into()), Value::Text("+44 2".into())],
+                )),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&updated, "mail"),
+        [Value::Text("ada.lovelace@example.com".into())]
+    );
+    assert_eq!(values(&updated, "telephoneNumber").len(), 2);
+    let updated = ldap
+        .update(
+            "account",
+            &created.uid,
+            vec![AttributeChange::RemoveValues(text(
+                "telephoneNumber",
+                "+44 1",
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&updated, "telephoneNumber"),
+        [Value::Text("+44 2".into())]
+    );
+    let bad = ldap
+        .update(
+            "account",
+            &created.uid,
+            vec![AttributeChange::Replace(text("noSuchAttributeType", "x"))],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&bad), "invalid", "{bad}");
+
+    // Disable locks the account (ppolicy), enable unlocks it.
+    let disabled = ldap
+        .update(
+            "account",
+            &created.uid,
+            vec![AttributeChange::Replace(Attribute::single(
+                "__enable__",
+                Value::Boolean(false),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(values(&disabled, "__enable__"), [Value::Boolean(false)]);
+    assert!(
+        !slapd.can_bind(&ada_dn, "correct horse"),
+        "a disabled account cannot bind"
+    );
+    let enabled = ldap
+        .update(
+            "account",
+            &created.uid,
+            vec![AttributeChange::Replace(Attribute::single(
+                "__enable__",
+                Value::Boolean(true),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(values(&enabled, "__enable__"), [Value::Boolean(true)]);
+    assert!(slapd.can_bind(&ada_dn, "correct horse"));
+
+    // A new password replaces the old one.
+    ldap.update(
+        "account",
+        &created.uid,
+        vec![AttributeChange::Replace(text(
+            "__password__",
+            "new secret 2",
+        ))],
+    )
+    .await
+    .unwrap();
+    assert!(slapd.can_bind(&ada_dn, "new secret 2"));
+    assert!(!slapd.can_bind(&ada_dn, "correct horse"));
+
+    // Rename keeps the uid and the group membership (refint follows).
+    ldap.update(
+        "account",
+        &grace.uid,
+        vec![AttributeChange::Replace(text("__name__", "ghopper"))],
+    )
+    .await
+    .unwrap();
+    let renamed = ldap.get("account", &grace.uid, vec![]).await.unwrap();
+    assert_eq!(renamed.name, "ghopper");
+    assert_eq!(reference_uids(&renamed, "__groups__"), [group.uid.as_str()]);
+
+    // Asking for some attributes returns those.
+    let some = ldap
+        .get("account", &created.uid, vec!["mail".to_owned()])
+        .await
+        .unwrap();
+    let names: Vec<&str> = some.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["mail"]);
+
+    // Delete, then it is gone.
+    ldap.delete("account", &created.uid).await.unwrap();
+    let gone = ldap.get("account", &created.uid, vec![]).await.unwrap_err();
+    assert_eq!(code(&gone), "not-found", "{gone}");
+    let again = ldap.delete("account", &created.uid).await.unwrap_err();
+    assert_eq!(code(&again), "not-found", "{again}");
+    ldap.delete("group", &group.uid).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_by_moving_to_a_disabled_base() {
+    let slapd = up().await;
+    let mut config = config(&slapd, &slapd.url);
+    config.push(("account.disable".into(), "move".into()));
+    config.push((
+        "account.disabled_base".into(),
+        "ou=disabled,dc=example,dc=com".into(),
+    ));
+    let ldap = connector_with(&slapd.spec(), &config);
+    let alan = ldap
+        .create("account", person("alan", "Alan", "Turing"))
+        .await
+        .unwrap();
+    ldap.update(
+        "account",
+        &alan.uid,
+        vec![AttributeChange::Replace(Attribute::single(
+            "__enable__",
+            Value::Boolean(false),
+        ))],
+    )
+    .await
+    .unwrap();
+    let moved = slapd.admin(
+        "ldapsearch",
+        &[
+            "-LLL",
+            "-b",
+            "ou=disabled,dc=example,dc=com",
+            "(uid=alan)",
+            "dn",
+        ],
+        "",
+    );
+    assert!(
+        moved.contains("uid=alan,ou=disabled,dc=example,dc=com"),
+        "{moved}"
+    );
+    // Found by uid although the disabled base is outside account.base.
+    let disabled = ldap.get("account", &alan.uid, vec![]).await.unwrap();
+    assert_eq!(values(&disabled, "__enable__"), [Value::Boolean(false)]);
+    let back = ldap
+        .update(
+            "account",
+            &alan.uid,
+            vec![AttributeChange::Replace(Attribute::single(
+                "__enable__",
+                Value::Boolean(true),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(values(&back, "__enable__"), [Value::Boolean(true)]);
+    let home = slapd.admin(
+        "ldapsearch",
+        &["-LLL", "-b", PEOPLE, "(uid=alan)", "dn"],
+        "",
+    );
+    assert!(home.contains(&format!("uid=alan,{PEOPLE}")), "{home}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_with_tricky_values_match_exactly() {
+    let slapd = up().await;
+    let ldap = connector(&slapd);
+    // Names chosen so a missing escape would match more (or fail).
+    let tricky = [
+        ("star", "a*b"),
+        ("star-look-alike", "axxb"),
+        ("paren", "x(y)z"),
+        ("backslash", r"back\slash"),
+        ("accent", "José Müller"),
+        ("plain", "plain"),
+    ];
+    for (name, cn) in tricky {
+        ldap.create("account", {
+            let mut a = person(name, "T", "Tricky");
+            a.retain(|a| a.name != "displayName");
+            a.push(text("displayName", cn));
+            a
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(names(&ldap, r#"displayName eq "a*b""#).await, ["star"]);
+    assert_eq!(
+        names(&ldap, r#"displayName eq "*""#).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(names(&ldap, r#"displayName eq "x(y)z""#).await, ["paren"]);
+    assert_eq!(
+        names(&ldap, r#"displayName eq "back\\slash""#).await,
+        ["backslash"]
+    );
+    assert_eq!(
+        names(&ldap, r#"displayName eq "José Müller""#).await,
+        ["accent"]
+    );
+    assert_eq!(
+        names(&ldap, r#"displayName eq "jOSÉ mÜLLER""#).await,
+        ["accent"]
+    );
+    assert_eq!(names(&ldap, r#"displayName co "*""#).await, ["star"]);
+    assert_eq!(names(&ldap, r#"displayName sw "x(""#).await, ["paren"]);
+    assert_eq!(
+        names(&ldap, r#"displayName eq "a\u0000b""#).await,
+        Vec::<String>::new()
+    );
+    // An injection attempt is a literal value, not a filter.
+    assert_eq!(
+        names(&ldap, r#"displayName eq "plain)(uid=*""#).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(&ldap, r#"displayName eq "plain" or name eq "star""#).await,
+        ["plain", "star"]
+    );
+    assert_eq!(
+        names(&ldap, r#"familyName eq "Tricky" and not (name sw "s")"#).await,
+        ["accent", "backslash", "paren", "plain"]
+    );
+    let all = names(&ldap, r#"familyName eq "Tricky""#).await;
+    assert_eq!(all.len(), tricky.len());
+    let unmappable = ldap
+        .search(search("account", Some("__groups__ eq \"x\""), 10, None))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&unmappable), "invalid", "{unmappable}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_reads_past_the_size_limit() {
+    let slapd = up().await;
+    let mut ldif = String::new();
+    for i in 0..2500 {
+        ldif.push_str(&format!(
+            "dn: uid=user{i:04},{PEOPLE}\nobjectClass: inetOrgPerson\nuid: user{i:04}\ncn: User {i}\nsn: Bulk\n\n"
+        ));
+    }
+    slapd.admin("ldapadd", &["-c"], &ldif);
+    // The service account's limit is real: an unpaged search stops at 500.
+    let unpaged = slapd.tool(
+        "ldapsearch",
+        &[
+            "-D",
+            &slapd.bind_dn,
+            "-w",
+            &slapd.bind_password,
+            "-b",
+            PEOPLE,
+            "(sn=Bulk)",
+            "1.1",
+        ],
+        "",
+    );
+    assert_eq!(
+        unpaged.status.code(),
+        Some(4),
+        "sizeLimitExceeded without paging"
+    );
+
+    let ldap = connector(&slapd);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cookie = None;
+    let mut pages = 0;
+    loop {
+        let page = ldap
+            .search(search(
+                "account",
+                Some(r#"familyName eq "Bulk""#),
+                100,
+                cookie,
+            ))
+            .await
+            .unwrap();
+        assert!(page.objects.len() <= 100);
+        pages += 1;
+        for object in page.objects {
+            assert!(seen.insert(object.name), "no entry twice");
+        }
+        cookie = page.cookie;
+        if cookie.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2500);
+    assert!(pages >= 25, "{pages} pages");
+    let damaged = ldap
+        .search(search("account", None, 100, Some("zz".into())))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&damaged), "invalid", "{damaged}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_reports_creates_updates_and_deletes() {
+    let slapd = up().await;
+    let ldap = connector(&slapd);
+    let before = ldap
+        .create("account", person("before", "B", "Sync"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let token = ldap.latest_sync_token("account").await.unwrap();
+
+    let one = ldap
+        .create("account", person("one", "O", "Sync"))
+        .await
+        .unwrap();
+    // Same second: both are reported.
+    let two = ldap
+        .create("account", person("two", "T", "Sync"))
+        .await
+        .unwrap();
+    ldap.update(
+        "account",
+        &before.uid,
+        vec![AttributeChange::Replace(text("mail", "before@example.com"))],
+    )
+    .await
+    .unwrap();
+    ldap.delete("account", &two.uid).await.unwrap();
+    // Changes are reported once they are more than a second old.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let mut deltas = Vec::new();
+    let mut token = Some(token);
+    loop {
+        let batch = ldap
+            .sync(SyncRequest {
+                class: "account".into(),
+                token: token.clone(),
+                max_deltas: 2,
+            })
+            .await
+            .unwrap();
+        deltas.extend(batch.deltas);
+        token = Some(batch.token);
+        if !batch.has_more {
+            break;
+        }
+    }
+    let seen: Vec<(DeltaKind, String)> = deltas.iter().map(|d| (d.kind, d.uid.clone())).collect();
+    assert_eq!(
+        seen,
+        [
+            (DeltaKind::Create, one.uid.clone()),
+            (DeltaKind::Update, before.uid.clone()),
+            (DeltaKind::Delete, two.uid.clone()),
+        ],
+        "the create of `two` is not reported: it was deleted before the sync read it"
+    );
+    let update = deltas.iter().find(|d| d.kind == DeltaKind::Update).unwrap();
+    assert_eq!(
+        values(update.object.as_ref().unwrap(), "mail"),
+        [Value::Text("before@example.com".into())]
+    );
+
+    // Nothing new: nothing reported, and the token holds.
+    let quiet = ldap
+        .sync(SyncRequest {
+            class: "account".into(),
+            token: token.clone(),
+            max_deltas: 10,
+        })
+        .await
+        .unwrap();
+    assert!(quiet.deltas.is_empty(), "{:?}", quiet.deltas);
+    // A group's delete is not an account's.
+    let group = ldap
+        .create(
+            "group",
+            vec![
+                text("__name__", "ephemeral"),
+                Attribute::single("members", Value::Reference(one.uid.clone())),
+            ],
+        )
+        .await
+        .unwrap();
+    ldap.delete("group", &group.uid).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let after_group = ldap
+        .sync(SyncRequest {
+            class: "account".into(),
+            token: Some(quiet.token),
+            max_deltas: 10,
+        })
+        .await
+        .unwrap();
+    assert!(
+        after_group.deltas.iter().all(|d| d.uid != group.uid),
+        "{:?}",
+        after_group.deltas
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_that_is_down_is_retryable_and_comes_back() {
+    let slapd = up().await;
+    let ldap = connector(&slapd);
+    let ada = ldap
+        .create("account", person("ada", "Ada", "Lovelace"))
+        .await
+        .unwrap();
+    slapd.stop();
+    let down = ldap.get("account", &ada.uid, vec![]).await.unwrap_err();
+    assert_eq!(code(&down), "unavailable", "{down}");
+    assert!(down.is_retryable(), "{down}");
+    slapd.start();
+    let back = ldap.get("account", &ada.uid, vec![]).await.unwrap();
+    assert_eq!(back.name, "ada");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urls_and_credentials_are_the_operators() {
+    let slapd = up().await;
+    // A URL the target was not granted.
+    let other = format!("ldap://127.0.0.1:{}", provisio_tests::slapd::free_port());
+    let ldap = connector_with(&slapd.spec(), &config(&slapd, &other));
+    let refused = ldap.test().await.unwrap_err();
+    assert_eq!(code(&refused), "permission-denied", "{refused}");
+    assert!(refused.to_string().contains("not granted"), "{refused}");
+    assert!(refused.to_string().contains(&other), "{refused}");
+
+    // Wrong bind credentials: refused, and the password is not in the error.
+    let mut spec = slapd.spec();
+    spec.bind.as_mut().unwrap().password = provisio_host::runtime::Secret::new("not-the-password");
+    let ldap = connector_with(&spec, &config(&slapd, &slapd.url));
+    let denied = ldap.test().await.unwrap_err();
+    assert_eq!(code(&denied), "permission-denied", "{denied}");
+    assert!(!denied.to_string().contains("not-the-password"), "{denied}");
+
+    // LDAPS verified against the operator's CA works…
+    let ldap = connector_with(&slapd.spec(), &config(&slapd, &slapd.ldaps_url));
+    ldap.test().await.expect("LDAPS with the right CA");
+    let made = ldap
+        .create("account", person("secure", "S", "Tls"))
+        .await
+        .unwrap();
+    assert_eq!(made.name, "secure");
+    // …and so does StartTLS on the plain port.
+    let mut start_tls = config(&slapd, &slapd.url);
+    start_tls.push(("start_tls".into(), "true".into()));
+    connector_with(&slapd.spec(), &start_tls)
+        .test()
+        .await
+        .expect("StartTLS with the right CA");
+
+    // …but not against another CA.
+    let dir = tempfile::tempdir().unwrap();
+    let other_ca = dir.path().join("other.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=other",
+        ])
+        .arg("-keyout")
+        .arg(dir.path().join("other.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let mut spec = slapd.spec();
+    spec.ca_file = Some(other_ca);
+    let ldap = connector_with(&spec, &config(&slapd, &slapd.ldaps_url));
+    let untrusted = ldap.test().await.unwrap_err();
+    assert!(untrusted.to_string().contains("TLS"), "{untrusted}");
+    assert!(
+        !untrusted.is_retryable(),
+        "a certificate problem is not retried: {untrusted}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_comes_from_the_subschema_entry() {
+    let slapd = up().await;
+    let ldap = connector(&slapd);
+    let schema = ldap.schema().await.unwrap();
+    let account = schema.classes.iter().find(|c| c.name == "account").unwrap();
+    let find = |name: &str| {
+        account
+            .attributes
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", account.attributes))
+    };
+    assert!(find("familyName").required, "sn is MUST of person");
+    assert!(!find("mail").required);
+    assert!(find("mail").multi_valued);
+    assert!(!find("employeeNumber").multi_valued, "SINGLE-VALUE");
+    assert_eq!(
+        find("jpegPhoto").value_type,
+        provisio_host::model::ValueType::Binary
+    );
+    assert!(find("__password__").creatable && !find("__password__").readable);
+    let group = schema.classes.iter().find(|c| c.name == "group").unwrap();
+    assert!(group.attributes.iter().any(|a| a.name == "members"));
+}
