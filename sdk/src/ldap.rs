@@ -88,11 +88,48 @@ impl Connection {
     }
 
     pub fn add(&self, dn: &str, attributes: &[Attribute]) -> Result<(), LdapError> {
-        self.0.add(dn, attributes)
+        self.0.add(dn, attributes, &[]).map(drop)
+    }
+
+    /// Adds an entry and returns it as written with `read_back`
+    /// attributes, in one exchange when the server offers the post-read
+    /// control (RFC 4527), else by reading it after the add.
+    pub fn add_and_read(
+        &self,
+        dn: &str,
+        attributes: &[Attribute],
+        read_back: &[&str],
+    ) -> Result<Option<Entry>, LdapError> {
+        let read_back: Vec<String> = read_back.iter().map(|a| (*a).to_owned()).collect();
+        match self.0.add(dn, attributes, &read_back)? {
+            Some(entry) => Ok(Some(entry)),
+            None => self.read(
+                dn,
+                &read_back.iter().map(String::as_str).collect::<Vec<_>>(),
+            ),
+        }
     }
 
     pub fn modify(&self, dn: &str, changes: &[Modification]) -> Result<(), LdapError> {
-        self.0.modify(dn, changes)
+        self.0.modify(dn, changes, &[]).map(drop)
+    }
+
+    /// Modifies an entry and returns it as written; see
+    /// [`add_and_read`](Self::add_and_read).
+    pub fn modify_and_read(
+        &self,
+        dn: &str,
+        changes: &[Modification],
+        read_back: &[&str],
+    ) -> Result<Option<Entry>, LdapError> {
+        let read_back: Vec<String> = read_back.iter().map(|a| (*a).to_owned()).collect();
+        match self.0.modify(dn, changes, &read_back)? {
+            Some(entry) => Ok(Some(entry)),
+            None => self.read(
+                dn,
+                &read_back.iter().map(String::as_str).collect::<Vec<_>>(),
+            ),
+        }
     }
 
     /// Renames (`new_rdn`) and/or moves (`new_superior`) an entry.

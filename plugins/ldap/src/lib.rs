@@ -375,10 +375,19 @@ impl Connector for LdapConnector {
     ) -> Result<ConnectorObject, Error> {
         let class = self.settings().class(class)?.clone();
         let (dn, entry, groups) = self.new_entry(&class, &attributes)?;
-        self.dir.conn.add(&dn, &entry)?;
-        if !groups.is_empty() {
-            self.change_groups(&dn, &[], Membership::Add(groups))?;
+        if groups.is_empty() {
+            // One exchange where the server offers post-read.
+            let attributes = self.dir.read_attributes(&class, &[]);
+            let refs: Vec<&str> = attributes.iter().map(String::as_str).collect();
+            let written = self
+                .dir
+                .conn
+                .add_and_read(&dn, &entry, &refs)?
+                .ok_or_else(|| Error::failed(format!("{dn} vanished after it was added")))?;
+            return self.dir.object(&class, &written, &[]);
         }
+        self.dir.conn.add(&dn, &entry)?;
+        self.change_groups(&dn, &[], Membership::Add(groups))?;
         self.read_back(&class, &dn)
     }
 

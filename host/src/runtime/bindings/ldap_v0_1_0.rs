@@ -140,9 +140,11 @@ impl wit::HostConnection for PluginState {
         conn: Resource<ConnectionHandle>,
         dn: String,
         attributes: Vec<wit::Attribute>,
-    ) -> Result<(), wit::Error> {
+        read_back: Vec<String>,
+    ) -> Result<Option<wit::Entry>, wit::Error> {
         let attributes = attributes.into_iter().map(|a| (a.name, a.values)).collect();
-        self.ldap_call(&conn, |g, h| g.add(h, &dn, attributes))
+        self.ldap_call(&conn, |g, h| g.add(h, &dn, attributes, read_back))
+            .map(|e| e.map(entry))
     }
 
     fn modify(
@@ -150,7 +152,8 @@ impl wit::HostConnection for PluginState {
         conn: Resource<ConnectionHandle>,
         dn: String,
         changes: Vec<wit::Modification>,
-    ) -> Result<(), wit::Error> {
+        read_back: Vec<String>,
+    ) -> Result<Option<wit::Entry>, wit::Error> {
         let changes = changes
             .into_iter()
             .map(|m| Modification {
@@ -163,7 +166,8 @@ impl wit::HostConnection for PluginState {
                 values: m.values,
             })
             .collect();
-        self.ldap_call(&conn, |g, h| g.modify(h, &dn, changes))
+        self.ldap_call(&conn, |g, h| g.modify(h, &dn, changes, read_back))
+            .map(|e| e.map(entry))
     }
 
     fn modify_dn(

@@ -13,12 +13,24 @@ pub use wire::RawEntry;
 
 use crate::runtime::capabilities::config::Secret;
 use ldap3::controls::{PagedResults, RawControl};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchResult};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult, Mod, Scope, SearchResult};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The entry of a post-read response control, when the server sent one.
+fn post_read(result: LdapResult) -> Result<Option<RawEntry>, LdapError> {
+    result
+        .ctrls
+        .iter()
+        .find(|c| c.1.ctype == wire::POST_READ_OID)
+        .and_then(|c| c.1.val.as_deref())
+        .map(wire::post_read_entry)
+        .transpose()
+        .map_err(LdapError::Failed)
+}
 
 /// The credentials the host binds with.
 #[derive(Debug, Clone)]
@@ -439,14 +451,17 @@ impl LdapGrant {
         handle: &ConnectionHandle,
         dn: &str,
         attributes: Vec<(String, Vec<Vec<u8>>)>,
-    ) -> Result<(), LdapError> {
+        read_back: Vec<String>,
+    ) -> Result<Option<RawEntry>, LdapError> {
         let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attributes
             .into_iter()
             .map(|(name, values)| (name.into_bytes(), values.into_iter().collect()))
             .collect();
         self.run(handle, "the add", |mut ldap| async move {
-            ldap.add(dn, attributes).await?.success()?;
-            Ok(())
+            if !read_back.is_empty() {
+                ldap.with_controls(vec![wire::post_read_control(&read_back)]);
+            }
+            post_read(ldap.add(dn, attributes).await?.success()?)
         })
     }
 
@@ -455,7 +470,8 @@ impl LdapGrant {
         handle: &ConnectionHandle,
         dn: &str,
         changes: Vec<Modification>,
-    ) -> Result<(), LdapError> {
+        read_back: Vec<String>,
+    ) -> Result<Option<RawEntry>, LdapError> {
         let mods: Vec<Mod<Vec<u8>>> = changes
             .into_iter()
             .map(|m| {
@@ -469,8 +485,10 @@ impl LdapGrant {
             })
             .collect();
         self.run(handle, "the modify", |mut ldap| async move {
-            ldap.modify(dn, mods).await?.success()?;
-            Ok(())
+            if !read_back.is_empty() {
+                ldap.with_controls(vec![wire::post_read_control(&read_back)]);
+            }
+            post_read(ldap.modify(dn, mods).await?.success()?)
         })
     }
 

@@ -10,6 +10,7 @@ use ldap3::controls::RawControl;
 
 pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 pub const SORT_REQUEST_OID: &str = "1.2.840.113556.1.4.473";
+pub const POST_READ_OID: &str = "1.3.6.1.1.13.2";
 
 /// An entry as the server sent it: values stay bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +81,39 @@ pub fn paged_cookie(value: &[u8]) -> Result<Vec<u8>, String> {
         .next()
         .ok_or("the paged-results control has no cookie")?;
     primitive(cookie, "paged-results cookie")
+}
+
+/// The post-read request control (RFC 4527): the attributes to return.
+pub fn post_read_control(attributes: &[String]) -> RawControl {
+    let selection = Tag::Sequence(Sequence {
+        inner: attributes
+            .iter()
+            .map(|a| {
+                Tag::OctetString(OctetString {
+                    inner: a.as_bytes().to_vec(),
+                    ..Default::default()
+                })
+            })
+            .collect(),
+        ..Default::default()
+    })
+    .into_structure();
+    let mut buf = bytes::BytesMut::new();
+    write::encode_into(&mut buf, selection).expect("encoding into memory cannot fail");
+    RawControl {
+        ctype: POST_READ_OID.to_owned(),
+        // Not critical: a server without it still writes, and the
+        // connector reads the entry back itself.
+        crit: false,
+        val: Some(buf.to_vec()),
+    }
+}
+
+/// The entry in a post-read response control's value.
+pub fn post_read_entry(value: &[u8]) -> Result<RawEntry, String> {
+    let (_, tag) = lber::parse::parse_tag(value)
+        .map_err(|_| "the server sent a malformed post-read control".to_owned())?;
+    entry(tag)
 }
 
 /// The server-side sort request control (RFC 2891): a SortKeyList of
