@@ -23,6 +23,10 @@ const BUNDLED: &[Package<'static>] = &[
         name: "provisio-connector-ldap",
         dir: "plugins/ldap",
     },
+    Package {
+        name: "provisio-connector-ad",
+        dir: "plugins/ad",
+    },
 ];
 
 fn main() {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Provisio test on a fresh machine: installs what is missing
 # (the pinned toolchain's wasm32-wasip2 target, rustfmt, clippy, and the
-# servers the tests run against: PostgreSQL, OpenLDAP slapd, and
-# scim2-server in a virtualenv), checks formatting and
+# servers the tests run against: PostgreSQL, OpenLDAP slapd, a Samba AD
+# domain controller, and scim2-server in a virtualenv), checks formatting and
 # lints, then runs the tests of the whole workspace. The
 # connectors and test fixtures are built for wasm32-wasip2 by build scripts
 # during `cargo test`, once per change.
@@ -30,6 +30,7 @@ done
 echo "==> test servers"
 bash scripts/servers/postgres.sh install
 bash scripts/servers/slapd.sh install
+bash scripts/servers/samba.sh install
 bash scripts/servers/scim.sh >/dev/null
 
 echo "==> cargo fmt --check"

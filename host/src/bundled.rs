@@ -49,8 +49,15 @@ pub const LDAP: Bundled = Bundled {
     sha256: env!("PROVISIO_BUNDLED_LDAP_SHA256"),
 };
 
+/// The Active Directory connector (`plugins/ad`): AD and Samba AD DCs.
+pub const AD: Bundled = Bundled {
+    name: "ad",
+    bytes: include_bytes!(env!("PROVISIO_BUNDLED_AD")),
+    sha256: env!("PROVISIO_BUNDLED_AD_SHA256"),
+};
+
 /// Every bundled connector.
-pub const ALL: &[Bundled] = &[CSV, SQL, SCIM, LDAP];
+pub const ALL: &[Bundled] = &[CSV, SQL, SCIM, LDAP, AD];
 
 /// The prefix that names a bundled connector instead of a file.
 pub const PREFIX: &str = "bundled:";

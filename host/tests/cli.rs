@@ -70,7 +70,7 @@ fn inspect_refuses_what_is_not_a_connector() {
     let out = provisio(&["plugin", "inspect", "bundled:nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("no bundled connector `nope` (bundled: csv, sql, scim, ldap)"),
+        stderr(&out).contains("no bundled connector `nope` (bundled: csv, sql, scim, ldap, ad)"),
         "{}",
         stderr(&out)
     );

@@ -31,7 +31,7 @@ mod dn;
 mod filter;
 
 pub use dn::{escape_dn_value, parent_dn, rdn_value};
-pub use filter::{escape_filter_value, scim_to_ldap};
+pub use filter::{escape_filter_bytes, escape_filter_value, scim_to_ldap};
 
 use crate::bindings::provisio::ldap::client;
 pub use client::{
@@ -196,7 +196,14 @@ impl SearchRequest {
             attributes: Vec::new(),
             page_size: 0,
             sort: Vec::new(),
+            show_deleted: false,
         }
+    }
+
+    /// Includes deleted objects (Active Directory tombstones).
+    pub fn show_deleted(mut self) -> Self {
+        self.show_deleted = true;
+        self
     }
 
     pub fn attributes(mut self, attributes: &[&str]) -> Self {

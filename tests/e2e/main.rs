@@ -1,5 +1,6 @@
 //! End-to-end tests: real components through the real host runtime.
 
+mod ad_connector;
 mod api;
 mod csv_connector;
 mod ldap_connector;

@@ -3,6 +3,7 @@
 pub mod host;
 pub mod load;
 pub mod postgres;
+pub mod samba;
 pub mod scim;
 pub mod slapd;
 

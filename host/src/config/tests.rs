@@ -103,7 +103,7 @@ fn bad_values_name_the_key() {
     let e = error_of(&full().replace("bundled:csv", "bundled:nope"));
     assert_eq!(
         e,
-        "provisio.toml: targets.hr.connector: no bundled connector `nope` (bundled: csv, sql, scim, ldap)"
+        "provisio.toml: targets.hr.connector: no bundled connector `nope` (bundled: csv, sql, scim, ldap, ad)"
     );
 
     let e = error_of(&full().replace("bundled:csv", "connectors/missing.wasm"));

@@ -11,6 +11,11 @@ pub fn escape_filter_value(value: &str) -> String {
     escape_bytes(value.as_bytes())
 }
 
+/// Binary `value` escaped for an LDAP filter (e.g. an objectGUID).
+pub fn escape_filter_bytes(value: &[u8]) -> String {
+    value.iter().map(|b| format!("\\{b:02x}")).collect()
+}
+
 fn escape_bytes(value: &[u8]) -> String {
     let mut out = String::with_capacity(value.len() + 8);
     for &b in value {

@@ -127,6 +127,7 @@ impl wit::HostConnection for PluginState {
                 .into_iter()
                 .map(|k| (k.attribute, k.reverse))
                 .collect(),
+            show_deleted: request.show_deleted,
         };
         let page = self.ldap_call(&conn, |g, h| g.search(h, spec, cookie))?;
         Ok(wit::Page {

@@ -100,6 +100,7 @@ pub struct SearchSpec {
     pub page_size: u32,
     /// (attribute, reverse)
     pub sort: Vec<(String, bool)>,
+    pub show_deleted: bool,
 }
 
 pub struct SearchPage {
@@ -381,6 +382,7 @@ impl LdapGrant {
                 attributes: vec!["*".into(), "+".into()],
                 page_size: 0,
                 sort: Vec::new(),
+                show_deleted: false,
             },
             Vec::new(),
         )?;
@@ -409,6 +411,13 @@ impl LdapGrant {
             }
             if !spec.sort.is_empty() {
                 controls.push(wire::sort_control(&spec.sort));
+            }
+            if spec.show_deleted {
+                controls.push(RawControl {
+                    ctype: wire::SHOW_DELETED_OID.to_owned(),
+                    crit: true,
+                    val: None,
+                });
             }
             if !controls.is_empty() {
                 ldap.with_controls(controls);

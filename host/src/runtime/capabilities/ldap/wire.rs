@@ -11,6 +11,7 @@ use ldap3::controls::RawControl;
 pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 pub const SORT_REQUEST_OID: &str = "1.2.840.113556.1.4.473";
 pub const POST_READ_OID: &str = "1.3.6.1.1.13.2";
+pub const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";
 
 /// An entry as the server sent it: values stay bytes.
 #[derive(Debug, Clone, PartialEq)]

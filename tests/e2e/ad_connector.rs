@@ -1,0 +1,411 @@
+//! The bundled Active Directory connector through the real host runtime,
+//! against a real Samba AD domain controller provisioned offline on
+//! 127.0.0.1. One DC per machine (it takes the standard ports), so the AD
+//! scenarios run in one test, in order.
+
+use crate::util::{code, text, values};
+use provisio_host::model::{
+    Attribute, AttributeChange, ConnectorObject, DeltaKind, PageRequest, SearchRequest,
+    SyncRequest, Value,
+};
+use provisio_host::runtime::capabilities::ldap::{LdapGrant, LdapSpec};
+use provisio_host::runtime::{Connector, TargetSettings};
+use provisio_tests::samba::Samba;
+use std::sync::Arc;
+use std::time::Duration;
+
+const BASE: &str = "DC=example,DC=test";
+
+fn connector(samba: &Samba, spec: &LdapSpec, url: &str, extra: &[(&str, &str)]) -> Connector {
+    let mut settings = TargetSettings::new("ad-test");
+    settings.limits.timeout = Duration::from_secs(30);
+    let eng = format!("OU=Engineering,OU=Provisio,{BASE}");
+    let sales = format!("OU=Sales,OU=Provisio,{BASE}");
+    let people = format!("OU=Provisio,{BASE}");
+    let mut config = vec![
+        ("url", url),
+        ("base_dn", samba.base.as_str()),
+        ("account.base", people.as_str()),
+        ("account.attribute.familyName", "sn"),
+        ("account.upn_suffix", "example.test"),
+        ("account.mail_domain", "example.test"),
+        ("account.ou_from", "department"),
+        ("account.ou.Engineering", eng.as_str()),
+        ("account.ou.Sales", sales.as_str()),
+    ];
+    config.extend_from_slice(extra);
+    for (k, v) in config {
+        settings.config.values.insert(k.into(), v.into());
+    }
+    settings.ldap = Some(Arc::new(LdapGrant::new("ad-test", spec).unwrap()));
+    provisio_tests::start(provisio_host::bundled::AD.bytes, settings)
+}
+
+fn parent(object: &ConnectorObject) -> String {
+    match values(object, "parent").as_slice() {
+        [Value::Text(p)] => p.clone(),
+        other => panic!("parent: {other:?}"),
+    }
+}
+
+fn uac(samba: &Samba, sam: &str) -> i64 {
+    let out = samba.admin_search(&[
+        "-b",
+        BASE,
+        &format!("(sAMAccountName={sam})"),
+        "userAccountControl",
+    ]);
+    out.lines()
+        .find_map(|l| l.strip_prefix("userAccountControl: "))
+        .unwrap_or_else(|| panic!("no userAccountControl for {sam}: {out}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn enable(on: bool) -> Vec<AttributeChange> {
+    vec![AttributeChange::Replace(Attribute::single(
+        "__enable__",
+        Value::Boolean(on),
+    ))]
+}
+
+fn will_smith(department: &str) -> Vec<Attribute> {
+    vec![
+        text("givenName", "Will"),
+        text("familyName", "Smith"),
+        text("department", department),
+        text("__password__", "Str0ng-Passw0rd!"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_directory_end_to_end() {
+    let samba = tokio::task::spawn_blocking(Samba::up).await.unwrap();
+    let ad = connector(&samba, &samba.spec(), &samba.ldaps_url, &[]);
+    ad.test().await.expect("the domain is there");
+
+    // OUs, made through the connector.
+    let root = ad
+        .create(
+            "ou",
+            vec![text("__name__", "Provisio"), text("parent", BASE)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(root.uid.len(), 36, "a GUID: {}", root.uid);
+    for name in ["Engineering", "Sales", "Disabled"] {
+        ad.create(
+            "ou",
+            vec![
+                text("__name__", name),
+                text("parent", &format!("OU=Provisio,{BASE}")),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+
+    // An enabled user with a password over LDAPS: the name and the address
+    // come from the rule, the OU from the department; it binds.
+    let will = ad
+        .create("account", will_smith("Engineering"))
+        .await
+        .unwrap();
+    assert_eq!(will.name, "smithw");
+    assert_eq!(
+        values(&will, "mail"),
+        [Value::Text("will.smith@example.test".into())]
+    );
+    assert_eq!(
+        values(&will, "userPrincipalName"),
+        [Value::Text("smithw@example.test".into())]
+    );
+    assert_eq!(values(&will, "__enable__"), [Value::Boolean(true)]);
+    assert_eq!(parent(&will), format!("OU=Engineering,OU=Provisio,{BASE}"));
+    assert_eq!(uac(&samba, "smithw"), 512);
+    assert!(samba.can_bind("smithw@example.test", "Str0ng-Passw0rd!"));
+    assert!(!samba.can_bind("smithw@example.test", "wrong"));
+
+    // A second Will Smith: the generator checks the domain and moves on.
+    let will2 = ad.create("account", will_smith("Sales")).await.unwrap();
+    assert_eq!(will2.name, "smithw2");
+    assert_eq!(
+        values(&will2, "mail"),
+        [Value::Text("will.smith2@example.test".into())]
+    );
+    assert_eq!(parent(&will2), format!("OU=Sales,OU=Provisio,{BASE}"));
+
+    // An explicit duplicate sAMAccountName is refused, quoting the server.
+    let mut dup = will_smith("Sales");
+    dup.push(text("__name__", "smithw"));
+    dup.push(text("cn", "Another Will"));
+    let duplicate = ad.create("account", dup).await.unwrap_err();
+    assert_eq!(code(&duplicate), "already-exists", "{duplicate}");
+
+    // A weak password: the domain's policy, quoted, and nothing created.
+    let weak = ad
+        .create(
+            "account",
+            vec![
+                text("__name__", "weakling"),
+                text("familyName", "Weak"),
+                text("__password__", "abc"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&weak), "invalid", "{weak}");
+    assert!(weak.to_string().contains("password policy"), "{weak}");
+    assert!(!weak.is_retryable());
+    assert!(
+        !samba
+            .admin_search(&["-b", BASE, "(sAMAccountName=weakling)", "1.1"])
+            .contains("dn:")
+    );
+
+    // Disable keeps the other userAccountControl bits; the account can no
+    // longer bind; enable restores it.
+    let ldif = format!(
+        "dn: CN=smithw,OU=Engineering,OU=Provisio,{BASE}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: {}\n",
+        512 | 0x10000
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "printf '%s' \"$LDIF\" | ldapmodify -x -H {} -D '{}' -w '{}'",
+            samba.ldaps_url, samba.bind_dn, samba.bind_password
+        ))
+        .env("LDIF", &ldif)
+        .env("LDAPTLS_CACERT", &samba.ca_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let disabled = ad
+        .update("account", &will.uid, enable(false))
+        .await
+        .unwrap();
+    assert_eq!(values(&disabled, "__enable__"), [Value::Boolean(false)]);
+    assert_eq!(
+        uac(&samba, "smithw"),
+        512 | 0x10000 | 2,
+        "DONT_EXPIRE_PASSWORD kept"
+    );
+    assert!(!samba.can_bind("smithw@example.test", "Str0ng-Passw0rd!"));
+    ad.update("account", &will.uid, enable(true)).await.unwrap();
+    assert_eq!(uac(&samba, "smithw"), 512 | 0x10000);
+    assert!(samba.can_bind("smithw@example.test", "Str0ng-Passw0rd!"));
+
+    // Reset the password.
+    ad.update(
+        "account",
+        &will.uid,
+        vec![AttributeChange::Replace(text(
+            "__password__",
+            "An0ther-Passw0rd!",
+        ))],
+    )
+    .await
+    .unwrap();
+    // (The old password may still bind for a while: AD's
+    // OldPasswordAllowedPeriod, which Samba honours too.)
+    assert!(samba.can_bind("smithw@example.test", "An0ther-Passw0rd!"));
+
+    // A new department moves the account to its OU.
+    let moved = ad
+        .update(
+            "account",
+            &will.uid,
+            vec![AttributeChange::Replace(text("department", "Sales"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(parent(&moved), format!("OU=Sales,OU=Provisio,{BASE}"));
+    assert_eq!(moved.uid, will.uid, "the GUID survives the move");
+
+    // Groups: membership both ways, memberOf read back.
+    let group = ad
+        .create(
+            "group",
+            vec![
+                text("__name__", "engineers"),
+                Attribute::single("members", Value::Reference(will.uid.clone())),
+            ],
+        )
+        .await
+        .unwrap();
+    let with_group = ad.get("account", &will.uid, vec![]).await.unwrap();
+    assert_eq!(
+        values(&with_group, "__groups__"),
+        [Value::Reference(group.uid.clone())]
+    );
+    ad.update(
+        "account",
+        &will2.uid,
+        vec![AttributeChange::AddValues(Attribute::single(
+            "__groups__",
+            Value::Reference(group.uid.clone()),
+        ))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        values(
+            &ad.get("group", &group.uid, vec![]).await.unwrap(),
+            "members"
+        )
+        .len(),
+        2
+    );
+    ad.update(
+        "group",
+        &group.uid,
+        vec![AttributeChange::RemoveValues(Attribute::single(
+            "members",
+            Value::Reference(will.uid.clone()),
+        ))],
+    )
+    .await
+    .unwrap();
+    let without = ad.get("account", &will.uid, vec![]).await.unwrap();
+    assert!(values(&without, "__groups__").is_empty());
+
+    // Search by filter, paged.
+    let mut names = Vec::new();
+    let mut cookie = None;
+    loop {
+        let page = ad
+            .search(SearchRequest {
+                class: "account".into(),
+                filter: Some(r#"familyName eq "Smith""#.into()),
+                page: PageRequest { size: 1, cookie },
+                attributes: vec![],
+            })
+            .await
+            .unwrap();
+        names.extend(page.objects.into_iter().map(|o| o.name));
+        cookie = page.cookie;
+        if cookie.is_none() {
+            break;
+        }
+    }
+    names.sort();
+    assert_eq!(names, ["smithw", "smithw2"]);
+
+    // Sync: a create, an update and a delete after a token.
+    let token = ad.latest_sync_token("account").await.unwrap();
+    let ada = ad
+        .create(
+            "account",
+            vec![
+                text("givenName", "Ada"),
+                text("familyName", "Lovelace"),
+                Attribute::single("__enable__", Value::Boolean(false)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ada.name, "lovelacea");
+    ad.update(
+        "account",
+        &will2.uid,
+        vec![AttributeChange::Replace(text("title", "Engineer"))],
+    )
+    .await
+    .unwrap();
+    ad.delete("account", &ada.uid).await.unwrap();
+    let batch = ad
+        .sync(SyncRequest {
+            class: "account".into(),
+            token: Some(token),
+            max_deltas: 100,
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<(DeltaKind, &str)> = batch
+        .deltas
+        .iter()
+        .map(|d| (d.kind, d.uid.as_str()))
+        .collect();
+    assert!(
+        kinds.contains(&(DeltaKind::Update, will2.uid.as_str())),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.last(),
+        Some(&(DeltaKind::Delete, ada.uid.as_str())),
+        "{kinds:?}"
+    );
+    let quiet = ad
+        .sync(SyncRequest {
+            class: "account".into(),
+            token: Some(batch.token),
+            max_deltas: 100,
+        })
+        .await
+        .unwrap();
+    assert!(quiet.deltas.is_empty(), "{:?}", quiet.deltas);
+
+    // A disabled-users OU: leaving parks the account there, and back.
+    let disabled_ou = format!("OU=Disabled,OU=Provisio,{BASE}");
+    let parking = connector(
+        &samba,
+        &samba.spec(),
+        &samba.ldaps_url,
+        &[("account.disabled_ou", disabled_ou.as_str())],
+    );
+    let parked = parking
+        .update("account", &will2.uid, enable(false))
+        .await
+        .unwrap();
+    assert_eq!(parent(&parked), disabled_ou);
+    let back = parking
+        .update("account", &will2.uid, enable(true))
+        .await
+        .unwrap();
+    assert_eq!(parent(&back), format!("OU=Sales,OU=Provisio,{BASE}"));
+
+    // A password over plain LDAP is refused before anything is sent.
+    let plain = connector(&samba, &samba.spec(), &samba.url, &[]);
+    let refused = plain
+        .create(
+            "account",
+            vec![
+                text("__name__", "plainpw"),
+                text("familyName", "Plain"),
+                text("__password__", "Str0ng-Passw0rd!"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&refused), "invalid", "{refused}");
+    assert!(refused.to_string().contains("encrypted"), "{refused}");
+    assert!(
+        !samba
+            .admin_search(&["-b", BASE, "(sAMAccountName=plainpw)", "1.1"])
+            .contains("dn:")
+    );
+    let reset = plain
+        .update(
+            "account",
+            &will.uid,
+            vec![AttributeChange::Replace(text(
+                "__password__",
+                "Y3t-An0ther!",
+            ))],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&reset), "invalid", "{reset}");
+    assert!(samba.can_bind("smithw@example.test", "An0ther-Passw0rd!"));
+
+    // Delete.
+    ad.delete("account", &will.uid).await.unwrap();
+    let gone = ad.get("account", &will.uid, vec![]).await.unwrap_err();
+    assert_eq!(code(&gone), "not-found", "{gone}");
+    ad.delete("group", &group.uid).await.unwrap();
+}
