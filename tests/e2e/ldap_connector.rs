@@ -730,3 +730,48 @@ async fn schema_comes_from_the_subschema_entry() {
     let group = schema.classes.iter().find(|c| c.name == "group").unwrap();
     assert!(group.attributes.iter().any(|a| a.name == "members"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_through_the_engine_and_a_config_file() {
+    let slapd = up().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let password_file = secrets.path().join("bind.pw");
+    std::fs::write(&password_file, &slapd.bind_password).unwrap();
+    let targets = format!(
+        "[targets.dir]\nconnector = \"bundled:ldap\"\n\
+         [targets.dir.grants.ldap]\nurls = [{ldaps:?}]\nbind_dn = {dn:?}\npassword = {{ file = {pw:?} }}\nca_file = {ca:?}\n\
+         [targets.dir.config]\nurl = {ldaps:?}\nbase_dn = {base:?}\n\"account.base\" = {people:?}\n\"group.base\" = {groups:?}\n",
+        ldaps = slapd.ldaps_url,
+        dn = slapd.bind_dn,
+        pw = password_file.display().to_string(),
+        ca = slapd.ca_file.display().to_string(),
+        base = slapd.base,
+        people = PEOPLE,
+        groups = GROUPS,
+    );
+    let host = provisio_tests::host::TestHost::start(&targets, "", &[]).await;
+    let done = host
+        .run(
+            "dir",
+            serde_json::json!({"kind": "create", "identity": "emp-1", "attributes": {
+                "__name__": "ada", "sn": "Lovelace", "cn": "Ada Lovelace",
+                "__password__": "engine secret 1"}}),
+        )
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(slapd.can_bind(&format!("uid=ada,{PEOPLE}"), "engine secret 1"));
+    let audit = host.audit_of(done["id"].as_str().unwrap()).await;
+    let trail = serde_json::to_string(&audit).unwrap();
+    assert!(!trail.contains("engine secret 1"), "{trail}");
+    assert!(!trail.contains(&slapd.bind_password), "{trail}");
+
+    let deleted = host
+        .run(
+            "dir",
+            serde_json::json!({"kind": "delete", "identity": "emp-1"}),
+        )
+        .await;
+    assert_eq!(deleted["status"], "succeeded", "{deleted}");
+    let left = slapd.admin("ldapsearch", &["-LLL", "-b", PEOPLE, "(uid=ada)", "dn"], "");
+    assert!(!left.contains("uid=ada"), "{left}");
+}
