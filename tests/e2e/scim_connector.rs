@@ -532,3 +532,52 @@ async fn one_instance_serves_thousands_of_requests() {
             .unwrap_or_else(|e| panic!("request {i}: {e}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_comes_from_resource_types_and_schemas() {
+    let (_server, scim) = server().await;
+    let schema = scim.schema().await.unwrap();
+    let class = |name: &str| {
+        schema
+            .classes
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no class {name}: {schema:?}"))
+    };
+    let account = class("account");
+    let attribute = |name: &str| {
+        account
+            .attributes
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", account.attributes))
+    };
+    // Core sub-attribute, a selected value of a multi-valued attribute,
+    // and the enterprise extension the Users resource type lists.
+    assert_eq!(
+        attribute("givenName").value_type,
+        provisio_host::model::ValueType::Text
+    );
+    assert!(
+        !attribute("mail").multi_valued,
+        "one value selected by type"
+    );
+    assert!(attribute("department").updatable);
+    assert!(attribute("__password__").creatable && !attribute("__password__").readable);
+    let description = account.description.clone().unwrap_or_default();
+    assert!(description.contains("/Users"), "{description}");
+    assert!(
+        description.contains("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+        "{description}"
+    );
+    let members = class("group")
+        .attributes
+        .iter()
+        .find(|a| a.name == "members")
+        .unwrap();
+    assert!(members.multi_valued);
+    assert_eq!(
+        members.value_type,
+        provisio_host::model::ValueType::Reference
+    );
+}

@@ -18,6 +18,7 @@
 
 mod client;
 mod mapping;
+mod schema;
 pub mod settings;
 
 use client::Method;
@@ -358,47 +359,62 @@ impl Connector for ScimConnector {
     }
 
     fn schema(&mut self) -> Result<ObjectSchema, Error> {
-        // Only mapped attributes are attributes here; the service's own
-        // schema says which of them it knows.
-        let known = self.scim.send(Method::Get, "/Schemas", None, None)?.body;
-        // Top-level attribute names of every schema the service lists.
-        let names: std::collections::BTreeSet<String> = known
-            .get("Resources")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|schema| schema.get("attributes").and_then(Json::as_array))
-            .flatten()
-            .filter_map(|a| a.get("name").and_then(Json::as_str))
-            .map(str::to_ascii_lowercase)
-            .collect();
+        // The resource types the service offers, with their extensions,
+        // and their schemas' attribute definitions.
+        let types = match self.scim.send(Method::Get, "/ResourceTypes", None, None) {
+            Ok(answer) => schema::resources(&answer.body),
+            Err(Error::NotFound(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        // RFC 7644 §4 requires /ResourceTypes; a service without it is
+        // taken to offer the standard two.
+        if types.is_empty() {
+            provisio_sdk::warn!(
+                "the service lists no resource types at /ResourceTypes: assuming /Users (with the enterprise extension) and /Groups"
+            );
+        }
+        let schemas = schema::resources(&self.scim.send(Method::Get, "/Schemas", None, None)?.body);
         let mut classes = Vec::new();
         for class in [&ACCOUNT, &GROUP] {
+            // A resource type the service does not offer is not a class here.
+            let rt = match schema::resource_type(&types, class.schema) {
+                Some(rt) => rt,
+                None if types.is_empty() => schema::ResourceType {
+                    endpoint: class.endpoint.to_owned(),
+                    schemas: std::iter::once(class.schema)
+                        .chain((class.name == "account").then_some(settings::ENTERPRISE))
+                        .map(str::to_owned)
+                        .collect(),
+                },
+                None => continue,
+            };
             let mut attributes = vec![AttributeInfo::new("__name__", ValueType::Text).required()];
             if class.name == "account" {
                 attributes.push(AttributeInfo::new("__enable__", ValueType::Boolean));
                 attributes.push(AttributeInfo::new("__password__", ValueType::Text).write_only());
             }
             for (attribute, path) in self.mapping(class) {
-                let p = Path::parse(path);
-                if !names.contains(&p.attr.to_ascii_lowercase()) {
+                let Some(mut info) =
+                    schema::attribute_info(&schemas, &rt, attribute, &Path::parse(path))
+                else {
                     continue;
-                }
-                let mut info = AttributeInfo::new(
-                    attribute.clone(),
-                    if Self::is_members(class, attribute) {
-                        ValueType::Reference
-                    } else {
-                        ValueType::Text
-                    },
-                );
+                };
                 if Self::is_members(class, attribute) {
+                    info.value_type = ValueType::Reference;
                     info = info.multi_valued();
                 }
                 attributes.push(info);
             }
             let mut info = ClassInfo::new(class.name, attributes);
-            info.description = Some(format!("SCIM {}", class.endpoint));
+            info.description = Some(format!(
+                "SCIM {} ({})",
+                if rt.endpoint.is_empty() {
+                    class.endpoint
+                } else {
+                    rt.endpoint.as_str()
+                },
+                rt.schemas.join(", ")
+            ));
             classes.push(info);
         }
         Ok(ObjectSchema { classes })
