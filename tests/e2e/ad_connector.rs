@@ -403,6 +403,46 @@ async fn active_directory_end_to_end() {
     assert_eq!(code(&reset), "invalid", "{reset}");
     assert!(samba.can_bind("smithw@example.test", "An0ther-Passw0rd!"));
 
+    // Members are read in ranges (`member;range=…`): in slices of 2 here.
+    let ranged = connector(
+        &samba,
+        &samba.spec(),
+        &samba.ldaps_url,
+        &[("group.member_range", "2")],
+    );
+    let mut crew = Vec::new();
+    for i in 0..5 {
+        let member = ranged
+            .create(
+                "account",
+                vec![
+                    text("__name__", &format!("crew{i}")),
+                    text("familyName", "Crew"),
+                    Attribute::single("__enable__", Value::Boolean(false)),
+                ],
+            )
+            .await
+            .unwrap();
+        crew.push(Value::Reference(member.uid));
+    }
+    let big = ranged
+        .create(
+            "group",
+            vec![
+                text("__name__", "crew"),
+                Attribute::new("members", crew.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+    let mut got = values(&big, "members");
+    let mut want = crew.clone();
+    let key = |v: &Value| format!("{v:?}");
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    assert_eq!(got, want, "all five members, read two at a time");
+    assert!(big.attributes.iter().all(|a| !a.name.contains(";range=")));
+
     // Delete.
     ad.delete("account", &will.uid).await.unwrap();
     let gone = ad.get("account", &will.uid, vec![]).await.unwrap_err();

@@ -297,6 +297,43 @@ impl AdConnector {
             .collect()
     }
 
+    /// Every `member` of the group at `dn`, read in ranges (AD returns at
+    /// most MaxValRange values of an attribute at once; `member;range=…`
+    /// asks for the next slice).
+    fn members_of(&self, dn: &str) -> Result<Vec<String>, Error> {
+        let step = self.settings.member_range;
+        let mut members = Vec::new();
+        let mut start = 0usize;
+        loop {
+            let wanted = format!("member;range={start}-{}", start + step - 1);
+            let Some(entry) = self.conn.read(dn, &[&wanted]).map_err(ad_error)? else {
+                return Ok(members);
+            };
+            // The answer names its range: `member;range=0-999`, or
+            // `member;range=1000-*` for the last slice.
+            let Some(slice) = entry
+                .attributes
+                .iter()
+                .find(|a| a.name.to_ascii_lowercase().starts_with("member;range="))
+            else {
+                // No ranged answer: the group has no members left here, or
+                // the server returned them whole.
+                members.extend(entry.texts("member"));
+                return Ok(members);
+            };
+            members.extend(
+                slice
+                    .values
+                    .iter()
+                    .filter_map(|v| String::from_utf8(v.clone()).ok()),
+            );
+            if slice.name.ends_with("-*") || slice.values.is_empty() {
+                return Ok(members);
+            }
+            start += slice.values.len();
+        }
+    }
+
     /// GUIDs of the objects at `dns` (those that exist and are readable).
     fn uids_of(&self, dns: &[String]) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
@@ -349,6 +386,7 @@ impl AdConnector {
             if INTERNAL
                 .iter()
                 .any(|i| i.eq_ignore_ascii_case(&attribute.name))
+                || attribute.name.contains(";range=")
             {
                 continue;
             }
@@ -398,7 +436,7 @@ impl AdConnector {
             }
             Class::Group => {
                 if wants(MEMBERS) {
-                    let members = self.uids_of(&entry.texts("member"))?;
+                    let members = self.uids_of(&self.members_of(&entry.dn)?)?;
                     object.attributes.push(Attribute::multi(
                         MEMBERS,
                         members.into_iter().map(Value::Reference),

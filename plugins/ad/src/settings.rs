@@ -15,6 +15,7 @@
 //! | `account.ou_from` | none | the attribute whose value places the account (e.g. `department`) |
 //! | `account.ou.<value>` | none | the OU for that value, e.g. `account.ou.Engineering = OU=Engineering,DC=example,DC=test` |
 //! | `account.disabled_ou` | none | disabled accounts move here, and back when enabled |
+//! | `group.member_range` | `1000` | `member` values read per request (ranged retrieval; AD's MaxValRange is 1500) |
 
 use provisio_sdk::{Config, Error};
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ pub struct Settings {
     /// Value of `ou_from` (lower-case) → OU.
     pub ou_by_value: BTreeMap<String, String>,
     pub disabled_ou: Option<String>,
+    pub member_range: usize,
 }
 
 impl Settings {
@@ -76,6 +78,15 @@ impl Settings {
                 .map(|(k, v)| (k.to_lowercase(), v))
                 .collect(),
             disabled_ou: config.get("account.disabled_ou"),
+            member_range: match config.parse_or("group.member_range", 1000usize)? {
+                0 => {
+                    return Err(Error::invalid_attribute(
+                        "group.member_range",
+                        "must be at least 1",
+                    ));
+                }
+                n => n,
+            },
             base_dn,
         })
     }
