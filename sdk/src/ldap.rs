@@ -292,6 +292,58 @@ impl Modification {
     }
 }
 
+/// The bytes a directory stores for a value: text as UTF-8, integers in
+/// decimal, booleans as `TRUE`/`FALSE` (RFC 4517 Boolean), binary as is.
+pub fn value_bytes(value: &crate::Value) -> Vec<u8> {
+    use crate::Value;
+    match value {
+        Value::Text(s) | Value::Reference(s) => s.as_bytes().to_vec(),
+        Value::Integer(i) => i.to_string().into_bytes(),
+        Value::Boolean(true) => b"TRUE".to_vec(),
+        Value::Boolean(false) => b"FALSE".to_vec(),
+        Value::Binary(b) => b.clone(),
+    }
+}
+
+/// A value read from a directory: text when it is UTF-8, else binary.
+pub fn value_from_bytes(bytes: &[u8]) -> crate::Value {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => crate::Value::Text(text.to_owned()),
+        Err(_) => crate::Value::Binary(bytes.to_vec()),
+    }
+}
+
+/// A paged-results cookie as a connector page cookie (hex); None after
+/// the last page.
+pub fn encode_cookie(cookie: &[u8]) -> Option<String> {
+    (!cookie.is_empty()).then(|| cookie.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The paged-results cookie inside a connector page cookie; empty for the
+/// first page.
+pub fn decode_cookie(cookie: &Option<String>) -> Result<Vec<u8>, crate::Error> {
+    let Some(text) = cookie else {
+        return Ok(Vec::new());
+    };
+    let refused = || {
+        crate::Error::invalid(format!(
+            "page cookie {text:?} was not made by this connector"
+        ))
+    };
+    if !text.len().is_multiple_of(2) {
+        return Err(refused());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(refused)
+        })
+        .collect()
+}
+
 /// The error as one sentence, quoting the server.
 pub fn describe(e: &LdapError) -> String {
     match e {

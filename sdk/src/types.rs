@@ -119,6 +119,41 @@ impl Attribute {
     pub fn first(&self) -> Option<&Value> {
         self.values.first()
     }
+
+    /// The one text value, or an `invalid` error naming the attribute.
+    pub fn single_text(&self) -> Result<String, Error> {
+        match self.values.as_slice() {
+            [value] => value
+                .as_text()
+                .map(str::to_owned)
+                .ok_or_else(|| Error::invalid_attribute(&self.name, "must be text")),
+            [] => Err(Error::invalid_attribute(&self.name, "has no value")),
+            _ => Err(Error::invalid_attribute(&self.name, "takes one value")),
+        }
+    }
+
+    /// The one boolean value, or an `invalid` error naming the attribute.
+    pub fn single_bool(&self) -> Result<bool, Error> {
+        match self.values.as_slice() {
+            [Value::Boolean(b)] => Ok(*b),
+            _ => Err(Error::invalid_attribute(
+                &self.name,
+                "takes one boolean value",
+            )),
+        }
+    }
+
+    /// Every value as text (text or reference values, such as uids).
+    pub fn texts(&self) -> Result<Vec<String>, Error> {
+        self.values
+            .iter()
+            .map(|v| {
+                v.as_text().map(str::to_owned).ok_or_else(|| {
+                    Error::invalid_attribute(&self.name, "holds uids: text or reference values")
+                })
+            })
+            .collect()
+    }
 }
 
 impl AttributeChange {

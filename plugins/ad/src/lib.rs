@@ -130,53 +130,6 @@ enum Membership {
     Remove(Vec<String>),
 }
 
-fn single_text(attribute: &Attribute) -> Result<String, Error> {
-    match attribute.values.as_slice() {
-        [v] => v
-            .as_text()
-            .map(str::to_owned)
-            .ok_or_else(|| Error::invalid_attribute(&attribute.name, "must be text")),
-        _ => Err(Error::invalid_attribute(&attribute.name, "takes one value")),
-    }
-}
-
-fn single_bool(attribute: &Attribute) -> Result<bool, Error> {
-    match attribute.values.as_slice() {
-        [Value::Boolean(b)] => Ok(*b),
-        _ => Err(Error::invalid_attribute(
-            &attribute.name,
-            "takes one boolean value",
-        )),
-    }
-}
-
-fn to_bytes(value: &Value) -> Vec<u8> {
-    match value {
-        Value::Text(s) | Value::Reference(s) => s.as_bytes().to_vec(),
-        Value::Integer(i) => i.to_string().into_bytes(),
-        Value::Boolean(b) => {
-            if *b {
-                b"TRUE".to_vec()
-            } else {
-                b"FALSE".to_vec()
-            }
-        }
-        Value::Binary(b) => b.clone(),
-    }
-}
-
-fn uids(attribute: &Attribute) -> Result<Vec<String>, Error> {
-    attribute
-        .values
-        .iter()
-        .map(|v| {
-            v.as_text()
-                .map(str::to_owned)
-                .ok_or_else(|| Error::invalid_attribute(&attribute.name, "holds uids"))
-        })
-        .collect()
-}
-
 /// `unicodePwd`'s value: the password in double quotes, UTF-16LE.
 fn unicode_pwd(password: &str) -> Vec<u8> {
     format!("\"{password}\"")
@@ -223,14 +176,6 @@ impl AdConnector {
         }
     }
 
-    fn base(&self, class: Class) -> &str {
-        match class {
-            Class::Account => &self.settings.base_dn,
-            Class::Group => &self.settings.base_dn,
-            Class::Ou => &self.settings.base_dn,
-        }
-    }
-
     fn search_all(
         &self,
         base: &str,
@@ -273,7 +218,7 @@ impl AdConnector {
             class.filter(),
             ldap::escape_filter_bytes(&bytes)
         );
-        self.search_all(self.base(class), &filter, attributes)?
+        self.search_all(&self.settings.base_dn, &filter, attributes)?
             .into_iter()
             .next()
             .ok_or_else(|| Error::not_found(format!("no {} with objectGUID {uid}", class.name())))
@@ -403,10 +348,7 @@ impl AdConnector {
                 values: attribute
                     .values
                     .iter()
-                    .map(|v| match std::str::from_utf8(v) {
-                        Ok(t) => Value::Text(t.to_owned()),
-                        Err(_) => Value::Binary(v.clone()),
-                    })
+                    .map(|v| ldap::value_from_bytes(v))
                     .collect(),
             });
         }
@@ -508,7 +450,7 @@ impl AdConnector {
         let s = &self.settings;
         let text_of = |name: &str| -> Result<Option<String>, Error> {
             find_attribute(attributes, name)
-                .map(single_text)
+                .map(Attribute::single_text)
                 .transpose()
         };
         let given = text_of(s.provisio_name("givenName"))?.or(text_of("givenName")?);
@@ -528,7 +470,7 @@ impl AdConnector {
             },
         };
         let enabled = match find_attribute(attributes, ENABLE) {
-            Some(a) => single_bool(a)?,
+            Some(a) => a.single_bool()?,
             None => true,
         };
         let password = text_of(PASSWORD)?;
@@ -566,18 +508,18 @@ impl AdConnector {
                 continue;
             }
             if attribute.is(GROUPS) {
-                groups = uids(attribute)?;
+                groups = attribute.texts()?;
                 continue;
             }
             let ldap_name = s.ldap_name(&attribute.name);
             if ldap_name.eq_ignore_ascii_case("cn") {
-                cn = Some(single_text(attribute)?);
+                cn = Some(attribute.single_text()?);
                 continue;
             }
             if s.ou_from.as_deref().is_some_and(|o| attribute.is(o)) {
-                ou_value = Some(single_text(attribute)?);
+                ou_value = Some(attribute.single_text()?);
             }
-            let values: Vec<Vec<u8>> = attribute.values.iter().map(to_bytes).collect();
+            let values: Vec<Vec<u8>> = attribute.values.iter().map(ldap::value_bytes).collect();
             if !values.is_empty() {
                 out.push(LdapAttribute {
                     name: ldap_name.to_owned(),
@@ -620,7 +562,7 @@ impl AdConnector {
         attributes: &[Attribute],
     ) -> Result<ConnectorObject, Error> {
         let name = find_attribute(attributes, NAME)
-            .map(single_text)
+            .map(Attribute::single_text)
             .transpose()?
             .ok_or_else(|| {
                 Error::invalid_attribute(NAME, format!("a new {} needs __name__", class.name()))
@@ -649,9 +591,9 @@ impl AdConnector {
                 continue;
             }
             if attribute.is(PARENT) {
-                parent = single_text(attribute)?;
+                parent = attribute.single_text()?;
             } else if class == Class::Group && attribute.is(MEMBERS) {
-                let dns = self.dns_of(Class::Account, &uids(attribute)?)?;
+                let dns = self.dns_of(Class::Account, &attribute.texts()?)?;
                 if !dns.is_empty() {
                     out.push(LdapAttribute {
                         name: "member".into(),
@@ -659,11 +601,11 @@ impl AdConnector {
                     });
                 }
             } else if class == Class::Group && attribute.is("cn") {
-                rdn = format!("CN={}", ldap::escape_dn_value(&single_text(attribute)?));
+                rdn = format!("CN={}", ldap::escape_dn_value(&attribute.single_text()?));
             } else {
                 out.push(LdapAttribute {
                     name: attribute.name.clone(),
-                    values: attribute.values.iter().map(to_bytes).collect(),
+                    values: attribute.values.iter().map(ldap::value_bytes).collect(),
                 });
             }
         }
@@ -705,7 +647,7 @@ impl AdConnector {
                 if kind != ldap::ModifyKind::Replace {
                     return Err(replace_only());
                 }
-                let enable = single_bool(&attribute)?;
+                let enable = attribute.single_bool()?;
                 let bits = if enable {
                     uac & !ACCOUNTDISABLE
                 } else {
@@ -724,22 +666,22 @@ impl AdConnector {
                 self.encrypted_or_refuse()?;
                 mods.push(Modification::replace(
                     "unicodePwd",
-                    vec![unicode_pwd(&single_text(&attribute)?)],
+                    vec![unicode_pwd(&attribute.single_text()?)],
                 ));
             } else if attribute.is(NAME) {
                 mods.push(Modification::replace(
                     "sAMAccountName",
-                    vec![single_text(&attribute)?.into_bytes()],
+                    vec![attribute.single_text()?.into_bytes()],
                 ));
             } else if attribute.is(GROUPS) {
-                let u = uids(&attribute)?;
+                let u = attribute.texts()?;
                 groups = Some(match kind {
                     ldap::ModifyKind::Replace => Membership::Replace(u),
                     ldap::ModifyKind::Add => Membership::Add(u),
                     ldap::ModifyKind::Delete => Membership::Remove(u),
                 });
             } else if s.ldap_name(&attribute.name).eq_ignore_ascii_case("cn") {
-                new_cn = Some(single_text(&attribute)?);
+                new_cn = Some(attribute.single_text()?);
             } else {
                 if s.ou_from.as_deref().is_some_and(|o| attribute.is(o)) {
                     ou_value = if kind == ldap::ModifyKind::Replace {
@@ -754,7 +696,7 @@ impl AdConnector {
                     placement_changed = true;
                 }
                 let name = s.ldap_name(&attribute.name);
-                let values = attribute.values.iter().map(to_bytes).collect();
+                let values = attribute.values.iter().map(ldap::value_bytes).collect();
                 mods.push(match kind {
                     ldap::ModifyKind::Replace => Modification::replace(name, values),
                     ldap::ModifyKind::Add => Modification::add(name, values),
@@ -801,7 +743,7 @@ impl AdConnector {
                 AttributeChange::RemoveValues(a) => (a, ldap::ModifyKind::Delete),
             };
             let (name, values) = if class == Class::Group && attribute.is(MEMBERS) {
-                let dns = self.dns_of(Class::Account, &uids(&attribute)?)?;
+                let dns = self.dns_of(Class::Account, &attribute.texts()?)?;
                 (
                     "member".to_owned(),
                     dns.into_iter().map(String::into_bytes).collect(),
@@ -809,7 +751,7 @@ impl AdConnector {
             } else if class == Class::Group && attribute.is(NAME) {
                 (
                     "sAMAccountName".to_owned(),
-                    vec![single_text(&attribute)?.into_bytes()],
+                    vec![attribute.single_text()?.into_bytes()],
                 )
             } else if attribute.is(NAME) || attribute.is(PARENT) {
                 return Err(Error::invalid_attribute(
@@ -819,7 +761,7 @@ impl AdConnector {
             } else {
                 (
                     attribute.name.clone(),
-                    attribute.values.iter().map(to_bytes).collect(),
+                    attribute.values.iter().map(ldap::value_bytes).collect(),
                 )
             };
             mods.push(Modification {
@@ -833,27 +775,6 @@ impl AdConnector {
         }
         self.read_back(class, &entry.dn)
     }
-}
-
-fn parse_cookie(cookie: &Option<String>) -> Result<Vec<u8>, Error> {
-    let Some(c) = cookie else {
-        return Ok(Vec::new());
-    };
-    if c.len() % 2 != 0 {
-        return Err(Error::invalid(format!(
-            "page cookie {c:?} was not made by this connector"
-        )));
-    }
-    (0..c.len())
-        .step_by(2)
-        .map(|i| {
-            c.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    Error::invalid(format!("page cookie {c:?} was not made by this connector"))
-                })
-        })
-        .collect()
 }
 
 impl Connector for AdConnector {
@@ -957,12 +878,12 @@ impl Connector for AdConnector {
             ),
         };
         let size = query.page.size.min(settings::MAX_PAGE_SIZE);
-        let request = SearchRequest::new(self.base(class), Scope::Subtree, &filter)
+        let request = SearchRequest::new(&self.settings.base_dn, Scope::Subtree, &filter)
             .attributes(&Self::read_attributes(class))
             .page_size(size);
         let page = self
             .conn
-            .search_page(&request, &parse_cookie(&query.page.cookie)?)
+            .search_page(&request, &ldap::decode_cookie(&query.page.cookie)?)
             .map_err(ad_error)?;
         let objects = page
             .entries
@@ -971,8 +892,7 @@ impl Connector for AdConnector {
             .collect::<Result<_, _>>()?;
         Ok(Page {
             objects,
-            cookie: (!page.cookie.is_empty())
-                .then(|| page.cookie.iter().map(|b| format!("{b:02x}")).collect()),
+            cookie: ldap::encode_cookie(&page.cookie),
             remaining: None,
         })
     }

@@ -2,7 +2,7 @@
 //! entries as connector objects.
 
 use crate::settings::{ClassSettings, Disable, Settings};
-use crate::{ENABLE, GROUPS, MEMBERS, NAME, values};
+use crate::{ENABLE, GROUPS, MEMBERS, NAME};
 use provisio_sdk::ldap::{self, Connection, Entry, Scope, SearchRequest};
 use provisio_sdk::{Attribute, ConnectorObject, Error};
 
@@ -245,7 +245,7 @@ impl Directory {
                 values: attribute
                     .values
                     .iter()
-                    .map(|v| values::from_ldap(v))
+                    .map(|v| ldap::value_from_bytes(v))
                     .collect(),
             });
         }

@@ -17,7 +17,6 @@ mod directory;
 mod schema;
 pub mod settings;
 mod sync;
-mod values;
 
 use directory::Directory;
 use provisio_sdk::ldap::{self, Attribute as LdapAttribute, Modification};
@@ -72,7 +71,7 @@ impl LdapConnector {
             .iter()
             .find(|a| a.is(NAME) || a.is(class.provisio_name(&class.naming)))
         {
-            Some(a) => values::single_text(a)?,
+            Some(a) => a.single_text()?,
             None => {
                 return Err(Error::invalid_attribute(
                     NAME,
@@ -124,7 +123,7 @@ impl LdapConnector {
                         "only accounts are enabled or disabled",
                     ));
                 }
-                if !values::single_bool(attribute)? {
+                if !attribute.single_bool()? {
                     match &settings.disable {
                         Disable::Attribute { name, value } => {
                             push(name, vec![value.as_bytes().to_vec()]);
@@ -147,20 +146,18 @@ impl LdapConnector {
                 }
                 push(
                     &settings.password_attribute,
-                    vec![values::single_text(attribute)?.into_bytes()],
+                    vec![attribute.single_text()?.into_bytes()],
                 );
             } else if attribute.is(GROUPS) {
-                groups = values::uids(attribute)?;
+                groups = attribute.texts()?;
             } else if class.name == "group" && attribute.is(MEMBERS) {
-                let dns = self
-                    .dir
-                    .dns_of(&settings.account, &values::uids(attribute)?)?;
+                let dns = self.dir.dns_of(&settings.account, &attribute.texts()?)?;
                 push(
                     &settings.member_attribute,
                     dns.into_iter().map(String::into_bytes).collect(),
                 );
             } else {
-                let values: Vec<Vec<u8>> = attribute.values.iter().map(values::to_ldap).collect();
+                let values: Vec<Vec<u8>> = attribute.values.iter().map(ldap::value_bytes).collect();
                 if !values.is_empty() {
                     push(class.ldap_name(&attribute.name), values);
                 }
@@ -187,12 +184,12 @@ impl LdapConnector {
                 if kind != K::Replace {
                     return Err(replace_only("the name"));
                 }
-                plan.new_name = Some(values::single_text(&attribute)?);
+                plan.new_name = Some(attribute.single_text()?);
             } else if attribute.is(ENABLE) {
                 if kind != K::Replace {
                     return Err(replace_only(ENABLE));
                 }
-                let enable = values::single_bool(&attribute)?;
+                let enable = attribute.single_bool()?;
                 match &settings.disable {
                     Disable::Attribute { name, value } => plan.modifications.push(if enable {
                         Modification::delete(name, vec![])
@@ -213,10 +210,10 @@ impl LdapConnector {
                 }
                 plan.modifications.push(Modification::replace(
                     &settings.password_attribute,
-                    vec![values::single_text(&attribute)?.into_bytes()],
+                    vec![attribute.single_text()?.into_bytes()],
                 ));
             } else if attribute.is(GROUPS) || (class.name == "group" && attribute.is(MEMBERS)) {
-                let uids = values::uids(&attribute)?;
+                let uids = attribute.texts()?;
                 let membership = match kind {
                     K::Replace => Membership::Replace(uids),
                     K::Add => Membership::Add(uids),
@@ -228,7 +225,7 @@ impl LdapConnector {
                     plan.members = Some(membership);
                 }
             } else {
-                let values = attribute.values.iter().map(values::to_ldap).collect();
+                let values = attribute.values.iter().map(ldap::value_bytes).collect();
                 let name = class.ldap_name(&attribute.name);
                 plan.modifications.push(match kind {
                     K::Replace => Modification::replace(name, values),
@@ -316,15 +313,6 @@ impl LdapConnector {
             .read(dn, &refs)?
             .ok_or_else(|| Error::failed(format!("{dn} vanished after it was written")))?;
         self.dir.object(class, &entry, &[])
-    }
-}
-
-fn parse_cookie(cookie: &Option<String>) -> Result<Vec<u8>, Error> {
-    match cookie {
-        None => Ok(Vec::new()),
-        Some(c) => values::unhex(c).ok_or_else(|| {
-            Error::invalid(format!("page cookie {c:?} was not made by this connector"))
-        }),
     }
 }
 
@@ -476,7 +464,7 @@ impl Connector for LdapConnector {
         let request = ldap::SearchRequest::new(&class.base, ldap::Scope::Subtree, &filter)
             .attributes(&attributes.iter().map(String::as_str).collect::<Vec<_>>())
             .page_size(query.page.size);
-        let cookie = parse_cookie(&query.page.cookie)?;
+        let cookie = ldap::decode_cookie(&query.page.cookie)?;
         let page = self.dir.conn.search_page(&request, &cookie).map_err(|e| match e {
             ldap::LdapError::Server(r) if !cookie.is_empty() && matches!(r.code, 2 | 53) => {
                 Error::invalid(format!(
@@ -493,7 +481,7 @@ impl Connector for LdapConnector {
             .collect::<Result<_, _>>()?;
         Ok(Page {
             objects,
-            cookie: (!page.cookie.is_empty()).then(|| values::hex(&page.cookie)),
+            cookie: ldap::encode_cookie(&page.cookie),
             remaining: None,
         })
     }

@@ -73,13 +73,18 @@ fn timestamp(back_seconds: u64) -> String {
     )
 }
 
-/// The token of "now": changes from here on are reported.
-pub fn now_token() -> String {
+/// The position of "now": changes from here on are reported.
+fn now() -> Position {
     let t = timestamp(1);
-    token(&Position {
+    Position {
         csn: format!("{t}.000000Z#000000#000#000000"),
         log: format!("{t}.000000Z"),
-    })
+    }
+}
+
+/// The token of "now".
+pub fn now_token() -> String {
+    token(&now())
 }
 
 enum Change {
@@ -222,13 +227,13 @@ pub fn changes(
     if initial && !has_more {
         // After the first full pass, later passes look for changes only:
         // start the log and the CSN at the cutoff unless an entry was newer.
-        let now = parse(Some(&now_token()))?;
+        let now = now();
         if next.csn.is_empty() || next.csn < now.csn {
             next.csn = now.csn;
         }
         next.log = now.log;
     } else if initial && next.log.is_empty() {
-        next.log = parse(Some(&now_token()))?.log;
+        next.log = now().log;
     }
     Ok(SyncBatch {
         deltas,

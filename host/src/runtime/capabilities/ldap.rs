@@ -282,8 +282,9 @@ impl LdapGrant {
         settings
     }
 
-    async fn connect(&self, key: &ConnectionKey) -> Result<Ldap, LdapError> {
-        let (conn, mut ldap) =
+    /// A new, unbound connection to `key`, its driver on the runtime.
+    async fn dial(&self, key: &ConnectionKey) -> Result<Ldap, LdapError> {
+        let (conn, ldap) =
             LdapConnAsync::with_settings(self.settings(key.security), &key.url).await?;
         let url = key.url.clone();
         tokio::spawn(async move {
@@ -291,6 +292,11 @@ impl LdapGrant {
                 tracing::debug!(target: "provisio::ldap", %url, "directory connection closed: {e}");
             }
         });
+        Ok(ldap)
+    }
+
+    async fn connect(&self, key: &ConnectionKey) -> Result<Ldap, LdapError> {
+        let mut ldap = self.dial(key).await?;
         if let Some(bind) = &self.bind {
             ldap.with_timeout(self.timeout)
                 .simple_bind(&bind.dn, bind.password.expose())
@@ -551,9 +557,7 @@ impl LdapGrant {
         let key = handle.key.clone();
         self.runtime.block_on(async {
             tokio::time::timeout(self.timeout, async {
-                let (conn, mut ldap) =
-                    LdapConnAsync::with_settings(self.settings(key.security), &key.url).await?;
-                tokio::spawn(conn.drive());
+                let mut ldap = self.dial(&key).await?;
                 let result = ldap.simple_bind(dn, password).await?;
                 let _ = ldap.unbind().await;
                 match result.rc {
