@@ -28,6 +28,18 @@ const FIXTURES: &[Package<'static>] = &[
         name: "fixture-unknown-import",
         dir: "tests/fixtures/unknown-import",
     },
+    Package {
+        name: "fixture-csv-next",
+        dir: "tests/fixtures/csv-next",
+    },
+    Package {
+        name: "fixture-csv-test-fails",
+        dir: "tests/fixtures/csv-test-fails",
+    },
+    Package {
+        name: "fixture-csv-wants-ldap",
+        dir: "tests/fixtures/csv-wants-ldap",
+    },
 ];
 
 fn main() {
@@ -35,6 +47,11 @@ fn main() {
     let root = Path::new(&manifest_dir)
         .parent()
         .expect("tests/ lives in the workspace");
+    // The csv-next fixture wraps the CSV connector.
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("plugins/csv").display()
+    );
     for artifact in build(root, FIXTURES) {
         let name = artifact.package.to_uppercase().replace('-', "_");
         println!("cargo:rustc-env={name}={}", artifact.path.display());

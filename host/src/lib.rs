@@ -3,7 +3,8 @@
 //! Data flows one way: [`api`] (HTTP) → [`engine`] (durable queue, order,
 //! retries, policies) → [`runtime`] (the wasmtime sandbox) → connector
 //! components, with [`store`] (operations, links, the audit log) beside the
-//! engine. [`server`] assembles them from a [`config`]; [`cli`] is the
+//! engine, and the [`registry`] of connector versions between the engine and
+//! the runtime. [`server`] assembles them from a [`config`]; [`cli`] is the
 //! command line.
 
 pub mod api;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod engine;
 pub mod keys;
 pub mod model;
+pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod store;

@@ -64,6 +64,7 @@ impl Server {
         let state = AppState {
             engine: engine.clone(),
             tokens: Arc::new(Tokens::new(&config.tokens, config.server.insecure_no_auth)),
+            max_connector_bytes: config.server.max_connector_bytes,
         };
         api::health_recorder();
         let app = api::router(state, config.server.max_body_bytes);

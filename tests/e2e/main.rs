@@ -9,3 +9,4 @@ mod sandbox;
 mod scim_connector;
 mod sql_connector;
 mod util;
+mod versions;

@@ -61,6 +61,11 @@ impl TestHost {
         host
     }
 
+    /// Replaces the `[targets.*]` tables the next restart uses.
+    pub fn set_targets(&mut self, targets_toml: &str) {
+        self.targets_toml = targets_toml.replace("{dir}", &self.dir.path().display().to_string());
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
@@ -152,6 +157,28 @@ sha256 = "{feed}"
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.request(reqwest::Method::POST, path, Some(OPERATOR), Some(body))
             .await
+    }
+
+    /// Uploads a connector file as the operator (raw body).
+    pub async fn upload(&self, path: &str) -> Reply {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let response = self
+            .http
+            .post(format!("{}/v1/connectors", self.base))
+            .bearer_auth(OPERATOR)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            headers,
+        }
     }
 
     /// Posts a body as the provisioner, whatever the answer.

@@ -19,6 +19,12 @@ pub mod fixtures {
     pub const FUTURE_CONTRACT: &str = env!("FIXTURE_FUTURE_CONTRACT");
     pub const INCOMPLETE_CONTRACT: &str = env!("FIXTURE_INCOMPLETE_CONTRACT");
     pub const UNKNOWN_IMPORT: &str = env!("FIXTURE_UNKNOWN_IMPORT");
+    /// The CSV connector declaring 0.9.0.
+    pub const CSV_NEXT: &str = env!("FIXTURE_CSV_NEXT");
+    /// `csv@1.0.0` whose `test` fails.
+    pub const CSV_TEST_FAILS: &str = env!("FIXTURE_CSV_TEST_FAILS");
+    /// `csv@1.1.0` importing the LDAP capability.
+    pub const CSV_WANTS_LDAP: &str = env!("FIXTURE_CSV_WANTS_LDAP");
 
     pub fn bytes(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod connectors;
 mod health;
 mod openapi;
 mod operations;
@@ -27,6 +28,8 @@ use serde::de::DeserializeOwned;
 pub struct AppState {
     pub engine: Engine,
     pub tokens: std::sync::Arc<Tokens>,
+    /// The largest connector upload (`server.max_connector_bytes`).
+    pub max_connector_bytes: usize,
 }
 
 /// `Json<T>` whose rejections are problem documents.
@@ -59,6 +62,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// The whole API.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let uploads =
+        Router::new().route(
+            "/connectors",
+            post(connectors::upload).get(connectors::list).layer(
+                axum::extract::DefaultBodyLimit::max(state.max_connector_bytes),
+            ),
+        );
     let v1 = Router::new()
         .route("/targets", get(targets::list))
         .route("/targets/{target}", get(targets::get))
@@ -81,7 +91,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/operations/{id}/retry", post(operations::retry))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
-        .route("/openapi.json", get(openapi::document));
+        .route("/targets/{target}/activate", post(connectors::activate))
+        .route("/targets/{target}/rollback", post(connectors::rollback))
+        .route("/openapi.json", get(openapi::document))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .merge(uploads);
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(health::healthz))
@@ -90,7 +104,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(|| async {
             ApiError::not_found("unknown-route", "no such endpoint; see /v1/openapi.json")
         })
-        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

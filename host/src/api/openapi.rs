@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers and types.
 
-use super::{audit, operations, problem, targets, views};
+use super::{audit, connectors, operations, problem, targets, views};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -14,15 +14,18 @@ use utoipa::{Modify, OpenApi};
         targets::list, targets::get, targets::test, targets::schema, targets::lift_quarantine,
         targets::links, targets::link,
         audit::list, audit::verify,
+        connectors::upload, connectors::list, connectors::activate, connectors::rollback,
     ),
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
         views::LinkView, views::AuditView, crate::engine::OperationRequest, crate::engine::OperationKind,
         crate::engine::TargetStatus, targets::LinkRequest, targets::TestResult, audit::AuditPage,
-        audit::Verification,
+        audit::Verification, connectors::Uploaded, connectors::ActivateRequest,
+        crate::store::ConnectorVersion, crate::engine::SwitchReport, crate::engine::VersionStatus,
+        crate::engine::VersionRole,
     )),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "targets"), (name = "audit")),
+    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors")),
 )]
 pub struct ApiDoc;
 

@@ -1,7 +1,9 @@
 //! Errors as problem documents (RFC 9457): a stable `code`, a sentence in
 //! `detail`, and the offending `field` when there is one.
 
-use crate::engine::EngineError;
+use crate::engine::{EngineError, SwitchError};
+use crate::registry::RegistryError;
+use crate::runtime::StartError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -134,7 +136,60 @@ impl From<EngineError> for ApiError {
                 "The target's connector answered with an error",
                 e.to_string(),
             ),
+            EngineError::Switch(e) => e.into(),
             EngineError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<SwitchError> for ApiError {
+    fn from(e: SwitchError) -> Self {
+        let refused = |code| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "The connector version was refused",
+                e.to_string(),
+            )
+        };
+        match &e {
+            SwitchError::Registry(RegistryError::Load(_)) => refused("invalid-connector"),
+            SwitchError::Registry(RegistryError::VersionTaken { .. }) => ApiError::new(
+                StatusCode::CONFLICT,
+                "version-taken",
+                "The version is already registered",
+                e.to_string(),
+            ),
+            SwitchError::Registry(RegistryError::Unknown(_)) => {
+                ApiError::not_found("unknown-version", e.to_string())
+            }
+            SwitchError::Registry(RegistryError::Ambiguous { .. }) => {
+                ApiError::bad_request(e.to_string()).field("version")
+            }
+            SwitchError::WrongConnector { .. } => refused("wrong-connector"),
+            SwitchError::Downgrade { .. } => refused("downgrade"),
+            SwitchError::Start(StartError::NotGranted { .. }) => refused("not-granted"),
+            SwitchError::Start(_) => refused("cannot-start"),
+            SwitchError::TestFailed { .. } => refused("test-failed"),
+            SwitchError::Prewarm { .. } => refused("cannot-start"),
+            SwitchError::AlreadyActive { .. } | SwitchError::NoPrevious(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "refused",
+                "The request was refused",
+                e.to_string(),
+            ),
+            SwitchError::Registry(
+                RegistryError::Unreadable { .. } | RegistryError::Io(_) | RegistryError::Store(_),
+            )
+            | SwitchError::Store(_) => {
+                tracing::error!("registry error: {e}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "registry-unavailable",
+                    "The connector registry failed",
+                    e.to_string(),
+                )
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `provisio` command line: a thin layer over the library.
 
 mod admin;
+mod connector;
 mod demo;
 mod grants;
 mod inspect;
@@ -37,6 +38,8 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Connector versions on a running host: upload, list, activate, roll back.
+    Connector(connector::ConnectorArgs),
     /// Work with connector files.
     Plugin {
         #[command(subcommand)]
@@ -87,6 +90,7 @@ pub fn main() -> ExitCode {
             Command::Plugin {
                 command: PluginCommand::Inspect(args),
             } => inspect::run(args, cache_dir),
+            Command::Connector(args) => connector::run(args).await,
             Command::Invoke(args) => invoke::run(args, cache_dir).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args, cache_dir).await,

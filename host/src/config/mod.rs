@@ -65,9 +65,15 @@ pub struct ServerConfig {
     /// Compiled connectors are cached here.
     #[serde(default = "default_cache_dir")]
     pub cache_dir: PathBuf,
+    /// Every connector version the host has loaded, by sha256.
+    #[serde(default = "default_registry_dir")]
+    pub registry_dir: PathBuf,
     /// Largest request body the API reads.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Largest connector `POST /v1/connectors` accepts.
+    #[serde(default = "default_max_connector")]
+    pub max_connector_bytes: usize,
     /// Connector instances alive at once across all targets (the pooling
     /// allocator reserves address space for each).
     #[serde(default = "default_max_instances")]
@@ -93,6 +99,12 @@ fn default_key_file() -> PathBuf {
 fn default_cache_dir() -> PathBuf {
     ".provisio-cache".into()
 }
+fn default_registry_dir() -> PathBuf {
+    "provisio-connectors".into()
+}
+fn default_max_connector() -> usize {
+    64 << 20
+}
 fn default_max_body() -> usize {
     1 << 20
 }
@@ -110,7 +122,9 @@ impl Default for ServerConfig {
             store: default_store(),
             key_file: default_key_file(),
             cache_dir: default_cache_dir(),
+            registry_dir: default_registry_dir(),
             max_body_bytes: default_max_body(),
+            max_connector_bytes: default_max_connector(),
             max_instances: default_max_instances(),
             max_memory_mib: default_max_memory_mib(),
             insecure_no_auth: false,

@@ -1,6 +1,7 @@
 //! The loop that runs a target's operations, and one attempt's bookkeeping.
 
 use super::Shared;
+use super::deployment::Lease;
 use super::execute::{Attempt, Outcome};
 use super::policy::backoff;
 use super::queue::Next;
@@ -88,7 +89,8 @@ async fn run_attempt(
     id: String,
     permit: OwnedSemaphorePermit,
 ) {
-    let connector = target.connector.component().label();
+    let lease = target.lease();
+    let connector = lease.label();
     let started = shared
         .store
         .apply(Change {
@@ -103,7 +105,7 @@ async fn run_attempt(
                 target: Some(target.name.clone()),
                 operation_id: Some(id.clone()),
                 event: "status:running".into(),
-                detail: json!({"connector": connector}),
+                detail: json!({"connector": connector, "sha256": lease.version.sha256}),
             }],
             ..Change::default()
         })
@@ -125,19 +127,21 @@ async fn run_attempt(
             return;
         }
     };
-    run_started(target, shared, record, permit).await;
+    run_started(target, shared, record, permit, lease).await;
 }
 
-/// Runs an attempt whose operation is already recorded as running.
+/// Runs an attempt whose operation is already recorded as running on the
+/// leased version.
 pub(super) async fn run_started(
     target: Arc<Target>,
     shared: Arc<Shared>,
     record: OperationRecord,
     permit: OwnedSemaphorePermit,
+    lease: Lease,
 ) {
     let span = tracing::info_span!("operation", operation = %record.id, target = %record.target,
         kind = %record.kind, identity = %record.identity, attempt = record.attempts);
-    attempt(target, shared, record, permit)
+    attempt(target, shared, record, permit, lease)
         .instrument(span)
         .await
 }
@@ -147,10 +151,16 @@ async fn attempt(
     shared: Arc<Shared>,
     record: OperationRecord,
     _permit: OwnedSemaphorePermit,
+    lease: Lease,
 ) {
-    let connector = target.connector.component().label();
+    let connector = lease.label();
 
-    let mut attempt = Attempt::new(&target, shared.store.as_ref(), &record);
+    let mut attempt = Attempt::new(
+        &target,
+        lease.connector.clone(),
+        shared.store.as_ref(),
+        &record,
+    );
     let outcome = match work_of(&shared, &record).await {
         Ok(work) => attempt.run(work).await,
         Err(error) => Outcome::Failed(super::execute::Failure {
@@ -159,6 +169,10 @@ async fn attempt(
         }),
     };
     let calls = std::mem::take(&mut attempt.calls);
+    lease.record_calls(
+        calls.len() as u64,
+        calls.iter().filter(|c| c.target_fault).count() as u64,
+    );
 
     let mut audit: Vec<AuditEvent> = calls
         .iter()
@@ -169,6 +183,7 @@ async fn attempt(
                 "call",
                 json!({
                     "connector": connector,
+                    "sha256": lease.version.sha256,
                     "operation": call.operation,
                     "identity": record.identity,
                     "uid": call.uid,

@@ -18,7 +18,7 @@ use crate::model::{
     Attribute, AttributeChange, ConnectorError, ConnectorObject, PageRequest, SearchRequest, Value,
     names,
 };
-use crate::runtime::{CallError, CallErrorKind};
+use crate::runtime::{CallError, CallErrorKind, Connector};
 use crate::store::{ErrorRecord, Link, LinkChange, OperationRecord, Store, now_ms};
 use serde_json::{Value as Json, json};
 use std::time::{Duration, Instant};
@@ -51,6 +51,8 @@ pub struct CallLog {
 
 pub struct Attempt<'a> {
     pub target: &'a Target,
+    /// The version this attempt runs on, whatever is switched meanwhile.
+    pub connector: Connector,
     pub store: &'a dyn Store,
     pub record: &'a OperationRecord,
     pub calls: Vec<CallLog>,
@@ -111,9 +113,15 @@ pub fn classify(error: &CallError) -> (ErrorRecord, Option<Duration>, bool) {
 }
 
 impl<'a> Attempt<'a> {
-    pub fn new(target: &'a Target, store: &'a dyn Store, record: &'a OperationRecord) -> Self {
+    pub fn new(
+        target: &'a Target,
+        connector: Connector,
+        store: &'a dyn Store,
+        record: &'a OperationRecord,
+    ) -> Self {
         Attempt {
             target,
+            connector,
             store,
             record,
             calls: Vec::new(),
@@ -198,7 +206,7 @@ impl<'a> Attempt<'a> {
         };
         let uid = link.uid.as_str();
         if let Some(filter) = &self.target.protected {
-            let connector = self.target.connector.clone();
+            let connector = self.connector.clone();
             match self
                 .call("get", Some(uid), connector.get(class, uid, vec![]))
                 .await
@@ -248,7 +256,7 @@ impl<'a> Attempt<'a> {
                 Value::Text(s) => Some(s.clone()),
                 _ => None,
             });
-        let connector = self.target.connector.clone();
+        let connector = self.connector.clone();
         match self
             .call(
                 "create",
@@ -282,7 +290,7 @@ impl<'a> Attempt<'a> {
             },
             attributes: vec![],
         };
-        let connector = self.target.connector.clone();
+        let connector = self.connector.clone();
         let page = self.call("search", None, connector.search(request)).await?;
         Ok(match page.objects.len() {
             1 => page.objects.into_iter().next(),
@@ -312,7 +320,7 @@ impl<'a> Attempt<'a> {
         uid: &str,
         changes: Vec<AttributeChange>,
     ) -> Result<Outcome, Failure> {
-        let connector = self.target.connector.clone();
+        let connector = self.connector.clone();
         let object = self
             .call("update", Some(uid), connector.update(class, uid, changes))
             .await?;
@@ -325,7 +333,7 @@ impl<'a> Attempt<'a> {
     async fn delete(&mut self, class: &str, uid: &str) -> Result<Outcome, Failure> {
         match self.target.config.on_delete.clone() {
             OnDelete::Delete => {
-                let connector = self.target.connector.clone();
+                let connector = self.connector.clone();
                 match self
                     .call("delete", Some(uid), connector.delete(class, uid))
                     .await
@@ -390,7 +398,7 @@ impl<'a> Attempt<'a> {
                 attribute,
             } => {
                 let member = Attribute::single(attribute, Value::Reference(uid.to_owned()));
-                let connector = self.target.connector.clone();
+                let connector = self.connector.clone();
                 let object = self
                     .call(
                         "update",

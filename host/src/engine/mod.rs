@@ -4,29 +4,32 @@
 //! target's policies, and records every step in the audit log.
 
 mod completion;
+mod deployment;
 mod dispatch;
 mod execute;
 mod policy;
 mod queue;
 mod request;
+mod switch;
 mod target;
 
+pub use deployment::{Role as VersionRole, VersionStatus};
 pub use request::{OperationKind, OperationRequest, RequestError};
+pub use switch::{SwitchError, SwitchReport};
 pub use target::TargetStatus;
 
-use crate::bundled;
 use crate::config::{Config, TargetConfig};
 use crate::keys::HostKey;
 use crate::model::{ObjectSchema, PageRequest, SearchRequest};
+use crate::registry::Registry;
 use crate::runtime::capabilities::ldap::{BindCredentials, LdapGrant, LdapSpec};
 use crate::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
 use crate::runtime::{
-    CallError, CallLimits, ConfigGrant, DirectoryGrant, LoadedComponent, Runtime, Secret,
-    TargetSettings,
+    CallError, CallLimits, ConfigGrant, DirectoryGrant, Runtime, Secret, TargetSettings,
 };
 use crate::store::{
-    AuditEvent, Change, ErrorRecord, Link, NewOperation, OperationQuery, OperationRecord, Status,
-    Store, StoreError, Submitted, now_ms,
+    AuditEvent, Change, Deployment, ErrorRecord, Link, NewOperation, OperationQuery,
+    OperationRecord, Status, Store, StoreError, Submitted, now_ms,
 };
 use execute::CallLog;
 use queue::Entry;
@@ -42,6 +45,8 @@ use target::{Target, lock};
 pub enum StartError {
     #[error("target {target}: {reason}")]
     Target { target: String, reason: String },
+    #[error("the connector registry cannot open: {0}")]
+    Registry(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,6 +71,8 @@ pub enum EngineError {
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
+    Switch(#[from] SwitchError),
+    #[error(transparent)]
     Store(StoreError),
 }
 
@@ -84,6 +91,7 @@ pub type Actor = str;
 /// State shared by the engine's tasks.
 pub(crate) struct Shared {
     store: Arc<dyn Store>,
+    registry: Registry,
     key: HostKey,
     shutting_down: AtomicBool,
     completions: completion::Completions,
@@ -154,26 +162,52 @@ impl Engine {
         store: Arc<dyn Store>,
         key: HostKey,
     ) -> Result<Engine, StartError> {
+        let registry = Registry::open(
+            runtime.clone(),
+            store.clone(),
+            config.resolve(&config.server.registry_dir),
+        )
+        .map_err(|e| StartError::Registry(e.to_string()))?;
+        let mut deployments: BTreeMap<String, Deployment> = store
+            .deployments()
+            .await?
+            .into_iter()
+            .map(|d| (d.target.clone(), d))
+            .collect();
         let mut targets = BTreeMap::new();
         for (name, target_config) in &config.targets {
             let fail = |reason: String| StartError::Target {
                 target: name.clone(),
                 reason,
             };
-            let component = load_connector(runtime, &config.base_dir, &target_config.connector)
-                .await
-                .map_err(fail)?;
             let settings = settings_for(name, target_config, &config.base_dir).map_err(fail)?;
-            let connector = component.start(settings).map_err(|e| fail(e.to_string()))?;
-            let target = Arc::new(Target::new(name.clone(), target_config.clone(), connector));
-            if target.connector.info().capabilities.schema {
-                match target.connector.schema().await {
+            let versions = switch::versions_at_start(
+                &registry,
+                store.as_ref(),
+                name,
+                target_config,
+                &config.base_dir,
+                &settings,
+                deployments.remove(name),
+            )
+            .await
+            .map_err(fail)?;
+            let target = Arc::new(Target::new(
+                name.clone(),
+                target_config.clone(),
+                settings,
+                versions,
+            ));
+            let lease = target.lease();
+            if lease.connector.info().capabilities.schema {
+                match lease.connector.schema().await {
                     Ok(schema) => target.set_schema(schema),
                     Err(e) => {
                         tracing::warn!(target = %name, "cannot read the schema; attributes are not checked at submission: {e}")
                     }
                 }
             }
+            drop(lease);
             targets.insert(name.clone(), target);
         }
 
@@ -205,6 +239,7 @@ impl Engine {
 
         let shared = Arc::new(Shared {
             store,
+            registry,
             key,
             shutting_down: AtomicBool::new(false),
             completions: completion::Completions::default(),
@@ -288,7 +323,8 @@ impl Engine {
     > {
         let target = self.target(target_name)?;
         let validated = request.validate(&target.config.class, target.schema().as_ref())?;
-        let capabilities = target.connector.info().capabilities;
+        let active = target.active();
+        let capabilities = active.connector.info().capabilities;
         let needed = match validated.kind {
             OperationKind::Create => ("create", capabilities.create),
             OperationKind::Delete if target.config.on_delete == crate::config::OnDelete::Delete => {
@@ -303,7 +339,7 @@ impl Engine {
                     "{} needs the connector's {} operation, which {} does not support",
                     validated.kind,
                     needed.0,
-                    target.connector.component().label()
+                    active.label()
                 ),
             }));
         }
@@ -315,13 +351,18 @@ impl Engine {
         // running: one commit instead of two, and no hop through the
         // dispatcher. The record is still durable before the connector is
         // called, so a crash cannot hide an attempt.
-        let permit = self.start_now(target, &account, &id);
+        let permit = self
+            .start_now(target, &account, &id)
+            .map(|permit| (permit, target.lease()));
         let status = match (&permit, target.config.approval) {
             (Some(_), _) => Status::Running,
             (None, true) => Status::PendingApproval,
             (None, false) => Status::Queued,
         };
-        let connector = target.connector.component().label();
+        let connector = match &permit {
+            Some((_, lease)) => lease.label(),
+            None => active.label(),
+        };
         let sealed_secret = validated
             .secret
             .as_ref()
@@ -344,9 +385,15 @@ impl Engine {
             }),
         )];
         if permit.is_some() {
+            let sha256 = permit
+                .as_ref()
+                .map(|(_, lease)| lease.version.sha256.clone());
             audit.push(AuditEvent {
                 actor: "engine".into(),
-                ..event("status:running", json!({"connector": connector}))
+                ..event(
+                    "status:running",
+                    json!({"connector": connector, "sha256": sha256}),
+                )
             });
         }
         let operation = NewOperation {
@@ -373,12 +420,13 @@ impl Engine {
             Ok(Submitted::Created(record)) => {
                 metrics::counter!("provisio_operations_submitted_total", "target" => target_name.to_owned()).increment(1);
                 match permit {
-                    Some(permit) => {
+                    Some((permit, lease)) => {
                         tokio::spawn(dispatch::run_started(
                             target.clone(),
                             self.shared.clone(),
                             record.clone(),
                             permit,
+                            lease,
                         ));
                     }
                     None => {
@@ -621,14 +669,16 @@ impl Engine {
 
     /// Calls the connector's `test`.
     pub async fn test_target(&self, name: &str) -> Result<(), EngineError> {
-        Ok(self.target(name)?.connector.test().await?)
+        let lease = self.target(name)?.lease();
+        Ok(lease.connector.test().await?)
     }
 
     /// Reads the schema from the target (and refreshes the one submissions
     /// are checked against).
     pub async fn schema(&self, name: &str) -> Result<ObjectSchema, EngineError> {
         let target = self.target(name)?;
-        let schema = target.connector.schema().await?;
+        let lease = target.lease();
+        let schema = lease.connector.schema().await?;
         target.set_schema(schema.clone());
         Ok(schema)
     }
@@ -667,7 +717,8 @@ impl Engine {
     ) -> Result<Link, EngineError> {
         let target = self.target(name)?;
         let class = class.unwrap_or_else(|| target.config.class.clone());
-        let account = target.connector.get(class.clone(), uid, vec![]).await?;
+        let lease = target.lease();
+        let account = lease.connector.get(class.clone(), uid, vec![]).await?;
         let link = Link {
             target: name.to_owned(),
             class,
@@ -702,7 +753,8 @@ impl Engine {
             page: PageRequest { size, cookie: None },
             attributes: vec![],
         };
-        Ok(target.connector.search(request).await?)
+        let lease = target.lease();
+        Ok(lease.connector.search(request).await?)
     }
 
     /// Stops taking new attempts; running ones finish.
@@ -712,29 +764,6 @@ impl Engine {
             target.wake.notify_waiters();
         }
     }
-}
-
-async fn load_connector(
-    runtime: &Runtime,
-    base: &Path,
-    source: &str,
-) -> Result<Arc<LoadedComponent>, String> {
-    let runtime = runtime.clone();
-    let base = base.to_path_buf();
-    let source = source.to_owned();
-    tokio::task::spawn_blocking(move || {
-        if let Some(name) = source.strip_prefix(bundled::PREFIX) {
-            let bundled =
-                bundled::get(name).ok_or_else(|| format!("no bundled connector `{name}`"))?;
-            return bundled.load(&runtime).map_err(|e| e.to_string());
-        }
-        let path = crate::config::resolve(&base, Path::new(&source));
-        runtime
-            .load_file(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))
-    })
-    .await
-    .map_err(|e| format!("loading the connector failed: {e}"))?
 }
 
 fn settings_for(name: &str, config: &TargetConfig, base: &Path) -> Result<TargetSettings, String> {

@@ -1,20 +1,25 @@
-//! A configured target while the host runs: its connector, its queue and
-//! its pacing state.
+//! A configured target while the host runs: its connector versions, its
+//! queue and its pacing state.
 
+use super::deployment::{Deployed, Lease, Previous, Role, VersionStatus, Versions};
 use super::policy::{FailureWindow, TokenBucket};
 use super::queue::Queue;
 use crate::config::TargetConfig;
 use crate::model::ObjectSchema;
-use crate::runtime::Connector;
+use crate::runtime::TargetSettings;
 use provisio_filter::Filter;
 use serde::Serialize;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tokio::sync::{Notify, Semaphore};
 
 pub struct Target {
     pub name: String,
     pub config: TargetConfig,
-    pub connector: Connector,
+    /// What every version of the connector is granted on this target.
+    pub(super) settings: TargetSettings,
+    pub(super) versions: RwLock<Versions>,
+    /// Held while a switch prepares and swaps, so switches do not interleave.
+    pub(super) switching: tokio::sync::Mutex<()>,
     pub protected: Option<Filter>,
     pub(super) schema: Mutex<Option<ObjectSchema>>,
     pub(super) queue: Mutex<Queue>,
@@ -31,9 +36,17 @@ pub struct Target {
 pub struct TargetStatus {
     pub name: String,
     pub description: String,
-    /// `name@version` of the connector.
+    /// `name@version` of the active connector version.
     pub connector: String,
+    /// sha256 of the active version.
+    pub sha256: String,
     pub contract: String,
+    /// `name@version` a rollback returns to.
+    pub previous: Option<String>,
+    /// When the active version was switched to (RFC 3339).
+    pub switched_at: String,
+    /// The active, previous and draining versions.
+    pub versions: Vec<VersionStatus>,
     pub capabilities: Vec<&'static str>,
     pub class: String,
     pub approval: bool,
@@ -49,7 +62,12 @@ pub struct TargetStatus {
 }
 
 impl Target {
-    pub fn new(name: String, config: TargetConfig, connector: Connector) -> Self {
+    pub(super) fn new(
+        name: String,
+        config: TargetConfig,
+        settings: TargetSettings,
+        versions: Versions,
+    ) -> Self {
         let protected = config
             .protected
             .as_deref()
@@ -63,13 +81,25 @@ impl Target {
             name,
             protected,
             bucket,
-            connector,
+            settings,
+            versions: RwLock::new(versions),
+            switching: tokio::sync::Mutex::new(()),
             config,
             schema: Mutex::new(None),
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             quarantine: Mutex::new(None),
         }
+    }
+
+    /// The active version, held until the lease drops.
+    pub(super) fn lease(&self) -> Lease {
+        Lease::take(&read(&self.versions).active)
+    }
+
+    /// The active version (for reading what it is, not for calling it).
+    pub(super) fn active(&self) -> Arc<Deployed> {
+        read(&self.versions).active.clone()
     }
 
     pub(super) fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -94,16 +124,32 @@ impl Target {
             (queue.len(), queue.running())
         };
         let reason = self.quarantine_reason();
-        let info = self.connector.info();
-        let stats = self.connector.stats();
+        let (active, previous, mut versions, switched_at) = {
+            let v = read(&self.versions);
+            let mut versions = vec![v.active.status(Role::Active)];
+            let previous = match &v.previous {
+                Some(Previous::Started(d)) => {
+                    versions.push(d.status(Role::Previous));
+                    Some(d.label())
+                }
+                Some(Previous::Stored(sha)) => Some(sha.clone()),
+                None => None,
+            };
+            versions.extend(v.draining.iter().map(|d| d.status(Role::Draining)));
+            (v.active.clone(), previous, versions, v.switched_at)
+        };
+        versions.dedup_by(|a, b| a.sha256 == b.sha256 && a.role == Role::Draining);
+        let info = active.connector.info();
+        let stats = active.connector.stats();
         TargetStatus {
             name: self.name.clone(),
             description: self.config.description.clone(),
-            connector: self.connector.component().label(),
-            contract: format!(
-                "provisio:connector@{}",
-                self.connector.component().facts.contract
-            ),
+            connector: active.label(),
+            sha256: active.version.sha256.clone(),
+            contract: format!("provisio:connector@{}", active.version.contract),
+            previous,
+            switched_at: crate::store::rfc3339(switched_at),
+            versions,
             capabilities: info.capabilities.names(),
             class: self.config.class.clone(),
             approval: self.config.approval,
@@ -120,6 +166,14 @@ impl Target {
             instances_discarded: stats.discarded,
         }
     }
+}
+
+pub(super) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(super) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

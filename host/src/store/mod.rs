@@ -1,5 +1,5 @@
-//! Durable state: operations, account links, the audit log and target
-//! quarantines.
+//! Durable state: operations, account links, the audit log, target
+//! quarantines, and the connector registry's records.
 //!
 //! [`Store`] is what the engine and the API use; SQLite (a file next to the
 //! configuration) is the embedded implementation, and a PostgreSQL one will
@@ -11,13 +11,15 @@
 mod audit;
 mod records;
 mod sqlite;
+mod time;
 
 pub use audit::{AuditReport, GENESIS_MAC};
 pub use records::{
-    AuditEvent, AuditQuery, AuditRecord, Change, ErrorRecord, Link, LinkChange, NewOperation,
-    OperationQuery, OperationRecord, Status, Submitted,
+    AuditEvent, AuditQuery, AuditRecord, Change, ConnectorVersion, Deployment, ErrorRecord, Link,
+    LinkChange, NewOperation, OperationQuery, OperationRecord, Status, Submitted,
 };
 pub use sqlite::SqliteStore;
+pub use time::{parse_rfc3339, rfc3339};
 
 use async_trait::async_trait;
 
@@ -97,6 +99,26 @@ pub trait Store: Send + Sync {
         reason: Option<String>,
         audit: AuditEvent,
     ) -> Result<()>;
+
+    /// Records a connector version (nothing happens when its sha256 is
+    /// already recorded; the audit event is written only when it is new).
+    /// Returns whether it was new.
+    async fn put_connector_version(
+        &self,
+        version: ConnectorVersion,
+        audit: AuditEvent,
+    ) -> Result<bool>;
+
+    async fn connector_version(&self, sha256: &str) -> Result<Option<ConnectorVersion>>;
+
+    /// Every recorded version, oldest first.
+    async fn connector_versions(&self) -> Result<Vec<ConnectorVersion>>;
+
+    /// Which version each target runs.
+    async fn deployments(&self) -> Result<Vec<Deployment>>;
+
+    /// Points a target at a version, with the audit event of the switch.
+    async fn set_deployment(&self, deployment: Deployment, audit: AuditEvent) -> Result<()>;
 }
 
 /// Milliseconds since the Unix epoch.

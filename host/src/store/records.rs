@@ -234,3 +234,45 @@ pub struct AuditQuery {
     pub after_seq: Option<i64>,
     pub limit: u32,
 }
+
+/// A connector version in the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConnectorVersion {
+    /// sha256 of the `.wasm`, in hex: the version's identity.
+    pub sha256: String,
+    /// The connector's declared name.
+    pub name: String,
+    /// The connector's declared semver.
+    pub version: String,
+    /// The contract version it was built against (`0.1.0`).
+    pub contract: String,
+    /// Size of the `.wasm` in bytes.
+    pub size: u64,
+    /// `upload`, `config` or `bundled`.
+    pub source: String,
+    /// Who added it (a token's name, or `config`).
+    pub added_by: String,
+    /// Unix milliseconds.
+    pub added_at: i64,
+}
+
+impl ConnectorVersion {
+    /// `name@version`.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// Which connector version a target runs, and which it ran before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub target: String,
+    /// sha256 of the active version.
+    pub active: String,
+    /// sha256 of the version a rollback returns to.
+    pub previous: Option<String>,
+    /// sha256 of the connector the configuration named when this was set.
+    pub configured: String,
+    pub switched_at: i64,
+    pub switched_by: String,
+}

@@ -36,6 +36,17 @@ macro_rules! select_operation {
     };
 }
 
+/// `SELECT <every connector version column> FROM connector_versions <rest>`.
+macro_rules! select_version {
+    ($rest:literal) => {
+        concat!(
+            "SELECT sha256, name, version, contract, size, source, added_by, added_at ",
+            "FROM connector_versions ",
+            $rest
+        )
+    };
+}
+
 /// Idle time after which the writer checkpoints the WAL.
 const IDLE_CHECKPOINT: Duration = Duration::from_millis(250);
 
@@ -47,11 +58,18 @@ const WAL_AUTOCHECKPOINT_PAGES: u32 = 20_000;
 /// Requests committed together at most.
 const MAX_BATCH: usize = 512;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "registry",
+        include_str!("../../migrations/sqlite/0002_registry.sql"),
+    ),
+];
 
 pub struct SqliteStore {
     reads: SqlitePool,
@@ -65,11 +83,14 @@ enum Write {
     PutLink(Link, AuditEvent),
     Audit(Vec<AuditEvent>),
     Quarantine(String, Option<String>, AuditEvent),
+    PutVersion(Box<ConnectorVersion>, AuditEvent),
+    Deploy(Box<Deployment>, AuditEvent),
 }
 
 enum Outcome {
     Submitted(Box<Submitted>),
     Applied(Box<OperationRecord>),
+    Inserted(bool),
     Done,
 }
 
@@ -350,6 +371,48 @@ async fn apply_write(
                         .await?;
                 }
             }
+            append(std::slice::from_ref(audit), chain, key);
+            Ok(Outcome::Done)
+        }
+        Write::PutVersion(version, audit) => {
+            let inserted = sqlx::query(
+                "INSERT INTO connector_versions
+                   (sha256, name, version, contract, size, source, added_by, added_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(&version.sha256)
+            .bind(&version.name)
+            .bind(&version.version)
+            .bind(&version.contract)
+            .bind(version.size as i64)
+            .bind(&version.source)
+            .bind(&version.added_by)
+            .bind(version.added_at)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if inserted {
+                append(std::slice::from_ref(audit), chain, key);
+            }
+            Ok(Outcome::Inserted(inserted))
+        }
+        Write::Deploy(deployment, audit) => {
+            sqlx::query(
+                "INSERT INTO deployments (target, active, previous, configured, switched_at, switched_by)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (target) DO UPDATE SET active = excluded.active,
+                   previous = excluded.previous, configured = excluded.configured,
+                   switched_at = excluded.switched_at, switched_by = excluded.switched_by",
+            )
+            .bind(&deployment.target)
+            .bind(&deployment.active)
+            .bind(&deployment.previous)
+            .bind(&deployment.configured)
+            .bind(deployment.switched_at)
+            .bind(&deployment.switched_by)
+            .execute(&mut **tx)
+            .await?;
             append(std::slice::from_ref(audit), chain, key);
             Ok(Outcome::Done)
         }
@@ -927,5 +990,75 @@ impl Store for SqliteStore {
         self.write(Write::Quarantine(target.to_owned(), reason, audit))
             .await
             .map(|_| ())
+    }
+
+    async fn put_connector_version(
+        &self,
+        version: ConnectorVersion,
+        audit: AuditEvent,
+    ) -> Result<bool> {
+        match self
+            .write(Write::PutVersion(Box::new(version), audit))
+            .await?
+        {
+            Outcome::Inserted(inserted) => Ok(inserted),
+            _ => unreachable!("a version write answers Inserted"),
+        }
+    }
+
+    async fn connector_version(&self, sha256: &str) -> Result<Option<ConnectorVersion>> {
+        Ok(sqlx::query(select_version!("WHERE sha256 = ?"))
+            .bind(sha256)
+            .fetch_optional(&self.reads)
+            .await?
+            .as_ref()
+            .map(version_from_row))
+    }
+
+    async fn connector_versions(&self) -> Result<Vec<ConnectorVersion>> {
+        Ok(sqlx::query(select_version!("ORDER BY added_at, sha256"))
+            .fetch_all(&self.reads)
+            .await?
+            .iter()
+            .map(version_from_row)
+            .collect())
+    }
+
+    async fn deployments(&self) -> Result<Vec<Deployment>> {
+        Ok(sqlx::query(
+            "SELECT target, active, previous, configured, switched_at, switched_by
+             FROM deployments ORDER BY target",
+        )
+        .fetch_all(&self.reads)
+        .await?
+        .iter()
+        .map(|row| Deployment {
+            target: row.get(0),
+            active: row.get(1),
+            previous: row.get(2),
+            configured: row.get(3),
+            switched_at: row.get(4),
+            switched_by: row.get(5),
+        })
+        .collect())
+    }
+
+    async fn set_deployment(&self, deployment: Deployment, audit: AuditEvent) -> Result<()> {
+        self.write(Write::Deploy(Box::new(deployment), audit))
+            .await
+            .map(|_| ())
+    }
+}
+
+fn version_from_row(row: &SqliteRow) -> ConnectorVersion {
+    ConnectorVersion {
+        sha256: row.get(0),
+        name: row.get(1),
+        version: row.get(2),
+        contract: row.get(3),
+        size: row.get::<i64, _>(4) as u64,
+        source: row.get(5),
+        added_by: row.get(6),
+        added_at: row.get(7),
     }
 }

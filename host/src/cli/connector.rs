@@ -1,0 +1,188 @@
+//! `provisio connector …`: upload a connector version to a running host,
+//! list versions, activate one on a target, roll a target back — over the
+//! host's HTTP API, with an operator's token.
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct ConnectorArgs {
+    /// The host's API.
+    #[arg(
+        long,
+        global = true,
+        env = "PROVISIO_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    url: String,
+    /// An operator's API token (read from the environment, so it stays out
+    /// of shell history and process listings).
+    #[arg(long = "token-env", global = true, default_value = "PROVISIO_TOKEN")]
+    token_env: String,
+    #[command(subcommand)]
+    command: ConnectorCommand,
+}
+
+#[derive(Subcommand)]
+enum ConnectorCommand {
+    /// Upload a `.wasm`; the host validates and keeps it.
+    Upload {
+        file: PathBuf,
+        /// Then activate it on this target.
+        #[arg(long)]
+        activate: Option<String>,
+        /// With --activate: allow a lower semver than the active one.
+        #[arg(long, requires = "activate")]
+        force: bool,
+    },
+    /// List the versions the host keeps.
+    List,
+    /// Switch a target to a version (sha256, prefix, semver or name@version).
+    Activate {
+        target: String,
+        version: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Return a target to its previous version.
+    Rollback { target: String },
+}
+
+pub async fn run(args: ConnectorArgs) -> anyhow::Result<ExitCode> {
+    let token = std::env::var(&args.token_env)
+        .with_context(|| format!("set {} to an operator's API token", args.token_env))?;
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: args.url.trim_end_matches('/').to_owned(),
+        token,
+    };
+    match args.command {
+        ConnectorCommand::Upload {
+            file,
+            activate,
+            force,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let uploaded = client
+                .send(
+                    client
+                        .http
+                        .post(client.url("/v1/connectors"))
+                        .header("content-type", "application/wasm")
+                        .body(bytes),
+                )
+                .await?;
+            let sha256 = uploaded["sha256"].as_str().unwrap_or_default().to_owned();
+            println!(
+                "{} {}@{} sha256 {sha256} (contract {})",
+                if uploaded["new"] == true {
+                    "uploaded"
+                } else {
+                    "already registered:"
+                },
+                uploaded["name"].as_str().unwrap_or("?"),
+                uploaded["version"].as_str().unwrap_or("?"),
+                uploaded["contract"].as_str().unwrap_or("?"),
+            );
+            if let Some(target) = activate {
+                client.activate(&target, &sha256, force).await?;
+            }
+        }
+        ConnectorCommand::List => {
+            let versions = client
+                .send(client.http.get(client.url("/v1/connectors")))
+                .await?;
+            for v in versions.as_array().into_iter().flatten() {
+                println!(
+                    "{:<24} {}  contract {}  {} by {}",
+                    format!(
+                        "{}@{}",
+                        v["name"].as_str().unwrap_or("?"),
+                        v["version"].as_str().unwrap_or("?")
+                    ),
+                    v["sha256"].as_str().unwrap_or("?"),
+                    v["contract"].as_str().unwrap_or("?"),
+                    v["source"].as_str().unwrap_or("?"),
+                    v["added_by"].as_str().unwrap_or("?"),
+                );
+            }
+        }
+        ConnectorCommand::Activate {
+            target,
+            version,
+            force,
+        } => client.activate(&target, &version, force).await?,
+        ConnectorCommand::Rollback { target } => {
+            let report = client
+                .send(
+                    client
+                        .http
+                        .post(client.url(&format!("/v1/targets/{target}/rollback"))),
+                )
+                .await?;
+            print_switch(&report);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn activate(&self, target: &str, version: &str, force: bool) -> anyhow::Result<()> {
+        let report = self
+            .send(
+                self.http
+                    .post(self.url(&format!("/v1/targets/{target}/activate")))
+                    .json(&json!({"version": version, "force": force})),
+            )
+            .await?;
+        print_switch(&report);
+        Ok(())
+    }
+
+    /// Sends with the token; a problem document becomes the error.
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the host at {}", self.base))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !status.is_success() {
+            match body["detail"].as_str() {
+                Some(detail) => bail!(
+                    "{} ({}): {detail}",
+                    status.as_u16(),
+                    body["code"].as_str().unwrap_or("error")
+                ),
+                None => bail!("{}: {body}", status.as_u16()),
+            }
+        }
+        Ok(body)
+    }
+}
+
+fn print_switch(report: &Value) {
+    println!(
+        "target {}: {} -> {} ({:.1} ms)",
+        report["target"].as_str().unwrap_or("?"),
+        report["from"].as_str().unwrap_or("?"),
+        report["to"].as_str().unwrap_or("?"),
+        report["took_ms"].as_f64().unwrap_or_default(),
+    );
+}

@@ -1,0 +1,449 @@
+//! Connector versions on targets: the version each target starts on,
+//! uploads, activation after the host proves a version compatible, and
+//! rollback — all while operations keep flowing.
+//!
+//! A switch prepares the new version completely (loaded, started with the
+//! target's grants, one instance warm, its `test` passed) before it swaps
+//! the target's active version under a short write lock. Attempts that
+//! already leased the old version finish on it; it drops its idle
+//! instances once its last lease ends, and stays ready for a rollback.
+
+use super::deployment::{Deployed, Previous, Versions};
+use super::target::{Target, read, write};
+use super::{Engine, EngineError};
+use crate::bundled;
+use crate::config::TargetConfig;
+use crate::registry::{Loaded, Registry, RegistryError, Source, VersionRef};
+use crate::runtime::{CallError, CallErrorKind, Operation, StartError, TargetSettings};
+use crate::store::{AuditEvent, ConnectorVersion, Deployment, Store, StoreError, now_ms};
+use serde::Serialize;
+use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why a version was not activated. The active version keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum SwitchError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("target {target} runs connector `{expected}`; {candidate} is another connector")]
+    WrongConnector {
+        target: String,
+        expected: String,
+        candidate: String,
+    },
+    #[error(
+        "{candidate} is lower than the active {active} on target {target}; pass force to downgrade, or use rollback"
+    )]
+    Downgrade {
+        target: String,
+        candidate: String,
+        active: String,
+    },
+    #[error("{0}")]
+    Start(#[from] StartError),
+    #[error("{candidate} failed its test against target {target}: {error}")]
+    TestFailed {
+        target: String,
+        candidate: String,
+        error: Box<CallError>,
+    },
+    #[error("{candidate} could not be started: {error}")]
+    Prewarm {
+        candidate: String,
+        error: Box<CallError>,
+    },
+    #[error("{candidate} is already active on target {target}")]
+    AlreadyActive { target: String, candidate: String },
+    #[error("target {0} has no previous version to roll back to")]
+    NoPrevious(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a switch did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SwitchReport {
+    pub target: String,
+    /// `name@version` replaced.
+    pub from: String,
+    pub from_sha256: String,
+    /// `name@version` now active.
+    pub to: String,
+    pub to_sha256: String,
+    /// From the request to the new version serving, preparation included.
+    pub took_ms: f64,
+    /// The swap alone (under the target's lock).
+    pub swap_us: f64,
+}
+
+impl Engine {
+    /// Validates, compiles and records a connector upload.
+    pub async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        actor: &str,
+    ) -> Result<(ConnectorVersion, bool), EngineError> {
+        let added = self
+            .shared
+            .registry
+            .add(Arc::from(bytes), None, Source::Upload, actor)
+            .await
+            .map_err(SwitchError::from)?;
+        Ok((added.loaded.version, added.new))
+    }
+
+    /// Every registered connector version, oldest first.
+    pub async fn connector_versions(&self) -> Result<Vec<ConnectorVersion>, EngineError> {
+        Ok(self
+            .shared
+            .registry
+            .versions()
+            .await
+            .map_err(SwitchError::from)?)
+    }
+
+    /// Makes `reference` the target's active version, once it proves
+    /// compatible: the same connector, not a lower semver (unless `force`),
+    /// no capability the target does not grant, and its `test` passing.
+    pub async fn activate(
+        &self,
+        name: &str,
+        reference: &VersionRef,
+        force: bool,
+        actor: &str,
+    ) -> Result<SwitchReport, EngineError> {
+        let started = Instant::now();
+        let target = self.target(name)?.clone();
+        let _switching = target.switching.lock().await;
+        let active = target.active();
+        let registry = &self.shared.registry;
+        let sha256 = registry
+            .resolve(reference, &active.version.name)
+            .await
+            .map_err(SwitchError::from)?;
+        let candidate = registry.load(&sha256).await.map_err(SwitchError::from)?;
+        check_candidate(&target, &active, &candidate, force)?;
+        let deployed = prepare(&target, candidate, true).await?;
+        let event = if force {
+            "connector-forced"
+        } else {
+            "connector-activated"
+        };
+        Ok(self
+            .switch(&target, deployed, event, actor, started)
+            .await?)
+    }
+
+    /// Returns the target to its previous version.
+    pub async fn rollback(&self, name: &str, actor: &str) -> Result<SwitchReport, EngineError> {
+        let started = Instant::now();
+        let target = self.target(name)?.clone();
+        let _switching = target.switching.lock().await;
+        let previous = match &read(&target.versions).previous {
+            Some(Previous::Started(deployed)) => Ok(deployed.clone()),
+            Some(Previous::Stored(sha256)) => Err(sha256.clone()),
+            None => return Err(SwitchError::NoPrevious(name.to_owned()).into()),
+        };
+        // A version that served here before is trusted again without a
+        // test: rolling back must not depend on the target being healthy.
+        let deployed = match previous {
+            Ok(deployed) => deployed,
+            Err(sha256) => {
+                let loaded = self
+                    .shared
+                    .registry
+                    .load(&sha256)
+                    .await
+                    .map_err(SwitchError::from)?;
+                prepare(&target, loaded, false).await?
+            }
+        };
+        Ok(self
+            .switch(&target, deployed, "connector-rolled-back", actor, started)
+            .await?)
+    }
+
+    /// Records the switch, then swaps the active version.
+    async fn switch(
+        &self,
+        target: &Arc<Target>,
+        next: Arc<Deployed>,
+        event: &str,
+        actor: &str,
+        started: Instant,
+    ) -> Result<SwitchReport, SwitchError> {
+        let current = target.active();
+        let configured = self
+            .shared
+            .store
+            .deployments()
+            .await?
+            .into_iter()
+            .find(|d| d.target == target.name)
+            .map(|d| d.configured)
+            .unwrap_or_else(|| current.version.sha256.clone());
+        let switched_at = now_ms();
+        let deployment = Deployment {
+            target: target.name.clone(),
+            active: next.version.sha256.clone(),
+            previous: Some(current.version.sha256.clone()),
+            configured,
+            switched_at,
+            switched_by: actor.to_owned(),
+        };
+        let audit = AuditEvent {
+            actor: actor.to_owned(),
+            target: Some(target.name.clone()),
+            operation_id: None,
+            event: event.to_owned(),
+            detail: json!({
+                "from": current.label(),
+                "from_sha256": current.version.sha256,
+                "to": next.label(),
+                "to_sha256": next.version.sha256,
+            }),
+        };
+        self.shared.store.set_deployment(deployment, audit).await?;
+
+        let swap = Instant::now();
+        let replaced = {
+            let mut versions = write(&target.versions);
+            let replaced = std::mem::replace(&mut versions.active, next.clone());
+            versions.previous = Some(Previous::Started(replaced.clone()));
+            versions.switched_at = switched_at;
+            versions
+                .draining
+                .retain(|d| d.in_flight() > 0 && d.version.sha256 != next.version.sha256);
+            if replaced.in_flight() > 0 {
+                versions.draining.push(replaced.clone());
+            }
+            replaced
+        };
+        let swap_us = swap.elapsed().as_secs_f64() * 1e6;
+        let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(target = %target.name, from = %replaced.label(), to = %next.label(),
+            took_ms, "{event}");
+        metrics::counter!("provisio_connector_switches_total", "target" => target.name.clone())
+            .increment(1);
+        metrics::gauge!("provisio_connector_last_switch_seconds", "target" => target.name.clone())
+            .set(switched_at as f64 / 1000.0);
+        tokio::spawn(drain(target.clone(), replaced.clone()));
+        refresh_schema(target.clone());
+        target.wake.notify_one();
+        Ok(SwitchReport {
+            target: target.name.clone(),
+            from: replaced.label(),
+            from_sha256: replaced.version.sha256.clone(),
+            to: next.label(),
+            to_sha256: next.version.sha256.clone(),
+            took_ms,
+            swap_us,
+        })
+    }
+}
+
+/// The checks that need the target: the same connector, and no downgrade
+/// unless forced. (Grants are checked when the version starts.)
+fn check_candidate(
+    target: &Target,
+    active: &Deployed,
+    candidate: &Loaded,
+    force: bool,
+) -> Result<(), SwitchError> {
+    let version = &candidate.version;
+    if version.sha256 == active.version.sha256 {
+        return Err(SwitchError::AlreadyActive {
+            target: target.name.clone(),
+            candidate: version.label(),
+        });
+    }
+    if version.name != active.version.name {
+        return Err(SwitchError::WrongConnector {
+            target: target.name.clone(),
+            expected: active.version.name.clone(),
+            candidate: version.label(),
+        });
+    }
+    let semver = |v: &str| semver::Version::parse(v).expect("the registry holds semver");
+    if !force && semver(&version.version) < semver(&active.version.version) {
+        return Err(SwitchError::Downgrade {
+            target: target.name.clone(),
+            candidate: version.label(),
+            active: active.label(),
+        });
+    }
+    Ok(())
+}
+
+/// Starts a version with the target's grants, warms one instance, and
+/// (when `test`) runs its `test` against the target.
+async fn prepare(
+    target: &Target,
+    loaded: Loaded,
+    test: bool,
+) -> Result<Arc<Deployed>, SwitchError> {
+    let label = loaded.version.label();
+    let connector = loaded.component.start(target.settings.clone())?;
+    let warm = connector.clone();
+    tokio::task::spawn_blocking(move || warm.prewarm(1))
+        .await
+        .map_err(|e| SwitchError::Prewarm {
+            candidate: label.clone(),
+            error: Box::new(CallError {
+                connector: label.clone(),
+                target: target.name.clone(),
+                operation: Operation::Instantiate,
+                kind: CallErrorKind::Host(format!("the warming thread failed: {e}")),
+            }),
+        })?
+        .map_err(|error| SwitchError::Prewarm {
+            candidate: label.clone(),
+            error: Box::new(error),
+        })?;
+    if test && connector.info().capabilities.test {
+        connector
+            .test()
+            .await
+            .map_err(|error| SwitchError::TestFailed {
+                target: target.name.clone(),
+                candidate: label.clone(),
+                error: Box::new(error),
+            })?;
+    }
+    Ok(Deployed::new(connector, loaded.version))
+}
+
+/// Frees a replaced version's instances once its last attempt ends.
+async fn drain(target: Arc<Target>, replaced: Arc<Deployed>) {
+    replaced.drained().await;
+    let freed = replaced.connector.release_idle();
+    write(&target.versions)
+        .draining
+        .retain(|d| !Arc::ptr_eq(d, &replaced));
+    tracing::debug!(target = %target.name, connector = %replaced.label(), freed, "drained");
+}
+
+/// Reads the new version's schema, which submissions are checked against.
+fn refresh_schema(target: Arc<Target>) {
+    tokio::spawn(async move {
+        let lease = target.lease();
+        if !lease.connector.info().capabilities.schema {
+            return;
+        }
+        match lease.connector.schema().await {
+            Ok(schema) => target.set_schema(schema),
+            Err(e) => tracing::warn!(target = %target.name, "cannot read the schema: {e}"),
+        }
+    });
+}
+
+/// The versions a target starts on. The configuration's connector is
+/// registered; when the configuration still names what it named at the
+/// last switch, the target comes back on the version last activated (and
+/// its previous one); otherwise the configured connector is a deploy.
+pub(super) async fn versions_at_start(
+    registry: &Registry,
+    store: &dyn Store,
+    name: &str,
+    config: &TargetConfig,
+    base: &Path,
+    settings: &TargetSettings,
+    stored: Option<Deployment>,
+) -> Result<Versions, String> {
+    let configured = add_configured(registry, base, &config.connector).await?;
+    let configured_sha = configured.version.sha256.clone();
+    let (active, previous, switched_at) = match stored {
+        Some(d) if d.configured == configured_sha => {
+            let active = if d.active == configured_sha {
+                configured
+            } else {
+                registry.load(&d.active).await.map_err(|e| {
+                    format!(
+                        "its active connector version {} cannot be loaded: {e}",
+                        d.active
+                    )
+                })?
+            };
+            (active, d.previous.map(Previous::Stored), d.switched_at)
+        }
+        stored => {
+            let switched_at = now_ms();
+            let previous = stored.as_ref().map(|d| d.active.clone());
+            let audit = AuditEvent {
+                actor: "config".into(),
+                target: Some(name.to_owned()),
+                operation_id: None,
+                event: "connector-activated".into(),
+                detail: json!({
+                    "from_sha256": previous,
+                    "to": configured.version.label(),
+                    "to_sha256": configured_sha,
+                    "source": config.connector,
+                }),
+            };
+            let deployment = Deployment {
+                target: name.to_owned(),
+                active: configured_sha.clone(),
+                previous: previous.clone(),
+                configured: configured_sha.clone(),
+                switched_at,
+                switched_by: "config".into(),
+            };
+            store
+                .set_deployment(deployment, audit)
+                .await
+                .map_err(|e| e.to_string())?;
+            (configured, previous.map(Previous::Stored), switched_at)
+        }
+    };
+    let previous = previous.filter(|p| p.sha256() != active.version.sha256);
+    let connector = active
+        .component
+        .start(settings.clone())
+        .map_err(|e| e.to_string())?;
+    Ok(Versions {
+        active: Deployed::new(connector, active.version),
+        previous,
+        draining: Vec::new(),
+        switched_at,
+    })
+}
+
+/// Registers the connector a target's configuration names.
+async fn add_configured(registry: &Registry, base: &Path, source: &str) -> Result<Loaded, String> {
+    let added = if let Some(name) = source.strip_prefix(bundled::PREFIX) {
+        let bundled = bundled::get(name).ok_or_else(|| {
+            format!(
+                "no bundled connector `{name}` (bundled: {})",
+                bundled::names().join(", ")
+            )
+        })?;
+        registry
+            .add(
+                Arc::from(bundled.bytes),
+                Some(bundled.sha256),
+                Source::Bundled,
+                "config",
+            )
+            .await
+    } else {
+        let path = crate::config::resolve(base, Path::new(source));
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        registry
+            .add(Arc::from(bytes), None, Source::Config, "config")
+            .await
+    };
+    added
+        .map(|added| added.loaded)
+        .map_err(|e| match source.strip_prefix(bundled::PREFIX) {
+            Some(_) => e.to_string(),
+            None => format!(
+                "{}: {e}",
+                crate::config::resolve(base, Path::new(source)).display()
+            ),
+        })
+}

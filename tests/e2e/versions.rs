@@ -1,0 +1,365 @@
+//! Connector versions through the real host: upload, the checks before a
+//! version may serve, hot swaps under load, rollback, and restarts.
+
+use provisio_tests::fixtures;
+use provisio_tests::host::{CSV_CONFIG, OPERATOR, TestHost, csv_account};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+fn csv_target(name: &str, connector: &str) -> String {
+    format!(
+        "[targets.{name}]\nconnector = {connector:?}\nconcurrency = 4\n[targets.{name}.grants]\ndirectory = \"{{dir}}/{name}\"\n[targets.{name}.config]\n{CSV_CONFIG}\n"
+    )
+}
+
+async fn csv_host(connector: &str) -> TestHost {
+    TestHost::start(&csv_target("hr", connector), "", &["hr"]).await
+}
+
+/// Uploads a fixture; returns its sha256.
+async fn upload(host: &TestHost, path: &str) -> String {
+    let reply = host.upload(path).await;
+    assert!(
+        reply.status == 201 || reply.status == 200,
+        "{:?}",
+        reply.body
+    );
+    reply.body["sha256"].as_str().unwrap().to_owned()
+}
+
+async fn activate(host: &TestHost, version: &str, force: bool) -> Value {
+    let reply = host
+        .post(
+            "/v1/targets/hr/activate",
+            json!({"version": version, "force": force}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body
+}
+
+async fn rollback(host: &TestHost) -> Value {
+    let reply = host.post("/v1/targets/hr/rollback", json!({})).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body
+}
+
+async fn status(host: &TestHost) -> Value {
+    let reply = host.get("/v1/targets/hr").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body
+}
+
+/// Runs one create and returns the connector that ran it.
+async fn served_by(host: &TestHost, n: u32) -> String {
+    let op = host
+        .run(
+            "hr",
+            csv_account(&format!("probe{n}"), &format!("p{n}"), &format!("probe{n}")),
+        )
+        .await;
+    assert_eq!(op["status"], "succeeded", "{op}");
+    op["connector"].as_str().unwrap().to_owned()
+}
+
+fn refused(reply: &provisio_tests::host::Reply, status: u16, code: &str, words: &[&str]) {
+    assert_eq!(reply.status, status, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], code, "{:?}", reply.body);
+    let detail = reply.body["detail"].as_str().unwrap();
+    for word in words {
+        assert!(detail.contains(word), "{detail:?} lacks {word:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_swaps_under_load_lose_and_fail_nothing() {
+    let host = Arc::new(csv_host("bundled:csv").await);
+    let next = upload(&host, fixtures::CSV_NEXT).await;
+    let bundled = status(&host).await["sha256"].as_str().unwrap().to_owned();
+
+    // Four clients submit creates without pause while the versions switch.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for client in 0..4u32 {
+        let (host, stop) = (host.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) || n < 10 {
+                let key = format!("c{client}n{n}");
+                ids.push(host.submit("hr", csv_account(&key, &key, &key)).await);
+                n += 1;
+            }
+            ids
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut reports = vec![activate(&host, &next, false).await];
+    for _ in 1..20 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        reports.push(rollback(&host).await);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut ids = Vec::new();
+    for client in clients {
+        ids.extend(client.await.unwrap());
+    }
+
+    // Each switch went from the one version to the other.
+    for (i, report) in reports.iter().enumerate() {
+        let (from, to) = if i % 2 == 0 {
+            (&bundled, &next)
+        } else {
+            (&next, &bundled)
+        };
+        assert_eq!(report["from_sha256"], from.as_str(), "switch {i}: {report}");
+        assert_eq!(report["to_sha256"], to.as_str(), "switch {i}: {report}");
+    }
+
+    // Every operation succeeded, once, on one of the two versions.
+    let mut by_version = BTreeMap::<String, usize>::new();
+    for (i, id) in ids.iter().enumerate() {
+        let op = host.wait(id).await;
+        assert_eq!(op["status"], "succeeded", "{op}");
+        assert_eq!(op["attempts"], 1, "{op}");
+        let connector = op["connector"].as_str().unwrap().to_owned();
+        assert!(connector == "csv@0.1.0" || connector == "csv@0.9.0", "{op}");
+        // The calls in the audit log name the version the record names.
+        if i % 25 == 0 {
+            let calls: Vec<Value> = host
+                .audit_of(id)
+                .await
+                .into_iter()
+                .filter(|e| e["event"] == "call")
+                .collect();
+            assert!(!calls.is_empty());
+            for call in calls {
+                assert_eq!(call["detail"]["connector"], connector.as_str(), "{call}");
+            }
+        }
+        *by_version.entry(connector).or_default() += 1;
+    }
+    assert_eq!(by_version.len(), 2, "both versions served: {by_version:?}");
+    let rows = std::fs::read_to_string(host.path("hr/accounts.csv")).unwrap();
+    let keys: Vec<&str> = rows
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap())
+        .collect();
+    let unique: BTreeSet<&str> = keys.iter().copied().collect();
+    assert_eq!(keys.len(), ids.len(), "one row per operation");
+    assert_eq!(unique.len(), ids.len(), "no account twice");
+
+    // Even switches went to 0.9.0, odd ones back: the 20th ends on 0.1.0,
+    // and 0.9.0, replaced, drained and dropped its instances.
+    let after = status(&host).await;
+    assert_eq!(after["sha256"], bundled.as_str(), "{after}");
+    let versions = after["versions"].as_array().unwrap();
+    let previous = versions
+        .iter()
+        .find(|v| v["role"] == "previous")
+        .expect("the replaced version stays for rollback");
+    assert_eq!(previous["sha256"], next.as_str());
+    assert_eq!(previous["in_flight"], 0, "{after}");
+    assert_eq!(previous["idle_instances"], 0, "drained and freed: {after}");
+    assert!(versions.iter().all(|v| v["role"] != "draining"), "{after}");
+
+    // Every switch is in the audit log.
+    let audit = host.get("/v1/audit?target=hr&limit=1000").await.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e["event"].as_str(),
+                Some("connector-activated" | "connector-rolled-back")
+            ) && e["actor"] == "ops"
+        })
+        .count();
+    assert_eq!(audit, 20);
+    let metrics = host.get("/metrics").await;
+    let text = metrics.body.as_str().unwrap_or_default();
+    assert!(
+        text.contains("provisio_connector_switches_total{target=\"hr\"}"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incompatible_versions_are_refused_and_the_active_one_keeps_serving() {
+    let host = csv_host("bundled:csv").await;
+    let mut probes = 0;
+
+    // Not a connector this host can load at all: refused at upload.
+    let future = host.upload(fixtures::FUTURE_CONTRACT).await;
+    refused(
+        &future,
+        422,
+        "invalid-connector",
+        &[
+            "built against provisio:connector@0.9.0",
+            "this host supports provisio:connector@0.1.x",
+        ],
+    );
+    let empty = host
+        .request(Method::POST, "/v1/connectors", Some(OPERATOR), None)
+        .await;
+    assert_eq!(empty.status, 400, "{:?}", empty.body);
+
+    // Loadable, but refused for this target.
+    let broken = upload(&host, fixtures::CSV_TEST_FAILS).await;
+    let reply = host
+        .post("/v1/targets/hr/activate", json!({"version": broken}))
+        .await;
+    refused(
+        &reply,
+        422,
+        "test-failed",
+        &["csv@1.0.0", "failed its test", "unreachable"],
+    );
+    probes += 1;
+    assert_eq!(served_by(&host, probes).await, "csv@0.1.0");
+
+    let ldap = upload(&host, fixtures::CSV_WANTS_LDAP).await;
+    let reply = host
+        .post("/v1/targets/hr/activate", json!({"version": ldap}))
+        .await;
+    refused(
+        &reply,
+        422,
+        "not-granted",
+        &["provisio:ldap/client", "grants"],
+    );
+    probes += 1;
+    assert_eq!(served_by(&host, probes).await, "csv@0.1.0");
+
+    let flaky = upload(&host, fixtures::FLAKY).await;
+    let reply = host
+        .post("/v1/targets/hr/activate", json!({"version": flaky}))
+        .await;
+    refused(
+        &reply,
+        422,
+        "wrong-connector",
+        &["runs connector `csv`", "flaky@"],
+    );
+
+    let reply = host
+        .post("/v1/targets/hr/activate", json!({"version": "7.7.7"}))
+        .await;
+    refused(&reply, 404, "unknown-version", &["7.7.7"]);
+    let reply = host.post("/v1/targets/hr/rollback", json!({})).await;
+    refused(&reply, 409, "refused", &["no previous version"]);
+
+    // A lower semver needs force.
+    let next = upload(&host, fixtures::CSV_NEXT).await;
+    activate(&host, "0.9.0", false).await;
+    probes += 1;
+    assert_eq!(served_by(&host, probes).await, "csv@0.9.0");
+    let reply = host
+        .post("/v1/targets/hr/activate", json!({"version": "csv@0.1.0"}))
+        .await;
+    refused(
+        &reply,
+        422,
+        "downgrade",
+        &["csv@0.1.0 is lower than the active csv@0.9.0"],
+    );
+    let reply = host
+        .post("/v1/targets/hr/activate", json!({"version": next}))
+        .await;
+    refused(&reply, 409, "refused", &["already active"]);
+    probes += 1;
+    assert_eq!(served_by(&host, probes).await, "csv@0.9.0");
+    let forced = activate(&host, "csv@0.1.0", true).await;
+    assert_eq!(forced["to"], "csv@0.1.0");
+    probes += 1;
+    assert_eq!(served_by(&host, probes).await, "csv@0.1.0");
+
+    // Only operators switch versions.
+    let reply = host.submit_raw("/v1/targets/hr/rollback", json!({})).await;
+    assert_eq!(reply.status, 403, "{:?}", reply.body);
+
+    // Every version uploaded is listed, with who added it.
+    let list = host.get("/v1/connectors").await;
+    let labels: BTreeSet<String> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            format!(
+                "{}@{} {}",
+                v["name"].as_str().unwrap(),
+                v["version"].as_str().unwrap(),
+                v["added_by"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "csv@0.9.0 ops",
+        "csv@1.0.0 ops",
+        "csv@1.1.0 ops",
+        "csv@0.1.0 config",
+    ] {
+        assert!(labels.contains(expected), "{labels:?} lacks {expected}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_come_back_on_the_active_version() {
+    let mut host = csv_host("bundled:csv").await;
+    let next = upload(&host, fixtures::CSV_NEXT).await;
+    activate(&host, &next, false).await;
+    assert_eq!(served_by(&host, 1).await, "csv@0.9.0");
+
+    host.restart().await;
+    let after = status(&host).await;
+    assert_eq!(after["connector"], "csv@0.9.0", "{after}");
+    assert_eq!(served_by(&host, 2).await, "csv@0.9.0");
+
+    // Rollback after a restart loads the previous version from the registry.
+    let back = rollback(&host).await;
+    assert_eq!(back["to"], "csv@0.1.0");
+    assert_eq!(served_by(&host, 3).await, "csv@0.1.0");
+    host.restart().await;
+    assert_eq!(status(&host).await["connector"], "csv@0.1.0");
+    assert_eq!(served_by(&host, 4).await, "csv@0.1.0");
+
+    // The registry's files are content-addressed: an altered one is
+    // refused rather than run, and the active version keeps serving.
+    let file = host.path(&format!("provisio-connectors/{next}.wasm"));
+    let good = std::fs::read(&file).unwrap();
+    let mut bad = good.clone();
+    let middle = bad.len() / 2;
+    bad[middle] ^= 0xff;
+    std::fs::write(&file, &bad).unwrap();
+    let reply = host.post("/v1/targets/hr/rollback", json!({})).await;
+    refused(&reply, 503, "registry-unavailable", &["was altered"]);
+    assert_eq!(served_by(&host, 5).await, "csv@0.1.0");
+    std::fs::write(&file, &good).unwrap();
+    assert_eq!(rollback(&host).await["to"], "csv@0.9.0");
+
+    // Editing the configuration's connector is a deploy of its own, which
+    // a restart keeps.
+    rollback(&host).await;
+    host.set_targets(&csv_target("hr", fixtures::CSV_NEXT));
+    host.restart().await;
+    let deployed = status(&host).await;
+    assert_eq!(deployed["connector"], "csv@0.9.0", "{deployed}");
+    assert_eq!(served_by(&host, 6).await, "csv@0.9.0");
+    host.restart().await;
+    assert_eq!(status(&host).await["connector"], "csv@0.9.0");
+    let by_config = host.get("/v1/audit?target=hr&limit=1000").await.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "connector-activated" && e["actor"] == "config")
+        .count();
+    assert_eq!(by_config, 2, "the first start and the edit");
+}
