@@ -33,6 +33,10 @@ const FIXTURES: &[Package<'static>] = &[
         dir: "tests/fixtures/csv-next",
     },
     Package {
+        name: "fixture-ldap-next",
+        dir: "tests/fixtures/ldap-next",
+    },
+    Package {
         name: "fixture-csv-test-fails",
         dir: "tests/fixtures/csv-test-fails",
     },
@@ -47,11 +51,10 @@ fn main() {
     let root = Path::new(&manifest_dir)
         .parent()
         .expect("tests/ lives in the workspace");
-    // The csv-next fixture wraps the CSV connector.
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("plugins/csv").display()
-    );
+    // The *-next fixtures are these connectors' sources under another version.
+    for plugin in ["plugins/csv", "plugins/ldap"] {
+        println!("cargo:rerun-if-changed={}", root.join(plugin).display());
+    }
     for artifact in build(root, FIXTURES) {
         let name = artifact.package.to_uppercase().replace('-', "_");
         println!("cargo:rustc-env={name}={}", artifact.path.display());

@@ -21,6 +21,8 @@ pub mod fixtures {
     pub const UNKNOWN_IMPORT: &str = env!("FIXTURE_UNKNOWN_IMPORT");
     /// The CSV connector declaring 0.9.0.
     pub const CSV_NEXT: &str = env!("FIXTURE_CSV_NEXT");
+    /// The LDAP connector declaring 0.9.0.
+    pub const LDAP_NEXT: &str = env!("FIXTURE_LDAP_NEXT");
     /// `csv@1.0.0` whose `test` fails.
     pub const CSV_TEST_FAILS: &str = env!("FIXTURE_CSV_TEST_FAILS");
     /// `csv@1.1.0` importing the LDAP capability.
