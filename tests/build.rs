@@ -29,6 +29,10 @@ const FIXTURES: &[Package<'static>] = &[
         dir: "tests/fixtures/unknown-import",
     },
     Package {
+        name: "fixture-contract-0-2",
+        dir: "tests/fixtures/contract-0-2",
+    },
+    Package {
         name: "fixture-csv-next",
         dir: "tests/fixtures/csv-next",
     },

@@ -64,7 +64,7 @@ fn a_newer_contract_version_is_refused_naming_both_versions() {
     );
     assert_eq!(
         error.to_string(),
-        "built against provisio:connector@0.9.0, but this host supports provisio:connector@0.1.x"
+        "built against provisio:connector@0.9.0, but this host supports provisio:connector@0.1.x, 0.2.x"
     );
 }
 

@@ -306,7 +306,7 @@ async fn incompatible_versions_are_refused_and_the_active_one_keeps_serving() {
         "invalid-connector",
         &[
             "built against provisio:connector@0.9.0",
-            "this host supports provisio:connector@0.1.x",
+            "this host supports provisio:connector@0.1.x, 0.2.x",
         ],
     );
     let empty = host
@@ -465,4 +465,80 @@ async fn restarts_come_back_on_the_active_version() {
         .filter(|e| e["event"] == "connector-activated" && e["actor"] == "config")
         .count();
     assert_eq!(by_config, 2, "the first start and the edit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contracts_0_1_and_0_2_serve_side_by_side() {
+    let tally = format!(
+        "[targets.tally]\nconnector = {:?}\n[targets.tally.grants]\ndirectory = \"{{dir}}/tally\"\n",
+        fixtures::CONTRACT_0_2
+    );
+    let host = TestHost::start(
+        &format!("{}\n{tally}", csv_target("hr", "bundled:csv")),
+        "",
+        &["hr", "tally"],
+    )
+    .await;
+    let hr = target_status(&host, "hr").await;
+    assert_eq!(hr["contract"], "provisio:connector@0.1.0", "{hr}");
+    let t = target_status(&host, "tally").await;
+    assert_eq!(t["contract"], "provisio:connector@0.2.0", "{t}");
+    assert!(
+        t["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("count")),
+        "{t}"
+    );
+
+    for name in ["ann", "abe", "bob"] {
+        let op = host.run("hr", csv_account(name, name, name)).await;
+        assert_eq!(op["status"], "succeeded", "{op}");
+        assert_eq!(op["connector"], "csv@0.1.0");
+        let op = host
+            .run(
+                "tally",
+                json!({"kind": "create", "identity": name, "attributes": {"__name__": name}}),
+            )
+            .await;
+        assert_eq!(op["status"], "succeeded", "{op}");
+        assert_eq!(op["connector"], "tally@2.0.0");
+    }
+    assert_eq!(
+        std::fs::read_dir(host.path("tally/account"))
+            .unwrap()
+            .count(),
+        3
+    );
+
+    // The 0.2.0 connector counts by itself; for the 0.1.0 one the host
+    // pages through its search.
+    let counted = host.get("/v1/targets/tally/count?class=account").await;
+    assert_eq!(counted.status, 200, "{:?}", counted.body);
+    assert_eq!(
+        (&counted.body["count"], &counted.body["counted_by"]),
+        (&json!(3), &json!("connector"))
+    );
+    let filtered = host
+        .get("/v1/targets/tally/count?class=account&filter=__name__%20sw%20%22a%22")
+        .await;
+    assert_eq!(filtered.body["count"], 2, "{:?}", filtered.body);
+    let counted = host.get("/v1/targets/hr/count").await;
+    assert_eq!(counted.status, 200, "{:?}", counted.body);
+    assert_eq!(
+        (&counted.body["count"], &counted.body["counted_by"]),
+        (&json!(3), &json!("search"))
+    );
+    let bad = host
+        .get("/v1/targets/tally/count?class=account&filter=x%20pr")
+        .await;
+    assert_eq!(bad.status, 502, "{:?}", bad.body);
+    assert!(
+        bad.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("filters are understood"),
+        "{:?}",
+        bad.body
+    );
 }

@@ -75,6 +75,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/targets/{target}/operations", post(operations::submit))
         .route("/targets/{target}/test", post(targets::test))
         .route("/targets/{target}/schema", get(targets::schema))
+        .route("/targets/{target}/count", get(targets::count))
         .route(
             "/targets/{target}/quarantine/lift",
             post(targets::lift_quarantine),

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         operations::submit, operations::get, operations::list, operations::approve,
         operations::reject, operations::cancel, operations::retry,
-        targets::list, targets::get, targets::test, targets::schema, targets::lift_quarantine,
+        targets::list, targets::get, targets::test, targets::schema, targets::count, targets::lift_quarantine,
         targets::links, targets::link,
         audit::list, audit::verify,
         connectors::upload, connectors::list, connectors::activate, connectors::rollback,
@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
         views::LinkView, views::AuditView, crate::engine::OperationRequest, crate::engine::OperationKind,
-        crate::engine::TargetStatus, targets::LinkRequest, targets::TestResult, audit::AuditPage,
+        crate::engine::TargetStatus, crate::engine::Count, targets::LinkRequest, targets::TestResult, audit::AuditPage,
         audit::Verification, connectors::Uploaded, connectors::ActivateRequest,
         crate::store::ConnectorVersion, crate::engine::SwitchReport, crate::engine::VersionStatus,
         crate::engine::VersionRole,

@@ -5,7 +5,7 @@ use super::problem::ApiError;
 use super::views::LinkView;
 use super::{ApiJson, ApiQuery, AppState};
 use crate::config::Role;
-use crate::engine::TargetStatus;
+use crate::engine::{Count, TargetStatus};
 use crate::model::ObjectSchema;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -77,6 +77,35 @@ pub async fn lift_quarantine(
     caller.require(Role::Operator)?;
     state.engine.lift_quarantine(&target, &caller.name).await?;
     Ok(Json(state.engine.target_status(&target)?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CountParams {
+    /// The object class (default: the target's class).
+    pub class: Option<String>,
+    /// A SCIM filter.
+    pub filter: Option<String>,
+}
+
+/// How many objects match, counted by the connector when it can (contract
+/// 0.2.0) or by paging through its search.
+#[utoipa::path(get, path = "/v1/targets/{target}/count", tag = "targets", params(("target" = String, Path), CountParams),
+    responses((status = 200, body = Count), (status = 502, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn count(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(target): Path<String>,
+    ApiQuery(params): ApiQuery<CountParams>,
+) -> Result<Json<Count>, ApiError> {
+    caller.require(Role::Provisioner)?;
+    Ok(Json(
+        state
+            .engine
+            .count(&target, params.class, params.filter)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

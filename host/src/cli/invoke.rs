@@ -74,6 +74,12 @@ enum Operation {
     },
     /// The token that marks now.
     LatestSyncToken { class: String },
+    /// How many objects match (connectors of contract 0.2.0 that count).
+    Count {
+        class: String,
+        #[arg(long)]
+        filter: Option<String>,
+    },
 }
 
 pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -147,6 +153,10 @@ pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result
             .latest_sync_token(class)
             .await
             .map(|token| json!({"token": token})),
+        Operation::Count { class, filter } => connector
+            .count(crate::model::CountRequest { class, filter })
+            .await
+            .map(|count| json!({"count": count})),
     };
     match result {
         Ok(value) => print(&value),

@@ -154,6 +154,8 @@ pub(super) struct Versions {
     pub draining: Vec<Arc<Deployed>>,
     /// When the active version was switched to (Unix ms).
     pub switched_at: i64,
+    /// sha256 of the connector the configuration names.
+    pub configured: String,
 }
 
 pub(super) enum Previous {

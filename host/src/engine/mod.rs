@@ -85,6 +85,20 @@ impl From<StoreError> for EngineError {
     }
 }
 
+/// Objects per page when counting through `search`.
+const COUNT_PAGE: u32 = 500;
+
+/// A count of objects on a target.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Count {
+    pub count: u64,
+    /// `connector` (its own `count`, contract 0.2.0) or `search` (paged
+    /// through, for connectors that cannot count).
+    pub counted_by: &'static str,
+    /// `name@version` that counted.
+    pub connector: String,
+}
+
 /// Who asks: a token's name, for the audit log.
 pub type Actor = str;
 
@@ -755,6 +769,64 @@ impl Engine {
         };
         let lease = target.lease();
         Ok(lease.connector.search(request).await?)
+    }
+
+    /// How many objects of a class match a filter on the target: counted by
+    /// the connector when its contract (0.2.0 and later) and its
+    /// capabilities allow, otherwise by paging through `search`.
+    pub async fn count(
+        &self,
+        name: &str,
+        class: Option<String>,
+        filter: Option<String>,
+    ) -> Result<Count, EngineError> {
+        let target = self.target(name)?;
+        let class = class.unwrap_or_else(|| target.config.class.clone());
+        let lease = target.lease();
+        let connector = lease.label();
+        let capabilities = lease.connector.info().capabilities;
+        if capabilities.count {
+            let count = lease
+                .connector
+                .count(crate::model::CountRequest { class, filter })
+                .await?;
+            return Ok(Count {
+                count,
+                counted_by: "connector",
+                connector,
+            });
+        }
+        if !capabilities.search {
+            return Err(EngineError::Refused(format!(
+                "{connector} can neither count nor search"
+            )));
+        }
+        let mut count = 0u64;
+        let mut cookie = None;
+        loop {
+            let page = lease
+                .connector
+                .search(SearchRequest {
+                    class: class.clone(),
+                    filter: filter.clone(),
+                    page: PageRequest {
+                        size: COUNT_PAGE,
+                        cookie,
+                    },
+                    attributes: vec![],
+                })
+                .await?;
+            count += page.objects.len() as u64;
+            match page.cookie {
+                Some(next) => cookie = Some(next),
+                None => break,
+            }
+        }
+        Ok(Count {
+            count,
+            counted_by: "search",
+            connector,
+        })
     }
 
     /// Stops taking new attempts; running ones finish.

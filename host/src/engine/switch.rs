@@ -174,16 +174,10 @@ impl Engine {
         actor: &str,
         started: Instant,
     ) -> Result<SwitchReport, SwitchError> {
-        let current = target.active();
-        let configured = self
-            .shared
-            .store
-            .deployments()
-            .await?
-            .into_iter()
-            .find(|d| d.target == target.name)
-            .map(|d| d.configured)
-            .unwrap_or_else(|| current.version.sha256.clone());
+        let (current, configured) = {
+            let versions = read(&target.versions);
+            (versions.active.clone(), versions.configured.clone())
+        };
         let switched_at = now_ms();
         let deployment = Deployment {
             target: target.name.clone(),
@@ -408,6 +402,7 @@ pub(super) async fn versions_at_start(
         previous,
         draining: Vec::new(),
         switched_at,
+        configured: configured_sha,
     })
 }
 

@@ -11,8 +11,8 @@ mod schema;
 /// `#[serde(with)]` for a `Vec<Attribute>` as a JSON object of names to values.
 pub use json::attributes as json_attributes;
 pub use object::{
-    Attribute, AttributeChange, ConnectorObject, DeltaKind, Page, PageRequest, SearchRequest,
-    SyncBatch, SyncDelta, SyncRequest, Value, find_attribute,
+    Attribute, AttributeChange, ConnectorObject, CountRequest, DeltaKind, Page, PageRequest,
+    SearchRequest, SyncBatch, SyncDelta, SyncRequest, Value, find_attribute,
 };
 pub use schema::{
     AttributeInfo, Capabilities, ClassInfo, ConnectorError, ConnectorInfo, ObjectSchema, ValueType,

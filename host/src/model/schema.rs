@@ -50,6 +50,9 @@ pub struct Capabilities {
     pub sync: bool,
     pub schema: bool,
     pub test: bool,
+    /// Since contract 0.2.0.
+    #[serde(default)]
+    pub count: bool,
 }
 
 impl Capabilities {
@@ -64,6 +67,7 @@ impl Capabilities {
             (self.sync, "sync"),
             (self.schema, "schema"),
             (self.test, "test"),
+            (self.count, "count"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))

@@ -1,8 +1,8 @@
 //! A loaded connector component, and a connector started for one target.
 
 use crate::model::{
-    Attribute, AttributeChange, ConnectorInfo, ConnectorObject, ObjectSchema, Page, SearchRequest,
-    SyncBatch, SyncRequest,
+    Attribute, AttributeChange, ConnectorInfo, ConnectorObject, CountRequest, ObjectSchema, Page,
+    SearchRequest, SyncBatch, SyncRequest,
 };
 use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
 use crate::runtime::cache::CompileSource;
@@ -305,6 +305,13 @@ impl Connector {
         .await
     }
 
+    /// How many objects match (a connector of contract 0.2.0 or later that
+    /// declares `count`).
+    pub async fn count(&self, request: CountRequest) -> Result<u64, CallError> {
+        self.run(Operation::Count, move |b, s| b.count(s, request))
+            .await
+    }
+
     /// Runs a call on a blocking thread under the target's limits.
     async fn run<R, F>(&self, operation: Operation, f: F) -> Result<R, CallError>
     where
@@ -359,6 +366,7 @@ impl Connector {
             Operation::Delete => c.delete,
             Operation::Search => c.search,
             Operation::Sync | Operation::LatestSyncToken => c.sync,
+            Operation::Count => c.count,
         };
         if declared {
             Ok(())

@@ -62,6 +62,7 @@ pub enum Operation {
     Search,
     Sync,
     LatestSyncToken,
+    Count,
 }
 
 impl Operation {
@@ -78,6 +79,7 @@ impl Operation {
             Operation::Search => "search",
             Operation::Sync => "sync",
             Operation::LatestSyncToken => "latest-sync-token",
+            Operation::Count => "count",
         }
     }
 }

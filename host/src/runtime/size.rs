@@ -15,6 +15,12 @@ impl ApproxSize for () {
     }
 }
 
+impl ApproxSize for u64 {
+    fn approx_size(&self) -> usize {
+        8
+    }
+}
+
 impl ApproxSize for String {
     fn approx_size(&self) -> usize {
         self.len()

@@ -7,13 +7,15 @@
 //! here generated from it, a variant to [`BindingsPre`] and [`Bindings`],
 //! and its entry in [`SUPPORTED`].
 
+mod common;
 pub mod ldap_v0_1_0;
 pub mod sql_v0_1_0;
 pub mod v0_1_0;
+pub mod v0_2_0;
 
 use crate::model::{
-    Attribute, AttributeChange, ConnectorError, ConnectorInfo, ConnectorObject, ObjectSchema, Page,
-    SearchRequest, SyncBatch, SyncRequest,
+    Attribute, AttributeChange, ConnectorError, ConnectorInfo, ConnectorObject, CountRequest,
+    ObjectSchema, Page, SearchRequest, SyncBatch, SyncRequest,
 };
 use crate::runtime::state::PluginState;
 use semver::Version;
@@ -21,7 +23,7 @@ use wasmtime::Store;
 use wasmtime::component::{InstancePre, Linker};
 
 /// The contract versions this host binds, oldest first.
-pub const SUPPORTED: &[&str] = &[v0_1_0::VERSION];
+pub const SUPPORTED: &[&str] = &[v0_1_0::VERSION, v0_2_0::VERSION];
 
 /// The bound version a connector built against `found` runs on: the same
 /// major (and, before 1.0, the same minor) version, as semver defines
@@ -33,26 +35,27 @@ pub fn binding_for(found: &Version) -> Option<&'static str> {
     })
 }
 
-/// "provisio:connector@0.1.x" (and more, as versions are added).
+/// "provisio:connector@0.1.x, 0.2.x": each supported version line.
 pub fn supported_description() -> String {
-    SUPPORTED
+    let lines: Vec<String> = SUPPORTED
         .iter()
         .map(|v| {
             let v = Version::parse(v).expect("SUPPORTED holds semver");
             if v.major == 0 {
-                format!("provisio:connector@0.{}.x", v.minor)
+                format!("0.{}.x", v.minor)
             } else {
-                format!("provisio:connector@{}.x", v.major)
+                format!("{}.x", v.major)
             }
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    format!("provisio:connector@{}", lines.join(", "))
 }
 
 /// Links the host imports of every supported version, and the
 /// capabilities (versioned on their own).
 pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
     v0_1_0::add_to_linker(linker)?;
+    v0_2_0::add_to_linker(linker)?;
     sql_v0_1_0::add_to_linker(linker)?;
     ldap_v0_1_0::add_to_linker(linker)
 }
@@ -61,12 +64,14 @@ pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
 #[derive(Clone)]
 pub enum BindingsPre {
     V0_1(v0_1_0::Pre),
+    V0_2(v0_2_0::Pre),
 }
 
 impl BindingsPre {
     pub fn new(binding: &str, pre: InstancePre<PluginState>) -> wasmtime::Result<Self> {
         match binding {
             v0_1_0::VERSION => Ok(BindingsPre::V0_1(v0_1_0::Pre::new(pre)?)),
+            v0_2_0::VERSION => Ok(BindingsPre::V0_2(v0_2_0::Pre::new(pre)?)),
             other => unreachable!("no binding for supported version {other}"),
         }
     }
@@ -74,6 +79,7 @@ impl BindingsPre {
     pub fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Bindings> {
         match self {
             BindingsPre::V0_1(pre) => Ok(Bindings::V0_1(pre.instantiate(store)?)),
+            BindingsPre::V0_2(pre) => Ok(Bindings::V0_2(pre.instantiate(store)?)),
         }
     }
 }
@@ -81,6 +87,7 @@ impl BindingsPre {
 /// The exports of one instance.
 pub enum Bindings {
     V0_1(v0_1_0::Plugin),
+    V0_2(v0_2_0::Plugin),
 }
 
 /// A call's outcome: the outer error is the guest misbehaving (trap,
@@ -93,18 +100,21 @@ impl Bindings {
     pub fn info(&self, store: S) -> wasmtime::Result<ConnectorInfo> {
         match self {
             Bindings::V0_1(b) => v0_1_0::info(b, store),
+            Bindings::V0_2(b) => v0_2_0::info(b, store),
         }
     }
 
     pub fn schema(&self, store: S) -> Outcome<ObjectSchema> {
         match self {
             Bindings::V0_1(b) => v0_1_0::schema(b, store),
+            Bindings::V0_2(b) => v0_2_0::schema(b, store),
         }
     }
 
     pub fn test(&self, store: S) -> Outcome<()> {
         match self {
             Bindings::V0_1(b) => v0_1_0::test(b, store),
+            Bindings::V0_2(b) => v0_2_0::test(b, store),
         }
     }
 
@@ -116,6 +126,7 @@ impl Bindings {
     ) -> Outcome<ConnectorObject> {
         match self {
             Bindings::V0_1(b) => v0_1_0::create(b, store, class, attributes),
+            Bindings::V0_2(b) => v0_2_0::create(b, store, class, attributes),
         }
     }
 
@@ -128,6 +139,7 @@ impl Bindings {
     ) -> Outcome<ConnectorObject> {
         match self {
             Bindings::V0_1(b) => v0_1_0::get(b, store, class, uid, attributes),
+            Bindings::V0_2(b) => v0_2_0::get(b, store, class, uid, attributes),
         }
     }
 
@@ -140,30 +152,45 @@ impl Bindings {
     ) -> Outcome<ConnectorObject> {
         match self {
             Bindings::V0_1(b) => v0_1_0::update(b, store, class, uid, changes),
+            Bindings::V0_2(b) => v0_2_0::update(b, store, class, uid, changes),
         }
     }
 
     pub fn delete(&self, store: S, class: &str, uid: &str) -> Outcome<()> {
         match self {
             Bindings::V0_1(b) => v0_1_0::delete(b, store, class, uid),
+            Bindings::V0_2(b) => v0_2_0::delete(b, store, class, uid),
         }
     }
 
     pub fn search(&self, store: S, request: SearchRequest) -> Outcome<Page> {
         match self {
             Bindings::V0_1(b) => v0_1_0::search(b, store, request),
+            Bindings::V0_2(b) => v0_2_0::search(b, store, request),
         }
     }
 
     pub fn sync(&self, store: S, request: SyncRequest) -> Outcome<SyncBatch> {
         match self {
             Bindings::V0_1(b) => v0_1_0::sync(b, store, request),
+            Bindings::V0_2(b) => v0_2_0::sync(b, store, request),
+        }
+    }
+
+    /// Since 0.2.0; a 0.1.0 connector cannot count.
+    pub fn count(&self, store: S, request: CountRequest) -> Outcome<u64> {
+        match self {
+            Bindings::V0_1(_) => Ok(Err(ConnectorError::Unsupported {
+                message: "count came with provisio:connector@0.2.0".into(),
+            })),
+            Bindings::V0_2(b) => v0_2_0::count(b, store, request),
         }
     }
 
     pub fn latest_sync_token(&self, store: S, class: &str) -> Outcome<String> {
         match self {
             Bindings::V0_1(b) => v0_1_0::latest_sync_token(b, store, class),
+            Bindings::V0_2(b) => v0_2_0::latest_sync_token(b, store, class),
         }
     }
 }

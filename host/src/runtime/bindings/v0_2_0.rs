@@ -1,0 +1,56 @@
+//! Binding of `provisio:connector@0.2.0` (frozen in `wit/0.2.0/`): 0.1.0
+//! and `count`.
+
+use crate::model;
+use crate::runtime::bindings::Outcome;
+use crate::runtime::capabilities::{config, log};
+use crate::runtime::state::PluginState;
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker};
+
+pub const VERSION: &str = "0.2.0";
+
+mod generated {
+    wasmtime::component::bindgen!({
+        world: "connector-plugin",
+        path: "../wit/0.2.0",
+    });
+}
+
+use generated::provisio::connector::types as wit;
+
+super::common::binding!();
+
+impl From<wit::ConnectorInfo> for model::ConnectorInfo {
+    fn from(i: wit::ConnectorInfo) -> Self {
+        let c = i.capabilities;
+        model::ConnectorInfo {
+            name: i.name,
+            version: i.version,
+            description: i.description,
+            capabilities: model::Capabilities {
+                create: c.contains(wit::Capabilities::CREATE),
+                get: c.contains(wit::Capabilities::GET),
+                update: c.contains(wit::Capabilities::UPDATE),
+                delete: c.contains(wit::Capabilities::DELETE),
+                search: c.contains(wit::Capabilities::SEARCH),
+                sync: c.contains(wit::Capabilities::SYNC),
+                schema: c.contains(wit::Capabilities::SCHEMA),
+                test: c.contains(wit::Capabilities::TEST),
+                count: c.contains(wit::Capabilities::COUNT),
+            },
+        }
+    }
+}
+
+pub fn count(plugin: &Plugin, store: S, request: model::CountRequest) -> Outcome<u64> {
+    let request = wit::CountRequest {
+        class: request.class,
+        filter: request.filter,
+    };
+    outcome(
+        plugin
+            .provisio_connector_connector()
+            .call_count(store, &request),
+    )
+}
