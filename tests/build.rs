@@ -29,6 +29,10 @@ const FIXTURES: &[Package<'static>] = &[
         dir: "tests/fixtures/unknown-import",
     },
     Package {
+        name: "fixture-contract-0-1",
+        dir: "tests/fixtures/contract-0-1",
+    },
+    Package {
         name: "fixture-contract-0-2",
         dir: "tests/fixtures/contract-0-2",
     },
@@ -56,7 +60,8 @@ fn main() {
         .parent()
         .expect("tests/ lives in the workspace");
     // The *-next fixtures are these connectors' sources under another version.
-    for plugin in ["plugins/csv", "plugins/ldap"] {
+    // fixture-contract-0-1 is fixture-contract-0-2's source under a feature.
+    for plugin in ["plugins/csv", "plugins/ldap", "tests/fixtures/contract-0-2"] {
         println!("cargo:rerun-if-changed={}", root.join(plugin).display());
     }
     for artifact in build(root, FIXTURES) {

@@ -1,4 +1,4 @@
-//! Generated guest bindings: the `provisio:connector@0.1.0` world plus the
+//! Generated guest bindings: the `provisio:connector@0.2.0` world plus the
 //! capabilities a connector may import (`provisio:sql@0.1.0`,
 //! `provisio:ldap@0.1.0`). A component
 //! imports only the capabilities its code calls, so a connector that never
@@ -13,12 +13,12 @@ wit_bindgen::generate!({
         package provisio:sdk;
 
         world plugin {
-            include provisio:connector/connector-plugin@0.1.0;
+            include provisio:connector/connector-plugin@0.2.0;
             import provisio:sql/client@0.1.0;
             import provisio:ldap/client@0.1.0;
         }
     ",
-    path: ["../wit/0.1.0", "../wit/sql/0.1.0", "../wit/ldap/0.1.0"],
+    path: ["../wit/0.2.0", "../wit/sql/0.1.0", "../wit/ldap/0.1.0"],
     world: "provisio:sdk/plugin",
     pub_export_macro: true,
     export_macro_name: "__export_connector_plugin",

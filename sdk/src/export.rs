@@ -1,7 +1,7 @@
 //! The glue between the generated exports and a [`Connector`]: one
 //! connector value per instance, opened on the first call.
 
-use crate::bindings::provisio::connector::types::SearchRequest;
+use crate::bindings::provisio::connector::types::{CountRequest, SearchRequest};
 use crate::filter;
 use crate::{Config, Connector, Error, Page, Query};
 use std::any::Any;
@@ -43,4 +43,10 @@ pub fn search<C: Connector>(request: SearchRequest) -> Result<Page, Error> {
         attributes: request.attributes,
     };
     with::<C, _>(|c| c.search(query))
+}
+
+/// Parses the filter, then counts.
+pub fn count<C: Connector>(request: CountRequest) -> Result<u64, Error> {
+    let filter = request.filter.as_deref().map(filter::parse).transpose()?;
+    with::<C, _>(|c| c.count(&request.class, filter.as_ref()))
 }

@@ -114,7 +114,7 @@ pub use filter::Filter;
 pub use types::find_attribute;
 
 /// The contract version this SDK builds connectors against.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// A search request with its filter already parsed.
 #[derive(Debug, Clone)]
@@ -211,6 +211,14 @@ pub trait Connector: Sized + 'static {
         let _ = class;
         Err(Error::unsupported("sync"))
     }
+
+    /// How many objects of a class match the filter, without returning
+    /// them (contract 0.2.0; declare [`Capabilities::COUNT`]). A host asks
+    /// a connector that cannot count to page through `search` instead.
+    fn count(&mut self, class: &str, filter: Option<&Filter>) -> Result<u64, Error> {
+        let _ = (class, filter);
+        Err(Error::unsupported("count"))
+    }
 }
 
 /// Exports a [`Connector`] implementation as the component's
@@ -273,6 +281,11 @@ macro_rules! export_connector {
                 ) -> ::core::result::Result<::std::string::String, $crate::Error> {
                     $crate::__private::with::<$connector, _>(|c| c.latest_sync_token(&class))
                 }
+                fn count(
+                    request: $crate::__private::CountRequest,
+                ) -> ::core::result::Result<u64, $crate::Error> {
+                    $crate::__private::count::<$connector>(request)
+                }
             }
 
             // Component exports exist only in a wasm build; a native build
@@ -289,7 +302,7 @@ macro_rules! export_connector {
 pub mod __private {
     pub use crate::bindings;
     pub use crate::bindings::exports::provisio::connector::connector::Guest;
-    pub use crate::bindings::provisio::connector::types::SearchRequest;
-    pub use crate::export::{search, with};
+    pub use crate::bindings::provisio::connector::types::{CountRequest, SearchRequest};
+    pub use crate::export::{count, search, with};
     pub use wit_bindgen;
 }

@@ -165,6 +165,15 @@ async fn search_pages_through_filtered_users() {
         .map(|i| format!("user{i:02}"))
         .collect();
     assert_eq!(seen, expected);
+    // Contract 0.2.0: totalResults of a list of none.
+    let engineers = scim
+        .count(provisio_host::model::CountRequest {
+            class: "account".into(),
+            filter: Some(r#"title eq "Engineer""#.into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(engineers, 12);
     let one = scim
         .search(SearchRequest {
             class: "account".into(),

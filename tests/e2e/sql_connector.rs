@@ -510,6 +510,22 @@ async fn paging_and_sync(backend: Backend) {
     }
     assert_eq!(pages, 8, "{}", backend.name());
     assert_eq!(seen.len(), 5000);
+    // Contract 0.2.0: COUNT(*) with the same WHERE as search, no rows read.
+    let count = |filter: Option<&str>| {
+        db.count(provisio_host::model::CountRequest {
+            class: "account".into(),
+            filter: filter.map(str::to_owned),
+        })
+    };
+    assert_eq!(count(None).await.unwrap(), 5000);
+    assert_eq!(count(Some(r#"department eq "Even""#)).await.unwrap(), 2500);
+    assert_eq!(
+        count(Some(r#"department eq "Even' OR '1'='1""#))
+            .await
+            .unwrap(),
+        0,
+        "values are bound, never spliced"
+    );
     let mut sorted = seen.clone();
     sorted.sort();
     sorted.dedup();

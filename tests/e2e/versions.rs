@@ -224,6 +224,15 @@ async fn swap_twenty_times_under_load(
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {series} in {text}"));
     assert!(counted >= 20, "{counted}");
+    for label in &labels {
+        for series in [
+            "provisio_connector_calls_total",
+            "provisio_connector_in_flight",
+        ] {
+            let series = format!("{series}{{target=\"{target}\",connector=\"{label}\"}}");
+            assert!(text.contains(&series), "no {series} in {text}");
+        }
+    }
     ids
 }
 
@@ -467,71 +476,85 @@ async fn restarts_come_back_on_the_active_version() {
     assert_eq!(by_config, 2, "the first start and the edit");
 }
 
+fn tally_target(name: &str, connector: &str) -> String {
+    format!(
+        "[targets.{name}]\nconnector = {connector:?}\n[targets.{name}.grants]\ndirectory = \"{{dir}}/{name}\"\n"
+    )
+}
+
+async fn count(host: &TestHost, target: &str, query: &str) -> (u64, String) {
+    let reply = host
+        .get(&format!("/v1/targets/{target}/count{query}"))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    (
+        reply.body["count"].as_u64().unwrap(),
+        reply.body["counted_by"].as_str().unwrap().to_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contracts_0_1_and_0_2_serve_side_by_side() {
-    let tally = format!(
-        "[targets.tally]\nconnector = {:?}\n[targets.tally.grants]\ndirectory = \"{{dir}}/tally\"\n",
-        fixtures::CONTRACT_0_2
-    );
+    // The same connector built against each contract, on two targets.
     let host = TestHost::start(
-        &format!("{}\n{tally}", csv_target("hr", "bundled:csv")),
+        &format!(
+            "{}\n{}",
+            tally_target("old", fixtures::CONTRACT_0_1),
+            tally_target("new", fixtures::CONTRACT_0_2)
+        ),
         "",
-        &["hr", "tally"],
+        &["old", "new"],
     )
     .await;
-    let hr = target_status(&host, "hr").await;
-    assert_eq!(hr["contract"], "provisio:connector@0.1.0", "{hr}");
-    let t = target_status(&host, "tally").await;
-    assert_eq!(t["contract"], "provisio:connector@0.2.0", "{t}");
+    let old = target_status(&host, "old").await;
+    assert_eq!(old["contract"], "provisio:connector@0.1.0", "{old}");
+    assert_eq!(old["connector"], "tally@1.0.0");
+    let new = target_status(&host, "new").await;
+    assert_eq!(new["contract"], "provisio:connector@0.2.0", "{new}");
     assert!(
-        t["capabilities"]
+        new["capabilities"]
             .as_array()
             .unwrap()
             .contains(&json!("count")),
-        "{t}"
+        "{new}"
     );
-
-    for name in ["ann", "abe", "bob"] {
-        let op = host.run("hr", csv_account(name, name, name)).await;
-        assert_eq!(op["status"], "succeeded", "{op}");
-        assert_eq!(op["connector"], "csv@0.1.0");
-        let op = host
-            .run(
-                "tally",
-                json!({"kind": "create", "identity": name, "attributes": {"__name__": name}}),
-            )
-            .await;
-        assert_eq!(op["status"], "succeeded", "{op}");
-        assert_eq!(op["connector"], "tally@2.0.0");
-    }
-    assert_eq!(
-        std::fs::read_dir(host.path("tally/account"))
+    assert!(
+        !old["capabilities"]
+            .as_array()
             .unwrap()
-            .count(),
-        3
+            .contains(&json!("count")),
+        "{old}"
     );
 
-    // The 0.2.0 connector counts by itself; for the 0.1.0 one the host
-    // pages through its search.
-    let counted = host.get("/v1/targets/tally/count?class=account").await;
-    assert_eq!(counted.status, 200, "{:?}", counted.body);
+    for target in ["old", "new"] {
+        for name in ["ann", "abe", "bob"] {
+            let op = host
+                .run(
+                    target,
+                    json!({"kind": "create", "identity": name, "attributes": {"__name__": name}}),
+                )
+                .await;
+            assert_eq!(op["status"], "succeeded", "{op}");
+        }
+        assert_eq!(
+            std::fs::read_dir(host.path(&format!("{target}/account")))
+                .unwrap()
+                .count(),
+            3
+        );
+    }
+
+    // The 0.2.0 build counts by itself; for the 0.1.0 one the host pages
+    // through its search. Same answers.
+    assert_eq!(count(&host, "new", "").await, (3, "connector".into()));
+    assert_eq!(count(&host, "old", "").await, (3, "search".into()));
+    let abe_and_ann = "?filter=__name__%20sw%20%22a%22";
     assert_eq!(
-        (&counted.body["count"], &counted.body["counted_by"]),
-        (&json!(3), &json!("connector"))
+        count(&host, "new", abe_and_ann).await,
+        (2, "connector".into())
     );
-    let filtered = host
-        .get("/v1/targets/tally/count?class=account&filter=__name__%20sw%20%22a%22")
-        .await;
-    assert_eq!(filtered.body["count"], 2, "{:?}", filtered.body);
-    let counted = host.get("/v1/targets/hr/count").await;
-    assert_eq!(counted.status, 200, "{:?}", counted.body);
-    assert_eq!(
-        (&counted.body["count"], &counted.body["counted_by"]),
-        (&json!(3), &json!("search"))
-    );
-    let bad = host
-        .get("/v1/targets/tally/count?class=account&filter=x%20pr")
-        .await;
+    assert_eq!(count(&host, "old", abe_and_ann).await, (2, "search".into()));
+    let bad = host.get("/v1/targets/new/count?filter=x%20pr").await;
     assert_eq!(bad.status, 502, "{:?}", bad.body);
     assert!(
         bad.body["detail"]
@@ -540,5 +563,33 @@ async fn contracts_0_1_and_0_2_serve_side_by_side() {
             .contains("filters are understood"),
         "{:?}",
         bad.body
+    );
+
+    // A switch may cross contract versions: the 0.1.0 target moves to the
+    // 0.2.0 build, counts natively, and rolls back.
+    let sha = upload(&host, fixtures::CONTRACT_0_2).await;
+    let reply = host
+        .post("/v1/targets/old/activate", json!({"version": sha}))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let moved = target_status(&host, "old").await;
+    assert_eq!(moved["contract"], "provisio:connector@0.2.0", "{moved}");
+    assert_eq!(count(&host, "old", "").await, (3, "connector".into()));
+    let reply = host.post("/v1/targets/old/rollback", json!({})).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(count(&host, "old", "").await, (3, "search".into()));
+
+    // The bundled connectors are built with the SDK, on the newest contract.
+    let csv = csv_host("bundled:csv").await;
+    let hr = status(&csv).await;
+    assert_eq!(hr["contract"], "provisio:connector@0.2.0", "{hr}");
+    for name in ["ann", "bob"] {
+        let op = csv.run("hr", csv_account(name, name, name)).await;
+        assert_eq!(op["status"], "succeeded", "{op}");
+    }
+    assert_eq!(count(&csv, "hr", "").await, (2, "connector".into()));
+    assert_eq!(
+        count(&csv, "hr", "?filter=userName%20eq%20%22bob%22").await,
+        (1, "connector".into())
     );
 }

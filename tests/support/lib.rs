@@ -19,6 +19,8 @@ pub mod fixtures {
     pub const FUTURE_CONTRACT: &str = env!("FIXTURE_FUTURE_CONTRACT");
     pub const INCOMPLETE_CONTRACT: &str = env!("FIXTURE_INCOMPLETE_CONTRACT");
     pub const UNKNOWN_IMPORT: &str = env!("FIXTURE_UNKNOWN_IMPORT");
+    /// `tally@1.0.0`, built against contract 0.1.0.
+    pub const CONTRACT_0_1: &str = env!("FIXTURE_CONTRACT_0_1");
     /// `tally@2.0.0`, built against contract 0.2.0 (with `count`).
     pub const CONTRACT_0_2: &str = env!("FIXTURE_CONTRACT_0_2");
     /// The CSV connector declaring 0.9.0.

@@ -49,6 +49,17 @@ impl Deployed {
     pub fn record_calls(&self, calls: u64, failed: u64) {
         self.calls.fetch_add(calls, Ordering::Relaxed);
         self.failed_calls.fetch_add(failed, Ordering::Relaxed);
+        let labels = self.labels();
+        metrics::counter!("provisio_connector_calls_total", &labels).increment(calls);
+        metrics::counter!("provisio_connector_failed_calls_total", &labels).increment(failed);
+    }
+
+    /// The metric labels of this version on its target.
+    fn labels(&self) -> [(&'static str, String); 2] {
+        [
+            ("target", self.connector.target().to_owned()),
+            ("connector", self.label()),
+        ]
     }
 
     /// Waits until no attempt holds this version.
@@ -94,6 +105,7 @@ impl Lease {
     /// target's versions lock), so a drain never misses it.
     pub fn take(deployed: &Arc<Deployed>) -> Lease {
         deployed.in_flight.fetch_add(1, Ordering::AcqRel);
+        metrics::gauge!("provisio_connector_in_flight", &deployed.labels()).increment(1.0);
         Lease(deployed.clone())
     }
 }
@@ -107,6 +119,7 @@ impl std::ops::Deref for Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        metrics::gauge!("provisio_connector_in_flight", &self.0.labels()).decrement(1.0);
         if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
         }

@@ -786,15 +786,28 @@ impl Engine {
         let connector = lease.label();
         let capabilities = lease.connector.info().capabilities;
         if capabilities.count {
-            let count = lease
-                .connector
-                .count(crate::model::CountRequest { class, filter })
-                .await?;
-            return Ok(Count {
-                count,
-                counted_by: "connector",
-                connector,
-            });
+            let request = crate::model::CountRequest {
+                class: class.clone(),
+                filter: filter.clone(),
+            };
+            match lease.connector.count(request).await {
+                Ok(count) => {
+                    return Ok(Count {
+                        count,
+                        counted_by: "connector",
+                        connector,
+                    });
+                }
+                // Declared but not implemented (an SDK default): search.
+                Err(CallError {
+                    kind:
+                        crate::runtime::CallErrorKind::Connector(
+                            crate::model::ConnectorError::Unsupported { .. },
+                        ),
+                    ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         if !capabilities.search {
             return Err(EngineError::Refused(format!(

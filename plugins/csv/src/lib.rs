@@ -19,8 +19,8 @@ mod table;
 use class_file::ClassFile;
 use provisio_sdk::{
     Attribute, AttributeChange, AttributeInfo, Capabilities, ClassInfo, Config, Connector,
-    ConnectorInfo, ConnectorObject, Error, ObjectSchema, Page, Query, SyncBatch, SyncRequest,
-    ValueType, export_connector, filter,
+    ConnectorInfo, ConnectorObject, Error, Filter, ObjectSchema, Page, Query, SyncBatch,
+    SyncRequest, ValueType, export_connector, filter,
 };
 use settings::Settings;
 use table::FileLock;
@@ -190,6 +190,21 @@ impl Connector for CsvConnector {
             cookie,
             remaining: Some(remaining as u64),
         })
+    }
+
+    fn count(&mut self, class: &str, filter: Option<&Filter>) -> Result<u64, Error> {
+        let class = self.settings.class(class)?;
+        let file = ClassFile::load(&self.settings, class)?;
+        let Some(filter) = filter else {
+            return Ok(file.table.rows.len() as u64);
+        };
+        let mut count = 0;
+        for row in &file.table.rows {
+            if filter::matches(filter, &file.object(row, &[])?) {
+                count += 1;
+            }
+        }
+        Ok(count)
     }
 
     fn sync(&mut self, request: SyncRequest) -> Result<SyncBatch, Error> {

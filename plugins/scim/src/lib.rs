@@ -580,6 +580,17 @@ impl Connector for ScimConnector {
         })
     }
 
+    /// `totalResults` of a list asking for no resources.
+    fn count(&mut self, class: &str, filter: Option<&Filter>) -> Result<u64, Error> {
+        let class = self::class(class)?;
+        let filter = filter
+            .map(|f| self.scim_filter(class, f))
+            .transpose()?
+            .map(|f| f.to_string());
+        let (_, total) = self.list(class, filter, 1, 0, "")?;
+        Ok(total)
+    }
+
     /// Polls `meta.lastModified`: the token is the newest time seen.
     fn sync(&mut self, request: SyncRequest) -> Result<SyncBatch, Error> {
         let class = class(&request.class)?;

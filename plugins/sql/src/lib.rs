@@ -26,8 +26,8 @@ use class_table::{ClassTable, GROUPS, Target};
 use provisio_sdk::sql::{Database, Dialect, Transaction, Value as SqlValue};
 use provisio_sdk::{
     Attribute, AttributeChange, AttributeInfo, Capabilities, ClassInfo, Config, Connector,
-    ConnectorInfo, ConnectorObject, Error, ObjectSchema, Page, Query, SyncBatch, SyncRequest,
-    Value, ValueType, export_connector,
+    ConnectorInfo, ConnectorObject, Error, Filter, ObjectSchema, Page, Query, SyncBatch,
+    SyncRequest, Value, ValueType, export_connector,
 };
 use settings::{Membership, Settings};
 use table::{Queries, Statement, ident};
@@ -632,6 +632,27 @@ impl Connector for SqlConnector {
             cookie,
             remaining: None,
         })
+    }
+
+    fn count(&mut self, class: &str, filter: Option<&Filter>) -> Result<u64, Error> {
+        let i = self.described(class)?;
+        let (this, class) = (&*self, &self.tables[i]);
+        let mut statement = Statement::new(
+            this.dialect,
+            format!("SELECT COUNT(*) FROM {}", class.table()),
+        );
+        if let Some(filter) = filter {
+            statement.push(" WHERE ");
+            filter_sql::push_filter(&mut statement, class, filter)?;
+        }
+        let rows = statement.rows(&this.db)?;
+        match rows.rows.first().and_then(|row| row.first()) {
+            Some(SqlValue::Integer(n)) => Ok((*n).max(0) as u64),
+            other => Err(Error::failed(format!(
+                "COUNT(*) on {} returned {other:?}",
+                class.settings.table
+            ))),
+        }
     }
 
     fn sync(&mut self, request: SyncRequest) -> Result<SyncBatch, Error> {
