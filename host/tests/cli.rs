@@ -32,7 +32,7 @@ fn inspect_describes_a_connector() {
     assert!(out.status.success(), "{}", stderr(&out));
     let info = stdout_json(&out);
     assert_eq!(info["name"], "csv");
-    assert_eq!(info["contract"], "provisio:connector@0.1.0");
+    assert_eq!(info["contract"], "provisio:connector@0.2.0");
     assert!(
         info["capabilities"]
             .as_array()
@@ -41,7 +41,7 @@ fn inspect_describes_a_connector() {
     );
     let imports = info["imports"].as_array().unwrap();
     assert!(
-        imports.contains(&"provisio:connector/log@0.1.0".into()),
+        imports.contains(&"provisio:connector/log@0.2.0".into()),
         "{imports:?}"
     );
     assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
@@ -49,7 +49,7 @@ fn inspect_describes_a_connector() {
     let text = provisio(&["plugin", "inspect", "bundled:csv"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
-        text.contains("contract:     provisio:connector@0.1.0"),
+        text.contains("contract:     provisio:connector@0.2.0"),
         "{text}"
     );
 }

@@ -100,12 +100,12 @@ fn a_component_importing_an_unknown_interface_is_refused() {
 fn a_connector_is_described_by_what_it_imports() {
     let component = runtime().load(provisio_host::bundled::CSV.bytes).unwrap();
     assert_eq!(component.label(), "csv@0.1.0");
-    assert_eq!(component.facts.contract.to_string(), "0.1.0");
+    assert_eq!(component.facts.contract.to_string(), "0.2.0");
     let imports = &component.facts.imports;
     assert!(
         imports
             .iter()
-            .any(|i| i == "provisio:connector/config@0.1.0"),
+            .any(|i| i == "provisio:connector/config@0.2.0"),
         "{imports:?}"
     );
     assert!(
@@ -121,6 +121,7 @@ fn a_connector_is_described_by_what_it_imports() {
         "the CSV connector asks for no network: {imports:?}"
     );
     assert!(component.info.capabilities.sync);
+    assert!(component.info.capabilities.count);
     assert_eq!(
         component.hash,
         provisio_host::bundled::CSV.sha256,

@@ -185,13 +185,26 @@ async fn swap_twenty_times_under_load(
 
     // Even switches went to 0.9.0, odd ones back: the 20th ends on the
     // first version, and 0.9.0, replaced, drained and freed its instances.
-    let after = target_status(&host, target).await;
+    // (Draining finishes just after an attempt's record: allow it a moment.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let after = loop {
+        let after = target_status(&host, target).await;
+        let versions = after["versions"].as_array().unwrap();
+        let previous = versions
+            .iter()
+            .find(|v| v["role"] == "previous")
+            .expect("the replaced version stays for rollback");
+        let drained = previous["in_flight"] == 0
+            && previous["idle_instances"] == 0
+            && versions.iter().all(|v| v["role"] != "draining");
+        if drained || std::time::Instant::now() > deadline {
+            break after;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(after["sha256"], bundled.as_str(), "{after}");
     let versions = after["versions"].as_array().unwrap();
-    let previous = versions
-        .iter()
-        .find(|v| v["role"] == "previous")
-        .expect("the replaced version stays for rollback");
+    let previous = versions.iter().find(|v| v["role"] == "previous").unwrap();
     assert_eq!(previous["sha256"], next.as_str());
     assert_eq!(previous["in_flight"], 0, "{after}");
     assert_eq!(previous["idle_instances"], 0, "drained and freed: {after}");

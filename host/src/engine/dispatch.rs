@@ -194,6 +194,8 @@ async fn attempt(
             )
         })
         .collect();
+    // The connector's work is done: the version may drain.
+    drop(lease);
     let mut delay_ms = None;
     let (status, due, change) = match outcome {
         Outcome::Succeeded { result, link } => (

@@ -312,6 +312,10 @@ async fn prepare(
 /// Frees a replaced version's instances once its last attempt ends.
 async fn drain(target: Arc<Target>, replaced: Arc<Deployed>) {
     replaced.drained().await;
+    // Rolled back to before its attempts ended: it serves again.
+    if Arc::ptr_eq(&read(&target.versions).active, &replaced) {
+        return;
+    }
     let freed = replaced.connector.release_idle();
     write(&target.versions)
         .draining
