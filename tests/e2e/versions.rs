@@ -606,3 +606,95 @@ async fn contracts_0_1_and_0_2_serve_side_by_side() {
         (1, "connector".into())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_takes_its_share_then_is_stopped_or_promoted() {
+    let host = csv_host("bundled:csv").await;
+    let next = upload(&host, fixtures::CSV_NEXT).await;
+    let canary = |body: Value| {
+        let host = &host;
+        async move { host.post("/v1/targets/hr/canary", body).await }
+    };
+
+    let reply = canary(json!({"version": next, "share": 1.5})).await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.body["field"], "share");
+    let broken = upload(&host, fixtures::CSV_TEST_FAILS).await;
+    let reply = canary(json!({"version": broken, "share": 0.5})).await;
+    refused(&reply, 422, "test-failed", &["csv@1.0.0"]);
+
+    // Half the operations go to the canary.
+    let reply = canary(json!({"version": next, "share": 0.5})).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["connector"], "csv@0.9.0");
+    let mut by_version = BTreeMap::<String, usize>::new();
+    for n in 0..40 {
+        *by_version.entry(served_by(&host, n).await).or_default() += 1;
+    }
+    assert_eq!(by_version.len(), 2, "{by_version:?}");
+    let during = status(&host).await;
+    assert_eq!(during["connector"], "csv@0.1.0", "{during}");
+    assert_eq!(during["canary"]["share"], 0.5, "{during}");
+    let versions = during["versions"].as_array().unwrap();
+    let on_canary = versions.iter().find(|v| v["role"] == "canary").unwrap();
+    assert_eq!(
+        on_canary["calls"], by_version["csv@0.9.0"] as u64,
+        "{during}"
+    );
+    assert_eq!(on_canary["error_rate"], 0.0);
+
+    // Stopped: everything goes to the active version again.
+    let reply = host
+        .request(
+            Method::DELETE,
+            "/v1/targets/hr/canary",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{:?}", reply.body);
+    for n in 40..50 {
+        assert_eq!(served_by(&host, n).await, "csv@0.1.0");
+    }
+    assert!(status(&host).await["canary"].is_null());
+    let reply = host
+        .request(
+            Method::DELETE,
+            "/v1/targets/hr/canary",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+    refused(&reply, 409, "refused", &["no canary"]);
+
+    // Reads only: the canary counts, the operations stay on 0.1.0.
+    let reply = canary(json!({"version": "0.9.0", "share": 1.0, "reads_only": true})).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let counted = host.get("/v1/targets/hr/count").await;
+    assert_eq!(counted.body["connector"], "csv@0.9.0", "{:?}", counted.body);
+    assert_eq!(counted.body["count"], 50);
+    assert_eq!(served_by(&host, 50).await, "csv@0.1.0");
+
+    // Promoted: the canary becomes the active version as it is.
+    let promoted = activate(&host, "0.9.0", false).await;
+    assert_eq!(promoted["to"], "csv@0.9.0");
+    let after = status(&host).await;
+    assert!(after["canary"].is_null(), "{after}");
+    assert_eq!(served_by(&host, 51).await, "csv@0.9.0");
+    let events: Vec<String> = host.get("/v1/audit?target=hr&limit=1000").await.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .filter(|e| e.starts_with("canary"))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "canary-started",
+            "canary-stopped",
+            "canary-started",
+            "canary-promoted"
+        ]
+    );
+}

@@ -4,7 +4,7 @@ use super::auth::Caller;
 use super::problem::ApiError;
 use super::{ApiJson, AppState};
 use crate::config::Role;
-use crate::engine::SwitchReport;
+use crate::engine::{CanaryStatus, SwitchReport};
 use crate::registry::VersionRef;
 use crate::store::ConnectorVersion;
 use axum::Json;
@@ -144,4 +144,61 @@ pub async fn rollback(
 ) -> Result<Json<SwitchReport>, ApiError> {
     caller.require(Role::Operator)?;
     Ok(Json(state.engine.rollback(&target, &caller.name).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryRequest {
+    /// The version, as for `activate`.
+    pub version: String,
+    /// The share of the work it takes, in (0, 1].
+    pub share: f64,
+    /// Only reads (search, get, count) go to it, no operations.
+    #[serde(default)]
+    pub reads_only: bool,
+}
+
+/// Sends a share of the target's work to a version, after the same checks
+/// as an activation; its error rate shows beside the active version's in
+/// the target's `versions`. Activating it promotes it.
+#[utoipa::path(post, path = "/v1/targets/{target}/canary", tag = "connectors",
+    params(("target" = String, Path)), request_body = CanaryRequest,
+    responses((status = 200, body = CanaryStatus), (status = 400, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn start_canary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(target): Path<String>,
+    ApiJson(request): ApiJson<CanaryRequest>,
+) -> Result<Json<CanaryStatus>, ApiError> {
+    caller.require(Role::Operator)?;
+    let reference = VersionRef::new(request.version);
+    Ok(Json(
+        state
+            .engine
+            .start_canary(
+                &target,
+                &reference,
+                request.share,
+                request.reads_only,
+                &caller.name,
+            )
+            .await?,
+    ))
+}
+
+/// Ends the target's canary; its share returns to the active version.
+#[utoipa::path(delete, path = "/v1/targets/{target}/canary", tag = "connectors",
+    params(("target" = String, Path)),
+    responses((status = 204), (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn stop_canary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(target): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Operator)?;
+    state.engine.stop_canary(&target, &caller.name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

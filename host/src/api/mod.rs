@@ -94,6 +94,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/audit/verify", get(audit::verify))
         .route("/targets/{target}/activate", post(connectors::activate))
         .route("/targets/{target}/rollback", post(connectors::rollback))
+        .route(
+            "/targets/{target}/canary",
+            post(connectors::start_canary).delete(connectors::stop_canary),
+        )
         .route("/openapi.json", get(openapi::document))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .merge(uploads);

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         targets::links, targets::link,
         audit::list, audit::verify,
         connectors::upload, connectors::list, connectors::activate, connectors::rollback,
+        connectors::start_canary, connectors::stop_canary,
     ),
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
@@ -22,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         crate::engine::TargetStatus, crate::engine::Count, targets::LinkRequest, targets::TestResult, audit::AuditPage,
         audit::Verification, connectors::Uploaded, connectors::ActivateRequest,
         crate::store::ConnectorVersion, crate::engine::SwitchReport, crate::engine::VersionStatus,
-        crate::engine::VersionRole,
+        crate::engine::VersionRole, connectors::CanaryRequest, crate::engine::CanaryStatus,
     )),
     modifiers(&BearerAuth),
     tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors")),

@@ -49,6 +49,19 @@ enum ConnectorCommand {
     },
     /// Return a target to its previous version.
     Rollback { target: String },
+    /// Send a share of a target's work to a version before activating it.
+    Canary {
+        target: String,
+        version: String,
+        /// The share of the work, in (0, 1].
+        #[arg(long, default_value_t = 0.1)]
+        share: f64,
+        /// Only reads go to the canary, no operations.
+        #[arg(long)]
+        reads_only: bool,
+    },
+    /// End a target's canary.
+    StopCanary { target: String },
 }
 
 pub async fn run(args: ConnectorArgs) -> anyhow::Result<ExitCode> {
@@ -125,6 +138,39 @@ pub async fn run(args: ConnectorArgs) -> anyhow::Result<ExitCode> {
                 )
                 .await?;
             print_switch(&report);
+        }
+        ConnectorCommand::Canary {
+            target,
+            version,
+            share,
+            reads_only,
+        } => {
+            let canary = client
+                .send(
+                    client
+                        .http
+                        .post(client.url(&format!("/v1/targets/{target}/canary")))
+                        .json(
+                            &json!({"version": version, "share": share, "reads_only": reads_only}),
+                        ),
+                )
+                .await?;
+            println!(
+                "target {target}: canary {} takes {:.0}% of {}",
+                canary["connector"].as_str().unwrap_or("?"),
+                share * 100.0,
+                if reads_only { "reads" } else { "the work" }
+            );
+        }
+        ConnectorCommand::StopCanary { target } => {
+            client
+                .send(
+                    client
+                        .http
+                        .delete(client.url(&format!("/v1/targets/{target}/canary"))),
+                )
+                .await?;
+            println!("target {target}: canary stopped");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -131,6 +131,8 @@ impl Drop for Lease {
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Active,
+    /// Serving a share of the operations before a switch.
+    Canary,
     Previous,
     /// Replaced, and still finishing attempts that started on it.
     Draining,
@@ -169,6 +171,26 @@ pub(super) struct Versions {
     pub switched_at: i64,
     /// sha256 of the connector the configuration names.
     pub configured: String,
+    /// A version trying a share of the work before it is activated.
+    pub canary: Option<Canary>,
+}
+
+pub(super) struct Canary {
+    pub deployed: Arc<Deployed>,
+    /// The share of leases it takes, in (0, 1].
+    pub share: f64,
+    /// Only reads (search, get, count) go to it; operations stay on the
+    /// active version.
+    pub reads_only: bool,
+}
+
+/// What a lease is for, which decides whether a canary may take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// A provisioning operation's attempt.
+    Operation,
+    /// A read on the API's behalf (search, get, count).
+    Read,
 }
 
 pub(super) enum Previous {

@@ -1,7 +1,7 @@
 //! The loop that runs a target's operations, and one attempt's bookkeeping.
 
 use super::Shared;
-use super::deployment::Lease;
+use super::deployment::{Lease, Purpose};
 use super::execute::{Attempt, Outcome};
 use super::policy::backoff;
 use super::queue::Next;
@@ -89,7 +89,7 @@ async fn run_attempt(
     id: String,
     permit: OwnedSemaphorePermit,
 ) {
-    let lease = target.lease();
+    let lease = target.lease_for(Purpose::Operation);
     let connector = lease.label();
     let started = shared
         .store

@@ -13,10 +13,11 @@ mod request;
 mod switch;
 mod target;
 
+use deployment::Purpose;
 pub use deployment::{Role as VersionRole, VersionStatus};
 pub use request::{OperationKind, OperationRequest, RequestError};
 pub use switch::{SwitchError, SwitchReport};
-pub use target::TargetStatus;
+pub use target::{CanaryStatus, TargetStatus};
 
 use crate::config::{Config, TargetConfig};
 use crate::keys::HostKey;
@@ -367,7 +368,7 @@ impl Engine {
         // called, so a crash cannot hide an attempt.
         let permit = self
             .start_now(target, &account, &id)
-            .map(|permit| (permit, target.lease()));
+            .map(|permit| (permit, target.lease_for(Purpose::Operation)));
         let status = match (&permit, target.config.approval) {
             (Some(_), _) => Status::Running,
             (None, true) => Status::PendingApproval,
@@ -731,7 +732,7 @@ impl Engine {
     ) -> Result<Link, EngineError> {
         let target = self.target(name)?;
         let class = class.unwrap_or_else(|| target.config.class.clone());
-        let lease = target.lease();
+        let lease = target.lease_for(Purpose::Read);
         let account = lease.connector.get(class.clone(), uid, vec![]).await?;
         let link = Link {
             target: name.to_owned(),
@@ -767,7 +768,7 @@ impl Engine {
             page: PageRequest { size, cookie: None },
             attributes: vec![],
         };
-        let lease = target.lease();
+        let lease = target.lease_for(Purpose::Read);
         Ok(lease.connector.search(request).await?)
     }
 
@@ -782,7 +783,7 @@ impl Engine {
     ) -> Result<Count, EngineError> {
         let target = self.target(name)?;
         let class = class.unwrap_or_else(|| target.config.class.clone());
-        let lease = target.lease();
+        let lease = target.lease_for(Purpose::Read);
         let connector = lease.label();
         let capabilities = lease.connector.info().capabilities;
         if capabilities.count {

@@ -8,8 +8,8 @@
 //! already leased the old version finish on it; it drops its idle
 //! instances once its last lease ends, and stays ready for a rollback.
 
-use super::deployment::{Deployed, Previous, Versions};
-use super::target::{Target, read, write};
+use super::deployment::{Canary, Deployed, Previous, Versions};
+use super::target::{CanaryStatus, Target, read, write};
 use super::{Engine, EngineError};
 use crate::bundled;
 use crate::config::TargetConfig;
@@ -125,11 +125,22 @@ impl Engine {
             .map_err(SwitchError::from)?;
         let candidate = registry.load(&sha256).await.map_err(SwitchError::from)?;
         check_candidate(&target, &active, &candidate, force)?;
-        let deployed = prepare(&target, candidate, true).await?;
-        let event = if force {
-            "connector-forced"
-        } else {
-            "connector-activated"
+        // A canary of this version has proven itself on the target already.
+        let canary = read(&target.versions)
+            .canary
+            .as_ref()
+            .filter(|c| c.deployed.version.sha256 == sha256)
+            .map(|c| c.deployed.clone());
+        let (deployed, event) = match canary {
+            Some(canary) => (canary, "canary-promoted"),
+            None => (
+                prepare(&target, candidate, true).await?,
+                if force {
+                    "connector-forced"
+                } else {
+                    "connector-activated"
+                },
+            ),
         };
         Ok(self
             .switch(&target, deployed, event, actor, started)
@@ -163,6 +174,108 @@ impl Engine {
         Ok(self
             .switch(&target, deployed, "connector-rolled-back", actor, started)
             .await?)
+    }
+
+    /// Sends a share of the target's work to a version before activating
+    /// it, after the same checks as an activation. Its error rate shows
+    /// beside the active version's; `activate` with it promotes it,
+    /// [`Engine::stop_canary`] ends it. A restart ends it too.
+    pub async fn start_canary(
+        &self,
+        name: &str,
+        reference: &VersionRef,
+        share: f64,
+        reads_only: bool,
+        actor: &str,
+    ) -> Result<CanaryStatus, EngineError> {
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(EngineError::Invalid(super::RequestError {
+                field: "share".into(),
+                message: format!("{share} is not a share in (0, 1]"),
+            }));
+        }
+        let target = self.target(name)?.clone();
+        let _switching = target.switching.lock().await;
+        let active = target.active();
+        let registry = &self.shared.registry;
+        let sha256 = registry
+            .resolve(reference, &active.version.name)
+            .await
+            .map_err(SwitchError::from)?;
+        let candidate = registry.load(&sha256).await.map_err(SwitchError::from)?;
+        check_candidate(&target, &active, &candidate, false)?;
+        let deployed = prepare(&target, candidate, true).await?;
+        let status = CanaryStatus {
+            connector: deployed.label(),
+            sha256: deployed.version.sha256.clone(),
+            share,
+            reads_only,
+        };
+        self.shared
+            .store
+            .append_audit(vec![AuditEvent {
+                actor: actor.to_owned(),
+                target: Some(target.name.clone()),
+                operation_id: None,
+                event: "canary-started".into(),
+                detail: json!({
+                    "active": active.label(),
+                    "canary": status.connector,
+                    "canary_sha256": status.sha256,
+                    "share": share,
+                    "reads_only": reads_only,
+                }),
+            }])
+            .await
+            .map_err(SwitchError::from)?;
+        let old = write(&target.versions).canary.replace(Canary {
+            deployed,
+            share,
+            reads_only,
+        });
+        if let Some(old) = old {
+            tokio::spawn(drain(target.clone(), old.deployed));
+        }
+        tracing::info!(target = %target.name, canary = %status.connector, share, reads_only, "canary started");
+        Ok(status)
+    }
+
+    /// Ends a canary: its share goes back to the active version and it drains.
+    pub async fn stop_canary(&self, name: &str, actor: &str) -> Result<(), EngineError> {
+        let target = self.target(name)?.clone();
+        let _switching = target.switching.lock().await;
+        let Some(label) = read(&target.versions)
+            .canary
+            .as_ref()
+            .map(|c| c.deployed.label())
+        else {
+            return Err(EngineError::Refused(format!("target {name} has no canary")));
+        };
+        self.shared
+            .store
+            .append_audit(vec![AuditEvent {
+                actor: actor.to_owned(),
+                target: Some(target.name.clone()),
+                operation_id: None,
+                event: "canary-stopped".into(),
+                detail: json!({"canary": label}),
+            }])
+            .await
+            .map_err(SwitchError::from)?;
+        let stopped = {
+            let mut versions = write(&target.versions);
+            let stopped = versions.canary.take();
+            if let Some(canary) = &stopped
+                && canary.deployed.in_flight() > 0
+            {
+                versions.draining.push(canary.deployed.clone());
+            }
+            stopped
+        };
+        if let Some(canary) = stopped {
+            tokio::spawn(drain(target.clone(), canary.deployed));
+        }
+        Ok(())
     }
 
     /// Records the switch, then swaps the active version.
@@ -202,11 +315,21 @@ impl Engine {
         self.shared.store.set_deployment(deployment, audit).await?;
 
         let swap = Instant::now();
+        let mut stopped_canary = None;
         let replaced = {
             let mut versions = write(&target.versions);
             let replaced = std::mem::replace(&mut versions.active, next.clone());
             versions.previous = Some(Previous::Started(replaced.clone()));
             versions.switched_at = switched_at;
+            // A switch ends any canary; one not promoted drains.
+            if let Some(canary) = versions.canary.take()
+                && !Arc::ptr_eq(&canary.deployed, &next)
+            {
+                if canary.deployed.in_flight() > 0 {
+                    versions.draining.push(canary.deployed.clone());
+                }
+                stopped_canary = Some(canary.deployed);
+            }
             versions
                 .draining
                 .retain(|d| d.in_flight() > 0 && d.version.sha256 != next.version.sha256);
@@ -224,6 +347,9 @@ impl Engine {
         metrics::gauge!("provisio_connector_last_switch_seconds", "target" => target.name.clone())
             .set(switched_at as f64 / 1000.0);
         tokio::spawn(drain(target.clone(), replaced.clone()));
+        if let Some(canary) = stopped_canary {
+            tokio::spawn(drain(target.clone(), canary));
+        }
         refresh_schema(target.clone());
         target.wake.notify_one();
         Ok(SwitchReport {
@@ -312,9 +438,18 @@ async fn prepare(
 /// Frees a replaced version's instances once its last attempt ends.
 async fn drain(target: Arc<Target>, replaced: Arc<Deployed>) {
     replaced.drained().await;
-    // Rolled back to before its attempts ended: it serves again.
-    if Arc::ptr_eq(&read(&target.versions).active, &replaced) {
-        return;
+    // Rolled back to (or made a canary) before its attempts ended: it
+    // serves again.
+    {
+        let versions = read(&target.versions);
+        if Arc::ptr_eq(&versions.active, &replaced)
+            || versions
+                .canary
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(&c.deployed, &replaced))
+        {
+            return;
+        }
     }
     let freed = replaced.connector.release_idle();
     write(&target.versions)
@@ -407,6 +542,7 @@ pub(super) async fn versions_at_start(
         draining: Vec::new(),
         switched_at,
         configured: configured_sha,
+        canary: None,
     })
 }
 

@@ -1,7 +1,7 @@
 //! A configured target while the host runs: its connector versions, its
 //! queue and its pacing state.
 
-use super::deployment::{Deployed, Lease, Previous, Role, VersionStatus, Versions};
+use super::deployment::{Deployed, Lease, Previous, Purpose, Role, VersionStatus, Versions};
 use super::policy::{FailureWindow, TokenBucket};
 use super::queue::Queue;
 use crate::config::TargetConfig;
@@ -31,6 +31,15 @@ pub struct Target {
     pub(super) quarantine: Mutex<Option<String>>,
 }
 
+/// A canary as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CanaryStatus {
+    pub connector: String,
+    pub sha256: String,
+    pub share: f64,
+    pub reads_only: bool,
+}
+
 /// A target as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TargetStatus {
@@ -43,6 +52,9 @@ pub struct TargetStatus {
     pub contract: String,
     /// `name@version` a rollback returns to.
     pub previous: Option<String>,
+    /// The canary, when one runs: `name@version`, its share, whether only
+    /// reads go to it.
+    pub canary: Option<CanaryStatus>,
     /// When the active version was switched to (RFC 3339).
     pub switched_at: String,
     /// The active, previous and draining versions.
@@ -97,6 +109,18 @@ impl Target {
         Lease::take(&read(&self.versions).active)
     }
 
+    /// A version for `work`: the canary's share of it goes to the canary.
+    pub(super) fn lease_for(&self, purpose: Purpose) -> Lease {
+        let versions = read(&self.versions);
+        if let Some(canary) = &versions.canary
+            && (purpose == Purpose::Read || !canary.reads_only)
+            && rand::random::<f64>() < canary.share
+        {
+            return Lease::take(&canary.deployed);
+        }
+        Lease::take(&versions.active)
+    }
+
     /// The active version (for reading what it is, not for calling it).
     pub(super) fn active(&self) -> Arc<Deployed> {
         read(&self.versions).active.clone()
@@ -124,9 +148,10 @@ impl Target {
             (queue.len(), queue.running())
         };
         let reason = self.quarantine_reason();
-        let (active, previous, mut versions, switched_at) = {
+        let (active, previous, mut versions, switched_at, canary) = {
             let v = read(&self.versions);
             let mut versions = vec![v.active.status(Role::Active)];
+            versions.extend(v.canary.iter().map(|c| c.deployed.status(Role::Canary)));
             let previous = match &v.previous {
                 Some(Previous::Started(d)) => {
                     versions.push(d.status(Role::Previous));
@@ -136,7 +161,13 @@ impl Target {
                 None => None,
             };
             versions.extend(v.draining.iter().map(|d| d.status(Role::Draining)));
-            (v.active.clone(), previous, versions, v.switched_at)
+            let canary = v.canary.as_ref().map(|c| CanaryStatus {
+                connector: c.deployed.label(),
+                sha256: c.deployed.version.sha256.clone(),
+                share: c.share,
+                reads_only: c.reads_only,
+            });
+            (v.active.clone(), previous, versions, v.switched_at, canary)
         };
         versions.dedup_by(|a, b| a.sha256 == b.sha256 && a.role == Role::Draining);
         let info = active.connector.info();
@@ -148,6 +179,7 @@ impl Target {
             sha256: active.version.sha256.clone(),
             contract: format!("provisio:connector@{}", active.version.contract),
             previous,
+            canary,
             switched_at: crate::store::rfc3339(switched_at),
             versions,
             capabilities: info.capabilities.names(),
