@@ -4,8 +4,9 @@
 //! retries, policies) → [`runtime`] (the wasmtime sandbox) → connector
 //! components, with [`store`] (operations, links, the audit log) beside the
 //! engine, and the [`registry`] of connector versions between the engine and
-//! the runtime. [`server`] assembles them from a [`config`]; [`cli`] is the
-//! command line.
+//! the runtime. [`watch`] is a second way in beside the API (connector
+//! files dropped in a directory). [`server`] assembles them from a
+//! [`config`]; [`cli`] is the command line.
 
 pub mod api;
 pub mod bundled;
@@ -18,3 +19,4 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod watch;

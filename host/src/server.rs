@@ -20,6 +20,7 @@ pub struct Server {
     pub addr: SocketAddr,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
+    watcher: Option<JoinHandle<()>>,
 }
 
 /// The SQLite file the configuration names.
@@ -61,6 +62,13 @@ impl Server {
             cache_dir: Some(config.resolve(&config.server.cache_dir)),
         })?;
         let engine = Engine::start(config, &runtime, store, key).await?;
+        let watcher = config.server.watch_dir.as_ref().map(|dir| {
+            tokio::spawn(crate::watch::watch(
+                engine.clone(),
+                config.resolve(dir),
+                config.server.watch_interval,
+            ))
+        });
         let state = AppState {
             engine: engine.clone(),
             tokens: Arc::new(Tokens::new(&config.tokens, config.server.insecure_no_auth)),
@@ -86,11 +94,15 @@ impl Server {
             addr,
             stop,
             serving,
+            watcher,
         })
     }
 
     /// Stops accepting requests and new attempts; running ones finish.
     pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
         self.engine.shutdown();
         let _ = self.stop.send(());
         self.serving.await??;

@@ -698,3 +698,52 @@ async fn a_canary_takes_its_share_then_is_stopped_or_promoted() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_dropped_in_the_watched_directory_is_activated_or_refused() {
+    let host = TestHost::start(
+        &csv_target("hr", "bundled:csv"),
+        "watch_dir = \"watch\"\nwatch_interval = \"100ms\"",
+        &["hr", "watch/hr"],
+    )
+    .await;
+    let incoming = host.path("watch/hr");
+    let wait_for = |path: std::path::PathBuf| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !path.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} never appeared",
+                path.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+
+    std::fs::copy(fixtures::CSV_NEXT, incoming.join("next.wasm")).unwrap();
+    wait_for(incoming.join("activated/next.wasm")).await;
+    assert!(!incoming.join("next.wasm").exists());
+    assert_eq!(status(&host).await["connector"], "csv@0.9.0");
+    assert_eq!(served_by(&host, 1).await, "csv@0.9.0");
+
+    std::fs::copy(fixtures::CSV_TEST_FAILS, incoming.join("broken.wasm")).unwrap();
+    wait_for(incoming.join("refused/broken.wasm.reason")).await;
+    let reason = std::fs::read_to_string(incoming.join("refused/broken.wasm.reason")).unwrap();
+    assert!(reason.contains("csv@1.0.0 failed its test"), "{reason}");
+    assert!(incoming.join("refused/broken.wasm").exists());
+    assert_eq!(
+        served_by(&host, 2).await,
+        "csv@0.9.0",
+        "the active version keeps serving"
+    );
+
+    let audit = host.get("/v1/audit?target=hr&limit=1000").await.body["events"].clone();
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "connector-activated" && e["actor"] == "watch"),
+        "{audit}"
+    );
+}

@@ -68,6 +68,13 @@ pub struct ServerConfig {
     /// Every connector version the host has loaded, by sha256.
     #[serde(default = "default_registry_dir")]
     pub registry_dir: PathBuf,
+    /// A `.wasm` dropped into `<watch_dir>/<target>/` is uploaded and
+    /// activated on that target (see docs/versions.md). Off when unset.
+    #[serde(default)]
+    pub watch_dir: Option<PathBuf>,
+    /// How often the watched directory is looked at.
+    #[serde(default = "default_watch_interval", with = "humantime_serde")]
+    pub watch_interval: std::time::Duration,
     /// Largest request body the API reads.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
@@ -102,6 +109,9 @@ fn default_cache_dir() -> PathBuf {
 fn default_registry_dir() -> PathBuf {
     "provisio-connectors".into()
 }
+fn default_watch_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(2)
+}
 fn default_max_connector() -> usize {
     64 << 20
 }
@@ -123,6 +133,8 @@ impl Default for ServerConfig {
             key_file: default_key_file(),
             cache_dir: default_cache_dir(),
             registry_dir: default_registry_dir(),
+            watch_dir: None,
+            watch_interval: default_watch_interval(),
             max_body_bytes: default_max_body(),
             max_connector_bytes: default_max_connector(),
             max_instances: default_max_instances(),
