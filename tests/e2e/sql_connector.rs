@@ -33,6 +33,15 @@ const POSTGRES_DDL: &[&str] = &[
         account_id text NOT NULL REFERENCES accounts (id),
         group_id bigint NOT NULL REFERENCES groups (id),
         PRIMARY KEY (account_id, group_id))",
+    // Tombstones for sync, as docs/connectors/sql.md has them.
+    "CREATE TABLE accounts_deleted (
+        id text NOT NULL,
+        deleted_at timestamptz NOT NULL DEFAULT clock_timestamp())",
+    "CREATE FUNCTION accounts_tombstone() RETURNS trigger AS $$
+     BEGIN INSERT INTO accounts_deleted (id) VALUES (OLD.id); RETURN OLD; END
+     $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER accounts_tombstone AFTER DELETE ON accounts
+     FOR EACH ROW EXECUTE FUNCTION accounts_tombstone()",
 ];
 
 const SQLITE_DDL: &[&str] = &[
@@ -54,6 +63,11 @@ const SQLITE_DDL: &[&str] = &[
         account_id TEXT NOT NULL REFERENCES accounts (id),
         group_id INTEGER NOT NULL REFERENCES groups (id),
         PRIMARY KEY (account_id, group_id))",
+    "CREATE TABLE accounts_deleted (
+        id TEXT NOT NULL,
+        deleted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    "CREATE TRIGGER accounts_tombstone AFTER DELETE ON accounts
+     BEGIN INSERT INTO accounts_deleted (id) VALUES (OLD.id); END",
 ];
 
 const CONFIG: &[(&str, &str)] = &[
@@ -63,6 +77,7 @@ const CONFIG: &[(&str, &str)] = &[
     ("account.enable", "active"),
     ("account.password", "password_hash"),
     ("account.updated", "updated_at"),
+    ("account.deletes.table", "accounts_deleted"),
     ("account.attribute.givenName", "given_name"),
     ("group.table", "groups"),
     ("group.name", "name"),
@@ -603,6 +618,56 @@ async fn paging_and_sync(backend: Backend) {
         .unwrap();
     assert!(again.deltas.is_empty() && !again.has_more);
     assert_eq!(again.token, batch.token);
+
+    // Deletes, by another application and through the connector, are
+    // reported from the tombstone table the trigger fills, before rows.
+    backend
+        .run("DELETE FROM accounts WHERE id IN ('u00007', 'u00008')")
+        .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    db.delete("account", "u00009").await.unwrap();
+    db.update(
+        "account",
+        "u00010",
+        vec![AttributeChange::Replace(text("department", "Kept"))],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let sync = |token: String, max_deltas: u32| {
+        db.sync(SyncRequest {
+            class: "account".into(),
+            token: Some(token),
+            max_deltas,
+        })
+    };
+    let first = sync(again.token.clone(), 2).await.unwrap();
+    let seen: Vec<(DeltaKind, &str)> = first
+        .deltas
+        .iter()
+        .map(|d| (d.kind, d.uid.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(DeltaKind::Delete, "u00007"), (DeltaKind::Delete, "u00008")],
+        "{}",
+        backend.name()
+    );
+    assert!(first.has_more && first.deltas.iter().all(|d| d.object.is_none()));
+    let rest = sync(first.token.clone(), 100).await.unwrap();
+    let seen: Vec<(DeltaKind, &str)> = rest
+        .deltas
+        .iter()
+        .map(|d| (d.kind, d.uid.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(DeltaKind::Delete, "u00009"), (DeltaKind::Update, "u00010")]
+    );
+    assert!(!rest.has_more);
+    let none = sync(rest.token.clone(), 100).await.unwrap();
+    assert!(none.deltas.is_empty(), "each change once");
+    assert_eq!(db.latest_sync_token("account").await.unwrap(), rest.token);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

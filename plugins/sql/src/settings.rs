@@ -11,6 +11,8 @@
 //! | `<class>.enable` | none | boolean column holding `__enable__` |
 //! | `<class>.password` | none | column holding the hash of `__password__` |
 //! | `<class>.updated` | none | change timestamp the connector sets on every write; `sync` reads it |
+//! | `<class>.deletes.table` | none | a table a trigger fills with deleted keys; `sync` reports them as deletes |
+//! | `<class>.deletes.key` / `<class>.deletes.at` | the key column / `deleted_at` | its columns (same types as the key and `updated` columns) |
 //! | `<class>.columns` | every other column | columns exposed as attributes |
 //! | `<class>.attribute.<name>` | the same name | the column behind attribute `<name>` |
 //! | `membership.table` | none | a table of (account, group) rows behind `__groups__` |
@@ -38,10 +40,22 @@ pub struct ClassSettings {
     pub enable: Option<String>,
     pub password: Option<String>,
     pub updated: Option<String>,
+    /// Where deleted keys are recorded, for `sync`.
+    pub deletes: Option<Deletes>,
     /// Columns exposed as attributes, when the operator lists them.
     pub columns: Option<Vec<String>>,
     /// attribute name → column.
     pub renames: BTreeMap<String, String>,
+}
+
+/// A tombstone table: one row per deleted object, written by a trigger.
+#[derive(Debug, Clone)]
+pub struct Deletes {
+    pub table: String,
+    /// Holds the deleted row's key.
+    pub key: String,
+    /// When it was deleted, of the same type as the `updated` column.
+    pub at: String,
 }
 
 #[derive(Debug, Clone)]
@@ -82,7 +96,18 @@ impl Settings {
                     (attribute.to_owned(), column)
                 })
                 .collect();
+            let deletes = get("deletes.table").map(|table| Deletes {
+                table,
+                key: get("deletes.key").unwrap_or_else(|| key.clone()),
+                at: get("deletes.at").unwrap_or_else(|| "deleted_at".into()),
+            });
+            if deletes.is_some() && get("updated").is_none() {
+                return Err(Error::invalid(format!(
+                    "configuration key `{class}.deletes.table` needs `{class}.updated`: sync reads both"
+                )));
+            }
             classes.push(ClassSettings {
+                deletes,
                 table: get("table").unwrap_or_else(|| format!("{class}s")),
                 key_generated: config.flag(&format!("{class}.key_generated"), false)?,
                 name: get("name").unwrap_or_else(|| key.clone()),
