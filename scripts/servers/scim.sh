@@ -11,6 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 venv=target/servers/scim-venv
+# The cursor extra (RFC 9865 cursor pagination) brings `cryptography`.
+if [ -x "$venv/bin/scim2-server" ] && ! "$venv/bin/python" -c 'import cryptography' 2>/dev/null; then
+    echo "==> adding the cursor extra to $venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check 'scim2-server[cursor]==0.8.3' >&2
+fi
 if [ ! -x "$venv/bin/scim2-server" ]; then
     echo "==> installing scim2-server into $venv" >&2
     if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
@@ -22,6 +27,6 @@ if [ ! -x "$venv/bin/scim2-server" ]; then
     rm -rf "$venv"
     mkdir -p target/servers
     python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install -q --disable-pip-version-check 'scim2-server==0.8.3' >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check 'scim2-server[cursor]==0.8.3' >&2
 fi
 echo "$PWD/$venv/bin/scim2-server"

@@ -191,6 +191,74 @@ async fn search_pages_through_filtered_users() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_only_service_is_paged_by_cursor() {
+    let server = tokio::task::spawn_blocking(ScimServer::up_cursor_only)
+        .await
+        .unwrap();
+    let scim = connector(&server.base, &server.token, &[&server.base]);
+    scim.test().await.unwrap();
+    for i in 0..23 {
+        let mut attributes = user(&format!("user{i:02}"));
+        if i % 2 == 0 {
+            attributes.push(text("title", "Engineer"));
+        }
+        scim.create("account", attributes).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cookie = None;
+    let mut pages = 0;
+    loop {
+        let page = scim
+            .search(SearchRequest {
+                class: "account".into(),
+                filter: Some(r#"title eq "Engineer""#.into()),
+                page: PageRequest {
+                    // The cursor keeps the count it was issued for.
+                    size: if pages == 0 { 5 } else { 7 },
+                    cookie,
+                },
+                attributes: vec![],
+            })
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page.objects.iter().map(|o| o.name.clone()));
+        match page.cookie {
+            Some(c) => {
+                assert!(c.starts_with("c:5:"), "a cursor cookie: {c}");
+                cookie = Some(c);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "12 engineers in pages of 5");
+    seen.sort();
+    let expected: Vec<String> = (0..23)
+        .filter(|i| i % 2 == 0)
+        .map(|i| format!("user{i:02}"))
+        .collect();
+    assert_eq!(seen, expected, "each once");
+    let engineers = scim
+        .count(provisio_host::model::CountRequest {
+            class: "account".into(),
+            filter: Some(r#"title eq "Engineer""#.into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(engineers, 12);
+    let batch = scim
+        .sync(provisio_host::model::SyncRequest {
+            class: "account".into(),
+            token: None,
+            max_deltas: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(batch.deltas.len(), 10);
+    assert!(batch.has_more);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_membership_is_patched_on_the_group() {
     let (_server, scim) = server().await;
     let ada = scim.create("account", user("ada")).await.unwrap();

@@ -36,13 +36,44 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A service provider configuration announcing RFC 9865 cursor paging only
+/// (scim2-server's default announces index paging only).
+const CURSOR_ONLY_CONFIG: &str = r#"{
+  "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+  "patch": {"supported": true},
+  "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+  "filter": {"supported": true, "maxResults": 1000},
+  "changePassword": {"supported": true},
+  "sort": {"supported": true},
+  "etag": {"supported": true},
+  "authenticationSchemes": [],
+  "pagination": {"cursor": true, "index": false, "defaultPaginationMethod": "cursor",
+                 "defaultPageSize": 100, "maxPageSize": 1000, "cursorTimeout": 3600}
+}"#;
+
 impl ScimServer {
     pub fn up() -> ScimServer {
+        Self::start(&[])
+    }
+
+    /// A server that pages by cursor only (RFC 9865) and refuses
+    /// `startIndex`.
+    pub fn up_cursor_only() -> ScimServer {
+        let file = std::env::temp_dir().join(format!(
+            "provisio-scim-cursor-config-{}.json",
+            std::process::id()
+        ));
+        std::fs::write(&file, CURSOR_ONLY_CONFIG).unwrap();
+        Self::start(&["--service-provider-config", file.to_str().unwrap()])
+    }
+
+    fn start(extra: &[&str]) -> ScimServer {
         let port = free_port();
         let token = format!("scim-token-{port}");
         let child = Command::new(program())
             .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
             .args(["--bearer-token", &token])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

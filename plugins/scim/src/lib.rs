@@ -14,7 +14,8 @@
 //!   the service supports it, else GET + PUT with `If-Match` when it
 //!   supports ETags.
 //! - Search translates the filter's attribute names to SCIM paths and pages
-//!   with `startIndex`/`count`.
+//!   with cursors (RFC 9865) when the service offers them, otherwise with
+//!   `startIndex`/`count`.
 
 mod client;
 mod mapping;
@@ -63,7 +64,31 @@ const GROUP: Class = Class {
 struct Features {
     patch: bool,
     etag: bool,
+    /// Pages by cursor (RFC 9865 `pagination.cursor`).
+    cursor: bool,
+    /// Pages by `startIndex` (RFC 7644; true unless `pagination.index` says not).
+    index: bool,
 }
+
+/// Where a list request starts.
+#[derive(Debug, Clone, Copy)]
+enum Paging<'a> {
+    /// `startIndex`, 1-based.
+    Index(u64),
+    /// A cursor from `nextCursor`, or none for the first page.
+    Cursor(Option<&'a str>),
+}
+
+/// One page of a list response.
+struct Listed {
+    resources: Vec<Json>,
+    total: u64,
+    next_cursor: Option<String>,
+}
+
+/// Search cookies of cursor paging: `c:<count>:<cursor>` (a cursor is only
+/// valid with the `count` it was issued for).
+const CURSOR_COOKIE: &str = "c:";
 
 pub struct ScimConnector {
     settings: Settings,
@@ -226,9 +251,17 @@ impl ScimConnector {
                 .and_then(Json::as_bool)
                 .unwrap_or(false)
         };
+        let pagination = |key: &str| {
+            config
+                .get("pagination")
+                .and_then(|p| p.get(key))
+                .and_then(Json::as_bool)
+        };
         let features = Features {
             patch: supported("patch"),
             etag: supported("etag"),
+            cursor: pagination("cursor").unwrap_or(false),
+            index: pagination("index").unwrap_or(true),
         };
         self.features = Some(features);
         Ok(features)
@@ -305,11 +338,17 @@ impl ScimConnector {
         &self,
         class: &Class,
         filter: Option<String>,
-        start: u64,
+        paging: Paging<'_>,
         count: u32,
         extra: &str,
-    ) -> Result<(Vec<Json>, u64), Error> {
-        let mut query = format!("?startIndex={start}&count={count}{extra}");
+    ) -> Result<Listed, Error> {
+        let mut query = match paging {
+            Paging::Index(start) => format!("?startIndex={start}&count={count}{extra}"),
+            Paging::Cursor(cursor) => format!(
+                "?cursor={}&count={count}{extra}",
+                encode_query(cursor.unwrap_or_default())
+            ),
+        };
         if let Some(f) = filter {
             query.push_str(&format!("&filter={}", encode_query(&f)));
         }
@@ -328,7 +367,49 @@ impl ScimConnector {
             .and_then(Json::as_array)
             .cloned()
             .unwrap_or_default();
-        Ok((resources, total))
+        let next_cursor = body
+            .get("nextCursor")
+            .and_then(Json::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Ok(Listed {
+            resources,
+            total,
+            next_cursor,
+        })
+    }
+
+    /// One page by cursor; the cookie carries the next cursor and its count.
+    fn cursor_page(
+        &self,
+        class: &Class,
+        filter: Option<String>,
+        cursor: Option<&str>,
+        count: u32,
+        attributes: &[String],
+    ) -> Result<Page, Error> {
+        let listed = self.list(class, filter, Paging::Cursor(cursor), count, "")?;
+        let objects = listed
+            .resources
+            .iter()
+            .map(|r| self.object(class, r, attributes))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            cookie: listed
+                .next_cursor
+                .map(|next| format!("{CURSOR_COOKIE}{count}:{next}")),
+            objects,
+            remaining: None,
+        })
+    }
+
+    /// The first page, by index where the service pages by index.
+    fn first_page(&mut self) -> Result<Paging<'static>, Error> {
+        Ok(if self.features()?.index {
+            Paging::Index(1)
+        } else {
+            Paging::Cursor(None)
+        })
     }
 }
 
@@ -353,8 +434,8 @@ impl Connector for ScimConnector {
 
     fn test(&mut self) -> Result<(), Error> {
         self.features = None;
-        self.features()?;
-        self.list(&ACCOUNT, None, 1, 1, "")?;
+        let first = self.first_page()?;
+        self.list(&ACCOUNT, None, first, 1, "")?;
         Ok(())
     }
 
@@ -560,19 +641,32 @@ impl Connector for ScimConnector {
             .map(|f| self.scim_filter(class, f))
             .transpose()?
             .map(|f| f.to_string());
-        let start: u64 = match &query.page.cookie {
+        let cursor_paging = self.features()?.cursor;
+        let cookie = query.page.cookie.as_deref();
+        if let Some(sealed) = cookie.and_then(|c| c.strip_prefix(CURSOR_COOKIE)) {
+            let (count, cursor) = sealed
+                .split_once(':')
+                .and_then(|(n, c)| Some((n.parse::<u32>().ok()?, c)))
+                .ok_or_else(|| Error::invalid(format!("page cookie {sealed:?} is damaged")))?;
+            return self.cursor_page(class, filter, Some(cursor), count, &query.attributes);
+        }
+        if cursor_paging && cookie.is_none() {
+            return self.cursor_page(class, filter, None, query.page.size, &query.attributes);
+        }
+        let start: u64 = match cookie {
             Some(c) => c
                 .parse()
                 .map_err(|_| Error::invalid(format!("page cookie {c:?} is not a start index")))?,
             None => 1,
         };
-        let (resources, total) = self.list(class, filter, start, query.page.size, "")?;
-        let objects = resources
+        let listed = self.list(class, filter, Paging::Index(start), query.page.size, "")?;
+        let objects = listed
+            .resources
             .iter()
             .map(|r| self.object(class, r, &query.attributes))
             .collect::<Result<Vec<_>, _>>()?;
         let next = start + objects.len() as u64;
-        let remaining = total.saturating_sub(next - 1);
+        let remaining = listed.total.saturating_sub(next - 1);
         Ok(Page {
             cookie: (remaining > 0 && !objects.is_empty()).then(|| next.to_string()),
             objects,
@@ -587,8 +681,8 @@ impl Connector for ScimConnector {
             .map(|f| self.scim_filter(class, f))
             .transpose()?
             .map(|f| f.to_string());
-        let (_, total) = self.list(class, filter, 1, 0, "")?;
-        Ok(total)
+        let first = self.first_page()?;
+        Ok(self.list(class, filter, first, 0, "")?.total)
     }
 
     /// Polls `meta.lastModified`: the token is the newest time seen.
@@ -598,10 +692,13 @@ impl Connector for ScimConnector {
         let filter = token
             .as_ref()
             .map(|t| format!("meta.lastModified gt {}", json!(t)));
-        let (resources, total) = self.list(
+        let first = self.first_page()?;
+        let Listed {
+            resources, total, ..
+        } = self.list(
             class,
             filter,
-            1,
+            first,
             request.max_deltas,
             "&sortBy=meta.lastModified&sortOrder=ascending",
         )?;
@@ -635,13 +732,16 @@ impl Connector for ScimConnector {
 
     fn latest_sync_token(&mut self, class_name: &str) -> Result<String, Error> {
         let class = class(class_name)?;
-        let (resources, _) = self.list(
-            class,
-            None,
-            1,
-            1,
-            "&sortBy=meta.lastModified&sortOrder=descending",
-        )?;
+        let first = self.first_page()?;
+        let resources = self
+            .list(
+                class,
+                None,
+                first,
+                1,
+                "&sortBy=meta.lastModified&sortOrder=descending",
+            )?
+            .resources;
         Ok(resources
             .first()
             .and_then(|r| r.pointer("/meta/lastModified"))
