@@ -332,6 +332,69 @@ async fn ungranted_hosts_and_bad_credentials_are_refused() {
     assert!(!denied.to_string().contains("not-the-token"), "{denied}");
 }
 
+/// A service whose first connection for each method is closed without an
+/// answer; later DELETEs get 204. Counts connections per method.
+async fn dropping_stub() -> (
+    String,
+    Arc<std::sync::Mutex<std::collections::BTreeMap<String, u32>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
+        String,
+        u32,
+    >::new()));
+    let counts = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            let method = String::from_utf8_lossy(&head)
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let nth = {
+                let mut counts = counts.lock().unwrap();
+                let n = counts.entry(method.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            if nth > 1 && method == "DELETE" {
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+            // Otherwise dropped: the connection closes with no answer.
+        }
+    });
+    (base, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_request_is_sent_again_once_when_the_connection_drops() {
+    let (base, seen) = dropping_stub().await;
+    let scim = connector(&base, "token", &[&base]);
+    scim.delete("account", "u1").await.unwrap();
+    let failed = scim.create("account", user("ada")).await.unwrap_err();
+    assert_eq!(code(&failed), "unavailable", "{failed}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.get("DELETE"), Some(&2), "sent again once: {seen:?}");
+    assert_eq!(
+        seen.get("POST"),
+        Some(&1),
+        "a create is never sent twice: {seen:?}"
+    );
+}
+
 /// What a stub answers: status line, extra header lines, JSON body.
 type StubAnswer = (&'static str, String, String);
 

@@ -176,6 +176,7 @@ impl Scim {
         let url = format!("{}{path}", self.base_url);
         let body = body.map(|json| ("application/scim+json", json.to_string().into_bytes()));
         let mut retried = false;
+        let mut resent = false;
         loop {
             let mut headers: Vec<(String, Vec<u8>)> = vec![(
                 "accept".into(),
@@ -187,7 +188,16 @@ impl Scim {
             if let Some(etag) = if_match {
                 headers.push(("if-match".into(), etag.as_bytes().to_vec()));
             }
-            let raw = self.exchange(&method, &url, headers, body.clone())?;
+            let raw = match self.exchange(&method, &url, headers, body.clone()) {
+                Ok(raw) => raw,
+                // The connection failed before an answer (reset, cut
+                // short): an idempotent request is safe to send once more.
+                Err(Error::Unavailable(_)) if method.is_idempotent() && !resent => {
+                    resent = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             // A token revoked or expired early: fetch a new one, once.
             if raw.status == 401 && !retried && self.forget_token() {
                 retried = true;
@@ -243,6 +253,13 @@ pub enum Method {
     Put,
     Patch,
     Delete,
+}
+
+impl Method {
+    /// Sending it twice has the effect of sending it once (RFC 9110 §9.2.2).
+    fn is_idempotent(self) -> bool {
+        matches!(self, Method::Get | Method::Put | Method::Delete)
+    }
 }
 
 fn method_name(method: &Method) -> &'static str {

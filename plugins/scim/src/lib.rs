@@ -632,7 +632,7 @@ impl Connector for ScimConnector {
         Ok(())
     }
 
-    /// Pages are `startIndex`/`count`; the cookie is the next `startIndex`.
+    /// Pages by cursor where offered, else by `startIndex`/`count`.
     fn search(&mut self, query: Query) -> Result<Page, Error> {
         let class = class(&query.class)?;
         let filter = query
