@@ -145,7 +145,19 @@ impl Request {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let fields = wasi::Fields::from_list(&self.headers)
+        // A known length, 0 included: without it the host's client streams
+        // the body chunked, and a server that does not read a DELETE's or
+        // GET's (empty) chunked body closes the connection with the
+        // terminator unread, which can reset it before the answer arrives.
+        let mut headers = self.headers.clone();
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        {
+            let length = self.body.as_ref().map_or(0, Vec::len);
+            headers.push(("content-length".into(), length.to_string().into_bytes()));
+        }
+        let fields = wasi::Fields::from_list(&headers)
             .map_err(|e| Error::invalid(format!("{what}: a header is not valid: {e:?}")))?;
         let request = wasi::OutgoingRequest::new(fields);
         let scheme = match scheme {

@@ -362,6 +362,11 @@ async fn dropping_stub() -> (
                 .next()
                 .unwrap_or_default()
                 .to_owned();
+            // Every request says its length, so none is sent chunked.
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            if !text.contains("content-length:") || text.contains("transfer-encoding") {
+                counts.lock().unwrap().insert("unframed".into(), 1);
+            }
             let nth = {
                 let mut counts = counts.lock().unwrap();
                 let n = counts.entry(method.clone()).or_default();
@@ -393,6 +398,7 @@ async fn an_idempotent_request_is_sent_again_once_when_the_connection_drops() {
         Some(&1),
         "a create is never sent twice: {seen:?}"
     );
+    assert_eq!(seen.get("unframed"), None, "{seen:?}");
 }
 
 /// What a stub answers: status line, extra header lines, JSON body.
