@@ -21,11 +21,18 @@ pub(super) struct Deployed {
     calls: AtomicU64,
     failed_calls: AtomicU64,
     idle: Notify,
+    /// Built once: leases update metrics on every attempt.
+    labels: [(&'static str, String); 2],
 }
 
 impl Deployed {
     pub fn new(connector: Connector, version: ConnectorVersion) -> Arc<Deployed> {
+        let labels = [
+            ("target", connector.target().to_owned()),
+            ("connector", version.label()),
+        ];
         Arc::new(Deployed {
+            labels,
             connector,
             version,
             in_flight: AtomicUsize::new(0),
@@ -50,16 +57,13 @@ impl Deployed {
         self.calls.fetch_add(calls, Ordering::Relaxed);
         self.failed_calls.fetch_add(failed, Ordering::Relaxed);
         let labels = self.labels();
-        metrics::counter!("provisio_connector_calls_total", &labels).increment(calls);
-        metrics::counter!("provisio_connector_failed_calls_total", &labels).increment(failed);
+        metrics::counter!("provisio_connector_calls_total", labels).increment(calls);
+        metrics::counter!("provisio_connector_failed_calls_total", labels).increment(failed);
     }
 
     /// The metric labels of this version on its target.
-    fn labels(&self) -> [(&'static str, String); 2] {
-        [
-            ("target", self.connector.target().to_owned()),
-            ("connector", self.label()),
-        ]
+    fn labels(&self) -> &[(&'static str, String); 2] {
+        &self.labels
     }
 
     /// Waits until no attempt holds this version.
@@ -105,7 +109,7 @@ impl Lease {
     /// target's versions lock), so a drain never misses it.
     pub fn take(deployed: &Arc<Deployed>) -> Lease {
         deployed.in_flight.fetch_add(1, Ordering::AcqRel);
-        metrics::gauge!("provisio_connector_in_flight", &deployed.labels()).increment(1.0);
+        metrics::gauge!("provisio_connector_in_flight", deployed.labels()).increment(1.0);
         Lease(deployed.clone())
     }
 }
@@ -119,7 +123,7 @@ impl std::ops::Deref for Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        metrics::gauge!("provisio_connector_in_flight", &self.0.labels()).decrement(1.0);
+        metrics::gauge!("provisio_connector_in_flight", self.0.labels()).decrement(1.0);
         if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
         }
@@ -173,6 +177,16 @@ pub(super) struct Versions {
     pub configured: String,
     /// A version trying a share of the work before it is activated.
     pub canary: Option<Canary>,
+}
+
+impl Versions {
+    /// Lists a version that stopped serving as draining while attempts
+    /// still hold it.
+    pub fn retire(&mut self, deployed: &Arc<Deployed>) {
+        if deployed.in_flight() > 0 {
+            self.draining.push(deployed.clone());
+        }
+    }
 }
 
 pub(super) struct Canary {

@@ -118,13 +118,8 @@ impl Engine {
         let target = self.target(name)?.clone();
         let _switching = target.switching.lock().await;
         let active = target.active();
-        let registry = &self.shared.registry;
-        let sha256 = registry
-            .resolve(reference, &active.version.name)
-            .await
-            .map_err(SwitchError::from)?;
-        let candidate = registry.load(&sha256).await.map_err(SwitchError::from)?;
-        check_candidate(&target, &active, &candidate, force)?;
+        let candidate = self.candidate(&target, &active, reference, force).await?;
+        let sha256 = candidate.version.sha256.clone();
         // A canary of this version has proven itself on the target already.
         let canary = read(&target.versions)
             .canary
@@ -197,13 +192,7 @@ impl Engine {
         let target = self.target(name)?.clone();
         let _switching = target.switching.lock().await;
         let active = target.active();
-        let registry = &self.shared.registry;
-        let sha256 = registry
-            .resolve(reference, &active.version.name)
-            .await
-            .map_err(SwitchError::from)?;
-        let candidate = registry.load(&sha256).await.map_err(SwitchError::from)?;
-        check_candidate(&target, &active, &candidate, false)?;
+        let candidate = self.candidate(&target, &active, reference, false).await?;
         let deployed = prepare(&target, candidate, true).await?;
         let status = CanaryStatus {
             connector: deployed.label(),
@@ -265,10 +254,8 @@ impl Engine {
         let stopped = {
             let mut versions = write(&target.versions);
             let stopped = versions.canary.take();
-            if let Some(canary) = &stopped
-                && canary.deployed.in_flight() > 0
-            {
-                versions.draining.push(canary.deployed.clone());
+            if let Some(canary) = &stopped {
+                versions.retire(&canary.deployed);
             }
             stopped
         };
@@ -276,6 +263,22 @@ impl Engine {
             tokio::spawn(drain(target.clone(), canary.deployed));
         }
         Ok(())
+    }
+
+    /// The registered version `reference` names, loaded and checked against
+    /// the target's active version.
+    async fn candidate(
+        &self,
+        target: &Target,
+        active: &Deployed,
+        reference: &VersionRef,
+        force: bool,
+    ) -> Result<Loaded, SwitchError> {
+        let registry = &self.shared.registry;
+        let sha256 = registry.resolve(reference, &active.version.name).await?;
+        let candidate = registry.load(&sha256).await?;
+        check_candidate(target, active, &candidate, force)?;
+        Ok(candidate)
     }
 
     /// Records the switch, then swaps the active version.
@@ -325,17 +328,13 @@ impl Engine {
             if let Some(canary) = versions.canary.take()
                 && !Arc::ptr_eq(&canary.deployed, &next)
             {
-                if canary.deployed.in_flight() > 0 {
-                    versions.draining.push(canary.deployed.clone());
-                }
+                versions.retire(&canary.deployed);
                 stopped_canary = Some(canary.deployed);
             }
             versions
                 .draining
                 .retain(|d| d.in_flight() > 0 && d.version.sha256 != next.version.sha256);
-            if replaced.in_flight() > 0 {
-                versions.draining.push(replaced.clone());
-            }
+            versions.retire(&replaced);
             replaced
         };
         let swap_us = swap.elapsed().as_secs_f64() * 1e6;
