@@ -73,7 +73,9 @@ fn sdk_attributes(n: usize) -> Vec<provisio_sdk::Attribute> {
 }
 
 fn calls(connector: &Connector) {
-    println!("## (a) per-call cost, trivial connector, sync call on the calling thread\n");
+    println!(
+        "## (a) per-call cost, trivial connector, the calling thread driving the call (Connector::blocking)\n"
+    );
     println!("| operation | attributes | through the host | native | ratio | overhead |");
     println!("|---|---:|---:|---:|---:|---:|");
     let blocking = connector.blocking();
@@ -121,7 +123,7 @@ fn instantiation(connector: &Connector) {
         .map(|_| {
             connector.release_idle();
             let start = Instant::now();
-            connector.prewarm(1).unwrap();
+            connector.blocking().prewarm(1).unwrap();
             start.elapsed()
         })
         .collect();

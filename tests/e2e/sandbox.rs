@@ -192,6 +192,42 @@ async fn a_runaway_call_does_not_block_the_others() {
     assert!(matches!(error.kind, CallErrorKind::Timeout(_)), "{error}");
 }
 
+/// Runaway guests yield their thread at every epoch tick: on a runtime of
+/// one thread, two of them spinning still leave room for other calls, which
+/// end long before the runaways' deadline.
+#[tokio::test(flavor = "current_thread")]
+async fn runaway_calls_yield_the_only_thread() {
+    let connector = sandbox(
+        CallLimits {
+            timeout: Duration::from_secs(3),
+            ..limits()
+        },
+        3,
+    );
+    let runaways: Vec<_> = (0..2)
+        .map(|_| {
+            let connector = connector.clone();
+            tokio::spawn(async move { connector.get("account", "loop", vec![]).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..20 {
+        let object = connector
+            .get("account", format!("u{i}"), vec![])
+            .await
+            .unwrap();
+        assert_eq!(object.uid, format!("u{i}"));
+    }
+    assert!(
+        runaways.iter().all(|r| !r.is_finished()),
+        "the runaways ended first: they held the thread until their deadline"
+    );
+    for runaway in runaways {
+        let error = runaway.await.unwrap().unwrap_err();
+        assert!(matches!(error.kind, CallErrorKind::Timeout(_)), "{error}");
+    }
+}
+
 /// Every instance misbehaving at once still leaves a working host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_failures_in_parallel() {

@@ -14,7 +14,7 @@ use super::{Engine, EngineError};
 use crate::bundled;
 use crate::config::TargetConfig;
 use crate::registry::{Loaded, Registry, RegistryError, Source, VersionRef};
-use crate::runtime::{CallError, CallErrorKind, Operation, StartError, TargetSettings};
+use crate::runtime::{CallError, StartError, TargetSettings};
 use crate::store::{AuditEvent, ConnectorVersion, Deployment, Store, StoreError, now_ms};
 use serde::Serialize;
 use serde_json::json;
@@ -405,18 +405,9 @@ async fn prepare(
 ) -> Result<Arc<Deployed>, SwitchError> {
     let label = loaded.version.label();
     let connector = loaded.component.start(target.settings.clone())?;
-    let warm = connector.clone();
-    tokio::task::spawn_blocking(move || warm.prewarm(1))
+    connector
+        .prewarm(1)
         .await
-        .map_err(|e| SwitchError::Prewarm {
-            candidate: label.clone(),
-            error: Box::new(CallError {
-                connector: label.clone(),
-                target: target.name.clone(),
-                operation: Operation::Instantiate,
-                kind: CallErrorKind::Host(format!("the warming thread failed: {e}")),
-            }),
-        })?
         .map_err(|error| SwitchError::Prewarm {
             candidate: label.clone(),
             error: Box::new(error),

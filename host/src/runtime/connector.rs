@@ -4,7 +4,8 @@ use crate::model::{
     Attribute, AttributeChange, ConnectorInfo, ConnectorObject, CountRequest, ObjectSchema, Page,
     SearchRequest, SyncBatch, SyncRequest,
 };
-use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
+use crate::runtime::bindings::{Bindings, BindingsPre};
+use crate::runtime::block::block_on;
 use crate::runtime::cache::CompileSource;
 use crate::runtime::capabilities::config::ConfigGrant;
 use crate::runtime::capabilities::directory::DirectoryGrant;
@@ -14,7 +15,7 @@ use crate::runtime::capabilities::sql::SqlGrant;
 use crate::runtime::error::{CallError, CallErrorKind, Operation};
 use crate::runtime::inspect::ComponentFacts;
 use crate::runtime::limits::CallLimits;
-use crate::runtime::pool::{InstancePool, PoolStats};
+use crate::runtime::pool::{GuestCall, InstancePool, PoolStats};
 use crate::runtime::size::ApproxSize;
 use crate::runtime::state::{PluginState, TargetContext};
 use std::sync::Arc;
@@ -42,7 +43,6 @@ pub struct LoadedComponent {
     pub source: CompileSource,
     pub(crate) engine: Engine,
     pub(crate) pre: BindingsPre,
-    pub(crate) epoch_tick: Duration,
     pub(crate) max_memory_bytes: usize,
 }
 
@@ -169,7 +169,6 @@ impl LoadedComponent {
             self.engine.clone(),
             self.pre.clone(),
             context,
-            self.epoch_tick,
             settings.max_instances,
         );
         Ok(Connector {
@@ -210,12 +209,13 @@ impl Connector {
     }
 
     /// Instantiates until `count` instances are idle (capped by
-    /// `max_instances`), on the calling thread, so that the next calls (for
-    /// example right after a version switch) skip instantiation.
-    pub fn prewarm(&self, count: usize) -> Result<usize, CallError> {
+    /// `max_instances`), so that the next calls (for example right after a
+    /// version switch) skip instantiation.
+    pub async fn prewarm(&self, count: usize) -> Result<usize, CallError> {
         self.inner
             .pool
             .prewarm(count)
+            .await
             .map_err(|kind| self.error(Operation::Instantiate, kind))
     }
 
@@ -225,18 +225,20 @@ impl Connector {
         self.inner.pool.release_idle()
     }
 
-    /// The same operations, run on the calling thread (which may block).
-    /// For the CLI, benchmarks and callers that own their threads.
+    /// The same operations, blocking the calling thread until they end.
+    /// For the CLI, benchmarks and callers that own their threads; not for
+    /// use on an async runtime's worker.
     pub fn blocking(&self) -> Blocking<'_> {
         Blocking(self)
     }
 
     pub async fn schema(&self) -> Result<ObjectSchema, CallError> {
-        self.run(Operation::Schema, |b, s| b.schema(s)).await
+        self.run(Operation::Schema, |b, s| Box::pin(b.schema(s)))
+            .await
     }
 
     pub async fn test(&self) -> Result<(), CallError> {
-        self.run(Operation::Test, |b, s| b.test(s)).await
+        self.run(Operation::Test, |b, s| Box::pin(b.test(s))).await
     }
 
     pub async fn create(
@@ -246,7 +248,7 @@ impl Connector {
     ) -> Result<ConnectorObject, CallError> {
         let class = class.into();
         self.run(Operation::Create, move |b, s| {
-            b.create(s, &class, attributes)
+            Box::pin(async move { b.create(s, &class, attributes).await })
         })
         .await
     }
@@ -259,7 +261,7 @@ impl Connector {
     ) -> Result<ConnectorObject, CallError> {
         let (class, uid) = (class.into(), uid.into());
         self.run(Operation::Get, move |b, s| {
-            b.get(s, &class, &uid, &attributes)
+            Box::pin(async move { b.get(s, &class, &uid, &attributes).await })
         })
         .await
     }
@@ -272,7 +274,7 @@ impl Connector {
     ) -> Result<ConnectorObject, CallError> {
         let (class, uid) = (class.into(), uid.into());
         self.run(Operation::Update, move |b, s| {
-            b.update(s, &class, &uid, changes)
+            Box::pin(async move { b.update(s, &class, &uid, changes).await })
         })
         .await
     }
@@ -283,24 +285,28 @@ impl Connector {
         uid: impl Into<String>,
     ) -> Result<(), CallError> {
         let (class, uid) = (class.into(), uid.into());
-        self.run(Operation::Delete, move |b, s| b.delete(s, &class, &uid))
-            .await
+        self.run(Operation::Delete, move |b, s| {
+            Box::pin(async move { b.delete(s, &class, &uid).await })
+        })
+        .await
     }
 
     pub async fn search(&self, request: SearchRequest) -> Result<Page, CallError> {
-        self.run(Operation::Search, move |b, s| b.search(s, request))
-            .await
+        self.run(Operation::Search, move |b, s| {
+            Box::pin(b.search(s, request))
+        })
+        .await
     }
 
     pub async fn sync(&self, request: SyncRequest) -> Result<SyncBatch, CallError> {
-        self.run(Operation::Sync, move |b, s| b.sync(s, request))
+        self.run(Operation::Sync, move |b, s| Box::pin(b.sync(s, request)))
             .await
     }
 
     pub async fn latest_sync_token(&self, class: impl Into<String>) -> Result<String, CallError> {
         let class = class.into();
         self.run(Operation::LatestSyncToken, move |b, s| {
-            b.latest_sync_token(s, &class)
+            Box::pin(async move { b.latest_sync_token(s, &class).await })
         })
         .await
     }
@@ -308,49 +314,50 @@ impl Connector {
     /// How many objects match (a connector of contract 0.2.0 or later that
     /// declares `count`).
     pub async fn count(&self, request: CountRequest) -> Result<u64, CallError> {
-        self.run(Operation::Count, move |b, s| b.count(s, request))
+        self.run(Operation::Count, move |b, s| Box::pin(b.count(s, request)))
             .await
     }
 
-    /// Runs a call on a blocking thread under the target's limits.
+    /// Runs a call under the target's limits, as a future on the caller's
+    /// runtime: the guest runs on a fiber that suspends whenever it waits on
+    /// the host, so a call blocks no thread.
     async fn run<R, F>(&self, operation: Operation, f: F) -> Result<R, CallError>
     where
-        R: ApproxSize + Send + 'static,
-        F: FnOnce(&Bindings, &mut Store<PluginState>) -> Outcome<R> + Send + 'static,
+        R: ApproxSize + Send,
+        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<PluginState>) -> GuestCall<'a, R> + Send,
     {
         self.check_declared(operation)?;
         let span = self.span(operation);
-        let permit = self.inner.pool.acquire().instrument(span.clone()).await;
-        let inner = self.inner.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let _entered = span.enter();
-            inner.pool.call(f)
-        });
-        let timeout = self.inner.pool.target().limits.timeout;
-        let kind = match tokio::time::timeout(timeout + OUTER_GRACE, task).await {
-            Ok(Ok(result)) => return result.map_err(|kind| self.error(operation, kind)),
-            Ok(Err(join)) => CallErrorKind::Host(format!("the call's thread failed: {join}")),
-            Err(_elapsed) => CallErrorKind::Timeout(timeout),
+        let pool = &self.inner.pool;
+        let call = async {
+            let _permit = pool.acquire().await;
+            let timeout = pool.target().limits.timeout;
+            match tokio::time::timeout(timeout + OUTER_GRACE, pool.call(f)).await {
+                Ok(result) => result,
+                Err(_elapsed) => {
+                    pool.note_abandoned();
+                    Err(CallErrorKind::Timeout(timeout))
+                }
+            }
         };
-        Err(self.error(operation, kind))
+        call.instrument(span)
+            .await
+            .map_err(|kind| self.error(operation, kind))
     }
 
-    fn run_blocking<R: ApproxSize>(
-        &self,
-        operation: Operation,
-        f: impl FnOnce(&Bindings, &mut Store<PluginState>) -> Outcome<R>,
-    ) -> Result<R, CallError> {
+    fn run_blocking<R, F>(&self, operation: Operation, f: F) -> Result<R, CallError>
+    where
+        R: ApproxSize + Send,
+        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<PluginState>) -> GuestCall<'a, R> + Send,
+    {
         self.check_declared(operation)?;
-        let _entered = self.span(operation).entered();
+        let span = self.span(operation);
         let _permit = self
             .inner
             .pool
             .try_acquire()
             .ok_or_else(|| self.error(operation, CallErrorKind::Busy))?;
-        self.inner
-            .pool
-            .call(f)
+        block_on(self.inner.pool.call(f).instrument(span))
             .map_err(|kind| self.error(operation, kind))
     }
 
@@ -397,12 +404,19 @@ impl Connector {
 pub struct Blocking<'a>(&'a Connector);
 
 impl Blocking<'_> {
+    /// See [`Connector::prewarm`].
+    pub fn prewarm(&self, count: usize) -> Result<usize, CallError> {
+        block_on(self.0.prewarm(count))
+    }
+
     pub fn schema(&self) -> Result<ObjectSchema, CallError> {
-        self.0.run_blocking(Operation::Schema, |b, s| b.schema(s))
+        self.0
+            .run_blocking(Operation::Schema, |b, s| Box::pin(b.schema(s)))
     }
 
     pub fn test(&self) -> Result<(), CallError> {
-        self.0.run_blocking(Operation::Test, |b, s| b.test(s))
+        self.0
+            .run_blocking(Operation::Test, |b, s| Box::pin(b.test(s)))
     }
 
     pub fn create(
@@ -410,8 +424,10 @@ impl Blocking<'_> {
         class: &str,
         attributes: Vec<Attribute>,
     ) -> Result<ConnectorObject, CallError> {
-        self.0
-            .run_blocking(Operation::Create, |b, s| b.create(s, class, attributes))
+        self.0.run_blocking(Operation::Create, |b, s| {
+            let class = class.to_owned();
+            Box::pin(async move { b.create(s, &class, attributes).await })
+        })
     }
 
     pub fn get(
@@ -420,8 +436,10 @@ impl Blocking<'_> {
         uid: &str,
         attributes: &[String],
     ) -> Result<ConnectorObject, CallError> {
-        self.0
-            .run_blocking(Operation::Get, |b, s| b.get(s, class, uid, attributes))
+        self.0.run_blocking(Operation::Get, |b, s| {
+            let (class, uid, attributes) = (class.to_owned(), uid.to_owned(), attributes.to_vec());
+            Box::pin(async move { b.get(s, &class, &uid, &attributes).await })
+        })
     }
 
     pub fn update(
@@ -430,28 +448,35 @@ impl Blocking<'_> {
         uid: &str,
         changes: Vec<AttributeChange>,
     ) -> Result<ConnectorObject, CallError> {
-        self.0
-            .run_blocking(Operation::Update, |b, s| b.update(s, class, uid, changes))
+        self.0.run_blocking(Operation::Update, |b, s| {
+            let (class, uid) = (class.to_owned(), uid.to_owned());
+            Box::pin(async move { b.update(s, &class, &uid, changes).await })
+        })
     }
 
     pub fn delete(&self, class: &str, uid: &str) -> Result<(), CallError> {
-        self.0
-            .run_blocking(Operation::Delete, |b, s| b.delete(s, class, uid))
+        self.0.run_blocking(Operation::Delete, |b, s| {
+            let (class, uid) = (class.to_owned(), uid.to_owned());
+            Box::pin(async move { b.delete(s, &class, &uid).await })
+        })
     }
 
     pub fn search(&self, request: SearchRequest) -> Result<Page, CallError> {
-        self.0
-            .run_blocking(Operation::Search, |b, s| b.search(s, request))
+        self.0.run_blocking(Operation::Search, |b, s| {
+            Box::pin(async move { b.search(s, request).await })
+        })
     }
 
     pub fn sync(&self, request: SyncRequest) -> Result<SyncBatch, CallError> {
-        self.0
-            .run_blocking(Operation::Sync, |b, s| b.sync(s, request))
+        self.0.run_blocking(Operation::Sync, |b, s| {
+            Box::pin(async move { b.sync(s, request).await })
+        })
     }
 
     pub fn latest_sync_token(&self, class: &str) -> Result<String, CallError> {
         self.0.run_blocking(Operation::LatestSyncToken, |b, s| {
-            b.latest_sync_token(s, class)
+            let class = class.to_owned();
+            Box::pin(async move { b.latest_sync_token(s, &class).await })
         })
     }
 }

@@ -14,6 +14,7 @@
 //!   instance is dropped and every other call goes on.
 
 mod bindings;
+mod block;
 mod cache;
 pub mod capabilities;
 mod connector;
@@ -83,8 +84,8 @@ impl Runtime {
         let fail = |e: &dyn std::fmt::Display| RuntimeInitError(e.to_string());
         let engine = engine::build(&config.engine).map_err(|e| fail(&e))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| fail(&e))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(|e| fail(&e))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(&e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| fail(&e))?;
         bindings::add_to_linker(&mut linker).map_err(|e| fail(&e))?;
         let cache = CompileCache::new(&engine, config.cache_dir).map_err(|e| fail(&e))?;
         let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick);
@@ -169,7 +170,6 @@ impl Runtime {
             source,
             engine: inner.engine.clone(),
             pre,
-            epoch_tick: inner.settings.epoch_tick,
             max_memory_bytes: inner.settings.max_memory_bytes,
         }))
     }
@@ -189,15 +189,9 @@ impl Runtime {
                 ..CallLimits::default()
             },
         });
-        let pool = InstancePool::new(
-            self.inner.engine.clone(),
-            pre.clone(),
-            context,
-            self.inner.settings.epoch_tick,
-            1,
-        );
-        pool.call(|b, s| b.info(s).map(Ok))
-            .map_err(|kind| match kind {
+        let pool = InstancePool::new(self.inner.engine.clone(), pre.clone(), context, 1);
+        block::block_on(pool.call(|b, s| Box::pin(async move { b.info(s).await.map(Ok) }))).map_err(
+            |kind| match kind {
                 CallErrorKind::Instantiate(message) => LoadError::Instantiate(message),
                 kind => LoadError::Info(Box::new(CallError {
                     connector: "(loading)".into(),
@@ -205,7 +199,8 @@ impl Runtime {
                     operation: Operation::Info,
                     kind,
                 })),
-            })
+            },
+        )
     }
 }
 

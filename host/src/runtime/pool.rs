@@ -11,11 +11,16 @@ use crate::runtime::error::CallErrorKind;
 use crate::runtime::output::panic_message;
 use crate::runtime::size::ApproxSize;
 use crate::runtime::state::{PluginState, TargetContext};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
-use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap};
+use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
+
+/// One guest call in progress, borrowing its instance.
+pub(crate) type GuestCall<'a, R> = Pin<Box<dyn Future<Output = Outcome<R>> + Send + 'a>>;
 
 /// Counters of one pool, for tests, metrics and the API.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,7 +42,6 @@ pub(crate) struct InstancePool {
     engine: Engine,
     pre: BindingsPre,
     target: Arc<TargetContext>,
-    epoch_tick: Duration,
     idle: Mutex<Vec<Instance>>,
     max_instances: usize,
     permits: Arc<Semaphore>,
@@ -50,14 +54,12 @@ impl InstancePool {
         engine: Engine,
         pre: BindingsPre,
         target: Arc<TargetContext>,
-        epoch_tick: Duration,
         max_instances: usize,
     ) -> Self {
         InstancePool {
             engine,
             pre,
             target,
-            epoch_tick,
             idle: Mutex::new(Vec::new()),
             max_instances,
             permits: Arc::new(Semaphore::new(max_instances)),
@@ -98,13 +100,13 @@ impl InstancePool {
 
     /// Creates idle instances until `count` are idle (at most the pool's
     /// size), so the next calls skip instantiation. Returns how many exist.
-    pub fn prewarm(&self, count: usize) -> Result<usize, CallErrorKind> {
+    pub async fn prewarm(&self, count: usize) -> Result<usize, CallErrorKind> {
         let count = count.min(self.max_instances);
         loop {
             if self.lock_idle().len() >= count {
                 return Ok(count);
             }
-            let instance = self.instantiate()?;
+            let instance = self.instantiate().await?;
             self.lock_idle().push(instance);
         }
     }
@@ -116,17 +118,21 @@ impl InstancePool {
         released.len()
     }
 
-    /// Runs one call on the current thread. The caller holds a permit.
-    pub fn call<R: ApproxSize>(
-        &self,
-        f: impl FnOnce(&Bindings, &mut Store<PluginState>) -> Outcome<R>,
-    ) -> Result<R, CallErrorKind> {
-        let mut instance = match self.lock_idle().pop() {
+    /// Runs one call. The caller holds a permit. Dropping the future drops
+    /// the instance with it: an instance left in the middle of a call is
+    /// never reused.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, CallErrorKind>
+    where
+        R: ApproxSize,
+        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<PluginState>) -> GuestCall<'a, R>,
+    {
+        let idle = self.lock_idle().pop();
+        let mut instance = match idle {
             Some(instance) => instance,
-            None => self.instantiate()?,
+            None => self.instantiate().await?,
         };
         self.arm(&mut instance.store);
-        let result = f(&instance.bindings, &mut instance.store);
+        let result = f(&instance.bindings, &mut instance.store).await;
         let printed = instance.store.data().output.take();
         match result {
             Ok(Ok(value)) => {
@@ -153,12 +159,28 @@ impl InstancePool {
         }
     }
 
-    fn instantiate(&self) -> Result<Instance, CallErrorKind> {
+    /// Counts an instance dropped with an abandoned call (the caller's
+    /// outer deadline passed while the guest waited on the host).
+    pub fn note_abandoned(&self) {
+        self.discarded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn instantiate(&self) -> Result<Instance, CallErrorKind> {
         let state = PluginState::new(self.target.clone()).map_err(CallErrorKind::Instantiate)?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
+        // Each epoch tick past the deadline's start yields to the runtime,
+        // so a guest computing for long shares its worker thread; past the
+        // call's deadline the guest traps.
+        store.epoch_deadline_callback(|store| {
+            if Instant::now() >= store.data().deadline {
+                Err(Trap::Interrupt.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
         self.arm(&mut store);
-        match self.pre.instantiate(&mut store) {
+        match self.pre.instantiate(&mut store).await {
             Ok(bindings) => {
                 self.instantiated.fetch_add(1, Ordering::Relaxed);
                 Ok(Instance { store, bindings })
@@ -178,10 +200,8 @@ impl InstancePool {
 
     /// Sets the deadline and clears per-call state before entering the guest.
     fn arm(&self, store: &mut Store<PluginState>) {
-        let tick = self.epoch_tick.as_nanos().max(1);
-        let ticks = self.target.limits.timeout.as_nanos().div_ceil(tick) as u64;
-        store.set_epoch_deadline(ticks.max(1));
-        store.epoch_deadline_trap();
+        store.data_mut().deadline = Instant::now() + self.target.limits.timeout;
+        store.set_epoch_deadline(1);
         store.data_mut().limiter.reset();
     }
 

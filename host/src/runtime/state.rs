@@ -8,6 +8,7 @@ use crate::runtime::capabilities::sql::SqlGrant;
 use crate::runtime::limits::{CallLimits, GuestLimiter};
 use crate::runtime::output::GuestOutput;
 use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -37,6 +38,8 @@ pub struct PluginState {
     pub(crate) target: Arc<TargetContext>,
     pub(crate) limiter: GuestLimiter,
     pub(crate) output: GuestOutput,
+    /// When the call in progress must end; the epoch callback checks it.
+    pub(crate) deadline: Instant,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     http_hooks: HttpHooks,
@@ -50,8 +53,9 @@ impl PluginState {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(output.clone())
             .stderr(output.clone())
-            // Calls always run on a thread that may block (never on an async
-            // worker), so file I/O need not hop through tokio's blocking pool.
+            // A granted directory is local and its files small (CSV
+            // tables): reading one in place costs less than a hop through
+            // tokio's blocking pool per read.
             .allow_blocking_current_thread(true)
             .allow_tcp(false)
             .allow_udp(false)
@@ -67,6 +71,7 @@ impl PluginState {
             http_hooks: HttpHooks::new(&target.name, target.http.clone()),
             target,
             output,
+            deadline: Instant::now(),
             wasi: wasi.build(),
             table,
         })

@@ -57,24 +57,30 @@ macro_rules! binding {
             result.map(|r| r.map(M::from).map_err(model::ConnectorError::from))
         }
 
-        pub fn info(plugin: &Plugin, store: S) -> wasmtime::Result<model::ConnectorInfo> {
+        pub async fn info(plugin: &Plugin, store: S<'_>) -> wasmtime::Result<model::ConnectorInfo> {
             plugin
                 .provisio_connector_connector()
                 .call_info(store)
+                .await
                 .map(Into::into)
         }
 
-        pub fn schema(plugin: &Plugin, store: S) -> Outcome<model::ObjectSchema> {
-            outcome(plugin.provisio_connector_connector().call_schema(store))
+        pub async fn schema(plugin: &Plugin, store: S<'_>) -> Outcome<model::ObjectSchema> {
+            outcome(
+                plugin
+                    .provisio_connector_connector()
+                    .call_schema(store)
+                    .await,
+            )
         }
 
-        pub fn test(plugin: &Plugin, store: S) -> Outcome<()> {
-            outcome(plugin.provisio_connector_connector().call_test(store))
+        pub async fn test(plugin: &Plugin, store: S<'_>) -> Outcome<()> {
+            outcome(plugin.provisio_connector_connector().call_test(store).await)
         }
 
-        pub fn create(
+        pub async fn create(
             plugin: &Plugin,
-            store: S,
+            store: S<'_>,
             class: &str,
             attributes: Vec<model::Attribute>,
         ) -> Outcome<model::ConnectorObject> {
@@ -82,13 +88,14 @@ macro_rules! binding {
             outcome(
                 plugin
                     .provisio_connector_connector()
-                    .call_create(store, class, &attributes),
+                    .call_create(store, class, &attributes)
+                    .await,
             )
         }
 
-        pub fn get(
+        pub async fn get(
             plugin: &Plugin,
-            store: S,
+            store: S<'_>,
             class: &str,
             uid: &str,
             attributes: &[String],
@@ -96,13 +103,14 @@ macro_rules! binding {
             outcome(
                 plugin
                     .provisio_connector_connector()
-                    .call_get(store, class, uid, attributes),
+                    .call_get(store, class, uid, attributes)
+                    .await,
             )
         }
 
-        pub fn update(
+        pub async fn update(
             plugin: &Plugin,
-            store: S,
+            store: S<'_>,
             class: &str,
             uid: &str,
             changes: Vec<model::AttributeChange>,
@@ -111,21 +119,23 @@ macro_rules! binding {
             outcome(
                 plugin
                     .provisio_connector_connector()
-                    .call_update(store, class, uid, &changes),
+                    .call_update(store, class, uid, &changes)
+                    .await,
             )
         }
 
-        pub fn delete(plugin: &Plugin, store: S, class: &str, uid: &str) -> Outcome<()> {
+        pub async fn delete(plugin: &Plugin, store: S<'_>, class: &str, uid: &str) -> Outcome<()> {
             outcome(
                 plugin
                     .provisio_connector_connector()
-                    .call_delete(store, class, uid),
+                    .call_delete(store, class, uid)
+                    .await,
             )
         }
 
-        pub fn search(
+        pub async fn search(
             plugin: &Plugin,
-            store: S,
+            store: S<'_>,
             request: model::SearchRequest,
         ) -> Outcome<model::Page> {
             let request = wit::SearchRequest {
@@ -140,13 +150,14 @@ macro_rules! binding {
             outcome(
                 plugin
                     .provisio_connector_connector()
-                    .call_search(store, &request),
+                    .call_search(store, &request)
+                    .await,
             )
         }
 
-        pub fn sync(
+        pub async fn sync(
             plugin: &Plugin,
-            store: S,
+            store: S<'_>,
             request: model::SyncRequest,
         ) -> Outcome<model::SyncBatch> {
             let request = wit::SyncRequest {
@@ -157,15 +168,21 @@ macro_rules! binding {
             outcome(
                 plugin
                     .provisio_connector_connector()
-                    .call_sync(store, &request),
+                    .call_sync(store, &request)
+                    .await,
             )
         }
 
-        pub fn latest_sync_token(plugin: &Plugin, store: S, class: &str) -> Outcome<String> {
+        pub async fn latest_sync_token(
+            plugin: &Plugin,
+            store: S<'_>,
+            class: &str,
+        ) -> Outcome<String> {
             outcome(
                 plugin
                     .provisio_connector_connector()
-                    .call_latest_sync_token(store, class),
+                    .call_latest_sync_token(store, class)
+                    .await,
             )
         }
 

@@ -17,6 +17,9 @@ mod generated {
         with: {
             "provisio:ldap/client.connection": crate::runtime::capabilities::ldap::ConnectionHandle,
         },
+        // An exchange awaits the directory on the host's runtime; the
+        // guest's fiber is suspended meanwhile and holds no thread.
+        imports: { default: async },
     });
 }
 
@@ -65,36 +68,37 @@ impl PluginState {
             .ok_or_else(|| LdapError::NotGranted("no directory is granted to this target".into()))
     }
 
-    fn ldap_call<T>(
-        &mut self,
+    /// The grant and the connection a guest's handle names.
+    fn ldap_handle(
+        &self,
         conn: &Resource<ConnectionHandle>,
-        f: impl FnOnce(&LdapGrant, &ConnectionHandle) -> Result<T, LdapError>,
-    ) -> Result<T, wit::Error> {
+    ) -> Result<(Arc<LdapGrant>, ConnectionHandle), wit::Error> {
         let grant = self.ldap_grant()?;
         let handle = self
             .table
             .get(conn)
-            .map_err(|e| wit::Error::Failed(format!("unknown handle: {e}")))?;
-        Ok(f(&grant, handle)?)
+            .map_err(|e| wit::Error::Failed(format!("unknown handle: {e}")))?
+            .clone();
+        Ok((grant, handle))
     }
 }
 
 impl wit::Host for PluginState {}
 
 impl wit::HostConnection for PluginState {
-    fn open(
+    async fn open(
         &mut self,
         url: String,
         start_tls: bool,
     ) -> Result<Resource<ConnectionHandle>, wit::Error> {
-        let handle = self.ldap_grant()?.open(&url, start_tls)?;
+        let handle = self.ldap_grant()?.open(&url, start_tls).await?;
         tracing::debug!(target: "provisio::ldap", url = %handle.url(), "connector opened a directory");
         self.table
             .push(handle)
             .map_err(|e| wit::Error::Failed(format!("cannot hold another handle: {e}")))
     }
 
-    fn security(&mut self, conn: Resource<ConnectionHandle>) -> wit::Security {
+    async fn security(&mut self, conn: Resource<ConnectionHandle>) -> wit::Security {
         match self.table.get(&conn).map(ConnectionHandle::security) {
             Ok(Security::Ldaps) => wit::Security::Ldaps,
             Ok(Security::StartTls) => wit::Security::StartTls,
@@ -102,11 +106,15 @@ impl wit::HostConnection for PluginState {
         }
     }
 
-    fn root_dse(&mut self, conn: Resource<ConnectionHandle>) -> Result<wit::Entry, wit::Error> {
-        self.ldap_call(&conn, |g, h| g.root_dse(h).map(entry))
+    async fn root_dse(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+    ) -> Result<wit::Entry, wit::Error> {
+        let (g, h) = self.ldap_handle(&conn)?;
+        Ok(g.root_dse(&h).await.map(entry)?)
     }
 
-    fn search(
+    async fn search(
         &mut self,
         conn: Resource<ConnectionHandle>,
         request: wit::SearchRequest,
@@ -129,14 +137,15 @@ impl wit::HostConnection for PluginState {
                 .collect(),
             show_deleted: request.show_deleted,
         };
-        let page = self.ldap_call(&conn, |g, h| g.search(h, spec, cookie))?;
+        let (g, h) = self.ldap_handle(&conn)?;
+        let page = g.search(&h, spec, cookie).await?;
         Ok(wit::Page {
             entries: page.entries.into_iter().map(entry).collect(),
             cookie: page.cookie,
         })
     }
 
-    fn add(
+    async fn add(
         &mut self,
         conn: Resource<ConnectionHandle>,
         dn: String,
@@ -144,11 +153,11 @@ impl wit::HostConnection for PluginState {
         read_back: Vec<String>,
     ) -> Result<Option<wit::Entry>, wit::Error> {
         let attributes = attributes.into_iter().map(|a| (a.name, a.values)).collect();
-        self.ldap_call(&conn, |g, h| g.add(h, &dn, attributes, read_back))
-            .map(|e| e.map(entry))
+        let (g, h) = self.ldap_handle(&conn)?;
+        Ok(g.add(&h, &dn, attributes, read_back).await?.map(entry))
     }
 
-    fn modify(
+    async fn modify(
         &mut self,
         conn: Resource<ConnectionHandle>,
         dn: String,
@@ -167,11 +176,11 @@ impl wit::HostConnection for PluginState {
                 values: m.values,
             })
             .collect();
-        self.ldap_call(&conn, |g, h| g.modify(h, &dn, changes, read_back))
-            .map(|e| e.map(entry))
+        let (g, h) = self.ldap_handle(&conn)?;
+        Ok(g.modify(&h, &dn, changes, read_back).await?.map(entry))
     }
 
-    fn modify_dn(
+    async fn modify_dn(
         &mut self,
         conn: Resource<ConnectionHandle>,
         dn: String,
@@ -179,35 +188,44 @@ impl wit::HostConnection for PluginState {
         delete_old_rdn: bool,
         new_superior: Option<String>,
     ) -> Result<(), wit::Error> {
-        self.ldap_call(&conn, |g, h| {
-            g.modify_dn(h, &dn, &new_rdn, delete_old_rdn, new_superior.as_deref())
-        })
+        let (g, h) = self.ldap_handle(&conn)?;
+        Ok(
+            g.modify_dn(&h, &dn, &new_rdn, delete_old_rdn, new_superior.as_deref())
+                .await?,
+        )
     }
 
-    fn delete(&mut self, conn: Resource<ConnectionHandle>, dn: String) -> Result<(), wit::Error> {
-        self.ldap_call(&conn, |g, h| g.delete(h, &dn))
+    async fn delete(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+        dn: String,
+    ) -> Result<(), wit::Error> {
+        let (g, h) = self.ldap_handle(&conn)?;
+        Ok(g.delete(&h, &dn).await?)
     }
 
-    fn compare(
+    async fn compare(
         &mut self,
         conn: Resource<ConnectionHandle>,
         dn: String,
         attribute: String,
         value: Vec<u8>,
     ) -> Result<bool, wit::Error> {
-        self.ldap_call(&conn, |g, h| g.compare(h, &dn, &attribute, value))
+        let (g, h) = self.ldap_handle(&conn)?;
+        Ok(g.compare(&h, &dn, &attribute, value).await?)
     }
 
-    fn check_password(
+    async fn check_password(
         &mut self,
         conn: Resource<ConnectionHandle>,
         dn: String,
         password: String,
     ) -> Result<bool, wit::Error> {
-        self.ldap_call(&conn, |g, h| g.check_password(h, &dn, &password))
+        let (g, h) = self.ldap_handle(&conn)?;
+        Ok(g.check_password(&h, &dn, &password).await?)
     }
 
-    fn drop(&mut self, conn: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, conn: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
         self.table.delete(conn)?;
         Ok(())
     }

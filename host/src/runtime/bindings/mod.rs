@@ -76,10 +76,10 @@ impl BindingsPre {
         }
     }
 
-    pub fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Bindings> {
+    pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Bindings> {
         match self {
-            BindingsPre::V0_1(pre) => Ok(Bindings::V0_1(pre.instantiate(store)?)),
-            BindingsPre::V0_2(pre) => Ok(Bindings::V0_2(pre.instantiate(store)?)),
+            BindingsPre::V0_1(pre) => Ok(Bindings::V0_1(pre.instantiate_async(store).await?)),
+            BindingsPre::V0_2(pre) => Ok(Bindings::V0_2(pre.instantiate_async(store).await?)),
         }
     }
 }
@@ -97,100 +97,100 @@ pub type Outcome<T> = wasmtime::Result<Result<T, ConnectorError>>;
 type S<'a> = &'a mut Store<PluginState>;
 
 impl Bindings {
-    pub fn info(&self, store: S) -> wasmtime::Result<ConnectorInfo> {
+    pub async fn info(&self, store: S<'_>) -> wasmtime::Result<ConnectorInfo> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::info(b, store),
-            Bindings::V0_2(b) => v0_2_0::info(b, store),
+            Bindings::V0_1(b) => v0_1_0::info(b, store).await,
+            Bindings::V0_2(b) => v0_2_0::info(b, store).await,
         }
     }
 
-    pub fn schema(&self, store: S) -> Outcome<ObjectSchema> {
+    pub async fn schema(&self, store: S<'_>) -> Outcome<ObjectSchema> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::schema(b, store),
-            Bindings::V0_2(b) => v0_2_0::schema(b, store),
+            Bindings::V0_1(b) => v0_1_0::schema(b, store).await,
+            Bindings::V0_2(b) => v0_2_0::schema(b, store).await,
         }
     }
 
-    pub fn test(&self, store: S) -> Outcome<()> {
+    pub async fn test(&self, store: S<'_>) -> Outcome<()> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::test(b, store),
-            Bindings::V0_2(b) => v0_2_0::test(b, store),
+            Bindings::V0_1(b) => v0_1_0::test(b, store).await,
+            Bindings::V0_2(b) => v0_2_0::test(b, store).await,
         }
     }
 
-    pub fn create(
+    pub async fn create(
         &self,
-        store: S,
+        store: S<'_>,
         class: &str,
         attributes: Vec<Attribute>,
     ) -> Outcome<ConnectorObject> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::create(b, store, class, attributes),
-            Bindings::V0_2(b) => v0_2_0::create(b, store, class, attributes),
+            Bindings::V0_1(b) => v0_1_0::create(b, store, class, attributes).await,
+            Bindings::V0_2(b) => v0_2_0::create(b, store, class, attributes).await,
         }
     }
 
-    pub fn get(
+    pub async fn get(
         &self,
-        store: S,
+        store: S<'_>,
         class: &str,
         uid: &str,
         attributes: &[String],
     ) -> Outcome<ConnectorObject> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::get(b, store, class, uid, attributes),
-            Bindings::V0_2(b) => v0_2_0::get(b, store, class, uid, attributes),
+            Bindings::V0_1(b) => v0_1_0::get(b, store, class, uid, attributes).await,
+            Bindings::V0_2(b) => v0_2_0::get(b, store, class, uid, attributes).await,
         }
     }
 
-    pub fn update(
+    pub async fn update(
         &self,
-        store: S,
+        store: S<'_>,
         class: &str,
         uid: &str,
         changes: Vec<AttributeChange>,
     ) -> Outcome<ConnectorObject> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::update(b, store, class, uid, changes),
-            Bindings::V0_2(b) => v0_2_0::update(b, store, class, uid, changes),
+            Bindings::V0_1(b) => v0_1_0::update(b, store, class, uid, changes).await,
+            Bindings::V0_2(b) => v0_2_0::update(b, store, class, uid, changes).await,
         }
     }
 
-    pub fn delete(&self, store: S, class: &str, uid: &str) -> Outcome<()> {
+    pub async fn delete(&self, store: S<'_>, class: &str, uid: &str) -> Outcome<()> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::delete(b, store, class, uid),
-            Bindings::V0_2(b) => v0_2_0::delete(b, store, class, uid),
+            Bindings::V0_1(b) => v0_1_0::delete(b, store, class, uid).await,
+            Bindings::V0_2(b) => v0_2_0::delete(b, store, class, uid).await,
         }
     }
 
-    pub fn search(&self, store: S, request: SearchRequest) -> Outcome<Page> {
+    pub async fn search(&self, store: S<'_>, request: SearchRequest) -> Outcome<Page> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::search(b, store, request),
-            Bindings::V0_2(b) => v0_2_0::search(b, store, request),
+            Bindings::V0_1(b) => v0_1_0::search(b, store, request).await,
+            Bindings::V0_2(b) => v0_2_0::search(b, store, request).await,
         }
     }
 
-    pub fn sync(&self, store: S, request: SyncRequest) -> Outcome<SyncBatch> {
+    pub async fn sync(&self, store: S<'_>, request: SyncRequest) -> Outcome<SyncBatch> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::sync(b, store, request),
-            Bindings::V0_2(b) => v0_2_0::sync(b, store, request),
+            Bindings::V0_1(b) => v0_1_0::sync(b, store, request).await,
+            Bindings::V0_2(b) => v0_2_0::sync(b, store, request).await,
         }
     }
 
     /// Since 0.2.0; a 0.1.0 connector cannot count.
-    pub fn count(&self, store: S, request: CountRequest) -> Outcome<u64> {
+    pub async fn count(&self, store: S<'_>, request: CountRequest) -> Outcome<u64> {
         match self {
             Bindings::V0_1(_) => Ok(Err(ConnectorError::Unsupported {
                 message: "count came with provisio:connector@0.2.0".into(),
             })),
-            Bindings::V0_2(b) => v0_2_0::count(b, store, request),
+            Bindings::V0_2(b) => v0_2_0::count(b, store, request).await,
         }
     }
 
-    pub fn latest_sync_token(&self, store: S, class: &str) -> Outcome<String> {
+    pub async fn latest_sync_token(&self, store: S<'_>, class: &str) -> Outcome<String> {
         match self {
-            Bindings::V0_1(b) => v0_1_0::latest_sync_token(b, store, class),
-            Bindings::V0_2(b) => v0_2_0::latest_sync_token(b, store, class),
+            Bindings::V0_1(b) => v0_1_0::latest_sync_token(b, store, class).await,
+            Bindings::V0_2(b) => v0_2_0::latest_sync_token(b, store, class).await,
         }
     }
 }

@@ -17,6 +17,9 @@ mod generated {
             "provisio:sql/client.transaction": crate::runtime::capabilities::sql::TransactionHandle,
             "provisio:sql/client.cursor": crate::runtime::capabilities::sql::CursorHandle,
         },
+        // A statement awaits the database on the host's runtime; the
+        // guest's fiber is suspended meanwhile and holds no thread.
+        imports: { default: async },
     });
 }
 
@@ -116,7 +119,7 @@ type Trap = wasmtime::Error;
 impl wit::Host for PluginState {}
 
 impl wit::HostDatabase for PluginState {
-    fn open(&mut self, name: String) -> Result<Resource<DatabaseHandle>, wit::Error> {
+    async fn open(&mut self, name: String) -> Result<Resource<DatabaseHandle>, wit::Error> {
         let handle = self.sql_grant()?.open(&name)?;
         tracing::debug!(target: "provisio::sql", database = %handle.name(), "connector opened a database");
         self.table
@@ -124,14 +127,14 @@ impl wit::HostDatabase for PluginState {
             .map_err(|e| wit::Error::Failed(format!("cannot hold another handle: {e}")))
     }
 
-    fn dialect(&mut self, db: Resource<DatabaseHandle>) -> wit::Dialect {
+    async fn dialect(&mut self, db: Resource<DatabaseHandle>) -> wit::Dialect {
         match self.table.get(&db).map(DatabaseHandle::dialect) {
             Ok(sql::Dialect::Postgres) => wit::Dialect::Postgres,
             _ => wit::Dialect::Sqlite,
         }
     }
 
-    fn query(
+    async fn query(
         &mut self,
         db: Resource<DatabaseHandle>,
         sql: String,
@@ -139,10 +142,10 @@ impl wit::HostDatabase for PluginState {
     ) -> Result<wit::Rows, wit::Error> {
         let grant = self.sql_grant()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
-        Ok(rows(grant.query(db, &sql, params(values))?))
+        Ok(rows(grant.query(db, &sql, params(values)).await?))
     }
 
-    fn execute(
+    async fn execute(
         &mut self,
         db: Resource<DatabaseHandle>,
         sql: String,
@@ -150,22 +153,22 @@ impl wit::HostDatabase for PluginState {
     ) -> Result<u64, wit::Error> {
         let grant = self.sql_grant()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
-        Ok(grant.execute(db, &sql, params(values))?)
+        Ok(grant.execute(db, &sql, params(values)).await?)
     }
 
-    fn begin(
+    async fn begin(
         &mut self,
         db: Resource<DatabaseHandle>,
     ) -> Result<Resource<TransactionHandle>, wit::Error> {
         let grant = self.sql_grant()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
-        let tx = grant.begin(db)?;
+        let tx = grant.begin(db).await?;
         self.table
             .push(tx)
             .map_err(|e| wit::Error::Failed(format!("cannot hold another handle: {e}")))
     }
 
-    fn cursor(
+    async fn cursor(
         &mut self,
         db: Resource<DatabaseHandle>,
         sql: String,
@@ -179,14 +182,14 @@ impl wit::HostDatabase for PluginState {
             .map_err(|e| wit::Error::Failed(format!("cannot hold another handle: {e}")))
     }
 
-    fn drop(&mut self, db: Resource<DatabaseHandle>) -> Result<(), Trap> {
+    async fn drop(&mut self, db: Resource<DatabaseHandle>) -> Result<(), Trap> {
         self.table.delete(db)?;
         Ok(())
     }
 }
 
 impl wit::HostTransaction for PluginState {
-    fn query(
+    async fn query(
         &mut self,
         tx: Resource<TransactionHandle>,
         sql: String,
@@ -194,10 +197,10 @@ impl wit::HostTransaction for PluginState {
     ) -> Result<wit::Rows, wit::Error> {
         let grant = self.sql_grant()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
-        Ok(rows(grant.tx_query(tx, &sql, params(values))?))
+        Ok(rows(grant.tx_query(tx, &sql, params(values)).await?))
     }
 
-    fn execute(
+    async fn execute(
         &mut self,
         tx: Resource<TransactionHandle>,
         sql: String,
@@ -205,22 +208,22 @@ impl wit::HostTransaction for PluginState {
     ) -> Result<u64, wit::Error> {
         let grant = self.sql_grant()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
-        Ok(grant.tx_execute(tx, &sql, params(values))?)
+        Ok(grant.tx_execute(tx, &sql, params(values)).await?)
     }
 
-    fn commit(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
+    async fn commit(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
         let grant = self.sql_grant()?;
         let tx = self.table.delete(tx).map_err(bad_handle)?;
-        Ok(grant.commit(tx)?)
+        Ok(grant.commit(tx).await?)
     }
 
-    fn rollback(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
+    async fn rollback(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
         let grant = self.sql_grant()?;
         let tx = self.table.delete(tx).map_err(bad_handle)?;
-        Ok(grant.rollback(tx)?)
+        Ok(grant.rollback(tx).await?)
     }
 
-    fn drop(&mut self, tx: Resource<TransactionHandle>) -> Result<(), Trap> {
+    async fn drop(&mut self, tx: Resource<TransactionHandle>) -> Result<(), Trap> {
         // Dropping an open transaction rolls it back.
         self.table.delete(tx)?;
         Ok(())
@@ -228,13 +231,17 @@ impl wit::HostTransaction for PluginState {
 }
 
 impl wit::HostCursor for PluginState {
-    fn next(&mut self, cursor: Resource<CursorHandle>, max: u32) -> Result<wit::Rows, wit::Error> {
+    async fn next(
+        &mut self,
+        cursor: Resource<CursorHandle>,
+        max: u32,
+    ) -> Result<wit::Rows, wit::Error> {
         let grant = self.sql_grant()?;
         let cursor = self.table.get_mut(&cursor).map_err(bad_handle)?;
-        Ok(rows(grant.next(cursor, max)?))
+        Ok(rows(grant.next(cursor, max).await?))
     }
 
-    fn drop(&mut self, cursor: Resource<CursorHandle>) -> Result<(), Trap> {
+    async fn drop(&mut self, cursor: Resource<CursorHandle>) -> Result<(), Trap> {
         self.table.delete(cursor)?;
         Ok(())
     }

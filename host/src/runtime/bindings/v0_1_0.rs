@@ -13,6 +13,9 @@ mod generated {
     wasmtime::component::bindgen!({
         world: "connector-plugin",
         path: "../wit/0.1.0",
+        // Calls run as futures on the host's runtime, so a connector waiting
+        // on a capability (SQL, LDAP, HTTP) holds no thread.
+        exports: { default: async },
     });
 }
 

@@ -14,6 +14,9 @@ mod generated {
     wasmtime::component::bindgen!({
         world: "connector-plugin",
         path: "../wit/0.2.0",
+        // Calls run as futures on the host's runtime, so a connector waiting
+        // on a capability (SQL, LDAP, HTTP) holds no thread.
+        exports: { default: async },
     });
 }
 
@@ -43,7 +46,7 @@ impl From<wit::ConnectorInfo> for model::ConnectorInfo {
     }
 }
 
-pub fn count(plugin: &Plugin, store: S, request: model::CountRequest) -> Outcome<u64> {
+pub async fn count(plugin: &Plugin, store: S<'_>, request: model::CountRequest) -> Outcome<u64> {
     let request = wit::CountRequest {
         class: request.class,
         filter: request.filter,
@@ -51,6 +54,7 @@ pub fn count(plugin: &Plugin, store: S, request: model::CountRequest) -> Outcome
     outcome(
         plugin
             .provisio_connector_connector()
-            .call_count(store, &request),
+            .call_count(store, &request)
+            .await,
     )
 }

@@ -71,7 +71,7 @@ struct ConnectionKey {
 }
 
 /// The host side of a connector's `connection` handle.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnectionHandle {
     key: ConnectionKey,
 }
@@ -132,7 +132,6 @@ pub struct LdapGrant {
     bind: Option<BindCredentials>,
     tls: Tls,
     timeout: Duration,
-    runtime: tokio::runtime::Handle,
     connections: Mutex<HashMap<ConnectionKey, Ldap>>,
 }
 
@@ -203,11 +202,8 @@ fn load_roots(path: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
 
 impl LdapGrant {
     /// The grant for `target`, connecting lazily: a directory that is down
-    /// does not stop the target from starting. Must run inside a tokio
-    /// runtime.
+    /// does not stop the target from starting.
     pub fn new(target: &str, spec: &LdapSpec) -> Result<Self, String> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| "LDAP grants need a tokio runtime".to_owned())?;
         if spec.urls.is_empty() {
             return Err("urls lists no directory".into());
         }
@@ -231,7 +227,6 @@ impl LdapGrant {
             bind: spec.bind.clone(),
             tls,
             timeout: spec.timeout,
-            runtime,
             connections: Mutex::new(HashMap::new()),
         })
     }
@@ -242,7 +237,7 @@ impl LdapGrant {
 
     /// A handle on `url` if it was granted; connects (and binds) now, so a
     /// directory that is down or refuses the credentials says so here.
-    pub fn open(&self, url: &str, start_tls: bool) -> Result<ConnectionHandle, LdapError> {
+    pub async fn open(&self, url: &str, start_tls: bool) -> Result<ConnectionHandle, LdapError> {
         let normalised = normalise_url(url).map_err(LdapError::Invalid)?;
         if !self.urls.contains(&normalised) {
             return Err(LdapError::NotGranted(format!(
@@ -266,7 +261,8 @@ impl LdapGrant {
                 security,
             },
         };
-        self.run(&handle, "opening the directory", |_| async { Ok(()) })?;
+        self.run(&handle, "opening the directory", |_| async { Ok(()) })
+            .await?;
         Ok(handle)
     }
 
@@ -347,28 +343,31 @@ impl LdapGrant {
             .remove(key);
     }
 
-    /// Runs `f` on the handle's connection from a connector call's thread,
-    /// under the operation timeout; a failure that breaks the connection
-    /// drops it, so the next call opens a new one.
-    fn run<T, F, Fut>(&self, handle: &ConnectionHandle, what: &str, f: F) -> Result<T, LdapError>
+    /// Runs `f` on the handle's connection under the operation timeout; a
+    /// failure that breaks the connection drops it, so the next call opens
+    /// a new one.
+    async fn run<T, F, Fut>(
+        &self,
+        handle: &ConnectionHandle,
+        what: &str,
+        f: F,
+    ) -> Result<T, LdapError>
     where
         F: FnOnce(Ldap) -> Fut,
         Fut: Future<Output = Result<T, LdapError>>,
     {
         let key = &handle.key;
-        let outcome = self.runtime.block_on(async {
-            tokio::time::timeout(self.timeout, async {
-                let mut ldap = self.connection(key).await?;
-                ldap.with_timeout(self.timeout);
-                f(ldap).await
-            })
-            .await
-            .unwrap_or_else(|_| {
-                Err(LdapError::Unavailable(format!(
-                    "{what} took longer than {}",
-                    humantime::format_duration(self.timeout)
-                )))
-            })
+        let outcome = tokio::time::timeout(self.timeout, async {
+            let mut ldap = self.connection(key).await?;
+            ldap.with_timeout(self.timeout);
+            f(ldap).await
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(LdapError::Unavailable(format!(
+                "{what} took longer than {}",
+                humantime::format_duration(self.timeout)
+            )))
         });
         if let Err(e) = &outcome
             && e.breaks_connection()
@@ -378,27 +377,29 @@ impl LdapGrant {
         outcome
     }
 
-    pub fn root_dse(&self, handle: &ConnectionHandle) -> Result<RawEntry, LdapError> {
-        let page = self.search(
-            handle,
-            SearchSpec {
-                base: String::new(),
-                scope: ScopeKind::Base,
-                filter: "(objectClass=*)".into(),
-                attributes: vec!["*".into(), "+".into()],
-                page_size: 0,
-                sort: Vec::new(),
-                show_deleted: false,
-            },
-            Vec::new(),
-        )?;
+    pub async fn root_dse(&self, handle: &ConnectionHandle) -> Result<RawEntry, LdapError> {
+        let page = self
+            .search(
+                handle,
+                SearchSpec {
+                    base: String::new(),
+                    scope: ScopeKind::Base,
+                    filter: "(objectClass=*)".into(),
+                    attributes: vec!["*".into(), "+".into()],
+                    page_size: 0,
+                    sort: Vec::new(),
+                    show_deleted: false,
+                },
+                Vec::new(),
+            )
+            .await?;
         page.entries
             .into_iter()
             .next()
             .ok_or_else(|| LdapError::Failed("the directory returned no root DSE".into()))
     }
 
-    pub fn search(
+    pub async fn search(
         &self,
         handle: &ConnectionHandle,
         spec: SearchSpec,
@@ -459,9 +460,10 @@ impl LdapGrant {
             };
             Ok(SearchPage { entries, cookie })
         })
+        .await
     }
 
-    pub fn add(
+    pub async fn add(
         &self,
         handle: &ConnectionHandle,
         dn: &str,
@@ -478,9 +480,10 @@ impl LdapGrant {
             }
             post_read(ldap.add(dn, attributes).await?.success()?)
         })
+        .await
     }
 
-    pub fn modify(
+    pub async fn modify(
         &self,
         handle: &ConnectionHandle,
         dn: &str,
@@ -505,9 +508,10 @@ impl LdapGrant {
             }
             post_read(ldap.modify(dn, mods).await?.success()?)
         })
+        .await
     }
 
-    pub fn modify_dn(
+    pub async fn modify_dn(
         &self,
         handle: &ConnectionHandle,
         dn: &str,
@@ -521,16 +525,18 @@ impl LdapGrant {
                 .success()?;
             Ok(())
         })
+        .await
     }
 
-    pub fn delete(&self, handle: &ConnectionHandle, dn: &str) -> Result<(), LdapError> {
+    pub async fn delete(&self, handle: &ConnectionHandle, dn: &str) -> Result<(), LdapError> {
         self.run(handle, "the delete", |mut ldap| async move {
             ldap.delete(dn).await?.success()?;
             Ok(())
         })
+        .await
     }
 
-    pub fn compare(
+    pub async fn compare(
         &self,
         handle: &ConnectionHandle,
         dn: &str,
@@ -540,12 +546,13 @@ impl LdapGrant {
         self.run(handle, "the compare", |mut ldap| async move {
             Ok(ldap.compare(dn, attribute, value).await?.equal()?)
         })
+        .await
     }
 
     /// Whether `dn` binds with `password`, on a connection of its own that
     /// is closed afterwards. An empty password is never tried: the
     /// directory would take it as an unauthenticated bind and succeed.
-    pub fn check_password(
+    pub async fn check_password(
         &self,
         handle: &ConnectionHandle,
         dn: &str,
@@ -554,24 +561,21 @@ impl LdapGrant {
         if password.is_empty() {
             return Ok(false);
         }
-        let key = handle.key.clone();
-        self.runtime.block_on(async {
-            tokio::time::timeout(self.timeout, async {
-                let mut ldap = self.dial(&key).await?;
-                let result = ldap.simple_bind(dn, password).await?;
-                let _ = ldap.unbind().await;
-                match result.rc {
-                    0 => Ok(true),
-                    49 => Ok(false),
-                    _ => Err(ldap3::LdapError::from(result).into()),
-                }
-            })
-            .await
-            .unwrap_or_else(|_| {
-                Err(LdapError::Unavailable(
-                    "the password check took too long".into(),
-                ))
-            })
+        tokio::time::timeout(self.timeout, async {
+            let mut ldap = self.dial(&handle.key).await?;
+            let result = ldap.simple_bind(dn, password).await?;
+            let _ = ldap.unbind().await;
+            match result.rc {
+                0 => Ok(true),
+                49 => Ok(false),
+                _ => Err(ldap3::LdapError::from(result).into()),
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(LdapError::Unavailable(
+                "the password check took too long".into(),
+            ))
         })
     }
 }

@@ -111,31 +111,29 @@ impl SqlGrant {
         })
     }
 
-    /// Runs `f` on the pools' runtime from a connector call's thread, under
-    /// the statement timeout.
-    fn block_on<T>(
+    /// Runs `f` under the statement timeout.
+    async fn within<T>(
         &self,
         what: &str,
         f: impl Future<Output = Result<T, SqlError>>,
     ) -> Result<T, SqlError> {
-        let timeout = self.timeout;
-        self.runtime
-            .block_on(async move { tokio::time::timeout(timeout, f).await })
+        tokio::time::timeout(self.timeout, f)
+            .await
             .unwrap_or_else(|_| {
                 Err(SqlError::Unavailable(format!(
                     "{what} took longer than {}",
-                    humantime::format_duration(timeout)
+                    humantime::format_duration(self.timeout)
                 )))
             })
     }
 
-    pub fn query(
+    pub async fn query(
         &self,
         db: &DatabaseHandle,
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<Rows, SqlError> {
-        self.block_on("the query", async {
+        self.within("the query", async {
             match &db.database.pool {
                 Pool::Postgres(pool) => convert::pg_rows(
                     convert::pg_query(sql, params)
@@ -151,15 +149,16 @@ impl SqlGrant {
                 ),
             }
         })
+        .await
     }
 
-    pub fn execute(
+    pub async fn execute(
         &self,
         db: &DatabaseHandle,
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<u64, SqlError> {
-        self.block_on("the statement", async {
+        self.within("the statement", async {
             Ok(match &db.database.pool {
                 Pool::Postgres(pool) => convert::pg_query(sql, params)
                     .execute(pool)
@@ -171,24 +170,26 @@ impl SqlGrant {
                     .rows_affected(),
             })
         })
+        .await
     }
 
-    pub fn begin(&self, db: &DatabaseHandle) -> Result<TransactionHandle, SqlError> {
-        self.block_on("starting a transaction", async {
+    pub async fn begin(&self, db: &DatabaseHandle) -> Result<TransactionHandle, SqlError> {
+        self.within("starting a transaction", async {
             Ok(match &db.database.pool {
                 Pool::Postgres(pool) => TransactionHandle::Postgres(pool.begin().await?),
                 Pool::Sqlite(pool) => TransactionHandle::Sqlite(pool.begin().await?),
             })
         })
+        .await
     }
 
-    pub fn tx_query(
+    pub async fn tx_query(
         &self,
         tx: &mut TransactionHandle,
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<Rows, SqlError> {
-        self.block_on("the query", async {
+        self.within("the query", async {
             match tx {
                 TransactionHandle::Postgres(tx) => {
                     convert::pg_rows(convert::pg_query(sql, params).fetch_all(&mut **tx).await?)
@@ -200,15 +201,16 @@ impl SqlGrant {
                 ),
             }
         })
+        .await
     }
 
-    pub fn tx_execute(
+    pub async fn tx_execute(
         &self,
         tx: &mut TransactionHandle,
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<u64, SqlError> {
-        self.block_on("the statement", async {
+        self.within("the statement", async {
             Ok(match tx {
                 TransactionHandle::Postgres(tx) => convert::pg_query(sql, params)
                     .execute(&mut **tx)
@@ -220,26 +222,29 @@ impl SqlGrant {
                     .rows_affected(),
             })
         })
+        .await
     }
 
-    pub fn commit(&self, tx: TransactionHandle) -> Result<(), SqlError> {
-        self.block_on("the commit", async {
+    pub async fn commit(&self, tx: TransactionHandle) -> Result<(), SqlError> {
+        self.within("the commit", async {
             match tx {
                 TransactionHandle::Postgres(tx) => tx.commit().await?,
                 TransactionHandle::Sqlite(tx) => tx.commit().await?,
             }
             Ok(())
         })
+        .await
     }
 
-    pub fn rollback(&self, tx: TransactionHandle) -> Result<(), SqlError> {
-        self.block_on("the rollback", async {
+    pub async fn rollback(&self, tx: TransactionHandle) -> Result<(), SqlError> {
+        self.within("the rollback", async {
             match tx {
                 TransactionHandle::Postgres(tx) => tx.rollback().await?,
                 TransactionHandle::Sqlite(tx) => tx.rollback().await?,
             }
             Ok(())
         })
+        .await
     }
 
     /// Starts streaming a query's rows from a connection of its own; the
@@ -295,12 +300,12 @@ impl SqlGrant {
         })
     }
 
-    pub fn next(&self, cursor: &mut CursorHandle, max: u32) -> Result<Rows, SqlError> {
+    pub async fn next(&self, cursor: &mut CursorHandle, max: u32) -> Result<Rows, SqlError> {
         let mut batch = Rows::default();
         if cursor.done || max == 0 {
             return Ok(batch);
         }
-        self.block_on("fetching rows", async {
+        self.within("fetching rows", async {
             while batch.rows.len() < max as usize {
                 match cursor.rows.recv().await {
                     None => {
@@ -320,7 +325,8 @@ impl SqlGrant {
                 }
             }
             Ok(())
-        })?;
+        })
+        .await?;
         batch.columns = cursor.columns.clone();
         Ok(batch)
     }
