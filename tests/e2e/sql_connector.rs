@@ -7,7 +7,7 @@ use provisio_host::model::{
     Attribute, AttributeChange, ConnectorError, DeltaKind, PageRequest, SearchRequest, SyncRequest,
     Value,
 };
-use provisio_host::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
+use provisio_host::runtime::capabilities::sql::{self, DatabaseSpec, SqlGrant};
 use provisio_host::runtime::{Connector, TargetSettings};
 use provisio_tests::postgres::Postgres;
 use std::collections::BTreeMap;
@@ -701,6 +701,28 @@ async fn a_database_that_is_down_is_retryable_and_heals() {
     let ada = db.get("account", "1", vec![]).await.unwrap();
     assert_eq!(ada.name, "ada");
     db.create("account", account("2", "bob")).await.unwrap();
+}
+
+/// A pooled connection used within the last second is lent without a ping
+/// (one round trip per statement, not two): if the server killed it in
+/// that second, one statement fails `unavailable` (the engine retries it)
+/// and the next runs on a new connection. An older connection is pinged
+/// first, so its death costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_killed_is_replaced() {
+    let backend = Backend::postgres().await;
+    let db = backend.connector(CONFIG);
+    db.create("account", account("1", "ada")).await.unwrap();
+    let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'provisio'";
+
+    backend.run(kill).await;
+    let error = db.get("account", "1", vec![]).await.unwrap_err();
+    assert_eq!(code(&error), "unavailable", "{error}");
+    assert_eq!(db.get("account", "1", vec![]).await.unwrap().name, "ada");
+
+    backend.run(kill).await;
+    tokio::time::sleep(sql::ALIVE_WITHOUT_PING + Duration::from_millis(200)).await;
+    assert_eq!(db.get("account", "1", vec![]).await.unwrap().name, "ada");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

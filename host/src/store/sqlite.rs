@@ -154,6 +154,10 @@ impl SqliteStore {
             .map_err(|e| StoreError::Database(format!("migrating {}: {e}", path.display())))?;
         let reads = SqlitePoolOptions::new()
             .max_connections(4)
+            // sqlx pings a connection on every acquire by default: for a
+            // local file that is a round trip to the connection's thread
+            // per read, and nothing to detect.
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         let chain = sqlx::query("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")

@@ -347,6 +347,8 @@ fn open_pool(spec: &DatabaseSpec, timeout: Duration) -> Result<Pool, String> {
                 PgPoolOptions::new()
                     .max_connections(spec.max_connections)
                     .acquire_timeout(acquire)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
                     .connect_lazy_with(options),
             ))
         }
@@ -359,6 +361,8 @@ fn open_pool(spec: &DatabaseSpec, timeout: Duration) -> Result<Pool, String> {
                 SqlitePoolOptions::new()
                     .max_connections(spec.max_connections)
                     .acquire_timeout(acquire)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
                     .connect_lazy_with(options),
             ))
         }
@@ -366,6 +370,25 @@ fn open_pool(spec: &DatabaseSpec, timeout: Duration) -> Result<Pool, String> {
             "unsupported database kind {other:?} (postgres:// or sqlite://)"
         )),
     }
+}
+
+/// A pooled connection used within this long is taken as alive; an older
+/// one is pinged before it is lent (HikariCP's "alive bypass window"). sqlx
+/// would ping on every acquire: a second round trip per statement. A
+/// connection that died inside the window fails its statement
+/// `unavailable`, which the engine retries, and is dropped from the pool.
+pub const ALIVE_WITHOUT_PING: Duration = Duration::from_secs(1);
+
+/// The pools' `before_acquire` hook: pings a connection idle for longer
+/// than [`ALIVE_WITHOUT_PING`].
+pub async fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for > ALIVE_WITHOUT_PING {
+        conn.ping().await?;
+    }
+    Ok(true)
 }
 
 /// A column as the connector sees it.
