@@ -16,6 +16,9 @@ pub struct ClassTable {
     pub columns: Vec<Column>,
     /// (attribute, column index) of every column shown as an attribute.
     pub exposed: Vec<(String, usize)>,
+    /// The table's name quoted, and the select list: made once.
+    quoted_table: String,
+    select_list: String,
 }
 
 /// Where an attribute goes.
@@ -90,7 +93,15 @@ impl ClassTable {
                 .unwrap_or_else(|| column.name.clone());
             exposed.push((attribute, i));
         }
+        let mut select: Vec<String> = columns.iter().map(Column::select).collect();
+        if let Some(p) = &settings.password {
+            // The hash never leaves the database.
+            let i = find(p, "password")?;
+            select[i] = "NULL".into();
+        }
         Ok(ClassTable {
+            quoted_table: crate::table::ident(&settings.table),
+            select_list: select.join(", "),
             settings,
             columns,
             exposed,
@@ -113,8 +124,8 @@ impl ClassTable {
         self.column(&self.settings.key)
     }
 
-    pub fn table(&self) -> String {
-        crate::table::ident(&self.settings.table)
+    pub fn table(&self) -> &str {
+        &self.quoted_table
     }
 
     /// The column (or special handling) behind an attribute.
@@ -198,14 +209,10 @@ impl ClassTable {
     }
 
     /// The columns, in [`Self::read_row`]'s order, as a select list.
-    pub fn select_list(&self) -> String {
-        let mut columns: Vec<String> = self.columns.iter().map(Column::select).collect();
-        if let Some(p) = &self.settings.password {
-            // The hash never leaves the database.
-            let i = self.index(p);
-            columns[i] = "NULL".into();
-        }
-        columns.join(", ")
+    /// The columns [`Self::read_row`] reads, in its order (the password
+    /// hash as NULL).
+    pub fn select_list(&self) -> &str {
+        &self.select_list
     }
 
     /// `SELECT <columns> FROM <table>`, the columns in [`Self::read_row`]'s order.

@@ -43,14 +43,14 @@ pub struct SqlConnector {
 impl SqlConnector {
     /// The index in `tables` of the class, described first if needed.
     fn described(&mut self, class: &str) -> Result<usize, Error> {
-        let settings = self.settings.class(class)?.clone();
         if let Some(i) = self
             .tables
             .iter()
-            .position(|t| t.settings.class == settings.class)
+            .position(|t| t.settings.class.eq_ignore_ascii_case(class))
         {
             return Ok(i);
         }
+        let settings = self.settings.class(class)?.clone();
         let columns = table::describe(&self.db, self.dialect, &settings.table)?;
         self.tables.push(ClassTable::new(settings, columns)?);
         Ok(self.tables.len() - 1)
@@ -360,11 +360,11 @@ impl Connector for SqlConnector {
                         ));
                     };
                     let hashed = password::hash(this.settings.password_hash, password)?;
-                    columns.push(ident(&column.name));
+                    columns.push(column.quoted.clone());
                     placeholders.push(statement.bind(SqlValue::Text(hashed), Some(column)));
                 }
                 Target::Column(column) => {
-                    if columns.contains(&ident(&column.name)) {
+                    if columns.contains(&column.quoted) {
                         continue;
                     }
                     let Some(value) = values_of(attribute)? else {
@@ -380,7 +380,7 @@ impl Connector for SqlConnector {
                         key = Some(value.clone());
                     }
                     let param = column.to_sql(&attribute.name, value)?;
-                    columns.push(ident(&column.name));
+                    columns.push(column.quoted.clone());
                     placeholders.push(statement.bind(param, Some(column)));
                 }
             }
@@ -393,7 +393,7 @@ impl Connector for SqlConnector {
         }
         if let Some(updated) = &class.settings.updated {
             let column = class.column(updated);
-            columns.push(ident(&column.name));
+            columns.push(column.quoted.clone());
             placeholders.push(this.now(column).to_owned());
         }
         statement.text = format!(

@@ -159,6 +159,7 @@ fn bind_updated(statement: &mut Statement, column: &Column, value: &str) -> Resu
 fn mirror(column: &Column, name: &str) -> Column {
     Column {
         name: name.to_owned(),
+        quoted: crate::table::ident(name),
         ..column.clone()
     }
 }

@@ -20,6 +20,9 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct Column {
     pub name: String,
+    /// `name` quoted as an SQL identifier, made once: statements are built
+    /// on every call.
+    pub quoted: String,
     pub type_name: String,
     pub kind: Kind,
     /// NOT NULL without a default: a create must give it.
@@ -87,6 +90,7 @@ pub fn describe(db: &Database, dialect: Dialect, table: &str) -> Result<Vec<Colu
             Column {
                 kind: kind_of(dialect, &type_name),
                 required: row[2].as_boolean().unwrap_or(false),
+                quoted: ident(&name),
                 name,
                 type_name,
             }
@@ -196,8 +200,8 @@ impl Column {
     /// The expression that selects this column.
     pub fn select(&self) -> String {
         match &self.kind {
-            Kind::Cast(_) => format!("CAST({} AS TEXT)", ident(&self.name)),
-            _ => ident(&self.name),
+            Kind::Cast(_) => format!("CAST({} AS TEXT)", self.quoted),
+            _ => self.quoted.clone(),
         }
     }
 
