@@ -139,11 +139,14 @@ fn sibling(path: &str, suffix: &str) -> String {
 /// An exclusive lock on one file, released on drop.
 ///
 /// The lock file holds its owner's random nonce. A writer that finds a lock
-/// older than [`STALE_LOCK`] (its owner died) breaks it by renaming it to a
-/// name of its own: only one breaker's rename can succeed, and the breaker
-/// then checks it took the stale lock it judged, not a fresh one created in
-/// between (which it puts back). An owner removes the lock only if it still
-/// holds its nonce.
+/// older than [`STALE_LOCK`] (its owner died) breaks it, but only while it
+/// holds the breaker's lock (`<lock>.break`, created exclusively) and only
+/// if the lock is still stale once it holds it: a writer that judged the
+/// lock stale just before another broke it and took a fresh lock finds the
+/// fresh one and leaves it alone. (Breaking by renaming the lock away, as
+/// before, could take a live lock in that window and, when it could not be
+/// put back, leave two writers each thinking they held it.) An owner
+/// removes the lock only if it still holds its nonce.
 pub struct FileLock {
     path: String,
     nonce: String,
@@ -169,8 +172,8 @@ impl FileLock {
                     return Ok(FileLock { path: lock, nonce });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if let Some(owner) = stale_owner(&lock) {
-                        break_stale(&lock, &owner, &nonce);
+                    if is_stale(&lock) {
+                        break_stale(&lock, &nonce);
                         continue;
                     }
                     if started.elapsed() > LOCK_WAIT {
@@ -208,34 +211,42 @@ fn nonce() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// The owner nonce of a lock older than [`STALE_LOCK`].
-fn stale_owner(lock: &str) -> Option<String> {
-    let age = fs::metadata(lock)
+/// Whether the file at `path` is older than [`STALE_LOCK`].
+fn is_stale(path: &str) -> bool {
+    fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
-        .and_then(|modified| SystemTime::now().duration_since(modified).ok())?;
-    (age > STALE_LOCK).then(|| fs::read_to_string(lock).unwrap_or_default())
+        .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+        .is_some_and(|age| age > STALE_LOCK)
 }
 
-/// Removes the stale lock `owner` held, if it is still the one at `lock`.
-fn break_stale(lock: &str, owner: &str, nonce: &str) {
-    let grave = format!("{lock}.broken-{nonce}");
-    if fs::rename(lock, &grave).is_err() {
-        return; // Another writer broke it first.
+/// Removes the stale lock at `lock` if it is still stale once this writer
+/// holds the breaker's lock. A writer that finds the breaker's lock taken
+/// goes back to waiting; a breaker's lock left by a writer that died while
+/// breaking (it is held for microseconds) is removed once stale itself.
+fn break_stale(lock: &str, nonce: &str) {
+    let breaker = format!("{lock}.break");
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&breaker)
+    {
+        Ok(mut file) => {
+            let _ = file.write_all(nonce.as_bytes());
+        }
+        Err(_) => {
+            if is_stale(&breaker) {
+                let _ = fs::remove_file(&breaker);
+            }
+            thread::sleep(Duration::from_millis(2));
+            return;
+        }
     }
-    let taken = fs::read_to_string(&grave).unwrap_or_default();
-    if taken == owner {
+    if is_stale(lock) {
         provisio_sdk::warn!("broke stale lock {lock} left by a writer that died");
-        let _ = fs::remove_file(&grave);
-    } else if fs::hard_link(&grave, lock).is_ok() {
-        // A live lock was created between the check and the rename: give it
-        // back where its owner expects it.
-        let _ = fs::remove_file(&grave);
-    } else {
-        // Yet another writer holds the lock name now; the one we took is
-        // forfeit (its owner's release will find a different nonce).
-        let _ = fs::remove_file(&grave);
+        let _ = fs::remove_file(lock);
     }
+    let _ = fs::remove_file(&breaker);
 }
 
 /// The name operators know the file by (inside the granted directory).
