@@ -162,6 +162,17 @@ async fn undeclared_operations_are_refused_without_a_call() {
     );
 }
 
+/// Twenty ordinary calls, each answered with the uid it asked for.
+async fn twenty_calls_succeed(connector: &Connector) {
+    for i in 0..20 {
+        let object = connector
+            .get("account", format!("u{i}"), vec![])
+            .await
+            .unwrap();
+        assert_eq!(object.uid, format!("u{i}"));
+    }
+}
+
 /// A runaway call occupies one instance; calls on the others go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_call_does_not_block_the_others() {
@@ -177,13 +188,7 @@ async fn a_runaway_call_does_not_block_the_others() {
         async move { connector.get("account", "loop", vec![]).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    for i in 0..20 {
-        let object = connector
-            .get("account", format!("u{i}"), vec![])
-            .await
-            .unwrap();
-        assert_eq!(object.uid, format!("u{i}"));
-    }
+    twenty_calls_succeed(&connector).await;
     assert!(
         !runaway.is_finished(),
         "the other calls finished while the runaway one ran"
@@ -211,13 +216,7 @@ async fn runaway_calls_yield_the_only_thread() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    for i in 0..20 {
-        let object = connector
-            .get("account", format!("u{i}"), vec![])
-            .await
-            .unwrap();
-        assert_eq!(object.uid, format!("u{i}"));
-    }
+    twenty_calls_succeed(&connector).await;
     assert!(
         runaways.iter().all(|r| !r.is_finished()),
         "the runaways ended first: they held the thread until their deadline"
