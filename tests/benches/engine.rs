@@ -96,7 +96,22 @@ async fn direct(connector: Connector, prefix: String, clients: usize, ops: usize
 /// Where one client's time goes: the submit's answer, then the wait.
 async fn split(host: &TestHost) {
     let http = reqwest::Client::new();
+    let mut bare = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        http.get(format!("{}/healthz", host.base))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        bare.push(t.elapsed());
+    }
+    bare.sort();
+    println!("one client, p50: an HTTP exchange with nothing behind it (/healthz) {}", ms(bare[250]));
     let (mut submit, mut wait) = (Vec::new(), Vec::new());
+    let mut last = String::new();
     for i in 0..500 {
         let body = json!({"kind": "create", "identity": format!("split{i}"), "attributes": {"__name__": format!("split{i}")}});
         let t = Instant::now();
@@ -113,6 +128,7 @@ async fn split(host: &TestHost) {
         submit.push(t.elapsed());
         let t = Instant::now();
         let id = submitted["id"].as_str().unwrap();
+        last = id.to_owned();
         http.get(format!("{}/v1/operations/{id}?wait=60s", host.base))
             .bearer_auth(PROVISIONER)
             .send()
@@ -120,6 +136,21 @@ async fn split(host: &TestHost) {
             .unwrap();
         wait.push(t.elapsed());
     }
+    let mut read = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        http.get(format!("{}/v1/operations/{}", host.base, last))
+            .bearer_auth(PROVISIONER)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        read.push(t.elapsed());
+    }
+    read.sort();
+    println!("one client, p50: reading an operation {}", ms(read[250]));
     submit.sort();
     wait.sort();
     println!(
@@ -192,29 +223,6 @@ async fn store_cost() {
     );
 }
 
-/// The cost of one statement through sqlx's SQLite driver.
-async fn statement_cost() {
-    use sqlx::Connection;
-    let dir = tempfile::tempdir().unwrap();
-    let mut conn = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("x.db").display()
-    ))
-    .await
-    .unwrap();
-    for _ in 0..200 {
-        sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
-    }
-    let t = Instant::now();
-    for _ in 0..5000 {
-        sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
-    }
-    println!(
-        "one sqlx SQLite statement round trip: {:.1} µs\n",
-        t.elapsed().as_secs_f64() * 1e6 / 5000.0
-    );
-}
-
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -253,7 +261,6 @@ fn main() {
 
         println!("# Provisio engine benchmark\n");
         if only.iter().any(|o| o == "split") {
-            statement_cost().await;
             store_cost().await;
             split(&host).await;
             return;

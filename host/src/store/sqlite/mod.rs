@@ -1,0 +1,257 @@
+//! The SQLite store: a file in WAL mode, one writer thread that commits
+//! concurrent requests in one transaction, and read connections beside it.
+//!
+//! Statements go straight to SQLite (`rusqlite`) on the thread that needs
+//! them; the schema is migrated with sqlx's migrator, so a database keeps
+//! its migration history.
+
+mod reads;
+mod rows;
+mod writer;
+
+use super::audit::AuditReport;
+use super::records::*;
+use super::{Result, Store, StoreError};
+use crate::keys::HostKey;
+use async_trait::async_trait;
+use reads::Readers;
+use rusqlite::{Connection, OpenFlags};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{Connection as _, SqlStr};
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use writer::{Job, Outcome, Write};
+
+/// How long a statement waits for a lock another process holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// WAL pages after which a commit checkpoints anyway (SQLite's default is
+/// 1000; idle checkpoints keep the WAL small, this only bounds it under
+/// sustained load).
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 20_000;
+
+/// Prepared statements kept per connection (the engine uses a few dozen
+/// shapes).
+const STATEMENT_CACHE: usize = 64;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "registry",
+        include_str!("../../../migrations/sqlite/0002_registry.sql"),
+    ),
+];
+
+pub struct SqliteStore {
+    readers: Arc<Readers>,
+    writer: flume::Sender<Job>,
+    key: HostKey,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub async fn open(path: &Path, key: HostKey) -> Result<SqliteStore> {
+        migrate(path).await?;
+        let conn = connect(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        // WAL with NORMAL: a commit survives a process crash (SIGKILL);
+        // only a power loss may lose the last transactions.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        let writer = writer::spawn(conn, key.clone())?;
+        Ok(SqliteStore {
+            readers: Readers::new(path.to_owned()),
+            writer,
+            key,
+        })
+    }
+
+    async fn write(&self, write: Write) -> Result<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send_async(Job { write, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Creates the file if needed, turns on WAL (kept in the file) and applies
+/// the migrations not yet applied.
+async fn migrate(path: &Path) -> Result<()> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    migrator()
+        .run(&mut conn)
+        .await
+        .map_err(|e| StoreError::Database(format!("migrating {}: {e}", path.display())))?;
+    conn.close().await?;
+    Ok(())
+}
+
+fn migrator() -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(
+            MIGRATIONS
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        SqlStr::from_static(sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// A connection with the settings every one of ours has.
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| StoreError::Database(format!("opening {}: {e}", path.display())))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn submit(&self, operation: NewOperation, audit: Vec<AuditEvent>) -> Result<Submitted> {
+        match self
+            .write(Write::Submit(Box::new(operation), audit))
+            .await?
+        {
+            Outcome::Submitted(s) => Ok(*s),
+            _ => unreachable!("a submit answers Submitted"),
+        }
+    }
+
+    async fn apply(&self, change: Change) -> Result<OperationRecord> {
+        match self.write(Write::Apply(Box::new(change))).await? {
+            Outcome::Applied(op) => Ok(*op),
+            _ => unreachable!("an apply answers Applied"),
+        }
+    }
+
+    async fn operation(&self, id: &str) -> Result<Option<OperationRecord>> {
+        self.readers.now(|conn| reads::operation(conn, id))
+    }
+
+    async fn operations(&self, query: &OperationQuery) -> Result<Vec<OperationRecord>> {
+        let query = query.clone();
+        self.readers
+            .long(move |conn| reads::operations(conn, &query))
+            .await
+    }
+
+    async fn open_operations(&self) -> Result<Vec<OperationRecord>> {
+        self.readers.long(reads::open_operations).await
+    }
+
+    async fn sealed_secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.readers.now(|conn| reads::sealed_secret(conn, id))
+    }
+
+    async fn link(&self, target: &str, class: &str, identity: &str) -> Result<Option<Link>> {
+        self.readers
+            .now(|conn| reads::link(conn, target, class, identity))
+    }
+
+    async fn links(&self, target: &str, after: Option<&str>, limit: u32) -> Result<Vec<Link>> {
+        let (target, after) = (target.to_owned(), after.unwrap_or("").to_owned());
+        self.readers
+            .long(move |conn| reads::links(conn, &target, &after, limit))
+            .await
+    }
+
+    async fn put_link(&self, link: Link, audit: AuditEvent) -> Result<()> {
+        self.write(Write::PutLink(link, audit)).await.map(|_| ())
+    }
+
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<()> {
+        self.write(Write::Audit(events)).await.map(|_| ())
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let query = query.clone();
+        self.readers
+            .long(move |conn| reads::audit(conn, &query))
+            .await
+    }
+
+    async fn verify_audit(&self) -> Result<AuditReport> {
+        let key = self.key.clone();
+        self.readers
+            .long(move |conn| reads::verify_audit(conn, &key))
+            .await
+    }
+
+    async fn quarantines(&self) -> Result<Vec<(String, String)>> {
+        self.readers.now(reads::quarantines)
+    }
+
+    async fn set_quarantine(
+        &self,
+        target: &str,
+        reason: Option<String>,
+        audit: AuditEvent,
+    ) -> Result<()> {
+        self.write(Write::Quarantine(target.to_owned(), reason, audit))
+            .await
+            .map(|_| ())
+    }
+
+    async fn put_connector_version(
+        &self,
+        version: ConnectorVersion,
+        audit: AuditEvent,
+    ) -> Result<bool> {
+        match self
+            .write(Write::PutVersion(Box::new(version), audit))
+            .await?
+        {
+            Outcome::Inserted(inserted) => Ok(inserted),
+            _ => unreachable!("a version write answers Inserted"),
+        }
+    }
+
+    async fn connector_version(&self, sha256: &str) -> Result<Option<ConnectorVersion>> {
+        self.readers
+            .now(|conn| reads::connector_version(conn, sha256))
+    }
+
+    async fn connector_versions(&self) -> Result<Vec<ConnectorVersion>> {
+        self.readers.long(reads::connector_versions).await
+    }
+
+    async fn deployments(&self) -> Result<Vec<Deployment>> {
+        self.readers.now(reads::deployments)
+    }
+
+    async fn set_deployment(&self, deployment: Deployment, audit: AuditEvent) -> Result<()> {
+        self.write(Write::Deploy(Box::new(deployment), audit))
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,277 @@
+//! Read-only connections, and the queries that run on them.
+//!
+//! A lookup by key (an operation, a link, a secret) is a few microseconds
+//! in SQLite's page cache, so it runs in place on the caller's thread; a
+//! listing or the audit chain's verification may read many pages and runs
+//! on tokio's blocking pool instead. WAL mode lets all of them read while
+//! the writer commits.
+
+use super::super::audit::{self, AuditReport, GENESIS_MAC};
+use super::super::records::*;
+use super::super::{Result, StoreError};
+use super::rows::{self, select_operation, select_version};
+use crate::keys::HostKey;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Idle read connections kept open.
+const IDLE_READERS: usize = 8;
+
+pub(super) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub fn new(path: PathBuf) -> Arc<Readers> {
+        Arc::new(Readers {
+            path,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs a short read in place.
+    pub fn now<R>(&self, read: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match taken {
+            Some(conn) => conn,
+            None => super::connect(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+        };
+        let result = read(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    /// Runs a read that may take long on the blocking pool.
+    pub async fn long<R: Send + 'static>(
+        self: &Arc<Self>,
+        read: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let readers = self.clone();
+        tokio::task::spawn_blocking(move || readers.now(read))
+            .await
+            .map_err(|e| StoreError::Database(format!("a read was interrupted: {e}")))?
+    }
+}
+
+pub(super) fn operation(conn: &Connection, id: &str) -> Result<Option<OperationRecord>> {
+    let mut select = conn.prepare_cached(select_operation!("WHERE id = ?"))?;
+    rows::first(select.query([id])?, rows::operation)
+}
+
+pub(super) fn operations(
+    conn: &Connection,
+    query: &OperationQuery,
+) -> Result<Vec<OperationRecord>> {
+    let mut sql = String::from(select_operation!("WHERE 1 = 1"));
+    let mut values = Vec::new();
+    let mut filter = |clause: &str, value: Value| {
+        sql.push_str(clause);
+        values.push(value);
+    };
+    if let Some(target) = &query.target {
+        filter(" AND target = ?", Value::Text(target.clone()));
+    }
+    if let Some(status) = query.status {
+        filter(" AND status = ?", Value::Text(status.as_str().into()));
+    }
+    if let Some(identity) = &query.identity {
+        filter(" AND identity = ?", Value::Text(identity.clone()));
+    }
+    if let Some(since) = query.since {
+        filter(" AND created_at >= ?", Value::Integer(since));
+    }
+    if let Some(until) = query.until {
+        filter(" AND created_at < ?", Value::Integer(until));
+    }
+    if let Some(after) = &query.after {
+        filter(
+            " AND seq > (SELECT seq FROM operations WHERE id = ?)",
+            Value::Text(after.clone()),
+        );
+    }
+    filter(
+        " ORDER BY seq LIMIT ?",
+        Value::Integer(query.limit.max(1) as i64),
+    );
+    let mut select = conn.prepare_cached(&sql)?;
+    rows::collect(select.query(params_from_iter(values))?, rows::operation)
+}
+
+pub(super) fn open_operations(conn: &Connection) -> Result<Vec<OperationRecord>> {
+    let mut select = conn.prepare_cached(select_operation!(
+        "WHERE status IN ('pending-approval', 'queued', 'running', 'retrying') ORDER BY seq"
+    ))?;
+    rows::collect(select.query([])?, rows::operation)
+}
+
+pub(super) fn sealed_secret(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT sealed_secret FROM operations WHERE id = ?")?
+        .query_row([id], |row| row.get::<_, Option<Vec<u8>>>(0))
+        .optional()?
+        .flatten())
+}
+
+pub(super) fn link(
+    conn: &Connection,
+    target: &str,
+    class: &str,
+    identity: &str,
+) -> Result<Option<Link>> {
+    let mut select = conn.prepare_cached(
+        "SELECT * FROM account_links WHERE target = ? AND class = ? AND identity = ?",
+    )?;
+    rows::first(select.query(params![target, class, identity])?, rows::link)
+}
+
+pub(super) fn links(conn: &Connection, target: &str, after: &str, limit: u32) -> Result<Vec<Link>> {
+    let mut select = conn.prepare_cached(
+        "SELECT * FROM account_links WHERE target = ? AND identity > ? ORDER BY identity LIMIT ?",
+    )?;
+    rows::collect(
+        select.query(params![target, after, limit.max(1) as i64])?,
+        rows::link,
+    )
+}
+
+pub(super) fn audit(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+    let mut sql = String::from("SELECT * FROM audit_log WHERE 1 = 1");
+    let mut values = Vec::new();
+    if let Some(target) = &query.target {
+        sql.push_str(" AND target = ?");
+        values.push(Value::Text(target.clone()));
+    }
+    if let Some(op) = &query.operation_id {
+        sql.push_str(" AND operation_id = ?");
+        values.push(Value::Text(op.clone()));
+    }
+    if let Some(after) = query.after_seq {
+        sql.push_str(" AND seq > ?");
+        values.push(Value::Integer(after));
+    }
+    sql.push_str(" ORDER BY seq LIMIT ?");
+    values.push(Value::Integer(query.limit.max(1) as i64));
+    let mut select = conn.prepare_cached(&sql)?;
+    rows::collect(select.query(params_from_iter(values))?, |row| {
+        rows::audit(row).map(|(record, _)| record)
+    })
+}
+
+/// Recomputes the whole chain, in one read transaction so that the rows
+/// and the head are one snapshot even while the writer commits.
+pub(super) fn verify_audit(conn: &Connection, key: &HostKey) -> Result<AuditReport> {
+    conn.execute_batch("BEGIN")?;
+    let report = verify_in_snapshot(conn, key);
+    conn.execute_batch("COMMIT")?;
+    report
+}
+
+fn verify_in_snapshot(conn: &Connection, key: &HostKey) -> Result<AuditReport> {
+    let mut expected_seq = 1i64;
+    let mut prev_mac = GENESIS_MAC.to_owned();
+    let mut count = 0u64;
+    let fail = |count, problem: String| {
+        Ok(AuditReport {
+            rows: count,
+            ok: false,
+            problem: Some(problem),
+        })
+    };
+    let mut select = conn.prepare("SELECT * FROM audit_log ORDER BY seq")?;
+    let mut all = select.query([])?;
+    while let Some(row) = all.next()? {
+        let (record, detail) = match rows::audit(row) {
+            Ok(read) => read,
+            Err(e) => return fail(count, format!("row after seq {}: {e}", expected_seq - 1)),
+        };
+        if record.seq != expected_seq {
+            return fail(
+                count,
+                format!("rows {expected_seq} to {} are missing", record.seq - 1),
+            );
+        }
+        if record.prev_mac != prev_mac {
+            return fail(
+                count,
+                format!("row {} does not follow row {}", record.seq, record.seq - 1),
+            );
+        }
+        let mac = audit::row_mac(
+            key,
+            &prev_mac,
+            record.seq,
+            record.at,
+            &record.event,
+            &detail,
+        );
+        if mac != record.mac {
+            return fail(count, format!("row {} was altered", record.seq));
+        }
+        prev_mac = record.mac;
+        expected_seq += 1;
+        count += 1;
+    }
+    let head: Option<(i64, String, String)> = conn
+        .query_row(
+            "SELECT seq, mac, head_mac FROM audit_head WHERE id = 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    match head {
+        None if count == 0 => {}
+        None => return fail(count, "the chain's head record is missing".into()),
+        Some((seq, mac, head_mac)) => {
+            if head_mac != audit::head_mac(key, seq, &mac) {
+                return fail(count, "the chain's head record was altered".into());
+            }
+            if seq != expected_seq - 1 || mac != prev_mac {
+                return fail(
+                    count,
+                    format!(
+                        "the log ends at row {} but its head says row {seq}: rows were deleted",
+                        expected_seq - 1
+                    ),
+                );
+            }
+        }
+    }
+    Ok(AuditReport {
+        rows: count,
+        ok: true,
+        problem: None,
+    })
+}
+
+pub(super) fn quarantines(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut select =
+        conn.prepare_cached("SELECT target, reason FROM quarantines ORDER BY target")?;
+    rows::collect(select.query([])?, |row| Ok((row.get(0)?, row.get(1)?)))
+}
+
+pub(super) fn connector_version(
+    conn: &Connection,
+    sha256: &str,
+) -> Result<Option<ConnectorVersion>> {
+    let mut select = conn.prepare_cached(select_version!("WHERE sha256 = ?"))?;
+    rows::first(select.query([sha256])?, rows::version)
+}
+
+pub(super) fn connector_versions(conn: &Connection) -> Result<Vec<ConnectorVersion>> {
+    let mut select = conn.prepare_cached(select_version!("ORDER BY added_at, sha256"))?;
+    rows::collect(select.query([])?, rows::version)
+}
+
+pub(super) fn deployments(conn: &Connection) -> Result<Vec<Deployment>> {
+    let mut select = conn.prepare_cached(
+        "SELECT target, active, previous, configured, switched_at, switched_by
+         FROM deployments ORDER BY target",
+    )?;
+    rows::collect(select.query([])?, rows::deployment)
+}
