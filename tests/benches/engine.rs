@@ -109,7 +109,10 @@ async fn split(host: &TestHost) {
         bare.push(t.elapsed());
     }
     bare.sort();
-    println!("one client, p50: an HTTP exchange with nothing behind it (/healthz) {}", ms(bare[250]));
+    println!(
+        "one client, p50: an HTTP exchange with nothing behind it (/healthz) {}",
+        ms(bare[250])
+    );
     let (mut submit, mut wait) = (Vec::new(), Vec::new());
     let mut last = String::new();
     for i in 0..500 {
