@@ -346,3 +346,47 @@ async fn a_failing_write_fails_alone_in_its_batch() {
     let report = store.verify_audit().await.unwrap();
     assert_eq!((report.rows, report.ok), (40, true), "{report:?}");
 }
+
+/// Verification reads the rows and the chain's head as one snapshot: rows
+/// committed while it runs must not look like a head that has run ahead
+/// of its rows ("rows were deleted").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_while_writes_commit_sees_one_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()).await);
+    let seeds: Vec<AuditEvent> = (0..500)
+        .map(|i| event(&format!("seed{i}"), "seeded"))
+        .collect();
+    store.append_audit(seeds).await.unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, done) = (store.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut written = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                store
+                    .append_audit(vec![event(&format!("w{written}"), "written")])
+                    .await
+                    .unwrap();
+                written += 1;
+                tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+            }
+            written
+        })
+    };
+    let mut verified = Vec::new();
+    for _ in 0..5 {
+        let report = store.verify_audit().await.unwrap();
+        assert!(report.ok, "verification under writes: {report:?}");
+        verified.push(report.rows);
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(written > 0, "the writer ran while verifications did");
+    assert!(
+        verified.windows(2).any(|w| w[0] < w[1]),
+        "rows were committed between verifications: {verified:?}"
+    );
+    let last = store.verify_audit().await.unwrap();
+    assert_eq!((last.rows, last.ok), (500 + written as u64, true));
+}
