@@ -19,7 +19,7 @@ use provisio_host::model::{Attribute, Value};
 use provisio_host::runtime::TargetSettings;
 use provisio_host::runtime::capabilities::sql::{self, SqlGrant};
 use provisio_tests::host::TestHost;
-use provisio_tests::load::{drive, submit_and_wait};
+use provisio_tests::load::{Run, drive, submit_and_wait};
 use provisio_tests::postgres::Postgres;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -76,7 +76,7 @@ fn main() {
             settings.sql = Some(Arc::new(SqlGrant::connect_lazy(&grants, Duration::from_secs(30)).unwrap()));
             provisio_tests::start(provisio_host::bundled::SQL.bytes, settings)
         };
-        let native = {
+        let native_pool = {
             let options: sqlx::postgres::PgConnectOptions = pg.url.parse().unwrap();
             // The pool settings of the host's SQL capability, so both
             // sides make the same round trips per statement.
@@ -127,32 +127,8 @@ fn main() {
                     })
                     .await
                 };
-                let same = {
-                    let native = native.clone();
-                    drive(clients, ops, move |i| {
-                        let native = native.clone();
-                        async move {
-                            let id = format!("ns{clients}-{round}-{i}");
-                            sqlx::query("INSERT INTO accounts (id, username, department, updated_at) VALUES ($1, $2, $3, clock_timestamp()) RETURNING id, username, department, CAST(updated_at AS TEXT)")
-                                .bind(&id).bind(&id).bind("Bench")
-                                .fetch_one(&native).await.unwrap();
-                        }
-                    })
-                    .await
-                };
-                let insert = {
-                    let native = native.clone();
-                    drive(clients, ops, move |i| {
-                        let native = native.clone();
-                        async move {
-                            let id = format!("ni{clients}-{round}-{i}");
-                            sqlx::query("INSERT INTO accounts (id, username, department, updated_at) VALUES ($1, $2, $3, clock_timestamp())")
-                                .bind(&id).bind(&id).bind("Bench")
-                                .execute(&native).await.unwrap();
-                        }
-                    })
-                    .await
-                };
+                let same = native(&native_pool, clients, ops, format!("ns{clients}-{round}-"), SAME_STATEMENT).await;
+                let insert = native(&native_pool, clients, ops, format!("ni{clients}-{round}-"), BARE_INSERT).await;
                 directs.push(direct.rate());
                 sames.push(same.rate());
                 inserts.push(insert.rate());
@@ -164,6 +140,36 @@ fn main() {
             );
         }
     });
+}
+
+/// The statement the connector issues for a create.
+const SAME_STATEMENT: &str = "INSERT INTO accounts (id, username, department, updated_at) VALUES ($1, $2, $3, clock_timestamp()) RETURNING id, username, department, CAST(updated_at AS TEXT)";
+
+/// The least a client can send to store the same row.
+const BARE_INSERT: &str = "INSERT INTO accounts (id, username, department, updated_at) VALUES ($1, $2, $3, clock_timestamp())";
+
+/// `ops` creates by a native sqlx client, `clients` at a time.
+async fn native(
+    pool: &sqlx::PgPool,
+    clients: usize,
+    ops: usize,
+    prefix: String,
+    sql: &'static str,
+) -> Run {
+    let pool = pool.clone();
+    drive(clients, ops, move |i| {
+        let (pool, id) = (pool.clone(), format!("{prefix}{i}"));
+        async move {
+            sqlx::query(sql)
+                .bind(&id)
+                .bind(&id)
+                .bind("Bench")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        }
+    })
+    .await
 }
 
 /// Rounds of the runtime and native cases per client count.
