@@ -52,6 +52,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// What the engine and the API need from durable storage.

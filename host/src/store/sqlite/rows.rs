@@ -36,12 +36,6 @@ macro_rules! select_version {
 }
 pub(super) use select_version;
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(e.to_string())
-    }
-}
-
 pub(super) fn operation(row: &Row) -> Result<OperationRecord> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
         StoreError::Database(format!("operation row: {what}: {e}"))

@@ -46,7 +46,7 @@ pub(super) struct Job {
 
 /// The newest link of the audit chain, and the rows a job adds to it
 /// (written together when the batch commits).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Chain {
     seq: i64,
     mac: String,
