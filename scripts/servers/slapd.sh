@@ -234,13 +234,23 @@ start() {
     tlsport=$(cat "$dir/tlsport")
     "$(slapd_bin)" -F "$dir/slapd.d" -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$tlsport/" \
         >"$dir/slapd.log" 2>&1 || { cat "$dir/slapd.log" >&2; exit 1; }
-    # slapd daemonises once it listens; wait for the pid file.
-    for _ in $(seq 1 100); do
-        [ -s "$dir/run/slapd.pid" ] && return
+    # slapd binds its sockets, daemonises and writes its pid file, and only
+    # then calls listen(): a client in between is refused. Wait until both
+    # ports accept a connection.
+    for _ in $(seq 1 200); do
+        if [ -s "$dir/run/slapd.pid" ] && accepts "$port" && accepts "$tlsport"; then
+            return
+        fi
         sleep 0.05
     done
-    echo "slapd did not start; see $dir/slapd.log" >&2
+    echo "slapd did not start listening on $port and $tlsport within 10 s:" >&2
+    cat "$dir/slapd.log" >&2
     exit 1
+}
+
+# Whether something accepts TCP connections on 127.0.0.1:PORT.
+accepts() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 stop() {

@@ -264,6 +264,25 @@ sha256 = "{feed}"
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         reply.body["events"].as_array().unwrap().clone()
     }
+
+    /// Every audit row about one target, read page by page.
+    pub async fn audit_of_target(&self, target: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut after = 0;
+        loop {
+            let reply = self
+                .get(&format!(
+                    "/v1/audit?target={target}&after={after}&limit=1000"
+                ))
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+            events.extend(reply.body["events"].as_array().unwrap().iter().cloned());
+            match reply.body["next"].as_i64() {
+                Some(next) => after = next,
+                None => return events,
+            }
+        }
+    }
 }
 
 /// A create request for the CSV targets of the tests.
