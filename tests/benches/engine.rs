@@ -96,22 +96,10 @@ async fn direct(connector: Connector, prefix: String, clients: usize, ops: usize
 /// Where one client's time goes: the submit's answer, then the wait.
 async fn split(host: &TestHost) {
     let http = reqwest::Client::new();
-    let mut bare = Vec::new();
-    for _ in 0..500 {
-        let t = Instant::now();
-        http.get(format!("{}/healthz", host.base))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        bare.push(t.elapsed());
-    }
-    bare.sort();
+    let bare = p50_of_gets(&http, &format!("{}/healthz", host.base)).await;
     println!(
         "one client, p50: an HTTP exchange with nothing behind it (/healthz) {}",
-        ms(bare[250])
+        ms(bare)
     );
     let (mut submit, mut wait) = (Vec::new(), Vec::new());
     let mut last = String::new();
@@ -139,21 +127,8 @@ async fn split(host: &TestHost) {
             .unwrap();
         wait.push(t.elapsed());
     }
-    let mut read = Vec::new();
-    for _ in 0..500 {
-        let t = Instant::now();
-        http.get(format!("{}/v1/operations/{}", host.base, last))
-            .bearer_auth(PROVISIONER)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        read.push(t.elapsed());
-    }
-    read.sort();
-    println!("one client, p50: reading an operation {}", ms(read[250]));
+    let read = p50_of_gets(&http, &format!("{}/v1/operations/{last}", host.base)).await;
+    println!("one client, p50: reading an operation {}", ms(read));
     submit.sort();
     wait.sort();
     println!(
@@ -161,6 +136,25 @@ async fn split(host: &TestHost) {
         ms(submit[250]),
         ms(wait[250])
     );
+}
+
+/// The median of 500 authenticated GETs of `url`, one at a time.
+async fn p50_of_gets(http: &reqwest::Client, url: &str) -> std::time::Duration {
+    let mut times = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        http.get(url)
+            .bearer_auth(PROVISIONER)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[250]
 }
 
 /// Store transitions alone, one at a time.
