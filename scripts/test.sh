@@ -8,6 +8,9 @@
 # during `cargo test`, once per change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A from-scratch run gains nothing from incremental caches, and they took
+# 1.9 GB of a clean build's 5.7 GB.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 if ! rustup toolchain list | grep -q "^$toolchain"; then
