@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+};
 
 /// Settings of the process-wide engine.
 #[derive(Debug, Clone)]
@@ -28,6 +30,9 @@ impl Default for EngineSettings {
     }
 }
 
+/// Set (to anything) to have `perf report` name the functions of connectors.
+pub const PERF_MAP_VAR: &str = "PROVISIO_PERF_MAP";
+
 pub(crate) fn build(settings: &EngineSettings) -> wasmtime::Result<Engine> {
     let n = settings.max_instances;
     let mut pool = PoolingAllocationConfig::new();
@@ -47,6 +52,11 @@ pub(crate) fn build(settings: &EngineSettings) -> wasmtime::Result<Engine> {
     config
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // `perf` names connector code only from the map file this writes
+    // (/tmp/perf-<pid>.map); nothing else changes.
+    if std::env::var_os(PERF_MAP_VAR).is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config)
 }
 

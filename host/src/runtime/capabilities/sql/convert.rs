@@ -107,14 +107,14 @@ fn pg_value(row: &PgRow, i: usize) -> Result<SqlValue, SqlError> {
         return Ok(SqlValue::Null);
     }
     let column = &row.columns()[i];
-    let type_name = column.type_info().name().to_owned();
+    let type_name = column.type_info().name();
     let decode_error = |e: sqlx::Error| {
         SqlError::Invalid(format!(
             "column {} ({type_name}) cannot be read: {e}",
             column.name()
         ))
     };
-    let value = match type_name.as_str() {
+    let value = match type_name {
         "BOOL" => SqlValue::Boolean(row.try_get(i).map_err(decode_error)?),
         "INT2" => SqlValue::Integer(row.try_get::<i16, _>(i).map_err(decode_error)?.into()),
         "INT4" => SqlValue::Integer(row.try_get::<i32, _>(i).map_err(decode_error)?.into()),
@@ -173,8 +173,7 @@ pub(super) fn sqlite_row(row: &SqliteRow) -> Result<Vec<SqlValue>, SqlError> {
             if raw.is_null() {
                 return Ok(SqlValue::Null);
             }
-            let storage = raw.type_info().name().to_owned();
-            Ok(match storage.as_str() {
+            Ok(match raw.type_info().name() {
                 "INTEGER" => SqlValue::Integer(row.try_get(i)?),
                 "REAL" => SqlValue::Real(row.try_get(i)?),
                 "BLOB" => SqlValue::Blob(row.try_get(i)?),
