@@ -68,37 +68,29 @@ pub(super) fn operations(
     conn: &Connection,
     query: &OperationQuery,
 ) -> Result<Vec<OperationRecord>> {
-    let mut sql = String::from(select_operation!("WHERE 1 = 1"));
-    let mut values = Vec::new();
-    let mut filter = |clause: &str, value: Value| {
-        sql.push_str(clause);
-        values.push(value);
-    };
+    let mut select = Filtered::new(select_operation!("WHERE 1 = 1"));
     if let Some(target) = &query.target {
-        filter(" AND target = ?", Value::Text(target.clone()));
+        select.and("target = ?", Value::Text(target.clone()));
     }
     if let Some(status) = query.status {
-        filter(" AND status = ?", Value::Text(status.as_str().into()));
+        select.and("status = ?", Value::Text(status.as_str().into()));
     }
     if let Some(identity) = &query.identity {
-        filter(" AND identity = ?", Value::Text(identity.clone()));
+        select.and("identity = ?", Value::Text(identity.clone()));
     }
     if let Some(since) = query.since {
-        filter(" AND created_at >= ?", Value::Integer(since));
+        select.and("created_at >= ?", Value::Integer(since));
     }
     if let Some(until) = query.until {
-        filter(" AND created_at < ?", Value::Integer(until));
+        select.and("created_at < ?", Value::Integer(until));
     }
     if let Some(after) = &query.after {
-        filter(
-            " AND seq > (SELECT seq FROM operations WHERE id = ?)",
+        select.and(
+            "seq > (SELECT seq FROM operations WHERE id = ?)",
             Value::Text(after.clone()),
         );
     }
-    filter(
-        " ORDER BY seq LIMIT ?",
-        Value::Integer(query.limit.max(1) as i64),
-    );
+    let (sql, values) = select.page(query.limit);
     let mut select = conn.prepare_cached(&sql)?;
     rows::collect(select.query(params_from_iter(values))?, rows::operation)
 }
@@ -141,26 +133,51 @@ pub(super) fn links(conn: &Connection, target: &str, after: &str, limit: u32) ->
 }
 
 pub(super) fn audit(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
-    let mut sql = String::from("SELECT * FROM audit_log WHERE 1 = 1");
-    let mut values = Vec::new();
+    let mut select = Filtered::new("SELECT * FROM audit_log WHERE 1 = 1");
     if let Some(target) = &query.target {
-        sql.push_str(" AND target = ?");
-        values.push(Value::Text(target.clone()));
+        select.and("target = ?", Value::Text(target.clone()));
     }
     if let Some(op) = &query.operation_id {
-        sql.push_str(" AND operation_id = ?");
-        values.push(Value::Text(op.clone()));
+        select.and("operation_id = ?", Value::Text(op.clone()));
     }
     if let Some(after) = query.after_seq {
-        sql.push_str(" AND seq > ?");
-        values.push(Value::Integer(after));
+        select.and("seq > ?", Value::Integer(after));
     }
-    sql.push_str(" ORDER BY seq LIMIT ?");
-    values.push(Value::Integer(query.limit.max(1) as i64));
+    let (sql, values) = select.page(query.limit);
     let mut select = conn.prepare_cached(&sql)?;
     rows::collect(select.query(params_from_iter(values))?, |row| {
         rows::audit(row).map(|(record, _)| record)
     })
+}
+
+/// A listing's SELECT with the filters a query set, each value a parameter.
+struct Filtered {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl Filtered {
+    /// `select` ends in a WHERE clause that the filters extend.
+    fn new(select: &str) -> Self {
+        Filtered {
+            sql: select.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    fn and(&mut self, condition: &str, value: Value) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(condition);
+        self.values.push(value);
+    }
+
+    /// The statement, in `seq` order (each listed table's append order)
+    /// and cut to `limit` rows (at least one), and its parameters.
+    fn page(mut self, limit: u32) -> (String, Vec<Value>) {
+        self.sql.push_str(" ORDER BY seq LIMIT ?");
+        self.values.push(Value::Integer(i64::from(limit.max(1))));
+        (self.sql, self.values)
+    }
 }
 
 /// Recomputes the whole chain, in one read transaction so that the rows
