@@ -258,22 +258,22 @@ sha256 = "{feed}"
 
     /// Every audit row about one operation.
     pub async fn audit_of(&self, id: &str) -> Vec<Value> {
-        let reply = self
-            .get(&format!("/v1/audit?operation={id}&limit=1000"))
-            .await;
-        assert_eq!(reply.status, 200, "{:?}", reply.body);
-        reply.body["events"].as_array().unwrap().clone()
+        self.audit_where(&format!("operation={id}")).await
     }
 
-    /// Every audit row about one target, read page by page.
+    /// Every audit row about one target.
     pub async fn audit_of_target(&self, target: &str) -> Vec<Value> {
+        self.audit_where(&format!("target={target}")).await
+    }
+
+    /// Every audit row that `filter` (query parameters) selects, read page
+    /// by page.
+    async fn audit_where(&self, filter: &str) -> Vec<Value> {
         let mut events = Vec::new();
         let mut after = 0;
         loop {
             let reply = self
-                .get(&format!(
-                    "/v1/audit?target={target}&after={after}&limit=1000"
-                ))
+                .get(&format!("/v1/audit?{filter}&after={after}&limit=1000"))
                 .await;
             assert_eq!(reply.status, 200, "{:?}", reply.body);
             events.extend(reply.body["events"].as_array().unwrap().iter().cloned());
