@@ -52,6 +52,10 @@ const FIXTURES: &[Package<'static>] = &[
         name: "fixture-csv-wants-ldap",
         dir: "tests/fixtures/csv-wants-ldap",
     },
+    Package {
+        name: "fixture-sql-0-1-0",
+        dir: "tests/fixtures/sql-0-1-0",
+    },
 ];
 
 fn main() {

@@ -1,5 +1,5 @@
 //! Generated guest bindings: the `provisio:connector@0.2.0` world plus the
-//! capabilities a connector may import (`provisio:sql@0.1.0`,
+//! capabilities a connector may import (`provisio:sql@0.1.1`,
 //! `provisio:ldap@0.1.0`). A component
 //! imports only the capabilities its code calls, so a connector that never
 //! touches SQL does not ask for it.
@@ -14,11 +14,11 @@ wit_bindgen::generate!({
 
         world plugin {
             include provisio:connector/connector-plugin@0.2.0;
-            import provisio:sql/client@0.1.0;
+            import provisio:sql/client@0.1.1;
             import provisio:ldap/client@0.1.0;
         }
     ",
-    path: ["../wit/0.2.0", "../wit/sql/0.1.0", "../wit/ldap/0.1.0"],
+    path: ["../wit/0.2.0", "../wit/sql/0.1.1", "../wit/ldap/0.1.0"],
     world: "provisio:sdk/plugin",
     pub_export_macro: true,
     export_macro_name: "__export_connector_plugin",

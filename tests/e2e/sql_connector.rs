@@ -754,6 +754,63 @@ async fn a_connection_the_server_killed_is_replaced() {
     assert_eq!(db.get("account", "1", vec![]).await.unwrap().name, "ada");
 }
 
+/// A connector built against `provisio:sql@0.1.0` (the `ledger` fixture)
+/// on a host that binds 0.1.1: it links, and 0.1.0's `query` still
+/// describes each result's columns (the fixture checks their names).
+async fn a_connector_built_against_sql_0_1_0_still_runs(backend: Backend) {
+    backend
+        .run("CREATE TABLE ledger (name text PRIMARY KEY)")
+        .await;
+    let mut settings = TargetSettings::new(format!("ledger-{}", backend.name()));
+    let grants = BTreeMap::from([("main".to_owned(), backend.spec())]);
+    settings.sql = Some(Arc::new(
+        SqlGrant::connect_lazy(&grants, Duration::from_secs(5)).unwrap(),
+    ));
+    let bytes = provisio_tests::fixtures::bytes(provisio_tests::fixtures::SQL_0_1_0);
+    let ledger = provisio_tests::start(&bytes, settings);
+    assert_eq!(ledger.info().name, "ledger");
+    ledger.test().await.unwrap();
+    let created = ledger
+        .create(
+            "account",
+            vec![Attribute::single("__name__", Value::Text("ada".into()))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.uid, "ada");
+    assert_eq!(
+        ledger.get("account", "ada", vec![]).await.unwrap().name,
+        "ada"
+    );
+    let missing = ledger.get("account", "bob", vec![]).await.unwrap_err();
+    assert_eq!(code(&missing), "not-found", "{missing}");
+    let twice = ledger
+        .create(
+            "account",
+            vec![Attribute::single("__name__", Value::Text("ada".into()))],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&twice), "already-exists", "{twice}");
+    assert_eq!(
+        backend
+            .scalar("SELECT COUNT(*) FROM ledger")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_built_against_sql_0_1_0_still_runs_on_postgres() {
+    a_connector_built_against_sql_0_1_0_still_runs(Backend::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_built_against_sql_0_1_0_still_runs_on_sqlite() {
+    a_connector_built_against_sql_0_1_0_still_runs(Backend::sqlite().await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_granted_databases_open() {
     let backend = Backend::sqlite().await;
@@ -777,7 +834,7 @@ async fn only_granted_databases_open() {
     };
     let refused = refused.to_string();
     assert!(
-        refused.contains("provisio:sql/client@0.1.0") && refused.contains("does not grant"),
+        refused.contains("provisio:sql/client@0.1.1") && refused.contains("does not grant"),
         "{refused}"
     );
 }

@@ -31,6 +31,9 @@ pub mod fixtures {
     pub const CSV_TEST_FAILS: &str = env!("FIXTURE_CSV_TEST_FAILS");
     /// `csv@1.1.0` importing the LDAP capability.
     pub const CSV_WANTS_LDAP: &str = env!("FIXTURE_CSV_WANTS_LDAP");
+    /// `ledger@1.0.0`, built against `provisio:sql@0.1.0` (before
+    /// `query-values`).
+    pub const SQL_0_1_0: &str = env!("FIXTURE_SQL_0_1_0");
 
     pub fn bytes(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))

@@ -9,7 +9,7 @@
 
 mod common;
 pub mod ldap_v0_1_0;
-pub mod sql_v0_1_0;
+pub mod sql_v0_1;
 pub mod v0_1_0;
 pub mod v0_2_0;
 
@@ -56,7 +56,7 @@ pub fn supported_description() -> String {
 pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
     v0_1_0::add_to_linker(linker)?;
     v0_2_0::add_to_linker(linker)?;
-    sql_v0_1_0::add_to_linker(linker)?;
+    sql_v0_1::add_to_linker(linker)?;
     ldap_v0_1_0::add_to_linker(linker)
 }
 

@@ -1,7 +1,7 @@
 //! Values between the connector and the database drivers: parameters
 //! bound by type, result columns read by type.
 
-use super::{Column, Rows, SqlError};
+use super::{Column, RowShape, Rows, SqlError};
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgArguments, PgRow, PgTypeInfo};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -38,10 +38,10 @@ impl sqlx::Encode<'_, Postgres> for UntypedNull {
 }
 
 pub(super) fn pg_query(
-    sql: &str,
+    sql: String,
     params: Vec<SqlValue>,
 ) -> sqlx::query::Query<'static, Postgres, PgArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+    let mut query = sqlx::query(AssertSqlSafe(sql));
     for value in params {
         query = match value {
             SqlValue::Null => query.bind(UntypedNull),
@@ -56,10 +56,10 @@ pub(super) fn pg_query(
 }
 
 pub(super) fn sqlite_query(
-    sql: &str,
+    sql: String,
     params: Vec<SqlValue>,
 ) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+    let mut query = sqlx::query(AssertSqlSafe(sql));
     for value in params {
         query = match value {
             SqlValue::Null => query.bind(None::<String>),
@@ -84,14 +84,22 @@ pub(super) fn columns<R: Row>(row: &R) -> Vec<Column> {
         .collect()
 }
 
-pub(super) fn pg_rows(rows: Vec<PgRow>) -> Result<Rows, SqlError> {
-    let columns = rows.first().map(columns).unwrap_or_default();
+/// The columns of a result, when its shape asks for them.
+fn described<R: Row>(first: Option<&R>, shape: RowShape) -> Vec<Column> {
+    match (shape, first) {
+        (RowShape::Described, Some(row)) => columns(row),
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn pg_rows(rows: Vec<PgRow>, shape: RowShape) -> Result<Rows, SqlError> {
+    let columns = described(rows.first(), shape);
     let rows = rows.iter().map(pg_row).collect::<Result<_, _>>()?;
     Ok(Rows { columns, rows })
 }
 
-pub(super) fn sqlite_rows(rows: Vec<SqliteRow>) -> Result<Rows, SqlError> {
-    let columns = rows.first().map(columns).unwrap_or_default();
+pub(super) fn sqlite_rows(rows: Vec<SqliteRow>, shape: RowShape) -> Result<Rows, SqlError> {
+    let columns = described(rows.first(), shape);
     let rows = rows.iter().map(sqlite_row).collect::<Result<_, _>>()?;
     Ok(Rows { columns, rows })
 }

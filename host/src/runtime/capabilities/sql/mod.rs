@@ -130,8 +130,9 @@ impl SqlGrant {
     pub async fn query(
         &self,
         db: &DatabaseHandle,
-        sql: &str,
+        sql: String,
         params: Vec<SqlValue>,
+        shape: RowShape,
     ) -> Result<Rows, SqlError> {
         self.within("the query", async {
             match &db.database.pool {
@@ -140,12 +141,14 @@ impl SqlGrant {
                         .fetch_all(pool)
                         .await
                         .map_err(SqlError::from)?,
+                    shape,
                 ),
                 Pool::Sqlite(pool) => convert::sqlite_rows(
                     convert::sqlite_query(sql, params)
                         .fetch_all(pool)
                         .await
                         .map_err(SqlError::from)?,
+                    shape,
                 ),
             }
         })
@@ -155,7 +158,7 @@ impl SqlGrant {
     pub async fn execute(
         &self,
         db: &DatabaseHandle,
-        sql: &str,
+        sql: String,
         params: Vec<SqlValue>,
     ) -> Result<u64, SqlError> {
         self.within("the statement", async {
@@ -186,18 +189,21 @@ impl SqlGrant {
     pub async fn tx_query(
         &self,
         tx: &mut TransactionHandle,
-        sql: &str,
+        sql: String,
         params: Vec<SqlValue>,
+        shape: RowShape,
     ) -> Result<Rows, SqlError> {
         self.within("the query", async {
             match tx {
-                TransactionHandle::Postgres(tx) => {
-                    convert::pg_rows(convert::pg_query(sql, params).fetch_all(&mut **tx).await?)
-                }
+                TransactionHandle::Postgres(tx) => convert::pg_rows(
+                    convert::pg_query(sql, params).fetch_all(&mut **tx).await?,
+                    shape,
+                ),
                 TransactionHandle::Sqlite(tx) => convert::sqlite_rows(
                     convert::sqlite_query(sql, params)
                         .fetch_all(&mut **tx)
                         .await?,
+                    shape,
                 ),
             }
         })
@@ -207,7 +213,7 @@ impl SqlGrant {
     pub async fn tx_execute(
         &self,
         tx: &mut TransactionHandle,
-        sql: &str,
+        sql: String,
         params: Vec<SqlValue>,
     ) -> Result<u64, SqlError> {
         self.within("the statement", async {
@@ -266,7 +272,7 @@ impl SqlGrant {
             let mut first = true;
             match pool {
                 Pool::Postgres(pool) => {
-                    let mut rows = convert::pg_query(&sql, params).fetch(&pool);
+                    let mut rows = convert::pg_query(sql, params).fetch(&pool);
                     while let Some(row) = rows.next().await {
                         let row = row.map_err(SqlError::from).and_then(|r| {
                             let columns = first.then(|| convert::columns(&r));
@@ -279,7 +285,7 @@ impl SqlGrant {
                     }
                 }
                 Pool::Sqlite(pool) => {
-                    let mut rows = convert::sqlite_query(&sql, params).fetch(&pool);
+                    let mut rows = convert::sqlite_query(sql, params).fetch(&pool);
                     while let Some(row) = rows.next().await {
                         let row = row.map_err(SqlError::from).and_then(|r| {
                             let columns = first.then(|| convert::columns(&r));
@@ -389,6 +395,15 @@ pub async fn ping_if_idle<C: sqlx::Connection>(
         conn.ping().await?;
     }
     Ok(true)
+}
+
+/// Whether a query's result describes its columns (`query`) or carries
+/// only the values (`query-values`, for a connector that knows what it
+/// selected: two strings per column fewer to copy into the guest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowShape {
+    Described,
+    ValuesOnly,
 }
 
 /// A column as the connector sees it.

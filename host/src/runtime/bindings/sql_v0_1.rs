@@ -1,9 +1,14 @@
-//! Binding of the `provisio:sql@0.1.0` capability (frozen in
-//! `wit/sql/0.1.0/`): the guest's handles map to the host's
-//! [`sql`](crate::runtime::capabilities::sql) capability.
+//! Binding of the `provisio:sql@0.1` capability line, generated from its
+//! newest release (`wit/sql/0.1.1/`): the guest's handles map to the
+//! host's [`sql`](crate::runtime::capabilities::sql) capability.
+//!
+//! A connector built against `provisio:sql@0.1.0` links to this binding
+//! too: wasmtime's linker satisfies an import of 0.1.0 with a definition
+//! of 0.1.1 (semver, same minor before 1.0), and 0.1.1 only adds
+//! functions (`query-values`).
 
 use crate::runtime::capabilities::sql::{
-    self, CursorHandle, DatabaseHandle, SqlError, SqlValue, TransactionHandle,
+    self, CursorHandle, DatabaseHandle, RowShape, SqlError, SqlValue, TransactionHandle,
 };
 use crate::runtime::state::PluginState;
 use wasmtime::component::{HasSelf, Linker, Resource};
@@ -11,7 +16,7 @@ use wasmtime::component::{HasSelf, Linker, Resource};
 mod generated {
     wasmtime::component::bindgen!({
         world: "sql-capability",
-        path: "../wit/sql/0.1.0",
+        path: "../wit/sql/0.1.1",
         with: {
             "provisio:sql/client.database": crate::runtime::capabilities::sql::DatabaseHandle,
             "provisio:sql/client.transaction": crate::runtime::capabilities::sql::TransactionHandle,
@@ -91,12 +96,15 @@ fn rows(r: sql::Rows) -> wit::Rows {
                 type_name: c.type_name,
             })
             .collect(),
-        rows: r
-            .rows
-            .into_iter()
-            .map(|row| row.into_iter().map(Into::into).collect())
-            .collect(),
+        rows: values(r.rows),
     }
+}
+
+/// The rows' values alone (what `query-values` returns).
+fn values(rows: Vec<Vec<SqlValue>>) -> Vec<Vec<wit::Value>> {
+    rows.into_iter()
+        .map(|row| row.into_iter().map(Into::into).collect())
+        .collect()
 }
 
 fn params(values: Vec<wit::Value>) -> Vec<SqlValue> {
@@ -142,7 +150,20 @@ impl wit::HostDatabase for PluginState {
     ) -> Result<wit::Rows, wit::Error> {
         let grant = self.sql_grant()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
-        Ok(rows(grant.query(db, &sql, params(values)).await?))
+        let result = grant.query(db, sql, params(values), RowShape::Described);
+        Ok(rows(result.await?))
+    }
+
+    async fn query_values(
+        &mut self,
+        db: Resource<DatabaseHandle>,
+        sql: String,
+        params: Vec<wit::Value>,
+    ) -> Result<Vec<Vec<wit::Value>>, wit::Error> {
+        let grant = self.sql_grant()?;
+        let db = self.table.get(&db).map_err(bad_handle)?;
+        let result = grant.query(db, sql, self::params(params), RowShape::ValuesOnly);
+        Ok(values(result.await?.rows))
     }
 
     async fn execute(
@@ -153,7 +174,7 @@ impl wit::HostDatabase for PluginState {
     ) -> Result<u64, wit::Error> {
         let grant = self.sql_grant()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
-        Ok(grant.execute(db, &sql, params(values)).await?)
+        Ok(grant.execute(db, sql, params(values)).await?)
     }
 
     async fn begin(
@@ -197,7 +218,20 @@ impl wit::HostTransaction for PluginState {
     ) -> Result<wit::Rows, wit::Error> {
         let grant = self.sql_grant()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
-        Ok(rows(grant.tx_query(tx, &sql, params(values)).await?))
+        let result = grant.tx_query(tx, sql, params(values), RowShape::Described);
+        Ok(rows(result.await?))
+    }
+
+    async fn query_values(
+        &mut self,
+        tx: Resource<TransactionHandle>,
+        sql: String,
+        params: Vec<wit::Value>,
+    ) -> Result<Vec<Vec<wit::Value>>, wit::Error> {
+        let grant = self.sql_grant()?;
+        let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
+        let result = grant.tx_query(tx, sql, self::params(params), RowShape::ValuesOnly);
+        Ok(values(result.await?.rows))
     }
 
     async fn execute(
@@ -208,7 +242,7 @@ impl wit::HostTransaction for PluginState {
     ) -> Result<u64, wit::Error> {
         let grant = self.sql_grant()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
-        Ok(grant.tx_execute(tx, &sql, params(values)).await?)
+        Ok(grant.tx_execute(tx, sql, params(values)).await?)
     }
 
     async fn commit(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
