@@ -9,9 +9,11 @@
 //!   (no ping before a connection used within the last second);
 //! - a native sqlx client issuing the bare INSERT.
 //!
-//! The runtime and native cases run five times, alternating; each ratio is
-//! taken within a round and the median round's is reported, with the
-//! lowest and highest, followed by every round's figures.
+//! Both pools and the runtime's instances are warmed up first (400 untimed
+//! creates each at 8 clients). The runtime and native cases then run five
+//! times, alternating; each ratio is taken within a round and the median
+//! round's is reported, with the lowest and highest, followed by every
+//! round's figures.
 //!
 //! Run: `cargo bench -p provisio-tests --bench sql` (`PROVISIO_BENCH_OPS=N`
 //! sets the creates per case). `-- runtime` or `-- native` runs only that
@@ -113,6 +115,10 @@ fn main() {
         }
 
         let host = Arc::new(TestHost::start(&targets, "", &[]).await);
+        // Both pools open their eight connections (a SCRAM handshake each)
+        // and the runtime its eight instances before anything is timed.
+        runtime_creates(&connector, 8, WARM_UP, "rt-warm".into()).await;
+        native(&native_pool, 8, WARM_UP, "ns-warm-".into(), SAME_STATEMENT).await;
         println!("# Provisio SQL benchmark (PostgreSQL on loopback)\n");
         println!("| clients | creates | API + engine | host runtime | native, same statement | native, one INSERT | API / native INSERT | runtime / native same | runtime / native INSERT |");
         println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -230,6 +236,9 @@ fn process_cpu() -> Duration {
 
 /// Rounds of the runtime and native cases per client count.
 const ROUNDS: usize = 5;
+
+/// Creates per case run untimed first, at eight clients.
+const WARM_UP: usize = 400;
 
 fn median(mut rates: Vec<f64>) -> f64 {
     rates.sort_by(f64::total_cmp);

@@ -3,8 +3,15 @@
 
 use crate::settings::ClassSettings;
 use crate::table::{Column, Kind, Statement};
-use provisio_sdk::sql::Value as SqlValue;
+use provisio_sdk::sql::{Dialect, Value as SqlValue};
 use provisio_sdk::{Attribute, ConnectorObject, Error, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Distinct INSERT texts kept per class; past this the cache starts over,
+/// so callers varying their attribute sets cannot grow it without bound.
+const MAX_INSERT_SHAPES: usize = 64;
 
 pub const NAME: &str = "__name__";
 pub const ENABLE: &str = "__enable__";
@@ -19,6 +26,9 @@ pub struct ClassTable {
     /// The table's name quoted, and the select list: made once.
     quoted_table: String,
     select_list: String,
+    /// INSERT texts by the columns they set: creates of one shape (the
+    /// usual case) build their statement once.
+    inserts: RefCell<HashMap<Vec<usize>, Rc<str>>>,
 }
 
 /// Where an attribute goes.
@@ -105,7 +115,49 @@ impl ClassTable {
             settings,
             columns,
             exposed,
+            inserts: RefCell::default(),
         })
+    }
+
+    /// The position of `column`, one of this table's columns.
+    pub fn position(&self, column: &Column) -> usize {
+        self.columns
+            .iter()
+            .position(|c| std::ptr::eq(c, column))
+            .expect("a column of this table")
+    }
+
+    /// `INSERT INTO <table> (<columns>) VALUES (<placeholders>) RETURNING
+    /// <select list>` setting the columns at `positions` from parameters
+    /// in that order, and the updated column (if any) to `stamp`.
+    pub fn insert(&self, dialect: Dialect, positions: &[usize], stamp: Option<&str>) -> Rc<str> {
+        if let Some(text) = self.inserts.borrow().get(positions) {
+            return text.clone();
+        }
+        let mut columns = Vec::with_capacity(positions.len() + 1);
+        let mut values = Vec::with_capacity(positions.len() + 1);
+        for (n, &i) in positions.iter().enumerate() {
+            columns.push(self.columns[i].quoted.as_str());
+            values.push(self.columns[i].placeholder(dialect, n + 1));
+        }
+        if let (Some(updated), Some(stamp)) = (&self.settings.updated, stamp) {
+            columns.push(&self.column(updated).quoted);
+            values.push(stamp.to_owned());
+        }
+        let text: Rc<str> = format!(
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
+            self.table(),
+            columns.join(", "),
+            values.join(", "),
+            self.select_list()
+        )
+        .into();
+        let mut inserts = self.inserts.borrow_mut();
+        if inserts.len() >= MAX_INSERT_SHAPES {
+            inserts.clear();
+        }
+        inserts.insert(positions.to_vec(), text.clone());
+        text
     }
 
     /// The position of a configured column (checked to exist in `new`).

@@ -86,7 +86,7 @@ impl SqlConnector {
         statement.push(&format!(" WHERE {} = ", ident(&class.settings.key)));
         statement.push_bind(key, Some(class.key()));
         let rows = statement.rows(q)?;
-        let row = rows.rows.first().ok_or_else(|| {
+        let row = rows.first().ok_or_else(|| {
             Error::not_found(format!("no {} with uid {uid:?}", class.settings.class))
         })?;
         let mut object = class.read_row(row, wanted);
@@ -130,7 +130,6 @@ impl SqlConnector {
         statement.push(" ORDER BY 1");
         Ok(statement
             .rows(q)?
-            .rows
             .iter()
             .map(|r| class_table::text_of(&r[0]))
             .collect())
@@ -209,8 +208,7 @@ impl SqlConnector {
         s.push(" AND column_name = ");
         s.push_bind(SqlValue::Text(column.to_owned()), None);
         let rows = s.rows(q)?;
-        rows.rows
-            .first()
+        rows.first()
             .and_then(|r| r[0].as_text().map(ident))
             .ok_or_else(|| {
                 Error::invalid(format!(
@@ -267,7 +265,7 @@ impl Connector for SqlConnector {
     }
 
     fn test(&mut self) -> Result<(), Error> {
-        self.db.query("SELECT 1", &[])?;
+        self.db.query_values("SELECT 1", &[])?;
         let classes: Vec<String> = self
             .settings
             .classes
@@ -344,9 +342,9 @@ impl Connector for SqlConnector {
     ) -> Result<ConnectorObject, Error> {
         let i = self.described(class)?;
         let (this, class) = (&*self, &self.tables[i]);
-        let mut columns: Vec<String> = Vec::new();
-        let mut statement = Statement::new(this.dialect, "");
-        let mut placeholders = Vec::new();
+        // (column index, parameter): sorted by column below, so creates
+        // setting the same columns share one statement text.
+        let mut set: Vec<(usize, SqlValue)> = Vec::new();
         let mut groups = Vec::new();
         let mut key = None;
         for attribute in &attributes {
@@ -360,11 +358,11 @@ impl Connector for SqlConnector {
                         ));
                     };
                     let hashed = password::hash(this.settings.password_hash, password)?;
-                    columns.push(column.quoted.clone());
-                    placeholders.push(statement.bind(SqlValue::Text(hashed), Some(column)));
+                    set.push((class.position(column), SqlValue::Text(hashed)));
                 }
                 Target::Column(column) => {
-                    if columns.contains(&column.quoted) {
+                    let position = class.position(column);
+                    if set.iter().any(|(p, _)| *p == position) {
                         continue;
                     }
                     let Some(value) = values_of(attribute)? else {
@@ -379,9 +377,7 @@ impl Connector for SqlConnector {
                         }
                         key = Some(value.clone());
                     }
-                    let param = column.to_sql(&attribute.name, value)?;
-                    columns.push(column.quoted.clone());
-                    placeholders.push(statement.bind(param, Some(column)));
+                    set.push((position, column.to_sql(&attribute.name, value)?));
                 }
             }
         }
@@ -391,18 +387,14 @@ impl Connector for SqlConnector {
                 format!("is the key of {} and is required", class.settings.table),
             ));
         }
-        if let Some(updated) = &class.settings.updated {
-            let column = class.column(updated);
-            columns.push(column.quoted.clone());
-            placeholders.push(this.now(column).to_owned());
-        }
-        statement.text = format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
-            class.table(),
-            columns.join(", "),
-            placeholders.join(", "),
-            class.select_list()
-        );
+        set.sort_by_key(|(position, _)| *position);
+        let (positions, params): (Vec<usize>, Vec<SqlValue>) = set.into_iter().unzip();
+        let stamp = class
+            .settings
+            .updated
+            .as_deref()
+            .map(|c| this.now(class.column(c)));
+        let text = class.insert(this.dialect, &positions, stamp);
         let duplicate = |e| match e {
             Error::AlreadyExists(m) => Error::already_exists(format!(
                 "{} already has this object: {m}",
@@ -412,17 +404,15 @@ impl Connector for SqlConnector {
         };
         if !this.has_groups() {
             // One statement, atomic on its own: no transaction needed.
-            let rows = statement.rows(&this.db).map_err(duplicate)?;
+            let rows = this.db.rows(&text, &params).map_err(duplicate)?;
             let row = rows
-                .rows
                 .first()
                 .ok_or_else(|| Error::failed("the insert returned no row"))?;
             return Ok(class.read_row(row, &[]));
         }
         let tx = this.db.transaction()?;
-        let rows = statement.rows(&tx).map_err(duplicate)?;
+        let rows = tx.rows(&text, &params).map_err(duplicate)?;
         let uid = rows
-            .rows
             .first()
             .map(|r| class.uid_of(r))
             .ok_or_else(|| Error::failed("the insert returned no row"))?;
@@ -535,7 +525,6 @@ impl Connector for SqlConnector {
             }
             let rows = statement.rows(&this.db)?;
             return rows
-                .rows
                 .first()
                 .map(|row| class.read_row(row, &[]))
                 .ok_or_else(not_found);
@@ -543,7 +532,7 @@ impl Connector for SqlConnector {
         let tx = this.db.transaction()?;
         if sets.is_empty() {
             this.read(&tx, class, uid, &[])?;
-        } else if statement.rows(&tx)?.rows.is_empty() {
+        } else if statement.rows(&tx)?.is_empty() {
             return Err(not_found());
         }
         if !add_groups.is_empty() || !remove_groups.is_empty() {
@@ -617,9 +606,8 @@ impl Connector for SqlConnector {
             size + 1
         ));
         let rows = statement.rows(&this.db)?;
-        let has_more = rows.rows.len() > size;
+        let has_more = rows.len() > size;
         let objects: Vec<ConnectorObject> = rows
-            .rows
             .iter()
             .take(size)
             .map(|row| class.read_row(row, &query.attributes))
@@ -646,7 +634,7 @@ impl Connector for SqlConnector {
             filter_sql::push_filter(&mut statement, class, filter)?;
         }
         let rows = statement.rows(&this.db)?;
-        match rows.rows.first().and_then(|row| row.first()) {
+        match rows.first().and_then(|row| row.first()) {
             Some(SqlValue::Integer(n)) => Ok((*n).max(0) as u64),
             other => Err(Error::failed(format!(
                 "COUNT(*) on {} returned {other:?}",

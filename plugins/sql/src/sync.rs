@@ -199,7 +199,6 @@ fn tombstones(
     ));
     Ok(statement
         .rows(db)?
-        .rows
         .iter()
         .map(|r| Mark {
             at: text_of(&r[0]),
@@ -292,10 +291,10 @@ pub fn sync(
     }
     statement.push(&format!(" ORDER BY {updated}, {key} LIMIT {}", room + 1));
     let rows = statement.rows(db)?;
-    let has_more = rows.rows.len() > room;
+    let has_more = rows.len() > room;
     let width = class.columns.len();
     let with_deletes = deletes.is_some();
-    for row in rows.rows.iter().take(room) {
+    for row in rows.iter().take(room) {
         let position = Position {
             initial,
             updated: text_of(&row[width]),
@@ -339,7 +338,7 @@ pub fn latest_token(db: &Database, dialect: Dialect, class: &ClassTable) -> Resu
     );
     let rows = statement.rows(db)?;
     let latest = Token {
-        rows: rows.rows.first().map(|r| Position {
+        rows: rows.first().map(|r| Position {
             initial: false,
             updated: text_of(&r[0]),
             key: text_of(&r[1]),

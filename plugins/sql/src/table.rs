@@ -29,15 +29,20 @@ pub struct Column {
     pub required: bool,
 }
 
+/// A result's rows, each the values of the statement's select list in order.
+pub type Rows = Vec<Vec<SqlValue>>;
+
 /// Anything that runs queries: the database or an open transaction.
 pub trait Queries {
-    fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<provisio_sdk::sql::Rows, Error>;
+    /// The rows' values only: the connector knows what it selected, so it
+    /// never asks the host for column names and types.
+    fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, Error>;
     fn run(&self, sql: &str, params: &[SqlValue]) -> Result<u64, Error>;
 }
 
 impl Queries for Database {
-    fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<provisio_sdk::sql::Rows, Error> {
-        Ok(self.query(sql, params)?)
+    fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, Error> {
+        Ok(self.query_values(sql, params)?)
     }
     fn run(&self, sql: &str, params: &[SqlValue]) -> Result<u64, Error> {
         Ok(self.execute(sql, params)?)
@@ -45,8 +50,8 @@ impl Queries for Database {
 }
 
 impl Queries for Transaction {
-    fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<provisio_sdk::sql::Rows, Error> {
-        Ok(self.query(sql, params)?)
+    fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, Error> {
+        Ok(self.query_values(sql, params)?)
     }
     fn run(&self, sql: &str, params: &[SqlValue]) -> Result<u64, Error> {
         Ok(self.execute(sql, params)?)
@@ -61,7 +66,7 @@ pub fn describe(db: &Database, dialect: Dialect, table: &str) -> Result<Vec<Colu
                 Some((s, n)) => (Some(s), n),
                 None => (None, table),
             };
-            db.query(
+            db.query_values(
                 "SELECT column_name::text, udt_name::text, \
                  (is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO')::bool \
                  FROM information_schema.columns \
@@ -70,19 +75,18 @@ pub fn describe(db: &Database, dialect: Dialect, table: &str) -> Result<Vec<Colu
                 &[schema.map(str::to_owned).into(), name.into()],
             )?
         }
-        Dialect::Sqlite => db.query(
+        Dialect::Sqlite => db.query_values(
             "SELECT name, type, \"notnull\" AND dflt_value IS NULL AND pk = 0 \
              FROM pragma_table_info(?1) ORDER BY cid",
             &[table.into()],
         )?,
     };
-    if rows.rows.is_empty() {
+    if rows.is_empty() {
         return Err(Error::invalid(format!(
             "table {table} does not exist in the granted database (or has no columns)"
         )));
     }
     Ok(rows
-        .rows
         .iter()
         .map(|row| {
             let name = row[0].as_text().unwrap_or_default().to_owned();
@@ -277,7 +281,7 @@ impl Statement {
         self
     }
 
-    pub fn rows(&self, q: &impl Queries) -> Result<provisio_sdk::sql::Rows, Error> {
+    pub fn rows(&self, q: &impl Queries) -> Result<Rows, Error> {
         q.rows(&self.text, &self.params)
     }
 
