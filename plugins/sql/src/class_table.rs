@@ -6,7 +6,6 @@ use crate::table::{Column, Kind, Statement};
 use provisio_sdk::sql::{Dialect, Value as SqlValue};
 use provisio_sdk::{Attribute, ConnectorObject, Error, Value};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Distinct INSERT texts kept per class; past this the cache starts over,
@@ -27,8 +26,9 @@ pub struct ClassTable {
     quoted_table: String,
     select_list: String,
     /// INSERT texts by the columns they set: creates of one shape (the
-    /// usual case) build their statement once.
-    inserts: RefCell<HashMap<Vec<usize>, Rc<str>>>,
+    /// usual case) build their statement once. A few shapes at most, so a
+    /// list searched in order beats hashing.
+    inserts: RefCell<Vec<(Vec<usize>, Rc<str>)>>,
 }
 
 /// Where an attribute goes.
@@ -131,7 +131,7 @@ impl ClassTable {
     /// <select list>` setting the columns at `positions` from parameters
     /// in that order, and the updated column (if any) to `stamp`.
     pub fn insert(&self, dialect: Dialect, positions: &[usize], stamp: Option<&str>) -> Rc<str> {
-        if let Some(text) = self.inserts.borrow().get(positions) {
+        if let Some((_, text)) = self.inserts.borrow().iter().find(|(p, _)| p == positions) {
             return text.clone();
         }
         let mut columns = Vec::with_capacity(positions.len() + 1);
@@ -156,7 +156,7 @@ impl ClassTable {
         if inserts.len() >= MAX_INSERT_SHAPES {
             inserts.clear();
         }
-        inserts.insert(positions.to_vec(), text.clone());
+        inserts.push((positions.to_vec(), text.clone()));
         text
     }
 
@@ -328,5 +328,79 @@ pub fn text_of(value: &SqlValue) -> String {
         SqlValue::Real(r) => r.to_string(),
         SqlValue::Text(t) => t.clone(),
         SqlValue::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn column(name: &str, kind: Kind) -> Column {
+        Column {
+            name: name.into(),
+            quoted: crate::table::ident(name),
+            type_name: "text".into(),
+            kind,
+            required: false,
+        }
+    }
+
+    fn accounts() -> ClassTable {
+        let settings = ClassSettings {
+            class: "account".into(),
+            table: "accounts".into(),
+            key: "id".into(),
+            key_generated: false,
+            name: "username".into(),
+            enable: None,
+            password: None,
+            updated: Some("updated_at".into()),
+            deletes: None,
+            columns: None,
+            renames: BTreeMap::new(),
+        };
+        let columns = vec![
+            column("id", Kind::Text),
+            column("username", Kind::Text),
+            column("department", Kind::Text),
+            column("updated_at", Kind::Cast("timestamptz".into())),
+        ];
+        ClassTable::new(settings, columns).unwrap()
+    }
+
+    #[test]
+    fn creates_setting_the_same_columns_share_one_insert_text() {
+        let table = accounts();
+        let now = Some("clock_timestamp()");
+        let first = table.insert(Dialect::Postgres, &[0, 1], now);
+        assert_eq!(
+            &*first,
+            "INSERT INTO \"accounts\" (\"id\", \"username\", \"updated_at\") \
+             VALUES ($1, $2, clock_timestamp()) \
+             RETURNING \"id\", \"username\", \"department\", CAST(\"updated_at\" AS TEXT)"
+        );
+        assert!(Rc::ptr_eq(
+            &first,
+            &table.insert(Dialect::Postgres, &[0, 1], now)
+        ));
+        let wider = table.insert(Dialect::Postgres, &[0, 1, 2], now);
+        assert!(
+            wider.contains("(\"id\", \"username\", \"department\", \"updated_at\") VALUES ($1, $2, $3, clock_timestamp())"),
+            "{wider}"
+        );
+        assert!(Rc::ptr_eq(
+            &first,
+            &table.insert(Dialect::Postgres, &[0, 1], now)
+        ));
+    }
+
+    #[test]
+    fn the_insert_texts_kept_stay_bounded() {
+        let table = accounts();
+        for n in 1..=3 * MAX_INSERT_SHAPES {
+            table.insert(Dialect::Sqlite, &vec![0; n], None);
+            assert!(table.inserts.borrow().len() <= MAX_INSERT_SHAPES);
+        }
     }
 }
