@@ -603,9 +603,9 @@ async fn a_failing_target_is_quarantined_until_lifted() {
             "ran after the lift"
         );
     }
-    let events: Vec<String> = host.get("/v1/audit?target=down&limit=1000").await.body["events"]
-        .as_array()
-        .unwrap()
+    let events: Vec<String> = host
+        .audit_of_target("down")
+        .await
         .iter()
         .map(|e| e["event"].as_str().unwrap().to_owned())
         .collect();
@@ -971,9 +971,9 @@ async fn the_rate_limit_spaces_attempts() {
     for id in &ids {
         assert_eq!(host.wait(id).await["status"], "succeeded");
     }
-    let mut starts: Vec<i64> = host.get("/v1/audit?target=paced&limit=1000").await.body["events"]
-        .as_array()
-        .unwrap()
+    let mut starts: Vec<i64> = host
+        .audit_of_target("paced")
+        .await
         .iter()
         .filter(|e| e["event"] == "status:running")
         .map(|e| provisio_host::api::parse_rfc3339(e["at"].as_str().unwrap()).unwrap())

@@ -478,9 +478,9 @@ async fn restarts_come_back_on_the_active_version() {
     assert_eq!(served_by(&host, 6).await, "csv@0.9.0");
     host.restart().await;
     assert_eq!(status(&host).await["connector"], "csv@0.9.0");
-    let by_config = host.get("/v1/audit?target=hr&limit=1000").await.body["events"]
-        .as_array()
-        .unwrap()
+    let by_config = host
+        .audit_of_target("hr")
+        .await
         .iter()
         .filter(|e| e["event"] == "connector-activated" && e["actor"] == "config")
         .count();
@@ -679,9 +679,9 @@ async fn a_canary_takes_its_share_then_is_stopped_or_promoted() {
     let after = status(&host).await;
     assert!(after["canary"].is_null(), "{after}");
     assert_eq!(served_by(&host, 51).await, "csv@0.9.0");
-    let events: Vec<String> = host.get("/v1/audit?target=hr&limit=1000").await.body["events"]
-        .as_array()
-        .unwrap()
+    let events: Vec<String> = host
+        .audit_of_target("hr")
+        .await
         .iter()
         .map(|e| e["event"].as_str().unwrap().to_owned())
         .filter(|e| e.starts_with("canary"))
@@ -735,13 +735,11 @@ async fn a_file_dropped_in_the_watched_directory_is_activated_or_refused() {
         "the active version keeps serving"
     );
 
-    let audit = host.get("/v1/audit?target=hr&limit=1000").await.body["events"].clone();
+    let audit = host.audit_of_target("hr").await;
     assert!(
         audit
-            .as_array()
-            .unwrap()
             .iter()
             .any(|e| e["event"] == "connector-activated" && e["actor"] == "watch"),
-        "{audit}"
+        "{audit:?}"
     );
 }
