@@ -96,12 +96,12 @@ fn rows(r: sql::Rows) -> wit::Rows {
                 type_name: c.type_name,
             })
             .collect(),
-        rows: values(r.rows),
+        rows: row_values(r.rows),
     }
 }
 
 /// The rows' values alone (what `query-values` returns).
-fn values(rows: Vec<Vec<SqlValue>>) -> Vec<Vec<wit::Value>> {
+fn row_values(rows: Vec<Vec<SqlValue>>) -> Vec<Vec<wit::Value>> {
     rows.into_iter()
         .map(|row| row.into_iter().map(Into::into).collect())
         .collect()
@@ -158,12 +158,12 @@ impl wit::HostDatabase for PluginState {
         &mut self,
         db: Resource<DatabaseHandle>,
         sql: String,
-        params: Vec<wit::Value>,
+        values: Vec<wit::Value>,
     ) -> Result<Vec<Vec<wit::Value>>, wit::Error> {
         let grant = self.sql_grant()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
-        let result = grant.query(db, sql, self::params(params), RowShape::ValuesOnly);
-        Ok(values(result.await?.rows))
+        let result = grant.query(db, sql, params(values), RowShape::ValuesOnly);
+        Ok(row_values(result.await?.rows))
     }
 
     async fn execute(
@@ -226,12 +226,12 @@ impl wit::HostTransaction for PluginState {
         &mut self,
         tx: Resource<TransactionHandle>,
         sql: String,
-        params: Vec<wit::Value>,
+        values: Vec<wit::Value>,
     ) -> Result<Vec<Vec<wit::Value>>, wit::Error> {
         let grant = self.sql_grant()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
-        let result = grant.tx_query(tx, sql, self::params(params), RowShape::ValuesOnly);
-        Ok(values(result.await?.rows))
+        let result = grant.tx_query(tx, sql, params(values), RowShape::ValuesOnly);
+        Ok(row_values(result.await?.rows))
     }
 
     async fn execute(
