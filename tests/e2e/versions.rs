@@ -642,27 +642,13 @@ async fn a_canary_takes_its_share_then_is_stopped_or_promoted() {
     assert_eq!(on_canary["error_rate"], 0.0);
 
     // Stopped: everything goes to the active version again.
-    let reply = host
-        .request(
-            Method::DELETE,
-            "/v1/targets/hr/canary",
-            Some(OPERATOR),
-            None,
-        )
-        .await;
+    let reply = host.delete("/v1/targets/hr/canary").await;
     assert_eq!(reply.status, 204, "{:?}", reply.body);
     for n in 40..50 {
         assert_eq!(served_by(&host, n).await, "csv@0.1.0");
     }
     assert!(status(&host).await["canary"].is_null());
-    let reply = host
-        .request(
-            Method::DELETE,
-            "/v1/targets/hr/canary",
-            Some(OPERATOR),
-            None,
-        )
-        .await;
+    let reply = host.delete("/v1/targets/hr/canary").await;
     refused(&reply, 409, "refused", &["no canary"]);
 
     // Reads only: the canary counts, the operations stay on 0.1.0.
@@ -742,4 +728,131 @@ async fn a_file_dropped_in_the_watched_directory_is_activated_or_refused() {
             .any(|e| e["event"] == "connector-activated" && e["actor"] == "watch"),
         "{audit:?}"
     );
+}
+
+async fn remove_version(host: &TestHost, version: &str) -> provisio_tests::host::Reply {
+    host.delete(&format!("/v1/connectors/{version}")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_no_target_needs_are_removed_and_others_refused() {
+    let mut host = csv_host("bundled:csv").await;
+    let bundled = status(&host).await["sha256"].as_str().unwrap().to_owned();
+    let next = upload(&host, fixtures::CSV_NEXT).await;
+    let broken = upload(&host, fixtures::CSV_TEST_FAILS).await;
+
+    // A bare semver could be any connector's: removal wants more.
+    refused(
+        &remove_version(&host, "0.9.0").await,
+        400,
+        "invalid-request",
+        &["name@version"],
+    );
+    refused(
+        &remove_version(&host, "csv@7.7.7").await,
+        404,
+        "unknown-version",
+        &["csv@7.7.7"],
+    );
+    let as_provisioner = host
+        .request(
+            Method::DELETE,
+            &format!("/v1/connectors/{broken}"),
+            Some(provisio_tests::host::PROVISIONER),
+            None,
+        )
+        .await;
+    assert_eq!(as_provisioner.status, 403, "{:?}", as_provisioner.body);
+
+    // Every role a version can have on a target keeps it.
+    let reply = host
+        .post(
+            "/v1/targets/hr/canary",
+            json!({"version": next, "share": 0.5}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    refused(
+        &remove_version(&host, &next).await,
+        409,
+        "version-in-use",
+        &["csv@0.9.0", "canary on target hr"],
+    );
+    let stop = host.delete("/v1/targets/hr/canary").await;
+    assert_eq!(stop.status, 204, "{:?}", stop.body);
+    activate(&host, &next, false).await;
+    refused(
+        &remove_version(&host, "csv@0.9.0").await,
+        409,
+        "version-in-use",
+        &["active on target hr"],
+    );
+    refused(
+        &remove_version(&host, &bundled[..12]).await,
+        409,
+        "version-in-use",
+        &[
+            "csv@0.1.0",
+            "previous on target hr",
+            "configured on target hr",
+        ],
+    );
+    rollback(&host).await;
+    refused(
+        &remove_version(&host, &next).await,
+        409,
+        "version-in-use",
+        &["previous on target hr"],
+    );
+
+    // One no target needs goes: record, file, listing; the audit says who.
+    let removed = remove_version(&host, "csv@1.0.0").await;
+    assert_eq!(removed.status, 200, "{:?}", removed.body);
+    assert_eq!(removed.body["sha256"], broken.as_str());
+    assert_eq!(removed.body["version"], "1.0.0");
+    assert!(
+        !host
+            .path(&format!("provisio-connectors/{broken}.wasm"))
+            .exists()
+    );
+    let listed = host.get("/v1/connectors").await.body;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["sha256"] != broken.as_str()),
+        "{listed}"
+    );
+    let audit: Vec<Value> = host
+        .audit_all()
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "connector-removed")
+        .collect();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["detail"]["connector"], "csv@1.0.0", "{audit:?}");
+    assert_eq!(audit[0]["actor"], "ops", "{audit:?}");
+    refused(
+        &remove_version(&host, &broken).await,
+        404,
+        "unknown-version",
+        &[&broken[..8]],
+    );
+    // The same bytes can come back, as a new registration.
+    let again = host.upload(fixtures::CSV_TEST_FAILS).await;
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(served_by(&host, 1).await, "csv@0.1.0");
+
+    // A target gone from the configuration keeps what its record names.
+    std::fs::create_dir_all(host.path("hr2")).unwrap();
+    host.set_targets(&csv_target("hr2", "bundled:csv"));
+    host.restart().await;
+    refused(
+        &remove_version(&host, &next).await,
+        409,
+        "version-in-use",
+        &["previous in the record of target hr, no longer configured"],
+    );
+    assert_eq!(remove_version(&host, &broken).await.status, 200);
 }

@@ -159,6 +159,11 @@ sha256 = "{feed}"
             .await
     }
 
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.request(reqwest::Method::DELETE, path, Some(OPERATOR), None)
+            .await
+    }
+
     /// Uploads a connector file as the operator (raw body).
     pub async fn upload(&self, path: &str) -> Reply {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -266,6 +271,11 @@ sha256 = "{feed}"
         self.audit_where(&format!("target={target}")).await
     }
 
+    /// Every audit row.
+    pub async fn audit_all(&self) -> Vec<Value> {
+        self.audit_where("").await
+    }
+
     /// Every audit row that `filter` (query parameters) selects, read page
     /// by page.
     async fn audit_where(&self, filter: &str) -> Vec<Value> {
@@ -273,7 +283,7 @@ sha256 = "{feed}"
         let mut after = 0;
         loop {
             let reply = self
-                .get(&format!("/v1/audit?{filter}&after={after}&limit=1000"))
+                .get(&format!("/v1/audit?after={after}&limit=1000&{filter}"))
                 .await;
             assert_eq!(reply.status, 200, "{:?}", reply.body);
             events.extend(reply.body["events"].as_array().unwrap().iter().cloned());

@@ -93,6 +93,25 @@ pub async fn list(
     Ok(Json(state.engine.connector_versions().await?))
 }
 
+/// Removes a connector version no target needs (not active, canary,
+/// previous, draining or configured on any target): its record, its file
+/// and its compiled forms. Answers the removed version.
+#[utoipa::path(delete, path = "/v1/connectors/{version}", tag = "connectors",
+    params(("version" = String, Path, description = "sha256, a unique prefix of 8 or more hex digits, or name@version")),
+    responses((status = 200, body = ConnectorVersion), (status = 400, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem), (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(version): Path<String>,
+) -> Result<Json<ConnectorVersion>, ApiError> {
+    caller.require(Role::Operator)?;
+    Ok(Json(
+        state.engine.remove_version(&version, &caller.name).await?,
+    ))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {

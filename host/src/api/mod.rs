@@ -19,7 +19,7 @@ pub use views::{OperationView, parse_rfc3339, rfc3339};
 use crate::engine::Engine;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use problem::ApiError;
 use serde::de::DeserializeOwned;
@@ -92,6 +92,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/operations/{id}/retry", post(operations::retry))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
+        .route("/connectors/{version}", delete(connectors::remove))
         .route("/targets/{target}/activate", post(connectors::activate))
         .route("/targets/{target}/rollback", post(connectors::rollback))
         .route(

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         targets::list, targets::get, targets::test, targets::schema, targets::count, targets::lift_quarantine,
         targets::links, targets::link,
         audit::list, audit::verify,
-        connectors::upload, connectors::list, connectors::activate, connectors::rollback,
+        connectors::upload, connectors::list, connectors::remove, connectors::activate, connectors::rollback,
         connectors::start_canary, connectors::stop_canary,
     ),
     components(schemas(

@@ -172,6 +172,13 @@ impl From<SwitchError> for ApiError {
             SwitchError::Start(_) => refused("cannot-start"),
             SwitchError::TestFailed { .. } => refused("test-failed"),
             SwitchError::Prewarm { .. } => refused("cannot-start"),
+            SwitchError::InUse { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "version-in-use",
+                "The connector version is in use",
+                e.to_string(),
+            ),
+            SwitchError::Unqualified(_) => ApiError::bad_request(e.to_string()).field("version"),
             SwitchError::AlreadyActive { .. } | SwitchError::NoPrevious(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "refused",

@@ -1,6 +1,7 @@
 //! `provisio connector …`: upload a connector version to a running host,
-//! list versions, activate one on a target, roll a target back — over the
-//! host's HTTP API, with an operator's token.
+//! list versions, activate one on a target, roll a target back, remove a
+//! version no target needs — over the host's HTTP API, with an operator's
+//! token.
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -62,6 +63,9 @@ enum ConnectorCommand {
     },
     /// End a target's canary.
     StopCanary { target: String },
+    /// Remove a version no target needs (sha256, prefix or name@version):
+    /// its record, file and compiled forms.
+    Remove { version: String },
 }
 
 pub async fn run(args: ConnectorArgs) -> anyhow::Result<ExitCode> {
@@ -171,6 +175,21 @@ pub async fn run(args: ConnectorArgs) -> anyhow::Result<ExitCode> {
                 )
                 .await?;
             println!("target {target}: canary stopped");
+        }
+        ConnectorCommand::Remove { version } => {
+            let removed = client
+                .send(
+                    client
+                        .http
+                        .delete(client.url(&format!("/v1/connectors/{version}"))),
+                )
+                .await?;
+            println!(
+                "removed {}@{} sha256 {}",
+                removed["name"].as_str().unwrap_or("?"),
+                removed["version"].as_str().unwrap_or("?"),
+                removed["sha256"].as_str().unwrap_or("?"),
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

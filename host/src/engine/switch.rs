@@ -58,6 +58,13 @@ pub enum SwitchError {
     AlreadyActive { target: String, candidate: String },
     #[error("target {0} has no previous version to roll back to")]
     NoPrevious(String),
+    #[error("{version} is in use ({uses}); a version can be removed once no target needs it")]
+    InUse { version: String, uses: String },
+    #[error(
+        "{0:?} does not name one version on its own; give its sha256 (or a prefix of 8 or more \
+         hex digits) or name@version"
+    )]
+    Unqualified(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -102,6 +109,94 @@ impl Engine {
             .versions()
             .await
             .map_err(SwitchError::from)?)
+    }
+
+    /// Removes a registered version no target needs: not active, canary,
+    /// previous (what a rollback returns to), draining, or the one the
+    /// configuration names, on any target, including the recorded state of
+    /// targets no longer configured. Every target's switch lock is held
+    /// meanwhile, so no switch can pick the version up halfway.
+    pub async fn remove_version(
+        &self,
+        reference: &str,
+        actor: &str,
+    ) -> Result<ConnectorVersion, EngineError> {
+        let reference = VersionRef::new(reference);
+        let text = reference.as_str();
+        let is_prefix = text.len() >= 8 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_prefix && !text.contains('@') {
+            return Err(SwitchError::Unqualified(text.to_owned()).into());
+        }
+        let registry = &self.shared.registry;
+        let versions = registry.versions().await.map_err(SwitchError::from)?;
+        let sha256 = reference
+            .resolve(&versions, "")
+            .map_err(SwitchError::from)?;
+        let label = versions
+            .iter()
+            .find(|v| v.sha256 == sha256)
+            .map(|v| format!("{} ({})", v.label(), &sha256[..12]))
+            .unwrap_or_else(|| sha256.clone());
+        let mut held = Vec::with_capacity(self.targets.len());
+        for target in self.targets.values() {
+            held.push(target.switching.lock().await);
+        }
+        let mut uses = Vec::new();
+        for target in self.targets.values() {
+            let versions = read(&target.versions);
+            let mut role = |role: &str, sha: &str| {
+                if sha == sha256 {
+                    uses.push(format!("{role} on target {}", target.name));
+                }
+            };
+            role("active", &versions.active.version.sha256);
+            if let Some(canary) = &versions.canary {
+                role("canary", &canary.deployed.version.sha256);
+            }
+            if let Some(previous) = &versions.previous {
+                role("previous", previous.sha256());
+            }
+            for draining in &versions.draining {
+                role("draining", &draining.version.sha256);
+            }
+            role("configured", &versions.configured);
+        }
+        for recorded in self
+            .shared
+            .store
+            .deployments()
+            .await
+            .map_err(SwitchError::from)?
+        {
+            if self.targets.contains_key(&recorded.target) {
+                continue;
+            }
+            let unconfigured = |role: &str| {
+                format!(
+                    "{role} in the record of target {}, no longer configured",
+                    recorded.target
+                )
+            };
+            if recorded.active == sha256 {
+                uses.push(unconfigured("active"));
+            }
+            if recorded.previous.as_deref() == Some(sha256.as_str()) {
+                uses.push(unconfigured("previous"));
+            }
+        }
+        if !uses.is_empty() {
+            return Err(SwitchError::InUse {
+                version: label,
+                uses: uses.join("; "),
+            }
+            .into());
+        }
+        let removed = registry
+            .remove(&sha256, actor)
+            .await
+            .map_err(SwitchError::from)?;
+        drop(held);
+        removed.ok_or_else(|| SwitchError::Registry(RegistryError::Unknown(sha256)).into())
     }
 
     /// Makes `reference` the target's active version, once it proves

@@ -33,6 +33,17 @@ impl Files {
         Ok(())
     }
 
+    /// Deletes the file of `sha256`; a file already gone is not an error.
+    pub fn remove(&self, sha256: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.path(sha256)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => {
+                sync_dir(&self.dir);
+                Ok(())
+            }
+        }
+    }
+
     /// The bytes stored under `sha256`, refused when they no longer hash to it.
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, String> {
         let path = self.path(sha256);

@@ -214,6 +214,38 @@ impl Registry {
         reference.resolve(&versions, name)
     }
 
+    /// Forgets a version: its record (with a `connector-removed` audit
+    /// event), its file and its compiled forms. The caller has checked that
+    /// no target uses it. Returns the record, or `None` if it was unknown.
+    pub async fn remove(
+        &self,
+        sha256: &str,
+        actor: &str,
+    ) -> Result<Option<ConnectorVersion>, RegistryError> {
+        let Some(version) = self.store.connector_version(sha256).await? else {
+            return Ok(None);
+        };
+        let audit = AuditEvent {
+            actor: actor.to_owned(),
+            target: None,
+            operation_id: None,
+            event: "connector-removed".into(),
+            detail: json!({
+                "connector": version.label(),
+                "sha256": version.sha256,
+                "size": version.size,
+                "source": version.source,
+            }),
+        };
+        if !self.store.remove_connector_version(sha256, audit).await? {
+            return Ok(None);
+        }
+        self.lock().remove(sha256);
+        self.runtime.forget(sha256);
+        self.files.remove(sha256)?;
+        Ok(Some(version))
+    }
+
     /// Every registered version, oldest first.
     pub async fn versions(&self) -> Result<Vec<ConnectorVersion>, RegistryError> {
         Ok(self.store.connector_versions().await?)

@@ -84,6 +84,18 @@ impl CompileCache {
         Ok((component, CompileSource::Compiled))
     }
 
+    /// Drops the compiled component of `hash` from memory and from the
+    /// disk cache (a version removed from the registry).
+    pub fn forget(&self, hash: &str) {
+        self.lock().remove(hash);
+        if let Some(path) = self.path_for(hash)
+            && let Err(e) = fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), "cannot remove the cached component: {e}");
+        }
+    }
+
     fn path_for(&self, hash: &str) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
         Some(dir.join(format!("{hash}-{}.cwasm", self.engine_key)))

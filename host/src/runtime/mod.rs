@@ -123,6 +123,13 @@ impl Runtime {
         self.load_hashed(bytes, &content_hash(bytes))
     }
 
+    /// Forgets the compiled component of the connector whose sha256 is
+    /// `hash`, in memory and in the disk cache. Connectors already started
+    /// keep their own reference and run on.
+    pub fn forget(&self, hash: &str) {
+        self.inner.cache.forget(&hash.to_ascii_lowercase());
+    }
+
     /// [`Runtime::load`] for bytes whose sha256 the caller already knows and
     /// vouches for: connectors bundled in the binary (hashed at build time)
     /// and content-addressed files the host wrote itself. Skips re-hashing,

@@ -117,6 +117,10 @@ pub trait Store: Send + Sync {
 
     async fn connector_version(&self, sha256: &str) -> Result<Option<ConnectorVersion>>;
 
+    /// Forgets a connector version, with its audit event (written only when
+    /// the version was recorded). Returns whether it was.
+    async fn remove_connector_version(&self, sha256: &str, audit: AuditEvent) -> Result<bool>;
+
     /// Every recorded version, oldest first.
     async fn connector_versions(&self) -> Result<Vec<ConnectorVersion>>;
 

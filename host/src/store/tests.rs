@@ -390,3 +390,60 @@ async fn verification_while_writes_commit_sees_one_snapshot() {
     let last = store.verify_audit().await.unwrap();
     assert_eq!((last.rows, last.ok), (500 + written as u64, true));
 }
+
+#[tokio::test]
+async fn a_removed_version_is_forgotten_with_one_audit_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let version = ConnectorVersion {
+        sha256: "ab".repeat(32),
+        name: "csv".into(),
+        version: "0.9.0".into(),
+        contract: "0.2.0".into(),
+        size: 10,
+        source: "upload".into(),
+        added_by: "tester".into(),
+        added_at: now_ms(),
+    };
+    let noted = |name: &str| AuditEvent {
+        target: None,
+        operation_id: None,
+        ..event("-", name)
+    };
+    assert!(
+        store
+            .put_connector_version(version.clone(), noted("connector-added"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .remove_connector_version(&version.sha256, noted("connector-removed"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.connector_version(&version.sha256).await.unwrap(),
+        None
+    );
+    assert!(store.connector_versions().await.unwrap().is_empty());
+    // Removing it again changes nothing and logs nothing.
+    assert!(
+        !store
+            .remove_connector_version(&version.sha256, noted("connector-removed"))
+            .await
+            .unwrap()
+    );
+    let events: Vec<String> = store
+        .audit(&AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event.event)
+        .collect();
+    assert_eq!(events, ["connector-added", "connector-removed"]);
+    assert!(store.verify_audit().await.unwrap().ok);
+}

@@ -236,6 +236,16 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn remove_connector_version(&self, sha256: &str, audit: AuditEvent) -> Result<bool> {
+        match self
+            .write(Write::RemoveVersion(sha256.to_owned(), audit))
+            .await?
+        {
+            Outcome::Removed(removed) => Ok(removed),
+            _ => unreachable!("a version removal answers Removed"),
+        }
+    }
+
     async fn connector_version(&self, sha256: &str) -> Result<Option<ConnectorVersion>> {
         self.readers
             .now(|conn| reads::connector_version(conn, sha256))

@@ -29,6 +29,7 @@ pub(super) enum Write {
     Audit(Vec<AuditEvent>),
     Quarantine(String, Option<String>, AuditEvent),
     PutVersion(Box<ConnectorVersion>, AuditEvent),
+    RemoveVersion(String, AuditEvent),
     Deploy(Box<Deployment>, AuditEvent),
 }
 
@@ -36,6 +37,7 @@ pub(super) enum Outcome {
     Submitted(Box<Submitted>),
     Applied(Box<OperationRecord>),
     Inserted(bool),
+    Removed(bool),
     Done,
 }
 
@@ -275,6 +277,16 @@ fn apply_write(
                 append(std::slice::from_ref(audit), chain, key);
             }
             Ok(Outcome::Inserted(inserted))
+        }
+        Write::RemoveVersion(sha256, audit) => {
+            let removed = tx
+                .prepare_cached("DELETE FROM connector_versions WHERE sha256 = ?")?
+                .execute([sha256])?
+                == 1;
+            if removed {
+                append(std::slice::from_ref(audit), chain, key);
+            }
+            Ok(Outcome::Removed(removed))
         }
         Write::Deploy(deployment, audit) => {
             tx.prepare_cached(
