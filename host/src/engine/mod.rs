@@ -500,7 +500,7 @@ impl Engine {
             return None;
         }
         let permit = target.permits.clone().try_acquire_owned().ok()?;
-        if !target.queue().claim_idle(account.clone(), id) {
+        if !target.queue().claim_idle(account.clone(), id, now_ms()) {
             return None;
         }
         if let Some(bucket) = &target.bucket

@@ -58,10 +58,15 @@ impl Queue {
     }
 
     /// Adds an operation that starts at once, if its account has nothing
-    /// open and nothing running; marks it in flight. False leaves the queue
-    /// as it was.
-    pub fn claim_idle(&mut self, account: AccountKey, id: &str) -> bool {
-        if self.accounts.contains_key(&account) || self.in_flight.contains(&account) {
+    /// open and nothing running, and no other account's operation is ready
+    /// to run at `now` (a new operation never overtakes one already
+    /// waiting for a slot); marks it in flight. False leaves the queue as
+    /// it was.
+    pub fn claim_idle(&mut self, account: AccountKey, id: &str, now: i64) -> bool {
+        if self.accounts.contains_key(&account)
+            || self.in_flight.contains(&account)
+            || self.has_ready(now)
+        {
             return false;
         }
         self.index.insert(id.to_owned(), account.clone());
@@ -77,6 +82,17 @@ impl Queue {
         true
     }
 
+    /// Whether some account's operation could run at `now`: what
+    /// [`Self::next`] would take.
+    fn has_ready(&self, now: i64) -> bool {
+        self.ready.iter().any(|account| {
+            self.accounts
+                .get(account)
+                .and_then(|q| q.front())
+                .is_some_and(|head| runnable(head, now))
+        })
+    }
+
     /// The next operation to run, now being `now` (ms); it is marked in flight.
     pub fn next(&mut self, now: i64) -> Next {
         let mut earliest: Option<i64> = None;
@@ -86,15 +102,12 @@ impl Queue {
             let Some(head) = self.accounts.get(&account).and_then(|q| q.front()) else {
                 continue;
             };
-            match (head.status, head.due_at) {
-                (Status::Queued | Status::Running, _) => {}
-                (Status::Retrying, Some(due)) if due > now => {
+            if !runnable(head, now) {
+                if let (Status::Retrying, Some(due)) = (head.status, head.due_at) {
                     earliest = Some(earliest.map_or(due, |e| e.min(due)));
                     deferred.push(account);
-                    continue;
                 }
-                (Status::Retrying, _) => {}
-                _ => continue,
+                continue;
             }
             let id = head.id.clone();
             self.in_flight.insert(account.clone());
@@ -191,6 +204,17 @@ impl Queue {
     }
 }
 
+/// Whether an account's head may run at `now` (ms): queued, recovered
+/// running, or a retry that is due.
+fn runnable(head: &Entry, now: i64) -> bool {
+    match (head.status, head.due_at) {
+        (Status::Queued | Status::Running, _) => true,
+        (Status::Retrying, Some(due)) => due <= now,
+        (Status::Retrying, None) => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,8 +279,8 @@ mod tests {
     #[test]
     fn only_an_idle_account_is_claimed() {
         let mut q = Queue::default();
-        assert!(q.claim_idle(key("ada"), "a1"));
-        assert!(!q.claim_idle(key("ada"), "a2"), "busy");
+        assert!(q.claim_idle(key("ada"), "a1", 0));
+        assert!(!q.claim_idle(key("ada"), "a2", 0), "busy");
         assert_eq!(
             q.next(0),
             Next::Wait(None),
@@ -267,6 +291,20 @@ mod tests {
         assert_eq!(q.next(0), Next::Run(key("ada"), "a3".into()));
         q.finish("a3", Status::Succeeded, None);
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn a_new_operation_does_not_overtake_one_waiting_for_a_slot() {
+        let mut q = Queue::default();
+        q.push(key("ada"), entry("a1", Status::Queued));
+        assert!(!q.claim_idle(key("bob"), "b1", 0), "a1 was waiting first");
+        assert_eq!(q.len(), 1, "a refused claim leaves the queue as it was");
+        assert_eq!(q.next(0), Next::Run(key("ada"), "a1".into()));
+        assert!(q.claim_idle(key("bob"), "b1", 0), "nothing waits now");
+        // A retry that is not yet due does not hold new work back.
+        q.finish("a1", Status::Retrying, Some(100));
+        assert!(q.claim_idle(key("cid"), "c1", 50));
+        assert!(!q.claim_idle(key("dan"), "d1", 100), "the retry is due");
     }
 
     #[test]
