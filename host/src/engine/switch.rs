@@ -122,10 +122,8 @@ impl Engine {
         actor: &str,
     ) -> Result<ConnectorVersion, EngineError> {
         let reference = VersionRef::new(reference);
-        let text = reference.as_str();
-        let is_prefix = text.len() >= 8 && text.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_prefix && !text.contains('@') {
-            return Err(SwitchError::Unqualified(text.to_owned()).into());
+        if !reference.is_qualified() {
+            return Err(SwitchError::Unqualified(reference.as_str().to_owned()).into());
         }
         let registry = &self.shared.registry;
         let versions = registry.versions().await.map_err(SwitchError::from)?;

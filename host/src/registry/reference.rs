@@ -20,6 +20,17 @@ impl VersionRef {
         &self.0
     }
 
+    /// A sha256 or a prefix of one, long enough to be read as such.
+    fn is_sha_prefix(&self) -> bool {
+        self.0.len() >= MIN_PREFIX && self.0.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// Whether it names a version without a connector name for context:
+    /// a sha256 (prefix) or `name@version`, not a bare semver.
+    pub fn is_qualified(&self) -> bool {
+        self.is_sha_prefix() || self.0.contains('@')
+    }
+
     /// The sha256 this reference names among `versions` of connector `name`.
     pub fn resolve(
         &self,
@@ -27,8 +38,7 @@ impl VersionRef {
         name: &str,
     ) -> Result<String, RegistryError> {
         let text = self.0.as_str();
-        let is_hex = text.len() >= MIN_PREFIX && text.bytes().all(|b| b.is_ascii_hexdigit());
-        let matches: Vec<&ConnectorVersion> = if is_hex {
+        let matches: Vec<&ConnectorVersion> = if self.is_sha_prefix() {
             let prefix = text.to_ascii_lowercase();
             versions
                 .iter()
