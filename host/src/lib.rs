@@ -17,6 +17,8 @@ pub mod keys;
 pub mod model;
 pub mod registry;
 pub mod runtime;
+pub mod secret;
 pub mod server;
+pub mod setting;
 pub mod store;
 pub mod watch;

@@ -248,10 +248,10 @@ fn main() {
         let csv_direct = {
             let mut s = TargetSettings::new("csv-direct");
             s.max_instances = 4;
-            s.directory = Some(DirectoryGrant::read_write(host.path("csv-direct")));
+            s.grants.directory = Some(DirectoryGrant::read_write(host.path("csv-direct")));
             for line in CSV_CONFIG.lines().filter(|l| l.contains('=')) {
                 let (k, v) = line.split_once('=').unwrap();
-                s.config.values.insert(k.trim().trim_matches('"').into(), v.trim().trim_matches('"').into());
+                s.grants.config.values.insert(k.trim().trim_matches('"').into(), v.trim().trim_matches('"').into());
             }
             provisio_tests::start(provisio_host::bundled::CSV.bytes, s)
         };

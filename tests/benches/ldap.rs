@@ -56,9 +56,9 @@ fn connector(slapd: &Slapd, base: &str, instances: usize) -> Connector {
         ("group.base", base),
         ("page_size", "500"),
     ] {
-        settings.config.values.insert(k.into(), v.into());
+        settings.grants.config.values.insert(k.into(), v.into());
     }
-    settings.ldap = Some(Arc::new(
+    settings.grants.ldap = Some(Arc::new(
         LdapGrant::new("ldap-bench", &slapd.spec()).unwrap(),
     ));
     provisio_tests::start(provisio_host::bundled::LDAP.bytes, settings)

@@ -69,9 +69,9 @@ fn main() {
         let connector = {
             let mut settings = TargetSettings::new("saas-direct");
             settings.max_instances = 8;
-            settings.config.values.insert("base_url".into(), server.base.clone());
-            settings.config.secrets.insert("token".into(), Secret::new(server.token.clone()));
-            settings.http = Some(Arc::new(HttpGrant {
+            settings.grants.config.values.insert("base_url".into(), server.base.clone());
+            settings.grants.config.secrets.insert("token".into(), Secret::new(server.token.clone()));
+            settings.grants.http = Some(Arc::new(HttpGrant {
                 allow: vec![AllowedOrigin::parse(&server.base).unwrap()],
                 timeout: Duration::from_secs(30),
                 max_request_bytes: 1 << 20,

@@ -71,12 +71,12 @@ fn main() {
             let mut settings = TargetSettings::new("pg-direct");
             settings.max_instances = 8;
             for (k, v) in CONFIG {
-                settings.config.values.insert((*k).into(), (*v).into());
+                settings.grants.config.values.insert((*k).into(), (*v).into());
             }
             let mut spec = pg.spec();
             spec.max_connections = 8;
             let grants = BTreeMap::from([("main".to_owned(), spec)]);
-            settings.sql = Some(Arc::new(SqlGrant::connect_lazy(&grants, Duration::from_secs(30)).unwrap()));
+            settings.grants.sql = Some(Arc::new(SqlGrant::connect_lazy(&grants, Duration::from_secs(30)).unwrap()));
             // A build of the connector with its symbols, for a profiler.
             let bytes = match std::env::var_os("PROVISIO_BENCH_SQL_WASM") {
                 Some(path) => std::fs::read(path).expect("the connector file named by PROVISIO_BENCH_SQL_WASM"),

@@ -35,9 +35,9 @@ fn connector(samba: &Samba, spec: &LdapSpec, url: &str, extra: &[(&str, &str)]) 
     ];
     config.extend_from_slice(extra);
     for (k, v) in config {
-        settings.config.values.insert(k.into(), v.into());
+        settings.grants.config.values.insert(k.into(), v.into());
     }
-    settings.ldap = Some(Arc::new(LdapGrant::new("ad-test", spec).unwrap()));
+    settings.grants.ldap = Some(Arc::new(LdapGrant::new("ad-test", spec).unwrap()));
     provisio_tests::start(provisio_host::bundled::AD.bytes, settings)
 }
 

@@ -609,10 +609,14 @@ async fn a_file_with_bad_rows_is_refused_naming_the_line() {
 async fn concurrent_writes_are_never_lost() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = TargetSettings::new("csv-concurrent");
-    settings.directory = Some(DirectoryGrant::read_write(dir.path()));
+    settings.grants.directory = Some(DirectoryGrant::read_write(dir.path()));
     settings.max_instances = 4;
     for (k, v) in CONFIG {
-        settings.config.values.insert((*k).into(), (*v).into());
+        settings
+            .grants
+            .config
+            .values
+            .insert((*k).into(), (*v).into());
     }
     let csv = provisio_tests::start(provisio_host::bundled::CSV.bytes, settings);
     csv.create("group", vec![text("id", "all"), text("name", "All")])
@@ -727,15 +731,17 @@ async fn a_read_only_grant_refuses_writes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("accounts.csv"), "id,userName\n1,ada\n").unwrap();
     let mut settings = TargetSettings::new("csv-ro");
-    settings.directory = Some(DirectoryGrant {
+    settings.grants.directory = Some(DirectoryGrant {
         host_path: dir.path().to_path_buf(),
         read_only: true,
     });
     settings
+        .grants
         .config
         .values
         .insert("classes".into(), "account".into());
     settings
+        .grants
         .config
         .values
         .insert("account.name".into(), "userName".into());
@@ -758,10 +764,14 @@ async fn a_read_only_grant_refuses_writes() {
 async fn concurrent_writers_break_a_stale_lock_safely() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = TargetSettings::new("csv-stale");
-    settings.directory = Some(DirectoryGrant::read_write(dir.path()));
+    settings.grants.directory = Some(DirectoryGrant::read_write(dir.path()));
     settings.max_instances = 4;
     for (k, v) in CONFIG {
-        settings.config.values.insert((*k).into(), (*v).into());
+        settings
+            .grants
+            .config
+            .values
+            .insert((*k).into(), (*v).into());
     }
     let csv = provisio_tests::start(provisio_host::bundled::CSV.bytes, settings);
     csv.create("account", account("0", "first")).await.unwrap();

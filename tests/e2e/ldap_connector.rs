@@ -49,9 +49,9 @@ fn connector_with(spec: &LdapSpec, config: &[(String, String)]) -> Connector {
     let mut settings = TargetSettings::new("ldap-test");
     settings.limits.timeout = Duration::from_secs(15);
     for (k, v) in config {
-        settings.config.values.insert(k.clone(), v.clone());
+        settings.grants.config.values.insert(k.clone(), v.clone());
     }
-    settings.ldap = Some(Arc::new(LdapGrant::new("ldap-test", spec).unwrap()));
+    settings.grants.ldap = Some(Arc::new(LdapGrant::new("ldap-test", spec).unwrap()));
     provisio_tests::start(provisio_host::bundled::LDAP.bytes, settings)
 }
 

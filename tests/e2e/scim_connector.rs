@@ -14,14 +14,16 @@ fn connector(base: &str, token: &str, allow: &[&str]) -> Connector {
     let mut settings = TargetSettings::new("scim-test");
     settings.limits.timeout = Duration::from_secs(15);
     settings
+        .grants
         .config
         .values
         .insert("base_url".into(), base.into());
     settings
+        .grants
         .config
         .secrets
         .insert("token".into(), Secret::new(token));
-    settings.http = Some(Arc::new(HttpGrant {
+    settings.grants.http = Some(Arc::new(HttpGrant {
         allow: allow
             .iter()
             .map(|a| AllowedOrigin::parse(a).unwrap())
@@ -547,23 +549,27 @@ async fn oauth_client_credentials_are_fetched_kept_and_renewed() {
     let scim = |secret: &str| {
         let mut settings = TargetSettings::new("oauth-test");
         settings
+            .grants
             .config
             .values
             .insert("base_url".into(), base.clone());
         settings
+            .grants
             .config
             .values
             .insert("oauth.token_url".into(), format!("{base}/oauth/token"));
         settings
+            .grants
             .config
             .secrets
             .insert("client_id".into(), Secret::new("provisio"));
         settings
+            .grants
             .config
             .secrets
             .insert("client_secret".into(), Secret::new(secret));
         settings.max_instances = 1;
-        settings.http = Some(Arc::new(HttpGrant {
+        settings.grants.http = Some(Arc::new(HttpGrant {
             allow: vec![AllowedOrigin::parse(&base).unwrap()],
             timeout: Duration::from_secs(5),
             max_request_bytes: 1 << 20,
@@ -654,14 +660,16 @@ async fn one_instance_serves_thousands_of_requests() {
     let mut settings = TargetSettings::new("scim-one");
     settings.max_instances = 1;
     settings
+        .grants
         .config
         .values
         .insert("base_url".into(), server.base.clone());
     settings
+        .grants
         .config
         .secrets
         .insert("token".into(), Secret::new(server.token.clone()));
-    settings.http = Some(Arc::new(HttpGrant {
+    settings.grants.http = Some(Arc::new(HttpGrant {
         allow: vec![AllowedOrigin::parse(&server.base).unwrap()],
         timeout: Duration::from_secs(10),
         max_request_bytes: 1 << 20,

@@ -174,10 +174,14 @@ impl Backend {
         let mut settings = TargetSettings::new(format!("sql-{}", self.name()));
         settings.limits.timeout = Duration::from_secs(10);
         for (k, v) in config {
-            settings.config.values.insert((*k).into(), (*v).into());
+            settings
+                .grants
+                .config
+                .values
+                .insert((*k).into(), (*v).into());
         }
         let grants = BTreeMap::from([("main".to_owned(), self.spec())]);
-        settings.sql = Some(Arc::new(
+        settings.grants.sql = Some(Arc::new(
             SqlGrant::connect_lazy(&grants, Duration::from_secs(5)).unwrap(),
         ));
         provisio_tests::start(provisio_host::bundled::SQL.bytes, settings)
@@ -763,7 +767,7 @@ async fn a_connector_built_against_sql_0_1_0_still_runs(backend: Backend) {
         .await;
     let mut settings = TargetSettings::new(format!("ledger-{}", backend.name()));
     let grants = BTreeMap::from([("main".to_owned(), backend.spec())]);
-    settings.sql = Some(Arc::new(
+    settings.grants.sql = Some(Arc::new(
         SqlGrant::connect_lazy(&grants, Duration::from_secs(5)).unwrap(),
     ));
     let bytes = provisio_tests::fixtures::bytes(provisio_tests::fixtures::SQL_0_1_0);

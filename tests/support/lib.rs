@@ -68,9 +68,13 @@ pub fn runtime() -> Runtime {
 /// The bundled CSV connector started on `dir` with `config`.
 pub fn csv_target(dir: &Path, config: &[(&str, &str)]) -> Connector {
     let mut settings = TargetSettings::new("csv-test");
-    settings.directory = Some(DirectoryGrant::read_write(dir));
+    settings.grants.directory = Some(DirectoryGrant::read_write(dir));
     for (k, v) in config {
-        settings.config.values.insert((*k).into(), (*v).into());
+        settings
+            .grants
+            .config
+            .values
+            .insert((*k).into(), (*v).into());
     }
     start(provisio_host::bundled::CSV.bytes, settings)
 }

@@ -36,6 +36,7 @@ impl GrantArgs {
         for pair in &self.config {
             let (key, value) = split(pair, "--config")?;
             settings
+                .grants
                 .config
                 .values
                 .insert(key.to_owned(), value.to_owned());
@@ -46,12 +47,13 @@ impl GrantArgs {
                 format!("--secret-env {key}: environment variable {var} is not set")
             })?;
             settings
+                .grants
                 .config
                 .secrets
                 .insert(key.to_owned(), Secret::new(value));
         }
         if let Some(dir) = &self.dir {
-            settings.directory = Some(DirectoryGrant {
+            settings.grants.directory = Some(DirectoryGrant {
                 host_path: dir.clone(),
                 read_only: self.read_only,
             });

@@ -10,9 +10,10 @@
 mod target;
 mod tokens;
 
+pub use crate::runtime::capabilities::GrantsConfig;
+pub use crate::secret::SecretRef;
 pub use target::{
-    Grants, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy, SecretRef,
-    TargetConfig,
+    MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy, TargetConfig,
 };
 pub use tokens::{Role, TokenConfig, hash_token};
 
@@ -234,9 +235,10 @@ impl Config {
                     "a target name is 1 to 64 letters, digits, `-` or `_`",
                 ));
             }
-            target
-                .validate(&self.base_dir)
-                .map_err(|(key, reason)| self.error(format!("targets.{name}.{key}"), reason))?;
+            target.validate(&self.base_dir).map_err(|e| {
+                let e = e.under(&format!("targets.{name}"));
+                self.error(e.key, e.reason)
+            })?;
         }
         Ok(())
     }
@@ -248,11 +250,7 @@ impl Config {
 }
 
 pub(crate) fn resolve(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    }
+    crate::setting::resolve_path(base, path)
 }
 
 fn valid_target_name(name: &str) -> bool {

@@ -1,9 +1,13 @@
 //! One target: which connector, with what settings, grants, limits and
 //! policies.
 
+use crate::runtime::capabilities::GrantsConfig;
+use crate::runtime::{CallLimits, ConfigGrant, TargetSettings};
+use crate::secret::{Secret, SecretRef};
+use crate::setting::{InvalidSetting, resolve_path};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -23,7 +27,7 @@ pub struct TargetConfig {
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretRef>,
     #[serde(default)]
-    pub grants: Grants,
+    pub grants: GrantsConfig,
     /// Operations running at once (and connector instances).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -62,278 +66,6 @@ fn default_timeout() -> Duration {
 }
 fn default_memory_mib() -> usize {
     256
-}
-
-/// A secret's source. Secrets are never written in the file itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretRef {
-    /// An environment variable of the host process.
-    Env(String),
-    /// A file (relative to the config file); one trailing newline is dropped.
-    File(PathBuf),
-}
-
-/// Written by hand so that a secret pasted into the file by mistake is
-/// refused without being repeated in the error.
-impl<'de> Deserialize<'de> for SecretRef {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{Error, MapAccess, Visitor};
-        const EXPECTED: &str =
-            "{ env = \"VAR\" } or { file = \"path\" } (a secret itself never goes in the file)";
-        struct RefVisitor;
-        impl<'de> Visitor<'de> for RefVisitor {
-            type Value = SecretRef;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str(EXPECTED)
-            }
-            fn visit_str<E: Error>(self, _: &str) -> Result<SecretRef, E> {
-                Err(E::custom(format!(
-                    "a literal value is not accepted; write {EXPECTED}"
-                )))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
-                let (Some(kind), value) = (map.next_key::<String>()?, map.next_value::<String>())
-                else {
-                    return Err(A::Error::custom(format!("expected {EXPECTED}")));
-                };
-                let value = value?;
-                if map.next_key::<String>()?.is_some() {
-                    return Err(A::Error::custom(format!("expected only one of {EXPECTED}")));
-                }
-                match kind.as_str() {
-                    "env" => Ok(SecretRef::Env(value)),
-                    "file" => Ok(SecretRef::File(value.into())),
-                    _ => Err(A::Error::custom(format!(
-                        "unknown source `{kind}`; expected {EXPECTED}"
-                    ))),
-                }
-            }
-        }
-        d.deserialize_any(RefVisitor)
-    }
-}
-
-impl SecretRef {
-    /// Reads the secret; the error names the source, never the value.
-    pub fn resolve(&self, base: &Path) -> Result<String, String> {
-        match self {
-            SecretRef::Env(var) => {
-                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))
-            }
-            SecretRef::File(path) => {
-                let path = super::resolve(base, path);
-                let mut text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                if text.ends_with('\n') {
-                    text.pop();
-                    if text.ends_with('\r') {
-                        text.pop();
-                    }
-                }
-                Ok(text)
-            }
-        }
-    }
-}
-
-/// What the target's connector may reach; nothing else.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grants {
-    /// A directory (relative to the config file), seen by the connector at /data.
-    pub directory: Option<PathBuf>,
-    #[serde(default)]
-    pub read_only: bool,
-    /// Databases the connector may open, by the name it opens them with.
-    #[serde(default)]
-    pub sql: BTreeMap<String, SqlGrantConfig>,
-    /// Outgoing HTTP.
-    #[serde(default)]
-    pub http: Option<HttpGrantConfig>,
-    /// LDAP directories.
-    #[serde(default)]
-    pub ldap: Option<LdapGrantConfig>,
-}
-
-/// The directory URLs a connector may open, and what the host binds with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LdapGrantConfig {
-    /// `ldap://host:port` or `ldaps://host:port`, each.
-    pub urls: Vec<String>,
-    /// The DN the host binds as; anonymous when absent.
-    #[serde(default)]
-    pub bind_dn: Option<String>,
-    /// That DN's password.
-    #[serde(default)]
-    pub password: Option<SecretRef>,
-    /// PEM file (relative to the config file) of the CA that signs the
-    /// directory's certificate; the system's roots when absent.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Certificate verification; turning it off is logged at start-up.
-    #[serde(default = "default_true")]
-    pub tls_verify: bool,
-}
-
-impl LdapGrantConfig {
-    fn validate(&self, base: &Path) -> Result<(), (String, String)> {
-        use crate::runtime::capabilities::ldap::normalise_url;
-        if self.urls.is_empty() {
-            return Err(("grants.ldap.urls".into(), "lists no directory".into()));
-        }
-        for url in &self.urls {
-            normalise_url(url).map_err(|reason| ("grants.ldap.urls".to_owned(), reason))?;
-        }
-        match (&self.bind_dn, &self.password) {
-            (Some(_), None) => {
-                return Err((
-                    "grants.ldap.password".into(),
-                    "bind_dn is set but no password is".into(),
-                ));
-            }
-            (None, Some(_)) => {
-                return Err((
-                    "grants.ldap.bind_dn".into(),
-                    "a password is set but no bind_dn is".into(),
-                ));
-            }
-            (_, Some(password)) => {
-                password
-                    .resolve(base)
-                    .map_err(|reason| ("grants.ldap.password".to_owned(), reason))?;
-            }
-            _ => {}
-        }
-        if let Some(ca) = &self.ca_file
-            && !super::resolve(base, ca).is_file()
-        {
-            return Err((
-                "grants.ldap.ca_file".into(),
-                format!("{} is not a file", ca.display()),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The origins a connector may send HTTP requests to, and bounds.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpGrantConfig {
-    /// `https://host[:port][/path/prefix]`, each.
-    pub allow: Vec<String>,
-    /// Connecting and each wait for response bytes.
-    #[serde(default = "default_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
-    #[serde(default = "default_max_request_bytes")]
-    pub max_request_bytes: usize,
-    #[serde(default = "default_max_response_bytes")]
-    pub max_response_bytes: usize,
-}
-
-fn default_max_request_bytes() -> usize {
-    1 << 20
-}
-fn default_max_response_bytes() -> usize {
-    16 << 20
-}
-
-impl HttpGrantConfig {
-    pub fn to_grant(&self) -> Result<crate::runtime::capabilities::http::HttpGrant, String> {
-        use crate::runtime::capabilities::http::{AllowedOrigin, HttpGrant};
-        if self.allow.is_empty() {
-            return Err("allow lists no origin".into());
-        }
-        Ok(HttpGrant {
-            allow: self
-                .allow
-                .iter()
-                .map(|o| AllowedOrigin::parse(o))
-                .collect::<Result<_, _>>()?,
-            timeout: self.timeout,
-            max_request_bytes: self.max_request_bytes,
-            max_response_bytes: self.max_response_bytes,
-        })
-    }
-}
-
-/// One granted database.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SqlGrantConfig {
-    /// `postgres://user@host:port/database` or `sqlite://path` (relative to
-    /// the config file). Never with a password in it: see `password`.
-    pub url: String,
-    /// The database user's password.
-    #[serde(default)]
-    pub password: Option<SecretRef>,
-    /// Connections the target's pool may hold.
-    #[serde(default = "default_sql_connections")]
-    pub max_connections: u32,
-}
-
-fn default_sql_connections() -> u32 {
-    4
-}
-
-impl SqlGrantConfig {
-    /// The URL with a relative SQLite path made relative to the config file.
-    pub fn resolved_url(&self, base: &Path) -> String {
-        match self.url.strip_prefix("sqlite://") {
-            Some(rest) if !rest.starts_with('/') && !rest.starts_with(':') => {
-                let (path, query) = rest
-                    .split_once('?')
-                    .map_or((rest, None), |(p, q)| (p, Some(q)));
-                let path = super::resolve(base, Path::new(path));
-                match query {
-                    Some(q) => format!("sqlite://{}?{q}", path.display()),
-                    None => format!("sqlite://{}", path.display()),
-                }
-            }
-            _ => self.url.clone(),
-        }
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        let scheme = self.url.split("://").next().unwrap_or("");
-        match scheme {
-            "postgres" | "postgresql" => {
-                // user:password@ — the password belongs in a secret.
-                let authority = self.url[scheme.len() + 3..]
-                    .split(['/', '?'])
-                    .next()
-                    .unwrap_or("");
-                if let Some((userinfo, _)) = authority.rsplit_once('@')
-                    && userinfo.contains(':')
-                {
-                    return Err(
-                        "the url holds a password; move it to password = { env = \"VAR\" } or { file = \"path\" }"
-                            .into(),
-                    );
-                }
-                if self.url.contains("password=") {
-                    return Err(
-                        "the url holds a password parameter; use password = { env = … } instead"
-                            .into(),
-                    );
-                }
-            }
-            "sqlite" => {}
-            _ => {
-                return Err(format!(
-                    "unsupported database kind `{scheme}`: the url starts with postgres:// or sqlite://"
-                ));
-            }
-        }
-        if self.max_connections == 0 || self.max_connections > 256 {
-            return Err(format!(
-                "max_connections {} is not between 1 and 256",
-                self.max_connections
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// A token bucket: `per_second` operations on average, bursts of `burst`.
@@ -454,10 +186,10 @@ pub enum MembershipMode {
 }
 
 impl TargetConfig {
-    /// Checks what can be checked without loading the connector. Errors are
-    /// (key within the target, reason).
-    pub(super) fn validate(&self, base: &Path) -> Result<(), (String, String)> {
-        let err = |key: &str, reason: String| Err((key.to_owned(), reason));
+    /// Checks what can be checked without loading the connector; the key
+    /// of an error is relative to the target.
+    pub(super) fn validate(&self, base: &Path) -> Result<(), InvalidSetting> {
+        let err = |key: &str, reason: String| Err(InvalidSetting::new(key, reason));
         if self.connector.trim().is_empty() {
             return err(
                 "connector",
@@ -474,7 +206,7 @@ impl TargetConfig {
                     ),
                 );
             }
-        } else if !super::resolve(base, Path::new(&self.connector)).is_file() {
+        } else if !resolve_path(base, Path::new(&self.connector)).is_file() {
             return err(
                 "connector",
                 format!("file {} does not exist", self.connector),
@@ -520,7 +252,8 @@ impl TargetConfig {
             );
         }
         if let Some(filter) = &self.protected {
-            provisio_filter::parse(filter).map_err(|e| ("protected".to_owned(), e.to_string()))?;
+            provisio_filter::parse(filter)
+                .map_err(|e| InvalidSetting::new("protected", e.to_string()))?;
         }
         if let OnDelete::Update(values) = &self.on_delete {
             if values.is_empty() {
@@ -538,52 +271,40 @@ impl TargetConfig {
                 }
             }
         }
-        if let Some(dir) = &self.grants.directory
-            && !super::resolve(base, dir).is_dir()
-        {
-            return err(
-                "grants.directory",
-                format!("{} is not a directory", dir.display()),
-            );
-        }
-        for (key, secret) in &self.secrets {
-            secret
-                .resolve(base)
-                .map_err(|reason| (format!("secrets.{key}"), reason))?;
-        }
-        if let Some(http) = &self.grants.http {
-            http.to_grant()
-                .map_err(|reason| ("grants.http.allow".to_owned(), reason))?;
-        }
-        if let Some(ldap) = &self.grants.ldap {
-            ldap.validate(base)?;
-        }
-        for (name, grant) in &self.grants.sql {
-            grant
-                .validate()
-                .map_err(|reason| (format!("grants.sql.{name}.url"), reason))?;
-            if let Some(password) = &grant.password {
-                password
-                    .resolve(base)
-                    .map_err(|reason| (format!("grants.sql.{name}.password"), reason))?;
-            }
-        }
-        Ok(())
+        self.resolve_secrets(base)?;
+        self.grants.validate(base)
     }
 
     /// The target's secrets, read now.
-    pub fn resolve_secrets(
-        &self,
-        base: &Path,
-    ) -> Result<BTreeMap<String, String>, (String, String)> {
+    pub fn resolve_secrets(&self, base: &Path) -> Result<BTreeMap<String, Secret>, InvalidSetting> {
         self.secrets
             .iter()
             .map(|(key, secret)| {
                 secret
                     .resolve(base)
                     .map(|value| (key.clone(), value))
-                    .map_err(|reason| (format!("secrets.{key}"), reason))
+                    .map_err(|reason| InvalidSetting::new(format!("secrets.{key}"), reason))
             })
             .collect()
+    }
+
+    /// What target `name` grants its connector and how it limits it.
+    /// Opens nothing yet (pools connect lazily); must run inside a tokio
+    /// runtime when the target grants SQL.
+    pub fn settings(&self, name: &str, base: &Path) -> Result<TargetSettings, InvalidSetting> {
+        let config = ConfigGrant {
+            values: self.config.clone(),
+            secrets: self.resolve_secrets(base)?,
+        };
+        Ok(TargetSettings {
+            name: name.to_owned(),
+            grants: self.grants.grants(name, config, base, self.timeout)?,
+            limits: CallLimits {
+                timeout: self.timeout,
+                memory_bytes: self.memory_mib << 20,
+                ..CallLimits::default()
+            },
+            max_instances: self.concurrency,
+        })
     }
 }

@@ -160,7 +160,7 @@ fn secrets_are_references_that_must_resolve() {
     );
     let config = Config::parse(&text, Path::new("provisio.toml"), dir.path()).unwrap();
     let secrets = config.targets["hr"].resolve_secrets(dir.path()).unwrap();
-    assert_eq!(secrets["password"], "s3cret");
+    assert_eq!(secrets["password"].expose(), "s3cret");
 }
 
 #[test]

@@ -19,15 +19,11 @@ pub use request::{OperationKind, OperationRequest, RequestError};
 pub use switch::{SwitchError, SwitchReport};
 pub use target::{CanaryStatus, TargetStatus};
 
-use crate::config::{Config, TargetConfig};
+use crate::config::Config;
 use crate::keys::HostKey;
 use crate::model::{ObjectSchema, PageRequest, SearchRequest};
 use crate::registry::Registry;
-use crate::runtime::capabilities::ldap::{BindCredentials, LdapGrant, LdapSpec};
-use crate::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
-use crate::runtime::{
-    CallError, CallLimits, ConfigGrant, DirectoryGrant, Runtime, Secret, TargetSettings,
-};
+use crate::runtime::{CallError, Runtime};
 use crate::store::{
     AuditEvent, Change, Deployment, ErrorRecord, Link, NewOperation, OperationQuery,
     OperationRecord, Status, Store, StoreError, Submitted, now_ms,
@@ -36,7 +32,6 @@ use execute::CallLog;
 use queue::Entry;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use target::{Target, lock};
@@ -195,7 +190,9 @@ impl Engine {
                 target: name.clone(),
                 reason,
             };
-            let settings = settings_for(name, target_config, &config.base_dir).map_err(fail)?;
+            let settings = target_config
+                .settings(name, &config.base_dir)
+                .map_err(|e| fail(e.to_string()))?;
             let versions = switch::versions_at_start(
                 &registry,
                 store.as_ref(),
@@ -850,100 +847,4 @@ impl Engine {
             target.wake.notify_waiters();
         }
     }
-}
-
-fn settings_for(name: &str, config: &TargetConfig, base: &Path) -> Result<TargetSettings, String> {
-    let secrets = config
-        .resolve_secrets(base)
-        .map_err(|(key, reason)| format!("{key}: {reason}"))?
-        .into_iter()
-        .map(|(k, v)| (k, Secret::new(v)))
-        .collect();
-    Ok(TargetSettings {
-        name: name.to_owned(),
-        config: ConfigGrant {
-            values: config.config.clone(),
-            secrets,
-        },
-        directory: config.grants.directory.as_ref().map(|dir| DirectoryGrant {
-            host_path: crate::config::resolve(base, dir),
-            read_only: config.grants.read_only,
-        }),
-        sql: sql_grant(config, base)?,
-        http: config
-            .grants
-            .http
-            .as_ref()
-            .map(|h| h.to_grant().map(Arc::new))
-            .transpose()
-            .map_err(|e| format!("grants.http: {e}"))?,
-        ldap: ldap_grant(name, config, base)?,
-        limits: CallLimits {
-            timeout: config.timeout,
-            memory_bytes: config.memory_mib << 20,
-            ..CallLimits::default()
-        },
-        max_instances: config.concurrency,
-    })
-}
-
-fn ldap_grant(
-    name: &str,
-    config: &TargetConfig,
-    base: &Path,
-) -> Result<Option<Arc<LdapGrant>>, String> {
-    let Some(grant) = &config.grants.ldap else {
-        return Ok(None);
-    };
-    let bind = match (&grant.bind_dn, &grant.password) {
-        (Some(dn), Some(password)) => Some(BindCredentials {
-            dn: dn.clone(),
-            password: Secret::new(
-                password
-                    .resolve(base)
-                    .map_err(|reason| format!("grants.ldap.password: {reason}"))?,
-            ),
-        }),
-        _ => None,
-    };
-    let spec = LdapSpec {
-        urls: grant.urls.clone(),
-        bind,
-        ca_file: grant
-            .ca_file
-            .as_ref()
-            .map(|ca| crate::config::resolve(base, ca)),
-        tls_verify: grant.tls_verify,
-        timeout: config.timeout,
-    };
-    LdapGrant::new(name, &spec)
-        .map(|grant| Some(Arc::new(grant)))
-        .map_err(|e| format!("grants.ldap: {e}"))
-}
-
-fn sql_grant(config: &TargetConfig, base: &Path) -> Result<Option<Arc<SqlGrant>>, String> {
-    if config.grants.sql.is_empty() {
-        return Ok(None);
-    }
-    let mut specs = std::collections::BTreeMap::new();
-    for (name, grant) in &config.grants.sql {
-        let password = grant
-            .password
-            .as_ref()
-            .map(|p| p.resolve(base))
-            .transpose()
-            .map_err(|reason| format!("grants.sql.{name}.password: {reason}"))?
-            .map(Secret::new);
-        specs.insert(
-            name.clone(),
-            DatabaseSpec {
-                url: grant.resolved_url(base),
-                password,
-                max_connections: grant.max_connections,
-            },
-        );
-    }
-    SqlGrant::connect_lazy(&specs, config.timeout)
-        .map(|grant| Some(Arc::new(grant)))
-        .map_err(|e| format!("grants.sql: {e}"))
 }

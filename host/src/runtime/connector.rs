@@ -7,17 +7,13 @@ use crate::model::{
 use crate::runtime::bindings::{Bindings, BindingsPre};
 use crate::runtime::block::block_on;
 use crate::runtime::cache::CompileSource;
-use crate::runtime::capabilities::config::ConfigGrant;
-use crate::runtime::capabilities::directory::DirectoryGrant;
-use crate::runtime::capabilities::http::{HTTP_PACKAGE, HttpGrant};
-use crate::runtime::capabilities::ldap::LdapGrant;
-use crate::runtime::capabilities::sql::SqlGrant;
+use crate::runtime::capabilities::Grants;
 use crate::runtime::error::{CallError, CallErrorKind, Operation};
 use crate::runtime::inspect::ComponentFacts;
 use crate::runtime::limits::CallLimits;
 use crate::runtime::pool::{GuestCall, InstancePool, PoolStats};
 use crate::runtime::size::ApproxSize;
-use crate::runtime::state::{PluginState, TargetContext};
+use crate::runtime::state::InstanceState;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -27,11 +23,6 @@ use wasmtime::{Engine, Store};
 /// waiting: epochs do not interrupt host functions, so a call blocked in one
 /// is abandoned (and its instance dropped when it returns).
 const OUTER_GRACE: Duration = Duration::from_secs(1);
-
-/// Imports of the SQL capability start with this, whatever their version.
-const SQL_PACKAGE: &str = "provisio:sql/";
-/// Imports of the LDAP capability start with this, whatever their version.
-const LDAP_PACKAGE: &str = "provisio:ldap/";
 
 /// A validated, compiled connector: not yet bound to a target.
 pub struct LoadedComponent {
@@ -46,33 +37,24 @@ pub struct LoadedComponent {
     pub(crate) max_memory_bytes: usize,
 }
 
-/// What a target grants its connector and how it limits it.
+/// What a target grants its connector and how it limits it: the input of
+/// [`LoadedComponent::start`], then shared by the target's instances.
 #[derive(Debug, Clone)]
 pub struct TargetSettings {
     /// The target's name, in logs and errors.
     pub name: String,
-    pub config: ConfigGrant,
-    pub directory: Option<DirectoryGrant>,
-    /// Databases the connector may open by name.
-    pub sql: Option<Arc<SqlGrant>>,
-    /// Origins the connector may send HTTP requests to.
-    pub http: Option<Arc<HttpGrant>>,
-    /// Directory URLs the connector may open, and the bind credentials.
-    pub ldap: Option<Arc<LdapGrant>>,
+    pub grants: Grants,
     pub limits: CallLimits,
     /// Instances (and so concurrent calls) at most.
     pub max_instances: usize,
 }
 
 impl TargetSettings {
+    /// Nothing granted, default limits.
     pub fn new(name: impl Into<String>) -> Self {
         TargetSettings {
             name: name.into(),
-            config: ConfigGrant::default(),
-            directory: None,
-            sql: None,
-            http: None,
-            ldap: None,
+            grants: Grants::default(),
             limits: CallLimits::default(),
             max_instances: 4,
         }
@@ -110,20 +92,9 @@ impl LoadedComponent {
         format!("{}@{}", self.info.name, self.info.version)
     }
 
-    /// A capability the component imports that `settings` does not grant.
-    pub fn ungranted_import(&self, settings: &TargetSettings) -> Option<String> {
-        self.facts.imports.iter().find_map(|import| {
-            let granted = if import.starts_with(SQL_PACKAGE) {
-                settings.sql.is_some()
-            } else if import.starts_with(HTTP_PACKAGE) {
-                settings.http.is_some()
-            } else if import.starts_with(LDAP_PACKAGE) {
-                settings.ldap.is_some()
-            } else {
-                true
-            };
-            (!granted).then(|| import.clone())
-        })
+    /// A capability the component imports that `grants` do not give.
+    pub fn ungranted_import(&self, grants: &Grants) -> Option<&str> {
+        grants.ungranted_import(&self.facts.imports)
     }
 
     /// Starts the connector for one target. Instances are created on demand.
@@ -140,7 +111,7 @@ impl LoadedComponent {
                 target: settings.name,
             });
         }
-        if let Some(dir) = &settings.directory
+        if let Some(dir) = &settings.grants.directory
             && !dir.host_path.is_dir()
         {
             return Err(StartError::Directory {
@@ -148,28 +119,18 @@ impl LoadedComponent {
                 path: dir.host_path.display().to_string(),
             });
         }
-        if let Some(capability) = self.ungranted_import(&settings) {
+        if let Some(capability) = self.ungranted_import(&settings.grants) {
             return Err(StartError::NotGranted {
+                capability: capability.to_owned(),
                 target: settings.name,
                 connector: self.label(),
-                capability,
             });
         }
-        let context = Arc::new(TargetContext {
-            name: settings.name,
-            connector: self.label(),
-            config: settings.config,
-            directory: settings.directory,
-            sql: settings.sql,
-            http: settings.http,
-            ldap: settings.ldap,
-            limits: settings.limits,
-        });
         let pool = InstancePool::new(
             self.engine.clone(),
             self.pre.clone(),
-            context,
-            settings.max_instances,
+            Arc::new(settings),
+            self.label().into(),
         );
         Ok(Connector {
             inner: Arc::new(Inner {
@@ -324,7 +285,7 @@ impl Connector {
     async fn run<R, F>(&self, operation: Operation, f: F) -> Result<R, CallError>
     where
         R: ApproxSize + Send,
-        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<PluginState>) -> GuestCall<'a, R> + Send,
+        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<InstanceState>) -> GuestCall<'a, R> + Send,
     {
         self.check_declared(operation)?;
         let span = self.span(operation);
@@ -348,7 +309,7 @@ impl Connector {
     fn run_blocking<R, F>(&self, operation: Operation, f: F) -> Result<R, CallError>
     where
         R: ApproxSize + Send,
-        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<PluginState>) -> GuestCall<'a, R> + Send,
+        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<InstanceState>) -> GuestCall<'a, R> + Send,
     {
         self.check_declared(operation)?;
         let span = self.span(operation);
@@ -383,16 +344,16 @@ impl Connector {
     }
 
     fn span(&self, operation: Operation) -> tracing::Span {
-        let target = self.inner.pool.target();
-        tracing::debug_span!("connector_call", target = %target.name,
-            connector = %target.connector, operation = operation.as_str())
+        let pool = &self.inner.pool;
+        tracing::debug_span!("connector_call", target = %pool.target().name,
+            connector = %pool.connector(), operation = operation.as_str())
     }
 
     fn error(&self, operation: Operation, kind: CallErrorKind) -> CallError {
-        let target = self.inner.pool.target();
+        let pool = &self.inner.pool;
         CallError {
-            connector: target.connector.clone(),
-            target: target.name.clone(),
+            connector: pool.connector().to_owned(),
+            target: pool.target().name.clone(),
             operation,
             kind,
         }

@@ -37,6 +37,8 @@ pub enum LoadError {
     },
     #[error("the connector imports {import}, which this host does not provide")]
     UnknownImport { import: String },
+    #[error("the connector's imports do not match what this host provides: {detail}")]
+    ImportMismatch { detail: String },
     #[error("the connector could not be instantiated: {0}")]
     Instantiate(String),
     #[error("the connector's `info` call failed: {0}")]

@@ -7,6 +7,10 @@ use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+/// The contract's package: its export and the host imports every
+/// connector may use (`log`, `config`).
+pub const CONNECTOR_PACKAGE: &str = "provisio:connector/";
+
 /// The export every connector has, before its `@version`.
 pub const CONNECTOR_EXPORT: &str = "provisio:connector/connector";
 

@@ -22,19 +22,20 @@ mod engine;
 mod error;
 mod inspect;
 mod limits;
-mod output;
 mod pool;
 mod size;
 mod state;
 
+pub use crate::secret::Secret;
 pub use bindings::{SUPPORTED as SUPPORTED_CONTRACTS, supported_description};
 pub use cache::{CompileSource, content_hash};
-pub use capabilities::config::{ConfigGrant, Secret};
+pub use capabilities::Grants;
+pub use capabilities::config::ConfigGrant;
 pub use capabilities::directory::{DirectoryGrant, GUEST_PATH};
 pub use connector::{Blocking, Connector, LoadedComponent, StartError, TargetSettings};
 pub use engine::EngineSettings;
 pub use error::{CallError, CallErrorKind, LoadError, Operation};
-pub use inspect::{CONNECTOR_EXPORT, ComponentFacts};
+pub use inspect::{CONNECTOR_EXPORT, CONNECTOR_PACKAGE, ComponentFacts};
 pub use limits::CallLimits;
 pub use pool::PoolStats;
 
@@ -42,7 +43,7 @@ use bindings::BindingsPre;
 use cache::CompileCache;
 use engine::EpochTicker;
 use pool::InstancePool;
-use state::{PluginState, TargetContext};
+use state::InstanceState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,7 @@ pub struct Runtime {
 
 struct RuntimeInner {
     engine: Engine,
-    linker: Linker<PluginState>,
+    linker: Linker<InstanceState>,
     cache: CompileCache,
     settings: EngineSettings,
     _ticker: EpochTicker,
@@ -84,8 +85,7 @@ impl Runtime {
         let fail = |e: &dyn std::fmt::Display| RuntimeInitError(e.to_string());
         let engine = engine::build(&config.engine).map_err(|e| fail(&e))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(&e))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| fail(&e))?;
+        capabilities::add_to_linker(&mut linker).map_err(|e| fail(&e))?;
         bindings::add_to_linker(&mut linker).map_err(|e| fail(&e))?;
         let cache = CompileCache::new(&engine, config.cache_dir).map_err(|e| fail(&e))?;
         let ticker = EpochTicker::start(engine.clone(), config.engine.epoch_tick);
@@ -154,13 +154,18 @@ impl Runtime {
         let facts = inspect::facts(&inner.engine, &component)?;
         let binding = bindings::binding_for(&facts.contract).expect("facts checked the version");
 
-        let instance_pre =
-            inner
-                .linker
-                .instantiate_pre(&component)
-                .map_err(|e| LoadError::UnknownImport {
-                    import: unknown_import(&format!("{e:#}")),
-                })?;
+        let instance_pre = inner.linker.instantiate_pre(&component).map_err(|e| {
+            match facts.imports.iter().find(|import| !provides(import)) {
+                Some(import) => LoadError::UnknownImport {
+                    import: format!("`{import}`"),
+                },
+                // Every import is of an interface the host serves, so one
+                // is of a version or shape it does not: wasmtime says which.
+                None => LoadError::ImportMismatch {
+                    detail: format!("{e:#}"),
+                },
+            }
+        })?;
         let pre =
             BindingsPre::new(binding, instance_pre).map_err(|e| LoadError::ContractMismatch {
                 export: format!("{CONNECTOR_EXPORT}@{}", facts.contract),
@@ -183,20 +188,20 @@ impl Runtime {
 
     /// Calls `info` on a throwaway instance with no grants at all.
     fn probe_info(&self, pre: &BindingsPre) -> Result<crate::model::ConnectorInfo, LoadError> {
-        let context = Arc::new(TargetContext {
-            name: "(load)".into(),
-            connector: "(loading)".into(),
-            config: ConfigGrant::default(),
-            directory: None,
-            sql: None,
-            http: None,
-            ldap: None,
+        let target = TargetSettings {
             limits: CallLimits {
                 timeout: INFO_TIMEOUT,
                 ..CallLimits::default()
             },
-        });
-        let pool = InstancePool::new(self.inner.engine.clone(), pre.clone(), context, 1);
+            max_instances: 1,
+            ..TargetSettings::new("(load)")
+        };
+        let pool = InstancePool::new(
+            self.inner.engine.clone(),
+            pre.clone(),
+            Arc::new(target),
+            "(loading)".into(),
+        );
         block::block_on(pool.call(|b, s| Box::pin(async move { b.info(s).await.map(Ok) }))).map_err(
             |kind| match kind {
                 CallErrorKind::Instantiate(message) => LoadError::Instantiate(message),
@@ -234,43 +239,27 @@ fn validate_info(info: &crate::model::ConnectorInfo) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// The import named in wasmtime's "component imports instance `x`, but a
-/// matching implementation was not found" message, with the reason.
-fn unknown_import(message: &str) -> String {
-    let name = message
-        .split('`')
-        .nth(1)
-        .map(|name| format!("`{name}`"))
-        .unwrap_or_else(|| message.to_owned());
-    // The first line of the chain is wasmtime's "not found in the linker";
-    // the cause after it matters when the host has the interface with other
-    // signatures, not when it lacks it altogether.
-    match message.split_once("in the linker: ") {
-        Some((_, cause)) if !cause.contains("implementation is missing") => {
-            format!("{name} ({cause})")
-        }
-        _ => name,
-    }
+/// Whether the host links some version of the interface `import` names.
+fn provides(import: &str) -> bool {
+    import.starts_with(CONNECTOR_PACKAGE) || capabilities::provides(import)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn names_the_missing_import() {
-        let m = "component imports instance `provisio:ldap/client@0.1.0`, but a matching implementation was not found in the linker";
-        assert_eq!(super::unknown_import(m), "`provisio:ldap/client@0.1.0`");
-        let missing = format!(
-            "{m}: instance export `bind` has the wrong type: function implementation is missing"
-        );
-        assert_eq!(
-            super::unknown_import(&missing),
-            "`provisio:ldap/client@0.1.0`"
-        );
-        let mismatch =
-            format!("{m}: instance export `log` has the wrong type: expected func, found u32");
-        assert_eq!(
-            super::unknown_import(&mismatch),
-            "`provisio:ldap/client@0.1.0` (instance export `log` has the wrong type: expected func, found u32)"
-        );
+    fn knows_which_interfaces_the_host_serves() {
+        for served in [
+            "provisio:connector/config@0.2.0",
+            "provisio:ldap/client@0.1.0",
+            "provisio:sql/client@0.1.0",
+            "wasi:http/types@0.2.12",
+            "wasi:filesystem/preopens@0.2.3",
+            "wasi:cli/stderr@0.2.0",
+        ] {
+            assert!(super::provides(served), "{served}");
+        }
+        for unknown in ["example:vault/secrets@1.0.0", "wasi:keyvalue/store@0.2.0"] {
+            assert!(!super::provides(unknown), "{unknown}");
+        }
     }
 }

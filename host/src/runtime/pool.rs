@@ -7,10 +7,11 @@
 //! instantiates a fresh one from the `InstancePre`, in microseconds.
 
 use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
+use crate::runtime::capabilities::wasi::panic_message;
+use crate::runtime::connector::TargetSettings;
 use crate::runtime::error::CallErrorKind;
-use crate::runtime::output::panic_message;
 use crate::runtime::size::ApproxSize;
-use crate::runtime::state::{PluginState, TargetContext};
+use crate::runtime::state::InstanceState;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,16 +35,17 @@ pub struct PoolStats {
 }
 
 struct Instance {
-    store: Store<PluginState>,
+    store: Store<InstanceState>,
     bindings: Bindings,
 }
 
 pub(crate) struct InstancePool {
     engine: Engine,
     pre: BindingsPre,
-    target: Arc<TargetContext>,
+    target: Arc<TargetSettings>,
+    /// `name@version` of the connector serving the target.
+    connector: Arc<str>,
     idle: Mutex<Vec<Instance>>,
-    max_instances: usize,
     permits: Arc<Semaphore>,
     instantiated: AtomicU64,
     discarded: AtomicU64,
@@ -53,23 +55,27 @@ impl InstancePool {
     pub fn new(
         engine: Engine,
         pre: BindingsPre,
-        target: Arc<TargetContext>,
-        max_instances: usize,
+        target: Arc<TargetSettings>,
+        connector: Arc<str>,
     ) -> Self {
         InstancePool {
             engine,
             pre,
+            permits: Arc::new(Semaphore::new(target.max_instances)),
             target,
+            connector,
             idle: Mutex::new(Vec::new()),
-            max_instances,
-            permits: Arc::new(Semaphore::new(max_instances)),
             instantiated: AtomicU64::new(0),
             discarded: AtomicU64::new(0),
         }
     }
 
-    pub fn target(&self) -> &Arc<TargetContext> {
+    pub fn target(&self) -> &TargetSettings {
         &self.target
+    }
+
+    pub fn connector(&self) -> &str {
+        &self.connector
     }
 
     /// Waits for the right to run one call.
@@ -101,7 +107,7 @@ impl InstancePool {
     /// Creates idle instances until `count` are idle (at most the pool's
     /// size), so the next calls skip instantiation. Returns how many exist.
     pub async fn prewarm(&self, count: usize) -> Result<usize, CallErrorKind> {
-        let count = count.min(self.max_instances);
+        let count = count.min(self.target.max_instances);
         loop {
             if self.lock_idle().len() >= count {
                 return Ok(count);
@@ -124,7 +130,7 @@ impl InstancePool {
     pub async fn call<R, F>(&self, f: F) -> Result<R, CallErrorKind>
     where
         R: ApproxSize,
-        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<PluginState>) -> GuestCall<'a, R>,
+        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<InstanceState>) -> GuestCall<'a, R>,
     {
         let idle = self.lock_idle().pop();
         let mut instance = match idle {
@@ -166,7 +172,8 @@ impl InstancePool {
     }
 
     async fn instantiate(&self) -> Result<Instance, CallErrorKind> {
-        let state = PluginState::new(self.target.clone()).map_err(CallErrorKind::Instantiate)?;
+        let state = InstanceState::new(self.target.clone(), self.connector.clone())
+            .map_err(CallErrorKind::Instantiate)?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         // Each epoch tick past the deadline's start yields to the runtime,
@@ -199,7 +206,7 @@ impl InstancePool {
     }
 
     /// Sets the deadline and clears per-call state before entering the guest.
-    fn arm(&self, store: &mut Store<PluginState>) {
+    fn arm(&self, store: &mut Store<InstanceState>) {
         store.data_mut().deadline = Instant::now() + self.target.limits.timeout;
         store.set_epoch_deadline(1);
         store.data_mut().limiter.reset();
@@ -210,7 +217,7 @@ impl InstancePool {
     fn classify(
         &self,
         error: &wasmtime::Error,
-        state: &PluginState,
+        state: &InstanceState,
         printed: &str,
     ) -> CallErrorKind {
         if let Some(requested) = state.limiter.refused() {
@@ -256,7 +263,7 @@ impl InstancePool {
     fn log_printed(&self, printed: &str) {
         if !printed.is_empty() {
             tracing::debug!(target: "provisio::connector", target = %self.target.name,
-                connector = %self.target.connector, "connector printed: {}", printed.trim_end());
+                connector = %self.connector, "connector printed: {}", printed.trim_end());
         }
     }
 

@@ -1,41 +1,27 @@
-//! The host-side state of one connector instance (its `Store` data).
+//! The host-side state of one connector instance (its `Store` data): the
+//! views each capability lends it, its limits, and its resource table.
 
-use crate::runtime::capabilities::config::ConfigGrant;
-use crate::runtime::capabilities::directory::DirectoryGrant;
-use crate::runtime::capabilities::http::{HttpGrant, HttpHooks};
-use crate::runtime::capabilities::ldap::LdapGrant;
-use crate::runtime::capabilities::sql::SqlGrant;
-use crate::runtime::limits::{CallLimits, GuestLimiter};
-use crate::runtime::output::GuestOutput;
+use crate::runtime::capabilities::config::{ConfigCtxView, ConfigView};
+use crate::runtime::capabilities::http::HttpHooks;
+use crate::runtime::capabilities::ldap::{LdapCtxView, LdapView};
+use crate::runtime::capabilities::log::{LogCtxView, LogView};
+use crate::runtime::capabilities::sql::{SqlCtxView, SqlView};
+use crate::runtime::capabilities::wasi::{self, GuestOutput};
+use crate::runtime::connector::TargetSettings;
+use crate::runtime::limits::GuestLimiter;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Host resources (streams, open files) one instance may hold at once.
 const MAX_RESOURCES: usize = 1024;
 
-/// What one target grants its connector, shared by all its instances.
-#[derive(Debug, Clone)]
-pub struct TargetContext {
-    /// The target's name, for logs and errors.
-    pub name: String,
-    /// `name@version` of the connector serving it.
-    pub connector: String,
-    pub config: ConfigGrant,
-    pub directory: Option<DirectoryGrant>,
-    /// Databases, when the target grants any.
-    pub sql: Option<Arc<SqlGrant>>,
-    /// Outgoing HTTP, when the target grants any origin.
-    pub http: Option<Arc<HttpGrant>>,
-    /// Directories, when the target grants any.
-    pub ldap: Option<Arc<LdapGrant>>,
-    pub limits: CallLimits,
-}
-
-pub struct PluginState {
-    pub(crate) target: Arc<TargetContext>,
+pub struct InstanceState {
+    target: Arc<TargetSettings>,
+    /// `name@version` of the connector, for its log lines.
+    connector: Arc<str>,
     pub(crate) limiter: GuestLimiter,
     pub(crate) output: GuestOutput,
     /// When the call in progress must end; the epoch callback checks it.
@@ -43,42 +29,31 @@ pub struct PluginState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     http_hooks: HttpHooks,
-    pub(crate) table: ResourceTable,
+    table: ResourceTable,
 }
 
-impl PluginState {
+impl InstanceState {
     /// State for a fresh instance: WASI with only the target's grants.
-    pub fn new(target: Arc<TargetContext>) -> Result<Self, String> {
+    pub fn new(target: Arc<TargetSettings>, connector: Arc<str>) -> Result<Self, String> {
         let output = GuestOutput::default();
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(output.clone())
-            .stderr(output.clone())
-            // A granted directory is local and its files small (CSV
-            // tables): reading one in place costs less than a hop through
-            // tokio's blocking pool per read.
-            .allow_blocking_current_thread(true)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
-        if let Some(directory) = &target.directory {
-            directory.apply(&mut wasi)?;
-        }
+        let wasi = wasi::context(&output, target.grants.directory.as_ref())?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
-        Ok(PluginState {
+        Ok(InstanceState {
             limiter: GuestLimiter::new(target.limits.memory_bytes),
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks::new(&target.name, target.http.clone()),
+            http_hooks: HttpHooks::new(&target.name, target.grants.http.clone()),
             target,
+            connector,
             output,
             deadline: Instant::now(),
-            wasi: wasi.build(),
+            wasi,
             table,
         })
     }
 }
 
-impl WasiView for PluginState {
+impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.wasi,
@@ -87,12 +62,48 @@ impl WasiView for PluginState {
     }
 }
 
-impl WasiHttpView for PluginState {
+impl WasiHttpView for InstanceState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
             hooks: &mut self.http_hooks,
+        }
+    }
+}
+
+impl SqlView for InstanceState {
+    fn sql(&mut self) -> SqlCtxView<'_> {
+        SqlCtxView {
+            grant: self.target.grants.sql.as_ref(),
+            table: &mut self.table,
+        }
+    }
+}
+
+impl LdapView for InstanceState {
+    fn ldap(&mut self) -> LdapCtxView<'_> {
+        LdapCtxView {
+            grant: self.target.grants.ldap.as_ref(),
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ConfigView for InstanceState {
+    fn config(&mut self) -> ConfigCtxView<'_> {
+        ConfigCtxView {
+            grant: &self.target.grants.config,
+            target: &self.target.name,
+        }
+    }
+}
+
+impl LogView for InstanceState {
+    fn log(&mut self) -> LogCtxView<'_> {
+        LogCtxView {
+            target: &self.target.name,
+            connector: &self.connector,
         }
     }
 }

@@ -9,49 +9,66 @@
 
 macro_rules! binding {
     () => {
-        pub type Pre = generated::ConnectorPluginPre<PluginState>;
+        pub type Pre = generated::ConnectorPluginPre<InstanceState>;
         pub type Plugin = generated::ConnectorPlugin;
 
-        pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-            generated::ConnectorPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
-                linker,
-                |s| s,
-            )
+        /// The contract's own imports: `types` (no functions), `log` and
+        /// `config`, each on its capability's view.
+        pub fn add_to_linker<T>(linker: &mut Linker<T>) -> wasmtime::Result<()>
+        where
+            T: LogView + ConfigView + 'static,
+        {
+            use generated::provisio::connector as c;
+            c::types::add_to_linker::<T, Log>(linker, T::log)?;
+            c::log::add_to_linker::<T, Log>(linker, T::log)?;
+            c::config::add_to_linker::<T, Config>(linker, T::config)
         }
 
-        impl generated::provisio::connector::types::Host for PluginState {}
+        struct Log;
 
-        impl generated::provisio::connector::log::Host for PluginState {
+        impl HasData for Log {
+            type Data<'a> = LogCtxView<'a>;
+        }
+
+        struct Config;
+
+        impl HasData for Config {
+            type Data<'a> = ConfigCtxView<'a>;
+        }
+
+        impl generated::provisio::connector::types::Host for LogCtxView<'_> {}
+
+        impl generated::provisio::connector::log::Host for LogCtxView<'_> {
             fn log(&mut self, level: generated::provisio::connector::log::Level, message: String) {
                 use generated::provisio::connector::log::Level as L;
                 let level = match level {
-                    L::Trace => log::Level::Trace,
-                    L::Debug => log::Level::Debug,
-                    L::Info => log::Level::Info,
-                    L::Warn => log::Level::Warn,
-                    L::Error => log::Level::Error,
+                    L::Trace => Level::Trace,
+                    L::Debug => Level::Debug,
+                    L::Info => Level::Info,
+                    L::Warn => Level::Warn,
+                    L::Error => Level::Error,
                 };
-                log::record(self, level, message);
+                self.record(level, message);
             }
         }
 
-        impl generated::provisio::connector::config::Host for PluginState {
+        impl generated::provisio::connector::config::Host for ConfigCtxView<'_> {
             fn get(&mut self, key: String) -> Option<String> {
-                config::get(self, &key)
+                ConfigCtxView::get(self, &key)
             }
 
             fn keys(&mut self) -> Vec<String> {
-                config::keys(self)
+                ConfigCtxView::keys(self)
             }
 
             fn secret(&mut self, key: String) -> Option<String> {
-                config::secret(self, &key)
+                ConfigCtxView::secret(self, &key)
             }
         }
 
         // Calls: host model in, host model out.
 
-        type S<'a> = &'a mut Store<PluginState>;
+        type S<'a> = &'a mut Store<InstanceState>;
 
         fn outcome<W, M: From<W>>(result: wasmtime::Result<Result<W, wit::Error>>) -> Outcome<M> {
             result.map(|r| r.map(M::from).map_err(model::ConnectorError::from))

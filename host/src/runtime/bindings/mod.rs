@@ -8,16 +8,16 @@
 //! and its entry in [`SUPPORTED`].
 
 mod common;
-pub mod ldap_v0_1_0;
-pub mod sql_v0_1;
-pub mod v0_1_0;
-pub mod v0_2_0;
+mod v0_1_0;
+mod v0_2_0;
 
 use crate::model::{
     Attribute, AttributeChange, ConnectorError, ConnectorInfo, ConnectorObject, CountRequest,
     ObjectSchema, Page, SearchRequest, SyncBatch, SyncRequest,
 };
-use crate::runtime::state::PluginState;
+use crate::runtime::capabilities::config::ConfigView;
+use crate::runtime::capabilities::log::LogView;
+use crate::runtime::state::InstanceState;
 use semver::Version;
 use wasmtime::Store;
 use wasmtime::component::{InstancePre, Linker};
@@ -51,13 +51,14 @@ pub fn supported_description() -> String {
     format!("provisio:connector@{}", lines.join(", "))
 }
 
-/// Links the host imports of every supported version, and the
-/// capabilities (versioned on their own).
-pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+/// Links the contract's own imports (`log`, `config`) of every supported
+/// version. The capabilities, versioned on their own, link themselves
+/// (`runtime/capabilities`).
+pub fn add_to_linker<T: LogView + ConfigView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
     v0_1_0::add_to_linker(linker)?;
-    v0_2_0::add_to_linker(linker)?;
-    sql_v0_1::add_to_linker(linker)?;
-    ldap_v0_1_0::add_to_linker(linker)
+    v0_2_0::add_to_linker(linker)
 }
 
 /// A connector prepared for instantiation, by contract version.
@@ -68,7 +69,7 @@ pub enum BindingsPre {
 }
 
 impl BindingsPre {
-    pub fn new(binding: &str, pre: InstancePre<PluginState>) -> wasmtime::Result<Self> {
+    pub fn new(binding: &str, pre: InstancePre<InstanceState>) -> wasmtime::Result<Self> {
         match binding {
             v0_1_0::VERSION => Ok(BindingsPre::V0_1(v0_1_0::Pre::new(pre)?)),
             v0_2_0::VERSION => Ok(BindingsPre::V0_2(v0_2_0::Pre::new(pre)?)),
@@ -76,7 +77,10 @@ impl BindingsPre {
         }
     }
 
-    pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Bindings> {
+    pub async fn instantiate(
+        &self,
+        store: &mut Store<InstanceState>,
+    ) -> wasmtime::Result<Bindings> {
         match self {
             BindingsPre::V0_1(pre) => Ok(Bindings::V0_1(pre.instantiate_async(store).await?)),
             BindingsPre::V0_2(pre) => Ok(Bindings::V0_2(pre.instantiate_async(store).await?)),
@@ -94,7 +98,7 @@ pub enum Bindings {
 /// timeout), the inner one the connector's own answer.
 pub type Outcome<T> = wasmtime::Result<Result<T, ConnectorError>>;
 
-type S<'a> = &'a mut Store<PluginState>;
+type S<'a> = &'a mut Store<InstanceState>;
 
 impl Bindings {
     pub async fn info(&self, store: S<'_>) -> wasmtime::Result<ConnectorInfo> {

@@ -2,10 +2,11 @@
 
 use crate::model;
 use crate::runtime::bindings::Outcome;
-use crate::runtime::capabilities::{config, log};
-use crate::runtime::state::PluginState;
+use crate::runtime::capabilities::config::{ConfigCtxView, ConfigView};
+use crate::runtime::capabilities::log::{Level, LogCtxView, LogView};
+use crate::runtime::state::InstanceState;
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
 pub const VERSION: &str = "0.1.0";
 

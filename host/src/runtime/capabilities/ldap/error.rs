@@ -2,9 +2,10 @@
 
 use ldap3::LdapError as Ldap3Error;
 
-/// Result codes that say "not now" rather than "no" (RFC 4511 §4.1.9):
-/// busy (51), unavailable (52), unwillingToPerform (53) is a refusal, and
-/// other (80) is left alone.
+/// Result codes that say "not now" rather than "no" (RFC 4511 §4.1.9 and
+/// appendix A): timeLimitExceeded (3), adminLimitExceeded (11), busy (51)
+/// and unavailable (52). unwillingToPerform (53) is a refusal and other
+/// (80) says nothing, so neither is retried.
 const RETRYABLE_CODES: &[u32] = &[3, 11, 51, 52];
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,7 +1,8 @@
 //! Values between the connector and the database drivers: parameters
 //! bound by type, result columns read by type.
 
-use super::{Column, RowShape, Rows, SqlError};
+use super::error::SqlError;
+use super::grant::{Column, RowShape, Rows};
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgArguments, PgRow, PgTypeInfo};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};

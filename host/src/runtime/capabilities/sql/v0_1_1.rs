@@ -1,17 +1,16 @@
-//! Binding of the `provisio:sql@0.1` capability line, generated from its
-//! newest release (`wit/sql/0.1.1/`): the guest's handles map to the
-//! host's [`sql`](crate::runtime::capabilities::sql) capability.
+//! `provisio:sql@0.1.1` (generated from `wit/sql/0.1.1/`): the guest's
+//! handles map to the host's databases.
 //!
 //! A connector built against `provisio:sql@0.1.0` links to this binding
 //! too: wasmtime's linker satisfies an import of 0.1.0 with a definition
 //! of 0.1.1 (semver, same minor before 1.0), and 0.1.1 only adds
 //! functions (`query-values`).
 
-use crate::runtime::capabilities::sql::{
-    self, CursorHandle, DatabaseHandle, RowShape, SqlError, SqlValue, TransactionHandle,
+use super::{
+    ConstraintKind, CursorHandle, DatabaseHandle, Dialect, RowShape, Rows, SqlCtxView, SqlError,
+    SqlValue, SqlView, TransactionHandle,
 };
-use crate::runtime::state::PluginState;
-use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime::component::{HasData, Linker, Resource};
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -30,8 +29,14 @@ mod generated {
 
 use generated::provisio::sql::client as wit;
 
-pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    generated::SqlCapability::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |s| s)
+struct Sql;
+
+impl HasData for Sql {
+    type Data<'a> = SqlCtxView<'a>;
+}
+
+pub fn add_to_linker<T: SqlView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    generated::SqlCapability::add_to_linker::<T, Sql>(linker, T::sql)
 }
 
 impl From<wit::Value> for SqlValue {
@@ -71,11 +76,11 @@ impl From<SqlError> for wit::Error {
                 message,
             } => wit::Error::Constraint(wit::ConstraintViolation {
                 kind: match kind {
-                    sql::ConstraintKind::Unique => wit::ConstraintKind::Unique,
-                    sql::ConstraintKind::ForeignKey => wit::ConstraintKind::ForeignKey,
-                    sql::ConstraintKind::NotNull => wit::ConstraintKind::NotNull,
-                    sql::ConstraintKind::Check => wit::ConstraintKind::Check,
-                    sql::ConstraintKind::Other => wit::ConstraintKind::Other,
+                    ConstraintKind::Unique => wit::ConstraintKind::Unique,
+                    ConstraintKind::ForeignKey => wit::ConstraintKind::ForeignKey,
+                    ConstraintKind::NotNull => wit::ConstraintKind::NotNull,
+                    ConstraintKind::Check => wit::ConstraintKind::Check,
+                    ConstraintKind::Other => wit::ConstraintKind::Other,
                 },
                 name,
                 message,
@@ -86,7 +91,7 @@ impl From<SqlError> for wit::Error {
     }
 }
 
-fn rows(r: sql::Rows) -> wit::Rows {
+fn rows(r: Rows) -> wit::Rows {
     wit::Rows {
         columns: r
             .columns
@@ -111,24 +116,16 @@ fn params(values: Vec<wit::Value>) -> Vec<SqlValue> {
     values.into_iter().map(Into::into).collect()
 }
 
-impl PluginState {
-    fn sql_grant(&self) -> Result<std::sync::Arc<sql::SqlGrant>, SqlError> {
-        self.target
-            .sql
-            .clone()
-            .ok_or_else(|| SqlError::NotGranted("no database is granted to this target".into()))
-    }
-}
-
-/// A handle the guest passed that the table does not hold: the guest is
-/// broken, so the call traps.
+/// Dropping a handle the table does not hold traps: only a broken guest
+/// does that. Any other call with such a handle answers `failed`
+/// ([`bad_handle`]), which the connector can report.
 type Trap = wasmtime::Error;
 
-impl wit::Host for PluginState {}
+impl wit::Host for SqlCtxView<'_> {}
 
-impl wit::HostDatabase for PluginState {
+impl wit::HostDatabase for SqlCtxView<'_> {
     async fn open(&mut self, name: String) -> Result<Resource<DatabaseHandle>, wit::Error> {
-        let handle = self.sql_grant()?.open(&name)?;
+        let handle = self.granted()?.open(&name)?;
         tracing::debug!(target: "provisio::sql", database = %handle.name(), "connector opened a database");
         self.table
             .push(handle)
@@ -137,7 +134,7 @@ impl wit::HostDatabase for PluginState {
 
     async fn dialect(&mut self, db: Resource<DatabaseHandle>) -> wit::Dialect {
         match self.table.get(&db).map(DatabaseHandle::dialect) {
-            Ok(sql::Dialect::Postgres) => wit::Dialect::Postgres,
+            Ok(Dialect::Postgres) => wit::Dialect::Postgres,
             _ => wit::Dialect::Sqlite,
         }
     }
@@ -148,7 +145,7 @@ impl wit::HostDatabase for PluginState {
         sql: String,
         values: Vec<wit::Value>,
     ) -> Result<wit::Rows, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
         let result = grant.query(db, sql, params(values), RowShape::Described);
         Ok(rows(result.await?))
@@ -160,7 +157,7 @@ impl wit::HostDatabase for PluginState {
         sql: String,
         values: Vec<wit::Value>,
     ) -> Result<Vec<Vec<wit::Value>>, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
         let result = grant.query(db, sql, params(values), RowShape::ValuesOnly);
         Ok(row_values(result.await?.rows))
@@ -172,7 +169,7 @@ impl wit::HostDatabase for PluginState {
         sql: String,
         values: Vec<wit::Value>,
     ) -> Result<u64, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
         Ok(grant.execute(db, sql, params(values)).await?)
     }
@@ -181,7 +178,7 @@ impl wit::HostDatabase for PluginState {
         &mut self,
         db: Resource<DatabaseHandle>,
     ) -> Result<Resource<TransactionHandle>, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
         let tx = grant.begin(db).await?;
         self.table
@@ -195,7 +192,7 @@ impl wit::HostDatabase for PluginState {
         sql: String,
         values: Vec<wit::Value>,
     ) -> Result<Resource<CursorHandle>, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
         let cursor = grant.cursor(db, sql, params(values))?;
         self.table
@@ -209,14 +206,14 @@ impl wit::HostDatabase for PluginState {
     }
 }
 
-impl wit::HostTransaction for PluginState {
+impl wit::HostTransaction for SqlCtxView<'_> {
     async fn query(
         &mut self,
         tx: Resource<TransactionHandle>,
         sql: String,
         values: Vec<wit::Value>,
     ) -> Result<wit::Rows, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
         let result = grant.tx_query(tx, sql, params(values), RowShape::Described);
         Ok(rows(result.await?))
@@ -228,7 +225,7 @@ impl wit::HostTransaction for PluginState {
         sql: String,
         values: Vec<wit::Value>,
     ) -> Result<Vec<Vec<wit::Value>>, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
         let result = grant.tx_query(tx, sql, params(values), RowShape::ValuesOnly);
         Ok(row_values(result.await?.rows))
@@ -240,19 +237,19 @@ impl wit::HostTransaction for PluginState {
         sql: String,
         values: Vec<wit::Value>,
     ) -> Result<u64, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
         Ok(grant.tx_execute(tx, sql, params(values)).await?)
     }
 
     async fn commit(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let tx = self.table.delete(tx).map_err(bad_handle)?;
         Ok(grant.commit(tx).await?)
     }
 
     async fn rollback(&mut self, tx: Resource<TransactionHandle>) -> Result<(), wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let tx = self.table.delete(tx).map_err(bad_handle)?;
         Ok(grant.rollback(tx).await?)
     }
@@ -264,13 +261,13 @@ impl wit::HostTransaction for PluginState {
     }
 }
 
-impl wit::HostCursor for PluginState {
+impl wit::HostCursor for SqlCtxView<'_> {
     async fn next(
         &mut self,
         cursor: Resource<CursorHandle>,
         max: u32,
     ) -> Result<wit::Rows, wit::Error> {
-        let grant = self.sql_grant()?;
+        let grant = self.granted()?;
         let cursor = self.table.get_mut(&cursor).map_err(bad_handle)?;
         Ok(rows(grant.next(cursor, max).await?))
     }

@@ -2,8 +2,12 @@
 //! preopen at [`GUEST_PATH`] and nowhere else: paths that escape it (`..`,
 //! absolute paths, symlinks out) are refused by WASI's capability-based
 //! filesystem.
+//!
+//! Configured by `grants.directory` (a path, relative to the configuration
+//! file) and `grants.read_only`.
 
-use std::path::PathBuf;
+use crate::setting::{InvalidSetting, resolve_path};
+use std::path::{Path, PathBuf};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// Where a granted directory appears inside the sandbox.
@@ -24,7 +28,30 @@ impl DirectoryGrant {
         }
     }
 
-    pub(crate) fn apply(&self, wasi: &mut WasiCtxBuilder) -> Result<(), String> {
+    /// The grant `grants.directory` and `grants.read_only` describe, if any.
+    pub fn from_config(
+        directory: Option<&Path>,
+        read_only: bool,
+        base: &Path,
+    ) -> Result<Option<Self>, InvalidSetting> {
+        let Some(directory) = directory else {
+            return Ok(None);
+        };
+        let host_path = resolve_path(base, directory);
+        if !host_path.is_dir() {
+            return Err(InvalidSetting::new(
+                "directory",
+                format!("{} is not a directory", directory.display()),
+            ));
+        }
+        Ok(Some(DirectoryGrant {
+            host_path,
+            read_only,
+        }))
+    }
+
+    /// Adds the preopen to an instance's WASI context.
+    pub(crate) fn preopen(&self, wasi: &mut WasiCtxBuilder) -> Result<(), String> {
         let perms = if self.read_only {
             FsPerms::ReadOnly
         } else {

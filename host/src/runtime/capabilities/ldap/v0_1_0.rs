@@ -1,14 +1,12 @@
-//! Binding of the `provisio:ldap@0.1.0` capability (frozen in
-//! `wit/ldap/0.1.0/`): the guest's connection handles map to the host's
-//! [`ldap`](crate::runtime::capabilities::ldap) capability.
+//! `provisio:ldap@0.1.0` (generated from `wit/ldap/0.1.0/`, frozen): the
+//! guest's connection handles map to the host's directory connections.
 
-use crate::runtime::capabilities::ldap::{
-    ConnectionHandle, LdapError, LdapGrant, Modification, ModifyKind, RawEntry, ScopeKind,
-    SearchSpec, Security,
+use super::{
+    ConnectionHandle, LdapCtxView, LdapError, LdapGrant, LdapView, Modification, ModifyKind,
+    RawEntry, ScopeKind, SearchSpec, Security,
 };
-use crate::runtime::state::PluginState;
 use std::sync::Arc;
-use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime::component::{HasData, Linker, Resource};
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -25,8 +23,14 @@ mod generated {
 
 use generated::provisio::ldap::client as wit;
 
-pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    generated::LdapCapability::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |s| s)
+struct Ldap;
+
+impl HasData for Ldap {
+    type Data<'a> = LdapCtxView<'a>;
+}
+
+pub fn add_to_linker<T: LdapView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    generated::LdapCapability::add_to_linker::<T, Ldap>(linker, T::ldap)
 }
 
 impl From<LdapError> for wit::Error {
@@ -60,20 +64,13 @@ fn entry(e: RawEntry) -> wit::Entry {
     }
 }
 
-impl PluginState {
-    fn ldap_grant(&self) -> Result<Arc<LdapGrant>, LdapError> {
-        self.target
-            .ldap
-            .clone()
-            .ok_or_else(|| LdapError::NotGranted("no directory is granted to this target".into()))
-    }
-
+impl LdapCtxView<'_> {
     /// The grant and the connection a guest's handle names.
     fn ldap_handle(
         &self,
         conn: &Resource<ConnectionHandle>,
     ) -> Result<(Arc<LdapGrant>, ConnectionHandle), wit::Error> {
-        let grant = self.ldap_grant()?;
+        let grant = self.granted()?;
         let handle = self
             .table
             .get(conn)
@@ -83,15 +80,15 @@ impl PluginState {
     }
 }
 
-impl wit::Host for PluginState {}
+impl wit::Host for LdapCtxView<'_> {}
 
-impl wit::HostConnection for PluginState {
+impl wit::HostConnection for LdapCtxView<'_> {
     async fn open(
         &mut self,
         url: String,
         start_tls: bool,
     ) -> Result<Resource<ConnectionHandle>, wit::Error> {
-        let handle = self.ldap_grant()?.open(&url, start_tls).await?;
+        let handle = self.granted()?.open(&url, start_tls).await?;
         tracing::debug!(target: "provisio::ldap", url = %handle.url(), "connector opened a directory");
         self.table
             .push(handle)

@@ -1,17 +1,11 @@
-//! `provisio:ldap/client`: the directories an operator grants a target,
-//! reached through connections the host owns (`ldap3` on tokio). The
-//! connector names a URL the operator granted; the host binds with the
-//! granted credentials, which the connector never sees. Connections are
-//! shared by the target's instances and re-opened when they fail; a
-//! directory that is down is `unavailable`, which the engine retries.
+//! The directory grant of one target: the URLs it may open, the
+//! credentials the host binds with, and the connections it shares between
+//! the target's instances.
 
-mod error;
-mod wire;
-
-pub use error::{LdapError, code_name};
-pub use wire::RawEntry;
-
-use crate::runtime::capabilities::config::Secret;
+use super::error::LdapError;
+use super::url::normalise_url;
+use super::wire::{self, RawEntry};
+use crate::secret::Secret;
 use ldap3::controls::{PagedResults, RawControl};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult, Mod, Scope, SearchResult};
 use std::collections::{HashMap, HashSet};
@@ -144,40 +138,6 @@ impl std::fmt::Debug for LdapGrant {
     }
 }
 
-/// `ldap://HOST:PORT` from a URL, or why it is not one.
-pub fn normalise_url(url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-    let default_port = match parsed.scheme() {
-        "ldap" => 389,
-        "ldaps" => 636,
-        other => {
-            return Err(format!(
-                "{url:?}: the scheme is {other:?}, not ldap or ldaps"
-            ));
-        }
-    };
-    let host = parsed
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| format!("{url:?} names no host"))?;
-    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
-        return Err(format!(
-            "{url:?}: a directory URL is scheme://host:port, without a DN or query"
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "{url:?} holds credentials; they belong in bind_dn and password"
-        ));
-    }
-    Ok(format!(
-        "{}://{}:{}",
-        parsed.scheme(),
-        host,
-        parsed.port().unwrap_or(default_port)
-    ))
-}
-
 fn load_roots(path: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -229,10 +189,6 @@ impl LdapGrant {
             timeout: spec.timeout,
             connections: Mutex::new(HashMap::new()),
         })
-    }
-
-    pub fn urls(&self) -> &[String] {
-        &self.urls
     }
 
     /// A handle on `url` if it was granted; connects (and binds) now, so a

@@ -1,0 +1,449 @@
+//! The databases of one target: host-owned pools, and the statements a
+//! connector runs through them.
+
+use super::convert::{self, SqlValue};
+use super::error::SqlError;
+use crate::secret::Secret;
+use futures_util::StreamExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Rows a cursor fetches ahead of the connector's reads.
+const CURSOR_PREFETCH: usize = 256;
+
+/// One database as the operator grants it.
+#[derive(Debug, Clone)]
+pub struct DatabaseSpec {
+    /// `postgres://user@host:port/db` or `sqlite://path`; never a password.
+    pub url: String,
+    pub password: Option<Secret>,
+    pub max_connections: u32,
+}
+
+/// Which SQL a database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A granted database: its pool, shared by every instance of the target.
+#[derive(Debug)]
+pub struct GrantedDatabase {
+    name: String,
+    pool: Pool,
+}
+
+/// The databases of one target, and the runtime their pools live on.
+#[derive(Debug)]
+pub struct SqlGrant {
+    databases: BTreeMap<String, Arc<GrantedDatabase>>,
+    runtime: tokio::runtime::Handle,
+    /// Longest one statement (or one batch of a cursor) may take.
+    timeout: Duration,
+}
+
+impl SqlGrant {
+    /// Pools for `specs`, connecting lazily: a database that is down does
+    /// not stop the target from starting, its calls fail `unavailable`.
+    /// Must run inside a tokio runtime.
+    pub fn connect_lazy(
+        specs: &BTreeMap<String, DatabaseSpec>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| "SQL grants need a tokio runtime".to_owned())?;
+        let _entered = runtime.enter();
+        let mut databases = BTreeMap::new();
+        for (name, spec) in specs {
+            let pool = open_pool(spec, timeout).map_err(|e| format!("database {name}: {e}"))?;
+            databases.insert(
+                name.clone(),
+                Arc::new(GrantedDatabase {
+                    name: name.clone(),
+                    pool,
+                }),
+            );
+        }
+        Ok(SqlGrant {
+            databases,
+            runtime,
+            timeout,
+        })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.databases.keys().map(String::as_str)
+    }
+
+    pub fn open(&self, name: &str) -> Result<DatabaseHandle, SqlError> {
+        let database = self.databases.get(name).ok_or_else(|| {
+            let granted: Vec<&str> = self.names().collect();
+            SqlError::NotGranted(if granted.is_empty() {
+                format!("no database is granted to this target (asked for {name:?})")
+            } else {
+                format!(
+                    "database {name:?} is not granted to this target (granted: {})",
+                    granted.join(", ")
+                )
+            })
+        })?;
+        Ok(DatabaseHandle {
+            database: database.clone(),
+        })
+    }
+
+    /// Runs `f` under the statement timeout.
+    async fn within<T>(
+        &self,
+        what: &str,
+        f: impl Future<Output = Result<T, SqlError>>,
+    ) -> Result<T, SqlError> {
+        tokio::time::timeout(self.timeout, f)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SqlError::Unavailable(format!(
+                    "{what} took longer than {}",
+                    humantime::format_duration(self.timeout)
+                )))
+            })
+    }
+
+    pub async fn query(
+        &self,
+        db: &DatabaseHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+        shape: RowShape,
+    ) -> Result<Rows, SqlError> {
+        self.within("the query", async {
+            match &db.database.pool {
+                Pool::Postgres(pool) => convert::pg_rows(
+                    convert::pg_query(sql, params)
+                        .fetch_all(pool)
+                        .await
+                        .map_err(SqlError::from)?,
+                    shape,
+                ),
+                Pool::Sqlite(pool) => convert::sqlite_rows(
+                    convert::sqlite_query(sql, params)
+                        .fetch_all(pool)
+                        .await
+                        .map_err(SqlError::from)?,
+                    shape,
+                ),
+            }
+        })
+        .await
+    }
+
+    pub async fn execute(
+        &self,
+        db: &DatabaseHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+    ) -> Result<u64, SqlError> {
+        self.within("the statement", async {
+            Ok(match &db.database.pool {
+                Pool::Postgres(pool) => convert::pg_query(sql, params)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+                Pool::Sqlite(pool) => convert::sqlite_query(sql, params)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+            })
+        })
+        .await
+    }
+
+    pub async fn begin(&self, db: &DatabaseHandle) -> Result<TransactionHandle, SqlError> {
+        self.within("starting a transaction", async {
+            Ok(match &db.database.pool {
+                Pool::Postgres(pool) => TransactionHandle::Postgres(pool.begin().await?),
+                Pool::Sqlite(pool) => TransactionHandle::Sqlite(pool.begin().await?),
+            })
+        })
+        .await
+    }
+
+    pub async fn tx_query(
+        &self,
+        tx: &mut TransactionHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+        shape: RowShape,
+    ) -> Result<Rows, SqlError> {
+        self.within("the query", async {
+            match tx {
+                TransactionHandle::Postgres(tx) => convert::pg_rows(
+                    convert::pg_query(sql, params).fetch_all(&mut **tx).await?,
+                    shape,
+                ),
+                TransactionHandle::Sqlite(tx) => convert::sqlite_rows(
+                    convert::sqlite_query(sql, params)
+                        .fetch_all(&mut **tx)
+                        .await?,
+                    shape,
+                ),
+            }
+        })
+        .await
+    }
+
+    pub async fn tx_execute(
+        &self,
+        tx: &mut TransactionHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+    ) -> Result<u64, SqlError> {
+        self.within("the statement", async {
+            Ok(match tx {
+                TransactionHandle::Postgres(tx) => convert::pg_query(sql, params)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected(),
+                TransactionHandle::Sqlite(tx) => convert::sqlite_query(sql, params)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected(),
+            })
+        })
+        .await
+    }
+
+    pub async fn commit(&self, tx: TransactionHandle) -> Result<(), SqlError> {
+        self.within("the commit", async {
+            match tx {
+                TransactionHandle::Postgres(tx) => tx.commit().await?,
+                TransactionHandle::Sqlite(tx) => tx.commit().await?,
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn rollback(&self, tx: TransactionHandle) -> Result<(), SqlError> {
+        self.within("the rollback", async {
+            match tx {
+                TransactionHandle::Postgres(tx) => tx.rollback().await?,
+                TransactionHandle::Sqlite(tx) => tx.rollback().await?,
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Starts streaming a query's rows from a connection of its own; the
+    /// stream stops when the cursor is dropped.
+    pub fn cursor(
+        &self,
+        db: &DatabaseHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+    ) -> Result<CursorHandle, SqlError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(CURSOR_PREFETCH);
+        let pool = db.database.pool.clone();
+        self.runtime.spawn(async move {
+            let send = |row| {
+                let tx = tx.clone();
+                async move { tx.send(row).await.is_ok() }
+            };
+            // Columns go with the first row only.
+            let mut first = true;
+            match pool {
+                Pool::Postgres(pool) => {
+                    let mut rows = convert::pg_query(sql, params).fetch(&pool);
+                    while let Some(row) = rows.next().await {
+                        let row = row.map_err(SqlError::from).and_then(|r| {
+                            let columns = first.then(|| convert::columns(&r));
+                            Ok((columns, convert::pg_row(&r)?))
+                        });
+                        first = false;
+                        if !send(row).await {
+                            break;
+                        }
+                    }
+                }
+                Pool::Sqlite(pool) => {
+                    let mut rows = convert::sqlite_query(sql, params).fetch(&pool);
+                    while let Some(row) = rows.next().await {
+                        let row = row.map_err(SqlError::from).and_then(|r| {
+                            let columns = first.then(|| convert::columns(&r));
+                            Ok((columns, convert::sqlite_row(&r)?))
+                        });
+                        first = false;
+                        if !send(row).await {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(CursorHandle {
+            rows: rx,
+            columns: Vec::new(),
+            done: false,
+        })
+    }
+
+    pub async fn next(&self, cursor: &mut CursorHandle, max: u32) -> Result<Rows, SqlError> {
+        let mut batch = Rows::default();
+        if cursor.done || max == 0 {
+            return Ok(batch);
+        }
+        self.within("fetching rows", async {
+            while batch.rows.len() < max as usize {
+                match cursor.rows.recv().await {
+                    None => {
+                        cursor.done = true;
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        cursor.done = true;
+                        return Err(e);
+                    }
+                    Some(Ok((columns, values))) => {
+                        if let Some(columns) = columns {
+                            cursor.columns = columns;
+                        }
+                        batch.rows.push(values);
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        batch.columns = cursor.columns.clone();
+        Ok(batch)
+    }
+}
+
+fn open_pool(spec: &DatabaseSpec, timeout: Duration) -> Result<Pool, String> {
+    let acquire = timeout.min(Duration::from_secs(10));
+    let scheme = spec.url.split(':').next().unwrap_or("");
+    match scheme {
+        "postgres" | "postgresql" => {
+            let mut options = PgConnectOptions::from_str(&spec.url)
+                .map_err(|e| format!("the url is not a PostgreSQL URL: {e}"))?
+                .application_name("provisio");
+            if let Some(password) = &spec.password {
+                options = options.password(password.expose());
+            }
+            Ok(Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(spec.max_connections)
+                    .acquire_timeout(acquire)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
+                    .connect_lazy_with(options),
+            ))
+        }
+        "sqlite" => {
+            let options = SqliteConnectOptions::from_str(&spec.url)
+                .map_err(|e| format!("the url is not a SQLite URL: {e}"))?
+                .busy_timeout(acquire)
+                .foreign_keys(true);
+            Ok(Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(spec.max_connections)
+                    .acquire_timeout(acquire)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
+                    .connect_lazy_with(options),
+            ))
+        }
+        other => Err(format!(
+            "unsupported database kind {other:?} (postgres:// or sqlite://)"
+        )),
+    }
+}
+
+/// A pooled connection used within this long is taken as alive; an older
+/// one is pinged before it is lent (HikariCP's "alive bypass window"). sqlx
+/// would ping on every acquire: a second round trip per statement. A
+/// connection that died inside the window fails its statement
+/// `unavailable`, which the engine retries, and is dropped from the pool.
+pub const ALIVE_WITHOUT_PING: Duration = Duration::from_secs(1);
+
+/// The pools' `before_acquire` hook: pings a connection idle for longer
+/// than [`ALIVE_WITHOUT_PING`].
+pub async fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for > ALIVE_WITHOUT_PING {
+        conn.ping().await?;
+    }
+    Ok(true)
+}
+
+/// Whether a query's result describes its columns (`query`) or carries
+/// only the values (`query-values`, for a connector that knows what it
+/// selected: two strings per column fewer to copy into the guest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowShape {
+    Described,
+    ValuesOnly,
+}
+
+/// A column as the connector sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub type_name: String,
+}
+
+/// Rows of a result, in the order of `columns`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<SqlValue>>,
+}
+
+/// The host side of a connector's `database` handle.
+#[derive(Debug)]
+pub struct DatabaseHandle {
+    database: Arc<GrantedDatabase>,
+}
+
+impl DatabaseHandle {
+    pub fn dialect(&self) -> Dialect {
+        match self.database.pool {
+            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.database.name
+    }
+}
+
+/// The host side of a connector's `transaction`: dropping it rolls back.
+pub enum TransactionHandle {
+    Postgres(sqlx::Transaction<'static, Postgres>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+type RowMessage = Result<(Option<Vec<Column>>, Vec<SqlValue>), SqlError>;
+
+/// The host side of a connector's `cursor`.
+pub struct CursorHandle {
+    rows: tokio::sync::mpsc::Receiver<RowMessage>,
+    columns: Vec<Column>,
+    done: bool,
+}

@@ -1,0 +1,48 @@
+//! WASI 0.2, linked for every connector because Rust's std imports it even
+//! for pure computation, with nothing granted: no preopens (unless the
+//! [`directory`](super::directory) capability adds one), no environment, no
+//! arguments, no sockets, no name lookups. stdout and stderr go to a
+//! bounded tail the host reads after each call ([`GuestOutput`]).
+
+mod output;
+
+pub use output::{GuestOutput, panic_message};
+
+use super::directory::DirectoryGrant;
+use wasmtime::component::Linker;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiView};
+
+/// The WASI 0.2 packages linked (outgoing HTTP is [`super::http`]).
+pub const IMPORT_PREFIXES: &[&str] = &[
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/",
+    "wasi:filesystem/",
+    "wasi:sockets/",
+];
+
+/// The WASI context of one instance.
+pub fn context(
+    output: &GuestOutput,
+    directory: Option<&DirectoryGrant>,
+) -> Result<WasiCtx, String> {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(output.clone())
+        .stderr(output.clone())
+        // A granted directory is local and its files small (CSV tables):
+        // reading one in place costs less than a hop through tokio's
+        // blocking pool per read.
+        .allow_blocking_current_thread(true)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    if let Some(directory) = directory {
+        directory.preopen(&mut wasi)?;
+    }
+    Ok(wasi.build())
+}
+
+pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)
+}
