@@ -58,7 +58,7 @@ impl From<OperationRecord> for OperationView {
         OperationView {
             id: r.id,
             target: r.target,
-            kind: r.kind,
+            kind: r.kind.as_str().to_owned(),
             class: r.class,
             identity: r.identity,
             status: r.status.as_str().to_owned(),

@@ -5,7 +5,7 @@ use super::deployment::{Lease, Purpose};
 use super::execute::{Attempt, Outcome};
 use super::policy::backoff;
 use super::queue::Next;
-use super::request::{OperationKind, Work};
+use super::request::Work;
 use super::target::{Target, lock};
 use crate::store::{AuditEvent, Change, ErrorRecord, OperationRecord, Status, StoreError, now_ms};
 use serde_json::json;
@@ -166,6 +166,7 @@ async fn attempt(
         Err(error) => Outcome::Failed(super::execute::Failure {
             error,
             retry_after: None,
+            target_fault: false,
         }),
     };
     let calls = std::mem::take(&mut attempt.calls);
@@ -287,8 +288,7 @@ async fn work_of(shared: &Shared, record: &OperationRecord) -> Result<Work, Erro
         message,
         retryable: false,
     };
-    let kind = OperationKind::parse(&record.kind)
-        .ok_or_else(|| corrupt(format!("unknown kind {}", record.kind)))?;
+    let kind = record.kind;
     let sealed = if record.has_secret {
         shared
             .store

@@ -36,6 +36,25 @@ pub struct Failure {
     pub error: ErrorRecord,
     /// The delay the target asked for (rate-limited).
     pub retry_after: Option<Duration>,
+    /// The failure says something is wrong with the target or connector
+    /// (down, refusing, crashing), not with the request: it counts toward
+    /// quarantine.
+    pub target_fault: bool,
+}
+
+impl Failure {
+    /// A final failure that is nobody's fault but the request's.
+    pub fn refusal(code: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            error: ErrorRecord {
+                code: code.into(),
+                message: message.into(),
+                retryable: false,
+            },
+            retry_after: None,
+            target_fault: false,
+        }
+    }
 }
 
 /// One connector call, for the audit log and quarantine.
@@ -59,18 +78,11 @@ pub struct Attempt<'a> {
 }
 
 fn failure(code: &str, message: impl Into<String>) -> Outcome {
-    Outcome::Failed(Failure {
-        error: ErrorRecord {
-            code: code.into(),
-            message: message.into(),
-            retryable: false,
-        },
-        retry_after: None,
-    })
+    Outcome::Failed(Failure::refusal(code, message))
 }
 
 /// Maps a call error to what the engine records and does.
-pub fn classify(error: &CallError) -> (ErrorRecord, Option<Duration>, bool) {
+pub fn classify(error: &CallError) -> Failure {
     let message = error.kind.to_string();
     let (code, retryable, target_fault, retry_after) = match &error.kind {
         CallErrorKind::Connector(e) => {
@@ -101,15 +113,15 @@ pub fn classify(error: &CallError) -> (ErrorRecord, Option<Duration>, bool) {
         CallErrorKind::Instantiate(_) => ("instantiate", false, true, None),
         CallErrorKind::Host(_) => ("host", false, false, None),
     };
-    (
-        ErrorRecord {
+    Failure {
+        error: ErrorRecord {
             code: code.into(),
             message,
             retryable,
         },
         retry_after,
         target_fault,
-    )
+    }
 }
 
 impl<'a> Attempt<'a> {
@@ -136,25 +148,15 @@ impl<'a> Attempt<'a> {
         call: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, Failure> {
         let started = Instant::now();
-        let result = call.await;
-        let (error, retry_after, target_fault) = match &result {
-            Ok(_) => (None, None, false),
-            Err(e) => {
-                let (record, after, fault) = classify(e);
-                (Some(record), after, fault)
-            }
-        };
+        let result = call.await.map_err(|e| classify(&e));
         self.calls.push(CallLog {
             operation,
             uid: uid.map(str::to_owned),
             duration: started.elapsed(),
-            error: error.clone(),
-            target_fault,
+            error: result.as_ref().err().map(|f| f.error.clone()),
+            target_fault: result.as_ref().is_err_and(|f| f.target_fault),
         });
-        result.map_err(|_| Failure {
-            error: error.expect("an error was recorded"),
-            retry_after,
-        })
+        result
     }
 
     pub async fn run(&mut self, work: Work) -> Outcome {
@@ -182,6 +184,7 @@ impl<'a> Attempt<'a> {
                     retryable: true,
                 },
                 retry_after: None,
+                target_fault: false,
             })?;
         if let Work::Create(attributes) = work {
             if let Some(link) = link {

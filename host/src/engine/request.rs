@@ -2,51 +2,9 @@
 //! work they become.
 
 use crate::model::{Attribute, AttributeChange, ObjectSchema, names};
+pub use crate::store::OperationKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
-use std::fmt;
-
-/// What an operation does to an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum OperationKind {
-    /// Create the account (and link it to the identity).
-    Create,
-    /// Apply attribute changes.
-    Update,
-    /// Remove the account, as the target's `on_delete` policy says.
-    Delete,
-    Enable,
-    Disable,
-    SetPassword,
-    AddMember,
-    RemoveMember,
-}
-
-impl OperationKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            OperationKind::Create => "create",
-            OperationKind::Update => "update",
-            OperationKind::Delete => "delete",
-            OperationKind::Enable => "enable",
-            OperationKind::Disable => "disable",
-            OperationKind::SetPassword => "set-password",
-            OperationKind::AddMember => "add-member",
-            OperationKind::RemoveMember => "remove-member",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<OperationKind> {
-        serde_json::from_value(Json::String(s.to_owned())).ok()
-    }
-}
-
-impl fmt::Display for OperationKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Attributes as a JSON object (see the model's JSON shape).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,6 +269,31 @@ fn password_of<'a>(
             format!("{field}.{}", names::PASSWORD),
             "must be exactly one non-empty text value",
         )),
+    }
+}
+
+/// Whether a stored operation carries a password (sealed while it is open,
+/// erased once it ends): read from its kind and the structure of its
+/// redacted payload, matching `__password__` as every other check does.
+pub fn carries_password(kind: OperationKind, payload: &Json) -> bool {
+    let secret_in = |field: &str| {
+        let Some(value) = payload.get(field) else {
+            return false;
+        };
+        match kind {
+            OperationKind::Create => serde_json::from_value::<Attributes>(value.clone())
+                .map(|a| a.0.iter().any(Attribute::is_secret))
+                .unwrap_or(true),
+            _ => serde_json::from_value::<Vec<AttributeChange>>(value.clone())
+                .map(|changes| changes.iter().any(|c| c.attribute().is_secret()))
+                .unwrap_or(true),
+        }
+    };
+    match kind {
+        OperationKind::SetPassword => true,
+        OperationKind::Create => secret_in("attributes"),
+        OperationKind::Update => secret_in("changes"),
+        _ => false,
     }
 }
 

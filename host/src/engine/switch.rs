@@ -8,17 +8,14 @@
 //! already leased the old version finish on it; it drops its idle
 //! instances once its last lease ends, and stays ready for a rollback.
 
-use super::deployment::{Canary, Deployed, Previous, Versions};
-use super::target::{CanaryStatus, Target, read, write};
+use super::deployment::{Deployed, Previous};
+use super::target::{Target, read, write};
 use super::{Engine, EngineError};
-use crate::bundled;
-use crate::config::TargetConfig;
-use crate::registry::{Loaded, Registry, RegistryError, Source, VersionRef};
-use crate::runtime::{CallError, StartError, TargetSettings};
-use crate::store::{AuditEvent, ConnectorVersion, Deployment, Store, StoreError, now_ms};
+use crate::registry::{Loaded, RegistryError, VersionRef};
+use crate::runtime::{CallError, StartError};
+use crate::store::{AuditEvent, Deployment, StoreError, now_ms};
 use serde::Serialize;
 use serde_json::json;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -86,117 +83,6 @@ pub struct SwitchReport {
 }
 
 impl Engine {
-    /// Validates, compiles and records a connector upload.
-    pub async fn upload(
-        &self,
-        bytes: Vec<u8>,
-        actor: &str,
-    ) -> Result<(ConnectorVersion, bool), EngineError> {
-        let added = self
-            .shared
-            .registry
-            .add(Arc::from(bytes), None, Source::Upload, actor)
-            .await
-            .map_err(SwitchError::from)?;
-        Ok((added.loaded.version, added.new))
-    }
-
-    /// Every registered connector version, oldest first.
-    pub async fn connector_versions(&self) -> Result<Vec<ConnectorVersion>, EngineError> {
-        Ok(self
-            .shared
-            .registry
-            .versions()
-            .await
-            .map_err(SwitchError::from)?)
-    }
-
-    /// Removes a registered version no target needs: not active, canary,
-    /// previous (what a rollback returns to), draining, or the one the
-    /// configuration names, on any target, including the recorded state of
-    /// targets no longer configured. Every target's switch lock is held
-    /// meanwhile, so no switch can pick the version up halfway.
-    pub async fn remove_version(
-        &self,
-        reference: &str,
-        actor: &str,
-    ) -> Result<ConnectorVersion, EngineError> {
-        let reference = VersionRef::new(reference);
-        if !reference.is_qualified() {
-            return Err(SwitchError::Unqualified(reference.as_str().to_owned()).into());
-        }
-        let registry = &self.shared.registry;
-        let versions = registry.versions().await.map_err(SwitchError::from)?;
-        let sha256 = reference
-            .resolve(&versions, "")
-            .map_err(SwitchError::from)?;
-        let label = versions
-            .iter()
-            .find(|v| v.sha256 == sha256)
-            .map(|v| format!("{} ({})", v.label(), &sha256[..12]))
-            .unwrap_or_else(|| sha256.clone());
-        let mut held = Vec::with_capacity(self.targets.len());
-        for target in self.targets.values() {
-            held.push(target.switching.lock().await);
-        }
-        let mut uses = Vec::new();
-        for target in self.targets.values() {
-            let versions = read(&target.versions);
-            let mut role = |role: &str, sha: &str| {
-                if sha == sha256 {
-                    uses.push(format!("{role} on target {}", target.name));
-                }
-            };
-            role("active", &versions.active.version.sha256);
-            if let Some(canary) = &versions.canary {
-                role("canary", &canary.deployed.version.sha256);
-            }
-            if let Some(previous) = &versions.previous {
-                role("previous", previous.sha256());
-            }
-            for draining in &versions.draining {
-                role("draining", &draining.version.sha256);
-            }
-            role("configured", &versions.configured);
-        }
-        for recorded in self
-            .shared
-            .store
-            .deployments()
-            .await
-            .map_err(SwitchError::from)?
-        {
-            if self.targets.contains_key(&recorded.target) {
-                continue;
-            }
-            let unconfigured = |role: &str| {
-                format!(
-                    "{role} in the record of target {}, no longer configured",
-                    recorded.target
-                )
-            };
-            if recorded.active == sha256 {
-                uses.push(unconfigured("active"));
-            }
-            if recorded.previous.as_deref() == Some(sha256.as_str()) {
-                uses.push(unconfigured("previous"));
-            }
-        }
-        if !uses.is_empty() {
-            return Err(SwitchError::InUse {
-                version: label,
-                uses: uses.join("; "),
-            }
-            .into());
-        }
-        let removed = registry
-            .remove(&sha256, actor)
-            .await
-            .map_err(SwitchError::from)?;
-        drop(held);
-        removed.ok_or_else(|| SwitchError::Registry(RegistryError::Unknown(sha256)).into())
-    }
-
     /// Makes `reference` the target's active version, once it proves
     /// compatible: the same connector, not a lower semver (unless `force`),
     /// no capability the target does not grant, and its `test` passing.
@@ -264,103 +150,9 @@ impl Engine {
             .await?)
     }
 
-    /// Sends a share of the target's work to a version before activating
-    /// it, after the same checks as an activation. Its error rate shows
-    /// beside the active version's; `activate` with it promotes it,
-    /// [`Engine::stop_canary`] ends it. A restart ends it too.
-    pub async fn start_canary(
-        &self,
-        name: &str,
-        reference: &VersionRef,
-        share: f64,
-        reads_only: bool,
-        actor: &str,
-    ) -> Result<CanaryStatus, EngineError> {
-        if !(share > 0.0 && share <= 1.0) {
-            return Err(EngineError::Invalid(super::RequestError {
-                field: "share".into(),
-                message: format!("{share} is not a share in (0, 1]"),
-            }));
-        }
-        let target = self.target(name)?.clone();
-        let _switching = target.switching.lock().await;
-        let active = target.active();
-        let candidate = self.candidate(&target, &active, reference, false).await?;
-        let deployed = prepare(&target, candidate, true).await?;
-        let status = CanaryStatus {
-            connector: deployed.label(),
-            sha256: deployed.version.sha256.clone(),
-            share,
-            reads_only,
-        };
-        self.shared
-            .store
-            .append_audit(vec![AuditEvent {
-                actor: actor.to_owned(),
-                target: Some(target.name.clone()),
-                operation_id: None,
-                event: "canary-started".into(),
-                detail: json!({
-                    "active": active.label(),
-                    "canary": status.connector,
-                    "canary_sha256": status.sha256,
-                    "share": share,
-                    "reads_only": reads_only,
-                }),
-            }])
-            .await
-            .map_err(SwitchError::from)?;
-        let old = write(&target.versions).canary.replace(Canary {
-            deployed,
-            share,
-            reads_only,
-        });
-        if let Some(old) = old {
-            tokio::spawn(drain(target.clone(), old.deployed));
-        }
-        tracing::info!(target = %target.name, canary = %status.connector, share, reads_only, "canary started");
-        Ok(status)
-    }
-
-    /// Ends a canary: its share goes back to the active version and it drains.
-    pub async fn stop_canary(&self, name: &str, actor: &str) -> Result<(), EngineError> {
-        let target = self.target(name)?.clone();
-        let _switching = target.switching.lock().await;
-        let Some(label) = read(&target.versions)
-            .canary
-            .as_ref()
-            .map(|c| c.deployed.label())
-        else {
-            return Err(EngineError::Refused(format!("target {name} has no canary")));
-        };
-        self.shared
-            .store
-            .append_audit(vec![AuditEvent {
-                actor: actor.to_owned(),
-                target: Some(target.name.clone()),
-                operation_id: None,
-                event: "canary-stopped".into(),
-                detail: json!({"canary": label}),
-            }])
-            .await
-            .map_err(SwitchError::from)?;
-        let stopped = {
-            let mut versions = write(&target.versions);
-            let stopped = versions.canary.take();
-            if let Some(canary) = &stopped {
-                versions.retire(&canary.deployed);
-            }
-            stopped
-        };
-        if let Some(canary) = stopped {
-            tokio::spawn(drain(target.clone(), canary.deployed));
-        }
-        Ok(())
-    }
-
     /// The registered version `reference` names, loaded and checked against
     /// the target's active version.
-    async fn candidate(
+    pub(super) async fn candidate(
         &self,
         target: &Target,
         active: &Deployed,
@@ -491,7 +283,7 @@ fn check_candidate(
 
 /// Starts a version with the target's grants, warms one instance, and
 /// (when `test`) runs its `test` against the target.
-async fn prepare(
+pub(super) async fn prepare(
     target: &Target,
     loaded: Loaded,
     test: bool,
@@ -519,7 +311,7 @@ async fn prepare(
 }
 
 /// Frees a replaced version's instances once its last attempt ends.
-async fn drain(target: Arc<Target>, replaced: Arc<Deployed>) {
+pub(super) async fn drain(target: Arc<Target>, replaced: Arc<Deployed>) {
     replaced.drained().await;
     // Rolled back to (or made a canary) before its attempts ended: it
     // serves again.
@@ -553,115 +345,4 @@ fn refresh_schema(target: Arc<Target>) {
             Err(e) => tracing::warn!(target = %target.name, "cannot read the schema: {e}"),
         }
     });
-}
-
-/// The versions a target starts on. The configuration's connector is
-/// registered; when the configuration still names what it named at the
-/// last switch, the target comes back on the version last activated (and
-/// its previous one); otherwise the configured connector is a deploy.
-pub(super) async fn versions_at_start(
-    registry: &Registry,
-    store: &dyn Store,
-    name: &str,
-    config: &TargetConfig,
-    base: &Path,
-    settings: &TargetSettings,
-    stored: Option<Deployment>,
-) -> Result<Versions, String> {
-    let configured = add_configured(registry, base, &config.connector).await?;
-    let configured_sha = configured.version.sha256.clone();
-    let (active, previous, switched_at) = match stored {
-        Some(d) if d.configured == configured_sha => {
-            let active = if d.active == configured_sha {
-                configured
-            } else {
-                registry.load(&d.active).await.map_err(|e| {
-                    format!(
-                        "its active connector version {} cannot be loaded: {e}",
-                        d.active
-                    )
-                })?
-            };
-            (active, d.previous.map(Previous::Stored), d.switched_at)
-        }
-        stored => {
-            let switched_at = now_ms();
-            let previous = stored.as_ref().map(|d| d.active.clone());
-            let audit = AuditEvent {
-                actor: "config".into(),
-                target: Some(name.to_owned()),
-                operation_id: None,
-                event: "connector-activated".into(),
-                detail: json!({
-                    "from_sha256": previous,
-                    "to": configured.version.label(),
-                    "to_sha256": configured_sha,
-                    "source": config.connector,
-                }),
-            };
-            let deployment = Deployment {
-                target: name.to_owned(),
-                active: configured_sha.clone(),
-                previous: previous.clone(),
-                configured: configured_sha.clone(),
-                switched_at,
-                switched_by: "config".into(),
-            };
-            store
-                .set_deployment(deployment, audit)
-                .await
-                .map_err(|e| e.to_string())?;
-            (configured, previous.map(Previous::Stored), switched_at)
-        }
-    };
-    let previous = previous.filter(|p| p.sha256() != active.version.sha256);
-    let connector = active
-        .component
-        .start(settings.clone())
-        .map_err(|e| e.to_string())?;
-    Ok(Versions {
-        active: Deployed::new(connector, active.version),
-        previous,
-        draining: Vec::new(),
-        switched_at,
-        configured: configured_sha,
-        canary: None,
-    })
-}
-
-/// Registers the connector a target's configuration names.
-async fn add_configured(registry: &Registry, base: &Path, source: &str) -> Result<Loaded, String> {
-    let added = if let Some(name) = source.strip_prefix(bundled::PREFIX) {
-        let bundled = bundled::get(name).ok_or_else(|| {
-            format!(
-                "no bundled connector `{name}` (bundled: {})",
-                bundled::names().join(", ")
-            )
-        })?;
-        registry
-            .add(
-                Arc::from(bundled.bytes),
-                Some(bundled.sha256),
-                Source::Bundled,
-                "config",
-            )
-            .await
-    } else {
-        let path = crate::config::resolve(base, Path::new(source));
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        registry
-            .add(Arc::from(bytes), None, Source::Config, "config")
-            .await
-    };
-    added
-        .map(|added| added.loaded)
-        .map_err(|e| match source.strip_prefix(bundled::PREFIX) {
-            Some(_) => e.to_string(),
-            None => format!(
-                "{}: {e}",
-                crate::config::resolve(base, Path::new(source)).display()
-            ),
-        })
 }

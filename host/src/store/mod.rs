@@ -16,7 +16,7 @@ mod time;
 pub use audit::{AuditReport, GENESIS_MAC};
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, Change, ConnectorVersion, Deployment, ErrorRecord, Link,
-    LinkChange, NewOperation, OperationQuery, OperationRecord, Status, Submitted,
+    LinkChange, NewOperation, OperationKind, OperationQuery, OperationRecord, Status, Submitted,
 };
 pub use sqlite::SqliteStore;
 pub use time::{parse_rfc3339, rfc3339};

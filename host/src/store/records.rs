@@ -66,6 +66,59 @@ impl FromStr for Status {
     }
 }
 
+/// What an operation does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationKind {
+    /// Create the account (and link it to the identity).
+    Create,
+    /// Apply attribute changes.
+    Update,
+    /// Remove the account, as the target's `on_delete` policy says.
+    Delete,
+    Enable,
+    Disable,
+    SetPassword,
+    AddMember,
+    RemoveMember,
+}
+
+impl OperationKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OperationKind::Create => "create",
+            OperationKind::Update => "update",
+            OperationKind::Delete => "delete",
+            OperationKind::Enable => "enable",
+            OperationKind::Disable => "disable",
+            OperationKind::SetPassword => "set-password",
+            OperationKind::AddMember => "add-member",
+            OperationKind::RemoveMember => "remove-member",
+        }
+    }
+
+    pub const ALL: [OperationKind; 8] = [
+        OperationKind::Create,
+        OperationKind::Update,
+        OperationKind::Delete,
+        OperationKind::Enable,
+        OperationKind::Disable,
+        OperationKind::SetPassword,
+        OperationKind::AddMember,
+        OperationKind::RemoveMember,
+    ];
+
+    pub fn parse(s: &str) -> Option<OperationKind> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == s)
+    }
+}
+
+impl fmt::Display for OperationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why an operation's last attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorRecord {
@@ -83,7 +136,7 @@ pub struct NewOperation {
     pub target: String,
     pub class: String,
     pub identity: String,
-    pub kind: String,
+    pub kind: OperationKind,
     /// The request, with secret values replaced by `"***"`.
     pub payload: serde_json::Value,
     /// The secret values, encrypted with the host key.
@@ -108,7 +161,7 @@ pub struct OperationRecord {
     pub target: String,
     pub class: String,
     pub identity: String,
-    pub kind: String,
+    pub kind: OperationKind,
     pub payload: serde_json::Value,
     pub status: Status,
     pub attempts: u32,

@@ -41,6 +41,7 @@ pub(super) fn operation(row: &Row) -> Result<OperationRecord> {
         StoreError::Database(format!("operation row: {what}: {e}"))
     };
     let status: String = row.get("status")?;
+    let kind: String = row.get("kind")?;
     let payload: String = row.get("payload")?;
     let error: Option<String> = row.get("error")?;
     let result: Option<String> = row.get("result")?;
@@ -50,7 +51,8 @@ pub(super) fn operation(row: &Row) -> Result<OperationRecord> {
         target: row.get("target")?,
         class: row.get("class")?,
         identity: row.get("identity")?,
-        kind: row.get("kind")?,
+        kind: OperationKind::parse(&kind)
+            .ok_or_else(|| corrupt("kind", &format!("unknown kind {kind:?}")))?,
         payload: serde_json::from_str(&payload).map_err(|e| corrupt("payload", &e))?,
         status: status.parse().map_err(|e: String| corrupt("status", &e))?,
         attempts: row.get::<_, i64>("attempts")? as u32,

@@ -1,0 +1,170 @@
+//! The read side of a target: its schema, a connection test, accounts by
+//! filter, counts, and linking an account that already exists.
+
+use super::deployment::Purpose;
+use super::error::EngineError;
+use super::{Actor, Engine};
+use crate::model::{ConnectorError, CountRequest, ObjectSchema, Page, PageRequest, SearchRequest};
+use crate::runtime::{CallError, CallErrorKind};
+use crate::store::{AuditEvent, Link, now_ms};
+use serde_json::json;
+
+/// Objects per page when counting through `search`.
+const COUNT_PAGE: u32 = 500;
+
+/// How a count was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CountedBy {
+    /// The connector's own `count` (contract 0.2.0).
+    Connector,
+    /// Paged through `search`, for connectors that cannot count.
+    Search,
+}
+
+/// A count of objects on a target.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Count {
+    pub count: u64,
+    pub counted_by: CountedBy,
+    /// `name@version` that counted.
+    pub connector: String,
+}
+
+impl Engine {
+    /// Calls the connector's `test`.
+    pub async fn test_target(&self, name: &str) -> Result<(), EngineError> {
+        let lease = self.target(name)?.lease();
+        Ok(lease.connector.test().await?)
+    }
+
+    /// Reads the schema from the target (and refreshes the one submissions
+    /// are checked against).
+    pub async fn schema(&self, name: &str) -> Result<ObjectSchema, EngineError> {
+        let target = self.target(name)?;
+        let lease = target.lease();
+        let schema = lease.connector.schema().await?;
+        target.set_schema(schema.clone());
+        Ok(schema)
+    }
+
+    /// Links an account that exists on the target to an identity, so that
+    /// Provisio may manage it. The account is read first to prove it exists.
+    pub async fn link(
+        &self,
+        name: &str,
+        class: Option<String>,
+        identity: &str,
+        uid: &str,
+        actor: &Actor,
+    ) -> Result<Link, EngineError> {
+        let target = self.target(name)?;
+        let class = class.unwrap_or_else(|| target.config.class.clone());
+        let lease = target.lease_for(Purpose::Read);
+        let account = lease.connector.get(class.clone(), uid, vec![]).await?;
+        let link = Link {
+            target: name.to_owned(),
+            class,
+            identity: identity.to_owned(),
+            uid: account.uid.clone(),
+            created_by_provisio: false,
+            operation_id: None,
+            linked_at: now_ms(),
+        };
+        let audit = AuditEvent {
+            actor: actor.to_owned(),
+            target: Some(name.to_owned()),
+            operation_id: None,
+            event: "linked".into(),
+            detail: json!({"class": link.class, "identity": identity, "uid": link.uid, "name": account.name}),
+        };
+        self.shared.store.put_link(link.clone(), audit).await?;
+        Ok(link)
+    }
+
+    /// Accounts on a target by name (for operators linking accounts).
+    pub async fn find_accounts(
+        &self,
+        name: &str,
+        filter: Option<String>,
+        size: u32,
+    ) -> Result<Page, EngineError> {
+        let target = self.target(name)?;
+        let request = SearchRequest {
+            class: target.config.class.clone(),
+            filter,
+            page: PageRequest { size, cookie: None },
+            attributes: vec![],
+        };
+        let lease = target.lease_for(Purpose::Read);
+        Ok(lease.connector.search(request).await?)
+    }
+
+    /// How many objects of a class match a filter on the target: counted by
+    /// the connector when its contract (0.2.0 and later) and its
+    /// capabilities allow, otherwise by paging through `search`.
+    pub async fn count(
+        &self,
+        name: &str,
+        class: Option<String>,
+        filter: Option<String>,
+    ) -> Result<Count, EngineError> {
+        let target = self.target(name)?;
+        let class = class.unwrap_or_else(|| target.config.class.clone());
+        let lease = target.lease_for(Purpose::Read);
+        let connector = lease.label();
+        let capabilities = lease.connector.info().capabilities;
+        if capabilities.count {
+            let request = CountRequest {
+                class: class.clone(),
+                filter: filter.clone(),
+            };
+            match lease.connector.count(request).await {
+                Ok(count) => {
+                    return Ok(Count {
+                        count,
+                        counted_by: CountedBy::Connector,
+                        connector,
+                    });
+                }
+                // Declared but not implemented (an SDK default): search.
+                Err(CallError {
+                    kind: CallErrorKind::Connector(ConnectorError::Unsupported { .. }),
+                    ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !capabilities.search {
+            return Err(EngineError::Refused(format!(
+                "{connector} can neither count nor search"
+            )));
+        }
+        let mut count = 0u64;
+        let mut cookie = None;
+        loop {
+            let page = lease
+                .connector
+                .search(SearchRequest {
+                    class: class.clone(),
+                    filter: filter.clone(),
+                    page: PageRequest {
+                        size: COUNT_PAGE,
+                        cookie,
+                    },
+                    attributes: vec![],
+                })
+                .await?;
+            count += page.objects.len() as u64;
+            match page.cookie {
+                Some(next) => cookie = Some(next),
+                None => break,
+            }
+        }
+        Ok(Count {
+            count,
+            counted_by: CountedBy::Search,
+            connector,
+        })
+    }
+}

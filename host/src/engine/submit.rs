@@ -1,0 +1,276 @@
+//! Submission: a request validated against the target, recorded durably
+//! with its audit rows, and then started at once when nothing stands in
+//! its way, or queued.
+
+use super::deployment::{Lease, Purpose};
+use super::error::EngineError;
+use super::queue::{AccountKey, Entry};
+use super::request::{OperationKind, OperationRequest, RequestError, Validated};
+use super::target::{Target, lock};
+use super::{Actor, Engine, dispatch};
+use crate::config::OnDelete;
+use crate::store::{AuditEvent, NewOperation, OperationRecord, Status, Submitted, now_ms};
+use serde_json::json;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+
+/// A slot to run an operation the moment it is recorded: an instance
+/// permit and the version it runs on.
+type StartSlot = (OwnedSemaphorePermit, Lease);
+
+/// What a submission recorded.
+struct Recorded {
+    record: OperationRecord,
+    /// An earlier operation with the same idempotency key was returned.
+    replayed: bool,
+    /// Fires when the operation ends, when the caller waits for it.
+    finished: Option<oneshot::Receiver<OperationRecord>>,
+}
+
+impl Engine {
+    /// Stores an operation and starts or queues it. With `wait`, answers
+    /// when the operation ends or `wait` passes, whichever is first; the
+    /// operation is durable either way before anything runs. The flag says
+    /// the idempotency key returned an earlier operation.
+    pub async fn submit(
+        &self,
+        target_name: &str,
+        request: OperationRequest,
+        actor: &Actor,
+        wait: Option<Duration>,
+    ) -> Result<(OperationRecord, bool), EngineError> {
+        let Recorded {
+            record,
+            replayed,
+            finished,
+        } = self
+            .record(target_name, request, actor, wait.is_some())
+            .await?;
+        let (Some(wait), Some(finished)) = (wait, finished) else {
+            return Ok((record, replayed));
+        };
+        if record.status.is_final() {
+            self.shared.completions.forget_abandoned(&record.id);
+            return Ok((record, replayed));
+        }
+        let ended = tokio::time::timeout(wait, finished).await;
+        self.shared.completions.forget_abandoned(&record.id);
+        match ended {
+            Ok(Ok(record)) => Ok((record, replayed)),
+            _ => Ok((self.operation(&record.id).await?, replayed)),
+        }
+    }
+
+    async fn record(
+        &self,
+        target_name: &str,
+        request: OperationRequest,
+        actor: &Actor,
+        wait: bool,
+    ) -> Result<Recorded, EngineError> {
+        let target = self.target(target_name)?;
+        let validated = request.validate(&target.config.class, target.schema().as_ref())?;
+        supported(target, &validated)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        // Registered before the operation can start, so its end is not missed.
+        let finished = wait.then(|| self.shared.completions.register(&id));
+        let account = (validated.class.clone(), validated.identity.clone());
+        // When the operation can start right away, it is recorded already
+        // running: one commit instead of two, and no hop through the
+        // dispatcher. The record is still durable before the connector is
+        // called, so a crash cannot hide an attempt.
+        let slot = self
+            .start_now(target, &account, &id)
+            .map(|permit| (permit, target.lease_for(Purpose::Operation)));
+        let (operation, audit) = self.new_operation(target, &id, validated, &slot, actor);
+        let submitted = self.shared.store.submit(operation, audit).await;
+        let undo = |finished: Option<oneshot::Receiver<OperationRecord>>| {
+            if slot.is_some() {
+                target.queue().finish(&id, Status::Cancelled, None);
+                target.wake.notify_one();
+            }
+            drop(finished);
+            self.shared.completions.forget_abandoned(&id);
+        };
+        match submitted {
+            Ok(Submitted::Created(record)) => {
+                metrics::counter!("provisio_operations_submitted_total", "target" => target_name.to_owned()).increment(1);
+                self.start_or_queue(target, &record, account, slot);
+                Ok(Recorded {
+                    record,
+                    replayed: false,
+                    finished,
+                })
+            }
+            Ok(Submitted::Existing(record)) => {
+                undo(finished);
+                let finished = wait.then(|| self.shared.completions.register(&record.id));
+                // The earlier operation may have ended before the waiter was
+                // registered: read it again.
+                let record = match finished {
+                    Some(_) => self.operation(&record.id).await?,
+                    None => record,
+                };
+                Ok(Recorded {
+                    record,
+                    replayed: true,
+                    finished,
+                })
+            }
+            Err(e) => {
+                undo(finished);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The row to store and its audit rows (`submitted`, and
+    /// `status:running` when it starts at once).
+    fn new_operation(
+        &self,
+        target: &Target,
+        id: &str,
+        validated: Validated,
+        slot: &Option<StartSlot>,
+        actor: &Actor,
+    ) -> (NewOperation, Vec<AuditEvent>) {
+        let status = match (slot, target.config.approval) {
+            (Some(_), _) => Status::Running,
+            (None, true) => Status::PendingApproval,
+            (None, false) => Status::Queued,
+        };
+        let connector = match slot {
+            Some((_, lease)) => lease.label(),
+            None => target.active().label(),
+        };
+        let event = |event: &str, detail| AuditEvent {
+            actor: actor.to_owned(),
+            target: Some(target.name.clone()),
+            operation_id: Some(id.to_owned()),
+            event: event.into(),
+            detail,
+        };
+        let mut audit = vec![event(
+            "submitted",
+            json!({
+                "kind": validated.kind.as_str(),
+                "class": validated.class,
+                "identity": validated.identity,
+                "status": if slot.is_some() { Status::Queued } else { status },
+                "payload": validated.redacted,
+            }),
+        )];
+        if let Some((_, lease)) = slot {
+            audit.push(AuditEvent {
+                actor: "engine".into(),
+                ..event(
+                    "status:running",
+                    json!({"connector": connector, "sha256": lease.version.sha256}),
+                )
+            });
+        }
+        let operation = NewOperation {
+            id: id.to_owned(),
+            target: target.name.clone(),
+            class: validated.class,
+            identity: validated.identity,
+            kind: validated.kind,
+            payload: validated.redacted,
+            sealed_secret: validated
+                .secret
+                .as_ref()
+                .map(|p| self.shared.key.seal(p.as_bytes())),
+            status,
+            max_attempts: target.config.retry.max_attempts,
+            idempotency_key: validated.idempotency_key,
+            submitted_by: actor.to_owned(),
+            created_at: now_ms(),
+            started_by: slot.is_some().then_some(connector),
+        };
+        (operation, audit)
+    }
+
+    /// Runs a recorded operation in the slot it was given, or queues it.
+    fn start_or_queue(
+        &self,
+        target: &std::sync::Arc<Target>,
+        record: &OperationRecord,
+        account: AccountKey,
+        slot: Option<StartSlot>,
+    ) {
+        match slot {
+            Some((permit, lease)) => {
+                tokio::spawn(dispatch::run_started(
+                    target.clone(),
+                    self.shared.clone(),
+                    record.clone(),
+                    permit,
+                    lease,
+                ));
+            }
+            None => {
+                target.queue().push(
+                    account,
+                    Entry {
+                        id: record.id.clone(),
+                        status: record.status,
+                        due_at: None,
+                    },
+                );
+                target.wake.notify_one();
+            }
+        }
+    }
+
+    /// A slot to run the operation at once, if nothing stands in its way:
+    /// no approval, no quarantine, an idle account, a free instance and a
+    /// token of the rate limit.
+    fn start_now(
+        &self,
+        target: &Target,
+        account: &AccountKey,
+        id: &str,
+    ) -> Option<OwnedSemaphorePermit> {
+        if target.config.approval
+            || target.quarantine_reason().is_some()
+            || self.shared.is_shutting_down()
+        {
+            return None;
+        }
+        let permit = target.permits.clone().try_acquire_owned().ok()?;
+        if !target.queue().claim_idle(account.clone(), id, now_ms()) {
+            return None;
+        }
+        if let Some(bucket) = &target.bucket
+            && lock(bucket).try_take(std::time::Instant::now()).is_err()
+        {
+            target.queue().finish(id, Status::Cancelled, None);
+            return None;
+        }
+        Some(permit)
+    }
+}
+
+/// Refuses an operation the active connector cannot carry out.
+fn supported(target: &Target, validated: &Validated) -> Result<(), EngineError> {
+    let active = target.active();
+    let capabilities = active.connector.info().capabilities;
+    let (operation, declared) = match validated.kind {
+        OperationKind::Create => ("create", capabilities.create),
+        OperationKind::Delete if target.config.on_delete == OnDelete::Delete => {
+            ("delete", capabilities.delete)
+        }
+        _ => ("update", capabilities.update),
+    };
+    if declared {
+        return Ok(());
+    }
+    Err(EngineError::Invalid(RequestError {
+        field: "kind".into(),
+        message: format!(
+            "{} needs the connector's {operation} operation, which {} does not support",
+            validated.kind,
+            active.label()
+        ),
+    }))
+}
