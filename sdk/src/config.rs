@@ -33,6 +33,16 @@ impl Config {
         host::keys()
     }
 
+    /// Every setting whose key starts with `prefix`, by the rest of its key:
+    /// `prefixed("account.attribute.")` maps `mail` to the value of
+    /// `account.attribute.mail`.
+    pub fn prefixed(&self, prefix: &str) -> std::collections::BTreeMap<String, String> {
+        self.keys()
+            .iter()
+            .filter_map(|k| Some((k.strip_prefix(prefix)?.to_owned(), self.get(k)?)))
+            .collect()
+    }
+
     /// The value of `key`, or an error naming the missing key.
     pub fn require(&self, key: &str) -> Result<String, Error> {
         self.get(key)

@@ -27,11 +27,18 @@
 //! noSuchObject `not-found`, entryAlreadyExists `already-exists`, schema
 //! and constraint refusals `invalid` with the server's message quoted.
 
+pub mod codes;
 mod dn;
 mod filter;
+mod lookup;
+mod mapping;
+mod membership;
 
 pub use dn::{escape_dn_value, parent_dn, rdn_value};
 pub use filter::{escape_filter_bytes, escape_filter_value, scim_to_ldap};
+pub use lookup::{BATCH, KeyMatch, Lookup};
+pub use mapping::AttributeMap;
+pub use membership::{ALREADY_MEMBER, GroupChanges, Membership, NOT_MEMBER};
 
 use crate::bindings::provisio::ldap::client;
 pub use client::{
@@ -82,7 +89,7 @@ impl Connection {
         let request = SearchRequest::new(dn, Scope::Base, "(objectClass=*)").attributes(attributes);
         match self.search_page(&request, &[]) {
             Ok(page) => Ok(page.entries.into_iter().next()),
-            Err(LdapError::Server(r)) if r.code == 32 => Ok(None),
+            Err(LdapError::Server(r)) if r.code == codes::NO_SUCH_OBJECT => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -316,7 +323,7 @@ pub fn value_from_bytes(bytes: &[u8]) -> crate::Value {
 /// A paged-results cookie as a connector page cookie (hex); None after
 /// the last page.
 pub fn encode_cookie(cookie: &[u8]) -> Option<String> {
-    (!cookie.is_empty()).then(|| cookie.iter().map(|b| format!("{b:02x}")).collect())
+    (!cookie.is_empty()).then(|| hex::encode(cookie))
 }
 
 /// The paged-results cookie inside a connector page cookie; empty for the
@@ -325,23 +332,21 @@ pub fn decode_cookie(cookie: &Option<String>) -> Result<Vec<u8>, crate::Error> {
     let Some(text) = cookie else {
         return Ok(Vec::new());
     };
-    let refused = || {
+    hex::decode(text).map_err(|_| {
         crate::Error::invalid(format!(
             "page cookie {text:?} was not made by this connector"
         ))
-    };
-    if !text.len().is_multiple_of(2) {
-        return Err(refused());
+    })
+}
+
+/// An attribute change as the attribute and the LDAP modification kind it
+/// asks for.
+pub fn change_parts(change: crate::AttributeChange) -> (crate::Attribute, ModifyKind) {
+    match change {
+        crate::AttributeChange::Replace(a) => (a, ModifyKind::Replace),
+        crate::AttributeChange::AddValues(a) => (a, ModifyKind::Add),
+        crate::AttributeChange::RemoveValues(a) => (a, ModifyKind::Delete),
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(refused)
-        })
-        .collect()
 }
 
 /// The error as one sentence, quoting the server.
@@ -369,33 +374,7 @@ pub fn describe(e: &LdapError) -> String {
 
 /// The RFC 4511 name of a result code.
 pub fn result_name(code: u32) -> &'static str {
-    match code {
-        1 => "operationsError",
-        2 => "protocolError",
-        4 => "sizeLimitExceeded",
-        8 => "strongerAuthRequired",
-        11 => "adminLimitExceeded",
-        12 => "unavailableCriticalExtension",
-        13 => "confidentialityRequired",
-        16 => "noSuchAttribute",
-        17 => "undefinedAttributeType",
-        18 => "inappropriateMatching",
-        19 => "constraintViolation",
-        20 => "attributeOrValueExists",
-        21 => "invalidAttributeSyntax",
-        32 => "noSuchObject",
-        34 => "invalidDNSyntax",
-        49 => "invalidCredentials",
-        50 => "insufficientAccessRights",
-        53 => "unwillingToPerform",
-        64 => "namingViolation",
-        65 => "objectClassViolation",
-        66 => "notAllowedOnNonLeaf",
-        67 => "notAllowedOnRDN",
-        68 => "entryAlreadyExists",
-        69 => "objectClassModsProhibited",
-        _ => "other",
-    }
+    codes::name(code)
 }
 
 impl From<LdapError> for crate::Error {
@@ -404,15 +383,85 @@ impl From<LdapError> for crate::Error {
         match e {
             LdapError::NotGranted(_) => crate::Error::permission_denied(message),
             LdapError::Unavailable(_) => crate::Error::unavailable(message),
-            LdapError::Server(r) => match r.code {
-                32 => crate::Error::not_found(message),
-                68 => crate::Error::already_exists(message),
-                8 | 13 | 48 | 49 | 50 => crate::Error::permission_denied(message),
-                16..=21 | 34 | 53 | 64..=67 | 69 => crate::Error::invalid(message),
-                _ => crate::Error::failed(message),
-            },
+            LdapError::Server(r) => {
+                use codes::*;
+                match r.code {
+                    NO_SUCH_OBJECT => crate::Error::not_found(message),
+                    ENTRY_ALREADY_EXISTS => crate::Error::already_exists(message),
+                    STRONGER_AUTH_REQUIRED
+                    | CONFIDENTIALITY_REQUIRED
+                    | INAPPROPRIATE_AUTHENTICATION
+                    | INVALID_CREDENTIALS
+                    | INSUFFICIENT_ACCESS_RIGHTS => crate::Error::permission_denied(message),
+                    NO_SUCH_ATTRIBUTE..=INVALID_ATTRIBUTE_SYNTAX
+                    | INVALID_DN_SYNTAX
+                    | UNWILLING_TO_PERFORM
+                    | NAMING_VIOLATION..=NOT_ALLOWED_ON_RDN
+                    | OBJECT_CLASS_MODS_PROHIBITED => crate::Error::invalid(message),
+                    _ => crate::Error::failed(message),
+                }
+            }
             LdapError::Invalid(_) => crate::Error::invalid(message),
             LdapError::Failed(_) => crate::Error::failed(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_cookies_round_trip_and_foreign_ones_are_refused() {
+        let cookie = [0u8, 0x7f, 0xff, 0x10];
+        let text = encode_cookie(&cookie).unwrap();
+        assert_eq!(text, "007fff10");
+        assert_eq!(decode_cookie(&Some(text)).unwrap(), cookie);
+        assert_eq!(encode_cookie(&[]), None, "the last page has no cookie");
+        assert!(decode_cookie(&None).unwrap().is_empty());
+        assert!(decode_cookie(&Some("zz".into())).is_err());
+        assert!(decode_cookie(&Some("abc".into())).is_err());
+    }
+
+    #[test]
+    fn changes_name_their_modification() {
+        let a = crate::Attribute::single("mail", "a@example.com");
+        let (attribute, kind) = change_parts(crate::AttributeChange::RemoveValues(a.clone()));
+        assert_eq!((attribute, kind), (a, ModifyKind::Delete));
+    }
+
+    #[test]
+    fn server_refusals_map_to_the_error_the_host_acts_on() {
+        let server = |code| {
+            crate::Error::from(LdapError::Server(LdapResult {
+                code,
+                matched_dn: String::new(),
+                message: "m".into(),
+            }))
+        };
+        assert!(matches!(
+            server(codes::NO_SUCH_OBJECT),
+            crate::Error::NotFound(_)
+        ));
+        assert!(matches!(
+            server(codes::ENTRY_ALREADY_EXISTS),
+            crate::Error::AlreadyExists(_)
+        ));
+        assert!(matches!(
+            server(codes::INSUFFICIENT_ACCESS_RIGHTS),
+            crate::Error::PermissionDenied(_)
+        ));
+        assert!(matches!(
+            server(codes::OBJECT_CLASS_VIOLATION),
+            crate::Error::Invalid(_)
+        ));
+        assert!(matches!(
+            server(codes::OPERATIONS_ERROR),
+            crate::Error::Failed(_)
+        ));
+        assert!(matches!(
+            crate::Error::from(LdapError::Unavailable("down".into())),
+            crate::Error::Unavailable(_)
+        ));
     }
 }

@@ -100,6 +100,7 @@ pub mod filter;
 pub mod http;
 pub mod ldap;
 pub mod log;
+pub mod names;
 pub mod naming;
 pub mod sql;
 mod types;

@@ -17,6 +17,7 @@
 //! | `account.disabled_ou` | none | disabled accounts move here, and back when enabled |
 //! | `group.member_range` | `1000` | `member` values read per request (ranged retrieval; AD's MaxValRange is 1500) |
 
+use provisio_sdk::ldap::AttributeMap;
 use provisio_sdk::{Config, Error};
 use std::collections::BTreeMap;
 
@@ -31,7 +32,7 @@ pub struct Settings {
     pub account_base: String,
     pub group_base: String,
     pub ou_base: String,
-    pub mapping: BTreeMap<String, String>,
+    pub mapping: AttributeMap,
     pub upn_suffix: Option<String>,
     pub mail_domain: Option<String>,
     pub ou_from: Option<String>,
@@ -52,16 +53,6 @@ impl Settings {
             ));
         }
         let users = format!("CN=Users,{base_dn}");
-        let prefixed = |prefix: &str| -> BTreeMap<String, String> {
-            config
-                .keys()
-                .iter()
-                .filter_map(|k| {
-                    let rest = k.strip_prefix(prefix)?;
-                    Some((rest.to_owned(), config.get(k)?))
-                })
-                .collect()
-        };
         Ok(Settings {
             url: config.require("url")?,
             start_tls: config.flag("start_tls", false)?,
@@ -69,11 +60,12 @@ impl Settings {
             account_base: config.get("account.base").unwrap_or_else(|| users.clone()),
             group_base: config.get("group.base").unwrap_or(users),
             ou_base: config.get("ou.base").unwrap_or_else(|| base_dn.clone()),
-            mapping: prefixed("account.attribute."),
+            mapping: AttributeMap::new(config.prefixed("account.attribute.")),
             upn_suffix: config.get("account.upn_suffix"),
             mail_domain: config.get("account.mail_domain"),
             ou_from: config.get("account.ou_from"),
-            ou_by_value: prefixed("account.ou.")
+            ou_by_value: config
+                .prefixed("account.ou.")
                 .into_iter()
                 .map(|(k, v)| (k.to_lowercase(), v))
                 .collect(),
@@ -93,17 +85,11 @@ impl Settings {
 
     /// The AD attribute behind a Provisio attribute of an account.
     pub fn ldap_name<'a>(&'a self, attribute: &'a str) -> &'a str {
-        self.mapping
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(attribute))
-            .map_or(attribute, |(_, v)| v.as_str())
+        self.mapping.ldap_name(attribute)
     }
 
     pub fn provisio_name<'a>(&'a self, ldap: &'a str) -> &'a str {
-        self.mapping
-            .iter()
-            .find(|(_, v)| v.eq_ignore_ascii_case(ldap))
-            .map_or(ldap, |(k, _)| k.as_str())
+        self.mapping.provisio_name(ldap)
     }
 
     /// Where an account with `ou_value` lives while enabled.

@@ -122,3 +122,13 @@ pub fn changes(ad: &AdConnector, class: Class, request: SyncRequest) -> Result<S
         has_more,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_carry_the_usn_and_foreign_ones_are_refused() {
+        assert_eq!(super::parse(&super::token(4711)).unwrap(), 4711);
+        assert!(super::parse("v1|").is_err());
+        assert!(super::parse("4711").is_err());
+    }
+}

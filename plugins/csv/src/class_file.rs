@@ -6,9 +6,7 @@ use crate::settings::{ClassSettings, Settings};
 use crate::table::{Row, Table, display_name};
 use provisio_sdk::{Attribute, AttributeChange, ConnectorObject, Error, Value};
 
-pub const NAME: &str = "__name__";
-pub const ENABLE: &str = "__enable__";
-pub const PASSWORD: &str = "__password__";
+pub use provisio_sdk::names::{ENABLE, NAME, PASSWORD};
 
 pub struct ClassFile<'a> {
     pub settings: &'a Settings,

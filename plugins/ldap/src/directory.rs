@@ -1,13 +1,11 @@
 //! Reading the directory: entries by uid, DNs of uids and back, and
 //! entries as connector objects.
 
+use crate::MEMBERS;
 use crate::settings::{ClassSettings, Disable, Settings};
-use crate::{ENABLE, GROUPS, MEMBERS, NAME};
-use provisio_sdk::ldap::{self, Connection, Entry, Scope, SearchRequest};
+use provisio_sdk::ldap::{self, Connection, Entry, KeyMatch, Lookup, Scope, SearchRequest};
+use provisio_sdk::names::{ENABLE, GROUPS, NAME, PASSWORD};
 use provisio_sdk::{Attribute, ConnectorObject, Error};
-
-/// Filters OR-ing this many values at most, so no filter grows unbounded.
-const LOOKUP_BATCH: usize = 100;
 
 /// Attributes the connector reads for its own use and never returns as
 /// ordinary attributes.
@@ -105,43 +103,35 @@ impl Directory {
         }
     }
 
+    /// How the entries of `class` are looked up by uid.
+    fn lookup<'a>(&'a self, class: &'a ClassSettings) -> Lookup<'a> {
+        Lookup {
+            base: &class.base,
+            class_filter: &class.filter,
+            key: &class.uid,
+            matching: KeyMatch::IgnoreCase,
+            page_size: self.settings.page_size,
+        }
+    }
+
     /// The DNs of the entries of `class` with `uids`, in that order; a uid
     /// with no entry is an invalid reference.
     pub fn dns_of(&self, class: &ClassSettings, uids: &[String]) -> Result<Vec<String>, Error> {
-        let mut found: Vec<(String, String)> = Vec::with_capacity(uids.len());
-        for chunk in uids.chunks(LOOKUP_BATCH) {
-            let terms: String = chunk
-                .iter()
-                .map(|u| format!("({}={})", class.uid, ldap::escape_filter_value(u)))
-                .collect();
-            let filter = format!("(&{}(|{terms}))", class.class_filter());
-            let request = SearchRequest::new(&class.base, Scope::Subtree, &filter)
-                .attributes(&[class.uid.as_str()])
-                .page_size(self.settings.page_size);
-            for page in self.conn.pages(request) {
-                for entry in page? {
-                    if let Some(uid) = entry.text(&class.uid) {
-                        found.push((uid.to_ascii_lowercase(), entry.dn));
-                    }
-                }
-            }
-        }
+        let keys: Vec<&[u8]> = uids.iter().map(|u| u.as_bytes()).collect();
+        let dns = self.lookup(class).dns(&self.conn, &keys)?;
         uids.iter()
-            .map(|uid| {
-                found
-                    .iter()
-                    .find(|(u, _)| *u == uid.to_ascii_lowercase())
-                    .map(|(_, dn)| dn.clone())
-                    .ok_or_else(|| {
-                        Error::invalid_attribute(
-                            if class.name == "group" {
-                                GROUPS
-                            } else {
-                                MEMBERS
-                            },
-                            format!("no {} has uid {uid}", class.name),
-                        )
-                    })
+            .zip(dns)
+            .map(|(uid, dn)| {
+                dn.ok_or_else(|| {
+                    Error::invalid_attribute(
+                        if class.name == "group" {
+                            GROUPS
+                        } else {
+                            MEMBERS
+                        },
+                        format!("no {} has uid {uid}", class.name),
+                    )
+                })
             })
             .collect()
     }
@@ -149,42 +139,26 @@ impl Directory {
     /// The uids of the entries at `dns` that belong to `class`; DNs that
     /// are not entries of the class (e.g. a placeholder member) are left out.
     pub fn uids_of(&self, class: &ClassSettings, dns: &[String]) -> Result<Vec<String>, Error> {
-        let mut uids = Vec::with_capacity(dns.len());
-        for chunk in dns.chunks(LOOKUP_BATCH) {
-            let terms: String = chunk
-                .iter()
-                .map(|dn| format!("(entryDN={})", ldap::escape_filter_value(dn)))
-                .collect();
-            let filter = format!("(&{}(|{terms}))", class.class_filter());
-            let request = SearchRequest::new(&class.base, Scope::Subtree, &filter)
-                .attributes(&[class.uid.as_str()])
-                .page_size(self.settings.page_size);
-            for page in self.conn.pages(request) {
-                uids.extend(page?.iter().filter_map(|e| e.text(&class.uid)));
-            }
-        }
-        Ok(uids)
+        Ok(self
+            .lookup(class)
+            .entries_at(&self.conn, "entryDN", dns)?
+            .iter()
+            .filter_map(|e| e.text(&class.uid))
+            .collect())
     }
 
     /// The LDAP attribute a filter's attribute names.
     pub fn filter_attribute(&self, class: &ClassSettings, name: &str) -> Result<String, Error> {
-        if name.eq_ignore_ascii_case("uid") && !class.mapping.contains_key("uid") {
+        if name.eq_ignore_ascii_case("uid") && !class.mapping.maps("uid") {
             // `uid` is the object's uid, unless the operator maps a `uid`.
             return Ok(class.uid.clone());
         }
         if name.eq_ignore_ascii_case("name") || name.eq_ignore_ascii_case(NAME) {
             return Ok(class.naming.clone());
         }
-        if [
-            ENABLE,
-            GROUPS,
-            "enable",
-            "groups",
-            "password",
-            "__password__",
-        ]
-        .iter()
-        .any(|s| name.eq_ignore_ascii_case(s))
+        if [ENABLE, GROUPS, PASSWORD, "enable", "groups", "password"]
+            .iter()
+            .any(|s| name.eq_ignore_ascii_case(s))
         {
             return Err(Error::invalid(format!(
                 "filter: {name} cannot be searched on in this directory"

@@ -19,17 +19,16 @@ pub mod settings;
 mod sync;
 
 use directory::Directory;
-use provisio_sdk::ldap::{self, Attribute as LdapAttribute, Modification};
+use provisio_sdk::ldap::{
+    self, Attribute as LdapAttribute, GroupChanges, Membership, Modification, ModifyKind,
+};
+use provisio_sdk::names::{ENABLE, GROUPS, NAME, PASSWORD};
 use provisio_sdk::{
     Attribute, AttributeChange, Capabilities, Config, Connector, ConnectorInfo, ConnectorObject,
     Error, ObjectSchema, Page, Query, SyncBatch, SyncRequest, export_connector,
 };
 use settings::{ClassSettings, Disable, Settings};
 
-pub const NAME: &str = "__name__";
-pub const ENABLE: &str = "__enable__";
-pub const PASSWORD: &str = "__password__";
-pub const GROUPS: &str = "__groups__";
 /// A group's members, as account uids.
 pub const MEMBERS: &str = "members";
 
@@ -46,12 +45,6 @@ struct Plan {
     move_enabled: Option<bool>,
     groups: Option<Membership>,
     members: Option<Membership>,
-}
-
-enum Membership {
-    Replace(Vec<String>),
-    Add(Vec<String>),
-    Remove(Vec<String>),
 }
 
 impl LdapConnector {
@@ -171,12 +164,8 @@ impl LdapConnector {
         let settings = self.settings();
         let mut plan = Plan::default();
         for change in changes {
-            let (attribute, kind) = match change {
-                AttributeChange::Replace(a) => (a, provisio_sdk::ldap::ModifyKind::Replace),
-                AttributeChange::AddValues(a) => (a, provisio_sdk::ldap::ModifyKind::Add),
-                AttributeChange::RemoveValues(a) => (a, provisio_sdk::ldap::ModifyKind::Delete),
-            };
-            use provisio_sdk::ldap::ModifyKind as K;
+            let (attribute, kind) = ldap::change_parts(change);
+            use ModifyKind as K;
             let replace_only = |what: &str| {
                 Error::invalid_attribute(&attribute.name, format!("{what} is only replaced"))
             };
@@ -213,12 +202,7 @@ impl LdapConnector {
                     vec![attribute.single_text()?.into_bytes()],
                 ));
             } else if attribute.is(GROUPS) || (class.name == "group" && attribute.is(MEMBERS)) {
-                let uids = attribute.texts()?;
-                let membership = match kind {
-                    K::Replace => Membership::Replace(uids),
-                    K::Add => Membership::Add(uids),
-                    K::Delete => Membership::Remove(uids),
-                };
+                let membership = Membership::of(kind, attribute.texts()?);
                 if attribute.is(GROUPS) {
                     plan.groups = Some(membership);
                 } else {
@@ -245,62 +229,30 @@ impl LdapConnector {
         membership: Membership,
     ) -> Result<(), Error> {
         let settings = self.settings();
-        let member = &settings.member_attribute;
-        let (join, leave) = match membership {
-            Membership::Add(uids) => (self.dir.dns_of(&settings.group, &uids)?, Vec::new()),
-            Membership::Remove(uids) => (Vec::new(), self.dir.dns_of(&settings.group, &uids)?),
-            Membership::Replace(uids) => {
-                let wanted = self.dir.dns_of(&settings.group, &uids)?;
-                let join = wanted
-                    .iter()
-                    .filter(|g| !current.iter().any(|c| c.eq_ignore_ascii_case(g)))
-                    .cloned()
-                    .collect();
-                let leave = current
-                    .iter()
-                    .filter(|c| !wanted.iter().any(|g| g.eq_ignore_ascii_case(c)))
-                    .cloned()
-                    .collect();
-                (join, leave)
-            }
-        };
-        for group in join {
-            match self.dir.conn.modify(
-                &group,
-                &[Modification::add(member, vec![dn.as_bytes().to_vec()])],
-            ) {
-                // Already a member: the goal holds.
-                Err(ldap::LdapError::Server(r)) if r.code == 20 => {}
-                other => other?,
-            }
-        }
-        for group in leave {
-            match self.dir.conn.modify(
-                &group,
-                &[Modification::delete(member, vec![dn.as_bytes().to_vec()])],
-            ) {
-                Err(ldap::LdapError::Server(r)) if r.code == 16 => {}
-                other => other?,
-            }
-        }
+        let named = self.dir.dns_of(&settings.group, membership.uids())?;
+        GroupChanges::plan(current, &membership, named).apply(
+            &self.dir.conn,
+            dn,
+            &settings.member_attribute,
+            ldap::ALREADY_MEMBER,
+            ldap::NOT_MEMBER,
+        )?;
         Ok(())
     }
 
     fn member_modifications(&self, membership: Membership) -> Result<Modification, Error> {
         let settings = self.settings();
         let member = &settings.member_attribute;
-        let dns = |uids: &[String]| -> Result<Vec<Vec<u8>>, Error> {
-            Ok(self
-                .dir
-                .dns_of(&settings.account, uids)?
-                .into_iter()
-                .map(String::into_bytes)
-                .collect())
-        };
+        let dns: Vec<Vec<u8>> = self
+            .dir
+            .dns_of(&settings.account, membership.uids())?
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
         Ok(match membership {
-            Membership::Replace(uids) => Modification::replace(member, dns(&uids)?),
-            Membership::Add(uids) => Modification::add(member, dns(&uids)?),
-            Membership::Remove(uids) => Modification::delete(member, dns(&uids)?),
+            Membership::Replace(_) => Modification::replace(member, dns),
+            Membership::Add(_) => Modification::add(member, dns),
+            Membership::Remove(_) => Modification::delete(member, dns),
         })
     }
 
@@ -407,7 +359,7 @@ impl Connector for LdapConnector {
         // Re-enabling an enabled account is no change, not an error.
         if let Disable::Attribute { name, .. } = &settings.disable {
             plan.modifications.retain(|m| {
-                !(m.kind == ldap::ModifyKind::Delete
+                !(m.kind == ModifyKind::Delete
                     && m.values.is_empty()
                     && m.attribute.eq_ignore_ascii_case(name)
                     && !entry.has(name))
@@ -466,7 +418,7 @@ impl Connector for LdapConnector {
             .page_size(query.page.size);
         let cookie = ldap::decode_cookie(&query.page.cookie)?;
         let page = self.dir.conn.search_page(&request, &cookie).map_err(|e| match e {
-            ldap::LdapError::Server(r) if !cookie.is_empty() && matches!(r.code, 2 | 53) => {
+            ldap::LdapError::Server(r) if !cookie.is_empty() && matches!(r.code, ldap::codes::PROTOCOL_ERROR | ldap::codes::UNWILLING_TO_PERFORM) => {
                 Error::invalid(format!(
                     "the page cookie is no longer valid (the directory connection was re-opened): start the search again ({})",
                     r.message

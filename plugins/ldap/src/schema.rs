@@ -2,10 +2,11 @@
 //! each class's attributes are the MUST and MAY of its object classes and
 //! their superclasses, typed by syntax.
 
+use crate::MEMBERS;
 use crate::directory::Directory;
 use crate::settings::ClassSettings;
-use crate::{ENABLE, GROUPS, MEMBERS, NAME, PASSWORD};
 use provisio_sdk::ldap::{Scope, SearchRequest};
+use provisio_sdk::names::{ENABLE, GROUPS, NAME, PASSWORD};
 use provisio_sdk::{AttributeInfo, ClassInfo, Error, ObjectSchema, ValueType};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -20,8 +20,8 @@
 //! | `account.disabled_base` | none | with `disable = move`: where disabled accounts go |
 //! | `sync.accesslog_base` | none | OpenLDAP accesslog suffix (e.g. `cn=accesslog`): reports deletes |
 
+use provisio_sdk::ldap::AttributeMap;
 use provisio_sdk::{Config, Error};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Disable {
@@ -38,7 +38,9 @@ pub struct ClassSettings {
     pub naming: String,
     pub uid: String,
     /// Provisio attribute → LDAP attribute, for those that differ.
-    pub mapping: BTreeMap<String, String>,
+    pub mapping: AttributeMap,
+    /// `(objectClass=<structural class>)`: the last configured class.
+    pub filter: String,
 }
 
 impl ClassSettings {
@@ -50,20 +52,18 @@ impl ClassSettings {
         naming: &str,
     ) -> Result<Self, Error> {
         let key = |k: &str| format!("{name}.{k}");
-        let prefix = format!("{name}.attribute.");
-        let mapping = config
-            .keys()
-            .iter()
-            .filter_map(|k| {
-                let attribute = k.strip_prefix(&prefix)?;
-                Some((attribute.to_owned(), config.get(k)?))
-            })
-            .collect();
+        let mapping = AttributeMap::new(config.prefixed(&format!("{name}.attribute.")));
         let mut object_classes = config.list(&key("object_classes"), ',');
         if object_classes.is_empty() {
             object_classes.push(object_class.to_owned());
         }
+        let structural = object_classes.last().expect("at least one object class");
+        let filter = format!(
+            "(objectClass={})",
+            provisio_sdk::ldap::escape_filter_value(structural)
+        );
         Ok(ClassSettings {
+            filter,
             name,
             base: config
                 .get(&key("base"))
@@ -81,30 +81,17 @@ impl ClassSettings {
 
     /// The LDAP attribute behind a Provisio attribute.
     pub fn ldap_name<'a>(&'a self, attribute: &'a str) -> &'a str {
-        self.mapping
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(attribute))
-            .map_or(attribute, |(_, v)| v.as_str())
+        self.mapping.ldap_name(attribute)
     }
 
     /// The Provisio attribute behind an LDAP attribute.
     pub fn provisio_name<'a>(&'a self, ldap: &'a str) -> &'a str {
-        self.mapping
-            .iter()
-            .find(|(_, v)| v.eq_ignore_ascii_case(ldap))
-            .map_or(ldap, |(k, _)| k.as_str())
+        self.mapping.provisio_name(ldap)
     }
 
-    /// `(objectClass=<structural class>)`: the last configured class.
+    /// `(objectClass=<structural class>)`.
     pub fn class_filter(&self) -> String {
-        let class = self
-            .object_classes
-            .last()
-            .expect("at least one object class");
-        format!(
-            "(objectClass={})",
-            provisio_sdk::ldap::escape_filter_value(class)
-        )
+        self.filter.clone()
     }
 }
 

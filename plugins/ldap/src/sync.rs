@@ -241,3 +241,59 @@ pub fn changes(
         has_more,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_foreign_ones_are_refused() {
+        let position = Position {
+            csn: "20261201103000.123456Z#000000#000#000000".into(),
+            log: "20261201103000.000001Z".into(),
+        };
+        let parsed = parse(Some(&token(&position))).unwrap();
+        assert_eq!((parsed.csn, parsed.log), (position.csn, position.log));
+        assert!(
+            parse(None).unwrap().csn.is_empty(),
+            "no token starts from the beginning"
+        );
+        assert!(parse(Some("v2|x|y")).is_err());
+        assert!(parse(Some("v1|no-separator")).is_err());
+    }
+
+    #[test]
+    fn now_is_a_utc_timestamp_of_fourteen_digits() {
+        let t = timestamp(0);
+        assert_eq!(t.len(), SECONDS);
+        assert!(t.bytes().all(|b| b.is_ascii_digit()), "{t}");
+        assert!(t.as_str() > "20250101000000", "{t}");
+        assert!(timestamp(86_400) < t, "a day back is earlier");
+    }
+
+    #[test]
+    fn changes_order_by_second_then_entries_before_deletes() {
+        let entry = |csn: &str| Change::Entry {
+            csn: csn.into(),
+            entry: ldap::Entry {
+                dn: "uid=a".into(),
+                attributes: vec![],
+            },
+        };
+        let delete = |start: &str| Change::Delete {
+            start: start.into(),
+            uid: "u".into(),
+        };
+        let mut changes = [
+            delete("20261201103000.000001Z"),
+            entry("20261201103000.900000Z#0"),
+            entry("20261201102959.000000Z#0"),
+        ];
+        changes.sort_by(|a, b| a.key().cmp(&b.key()));
+        let kinds: Vec<u8> = changes.iter().map(|c| c.key().1).collect();
+        assert_eq!(kinds, vec![0, 0, 1]);
+        assert!(
+            matches!(&changes[0], Change::Entry { csn, .. } if csn.starts_with("20261201102959"))
+        );
+    }
+}

@@ -29,7 +29,7 @@ use provisio_sdk::filter::{AttrExp, AttrPath, Filter, Operands};
 use provisio_sdk::{
     Attribute, AttributeChange, AttributeInfo, Capabilities, ClassInfo, Config, Connector,
     ConnectorInfo, ConnectorObject, DeltaKind, Error, ObjectSchema, Page, Query, SyncBatch,
-    SyncDelta, SyncRequest, Value, ValueType, export_connector,
+    SyncDelta, SyncRequest, Value, ValueType, export_connector, names,
 };
 use serde_json::{Value as Json, json};
 use settings::Settings;
@@ -149,9 +149,9 @@ impl ScimConnector {
     fn path(&self, class: &Class, attribute: &str) -> Result<Path, Error> {
         let lower = attribute.to_ascii_lowercase();
         let special = match lower.as_str() {
-            "__name__" => Some(class.naming),
-            "__enable__" if class.name == "account" => Some("active"),
-            "__password__" if class.name == "account" => Some("password"),
+            names::NAME => Some(class.naming),
+            names::ENABLE if class.name == "account" => Some("active"),
+            names::PASSWORD if class.name == "account" => Some("password"),
             _ => None,
         };
         if let Some(p) = special {
@@ -226,12 +226,12 @@ impl ScimConnector {
             }
         }
         if class.name == "account"
-            && want("__enable__")
+            && want(names::ENABLE)
             && let Some(active) = resource.get("active").and_then(Json::as_bool)
         {
             object
                 .attributes
-                .push(Attribute::single("__enable__", active));
+                .push(Attribute::single(names::ENABLE, active));
         }
         Ok(object)
     }
@@ -469,10 +469,10 @@ impl Connector for ScimConnector {
                 },
                 None => continue,
             };
-            let mut attributes = vec![AttributeInfo::new("__name__", ValueType::Text).required()];
+            let mut attributes = vec![AttributeInfo::new(names::NAME, ValueType::Text).required()];
             if class.name == "account" {
-                attributes.push(AttributeInfo::new("__enable__", ValueType::Boolean));
-                attributes.push(AttributeInfo::new("__password__", ValueType::Text).write_only());
+                attributes.push(AttributeInfo::new(names::ENABLE, ValueType::Boolean));
+                attributes.push(AttributeInfo::new(names::PASSWORD, ValueType::Text).write_only());
             }
             for (attribute, path) in self.mapping(class) {
                 let Some(mut info) =
@@ -523,7 +523,7 @@ impl Connector for ScimConnector {
         }
         if resource.get(class.naming).is_none() {
             return Err(Error::invalid_attribute(
-                "__name__",
+                names::NAME,
                 format!("is required ({})", class.naming),
             ));
         }

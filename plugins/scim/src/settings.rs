@@ -59,15 +59,7 @@ pub struct Settings {
 }
 
 fn mapping(config: &Config, class: &str, defaults: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let prefix = format!("{class}.attribute.");
-    let configured: BTreeMap<String, String> = config
-        .keys()
-        .iter()
-        .filter_map(|k| {
-            let name = k.strip_prefix(&prefix)?;
-            Some((name.to_owned(), config.get(k)?))
-        })
-        .collect();
+    let configured = config.prefixed(&format!("{class}.attribute."));
     if configured.is_empty() {
         defaults
             .iter()

@@ -12,10 +12,7 @@ use std::rc::Rc;
 /// so callers varying their attribute sets cannot grow it without bound.
 const MAX_INSERT_SHAPES: usize = 64;
 
-pub const NAME: &str = "__name__";
-pub const ENABLE: &str = "__enable__";
-pub const PASSWORD: &str = "__password__";
-pub const GROUPS: &str = "__groups__";
+pub use provisio_sdk::names::{ENABLE, GROUPS, NAME, PASSWORD};
 
 pub struct ClassTable {
     pub settings: ClassSettings,
@@ -332,7 +329,7 @@ pub fn text_of(value: &SqlValue) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
@@ -346,7 +343,7 @@ mod tests {
         }
     }
 
-    fn accounts() -> ClassTable {
+    pub(crate) fn accounts() -> ClassTable {
         let settings = ClassSettings {
             class: "account".into(),
             table: "accounts".into(),

@@ -156,3 +156,61 @@ fn comparable(column: &Column, attribute: &str, value: &CompValue) -> Result<Sql
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provisio_sdk::sql::Dialect;
+
+    fn translate(filter: &str) -> Result<Statement, Error> {
+        let table = crate::class_table::tests::accounts();
+        let filter = provisio_sdk::filter::parse(filter).unwrap();
+        let mut statement = Statement::new(Dialect::Postgres, "");
+        push_filter(&mut statement, &table, &filter)?;
+        Ok(statement)
+    }
+
+    #[test]
+    fn values_become_parameters_and_text_compares_ignoring_case() {
+        let s = translate(r#"username eq "O'Brien" and not (department co "50%_")"#).unwrap();
+        assert_eq!(
+            s.text,
+            r#"(LOWER("username") = LOWER($1) AND NOT COALESCE((LOWER(CAST("department" AS TEXT)) LIKE LOWER($2) ESCAPE '\'), FALSE))"#
+        );
+        assert_eq!(
+            s.params,
+            vec![
+                SqlValue::Text("O'Brien".into()),
+                SqlValue::Text(r"%50\%\_%".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn ne_matches_absent_values_and_pr_skips_empty_text() {
+        let s = translate(r#"department ne "x" or department pr"#).unwrap();
+        assert_eq!(
+            s.text,
+            r#"((LOWER("department") IS NULL OR LOWER("department") <> LOWER($1)) OR ("department" IS NOT NULL AND "department" <> ''))"#
+        );
+        assert_eq!(
+            translate("department eq null").unwrap().text,
+            r#""department" IS NULL"#
+        );
+    }
+
+    #[test]
+    fn refuses_what_a_column_cannot_answer() {
+        let e = translate("department gt null").unwrap_err();
+        assert!(
+            format!("{e:?}").contains("null only compares with eq and ne"),
+            "{e:?}"
+        );
+        let e = translate(r#"emails[type eq "work"]"#).unwrap_err();
+        assert!(format!("{e:?}").contains("value paths"), "{e:?}");
+        assert!(
+            translate(r#"shoeSize eq "44""#).is_err(),
+            "unknown attribute"
+        );
+    }
+}

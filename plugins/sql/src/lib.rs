@@ -29,7 +29,7 @@ use provisio_sdk::{
     ConnectorInfo, ConnectorObject, Error, Filter, ObjectSchema, Page, Query, SyncBatch,
     SyncRequest, Value, ValueType, export_connector,
 };
-use settings::{Membership, Settings};
+use settings::{MembershipTable, Settings};
 use table::{Queries, Statement, ident};
 
 pub struct SqlConnector {
@@ -106,7 +106,7 @@ impl SqlConnector {
 
     /// `<head> <membership table> WHERE <account> = uid`, ids compared as
     /// text whatever the columns' types.
-    fn memberships_of(&self, m: &Membership, head: &str, uid: &str) -> Statement {
+    fn memberships_of(&self, m: &MembershipTable, head: &str, uid: &str) -> Statement {
         let mut statement = Statement::new(
             self.dialect,
             format!(

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 pub struct Settings {
     pub database: String,
     pub classes: Vec<ClassSettings>,
-    pub membership: Option<Membership>,
+    pub membership: Option<MembershipTable>,
     pub password_hash: PasswordHash,
 }
 
@@ -59,7 +59,7 @@ pub struct Deletes {
 }
 
 #[derive(Debug, Clone)]
-pub struct Membership {
+pub struct MembershipTable {
     pub table: String,
     pub account: String,
     pub group: String,
@@ -80,21 +80,13 @@ impl Settings {
         if class_names.is_empty() {
             return Err(Error::invalid("configuration key `classes` names no class"));
         }
-        let keys = config.keys();
         let mut classes = Vec::new();
         for class in class_names {
             let get = |k: &str| config.get(&format!("{class}.{k}"));
             let key = get("key").unwrap_or_else(|| "id".to_owned());
-            let prefix = format!("{class}.attribute.");
-            let renames = keys
-                .iter()
-                .filter_map(|k| k.strip_prefix(&prefix))
-                .map(|attribute| {
-                    let column = config
-                        .get(&format!("{prefix}{attribute}"))
-                        .unwrap_or_default();
-                    (attribute.to_owned(), column)
-                })
+            let renames = config
+                .prefixed(&format!("{class}.attribute."))
+                .into_iter()
                 .collect();
             let deletes = get("deletes.table").map(|table| Deletes {
                 table,
@@ -120,7 +112,7 @@ impl Settings {
                 class,
             });
         }
-        let membership = config.get("membership.table").map(|table| Membership {
+        let membership = config.get("membership.table").map(|table| MembershipTable {
             table,
             account: config
                 .get("membership.account")

@@ -245,6 +245,7 @@ pub fn placeholder(dialect: Dialect, index: usize) -> String {
 }
 
 /// A statement being built: its text and its parameters, in step.
+#[derive(Debug)]
 pub struct Statement {
     pub dialect: Dialect,
     pub text: String,

@@ -16,7 +16,9 @@ pub fn escape_filter_bytes(value: &[u8]) -> String {
     value.iter().map(|b| format!("\\{b:02x}")).collect()
 }
 
-fn escape_bytes(value: &[u8]) -> String {
+/// `value` escaped as [`escape_filter_value`] does, for bytes that may not
+/// be UTF-8.
+pub(crate) fn escape_bytes(value: &[u8]) -> String {
     let mut out = String::with_capacity(value.len() + 8);
     for &b in value {
         match b {
