@@ -36,6 +36,11 @@ bash scripts/servers/slapd.sh install
 bash scripts/servers/samba.sh install
 bash scripts/servers/scim.sh >/dev/null
 
+echo "==> module cycles (host, SDK, connectors)"
+for src in host/src sdk/src plugins/*/src; do
+    python3 scripts/module-cycles.py "$src"
+done
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

@@ -3,10 +3,14 @@
 //! Data flows one way: [`api`] (HTTP) → [`engine`] (durable queue, order,
 //! retries, policies) → [`runtime`] (the wasmtime sandbox) → connector
 //! components, with [`store`] (operations, links, the audit log) beside the
-//! engine, and the [`registry`] of connector versions between the engine and
-//! the runtime. [`watch`] is a second way in beside the API (connector
-//! files dropped in a directory). [`server`] assembles them from a
-//! [`config`]; [`cli`] is the command line.
+//! engine, and the `registry` of connector versions between the engine and
+//! the runtime. `watch` is a second way in beside the API (connector files
+//! dropped in a directory). [`server`] assembles them from a [`config`];
+//! [`cli`] is the command line. `secret` and `setting` are leaves every
+//! layer may use. Modules that are not `pub` are used only inside the
+//! crate, so the compiler reports their dead code.
+
+#![deny(unsafe_code)]
 
 pub mod api;
 pub mod bundled;
@@ -15,10 +19,10 @@ pub mod config;
 pub mod engine;
 pub mod keys;
 pub mod model;
-pub mod registry;
+mod registry;
 pub mod runtime;
-pub mod secret;
+mod secret;
 pub mod server;
-pub mod setting;
+mod setting;
 pub mod store;
-pub mod watch;
+mod watch;

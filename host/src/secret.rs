@@ -52,7 +52,7 @@ impl<'de> serde::Deserialize<'de> for SecretRef {
         struct RefVisitor;
         impl<'de> Visitor<'de> for RefVisitor {
             type Value = SecretRef;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(EXPECTED)
             }
             fn visit_str<E: Error>(self, _: &str) -> Result<SecretRef, E> {

@@ -55,6 +55,21 @@ fn inspect_describes_a_connector() {
 }
 
 #[test]
+fn connector_inspect_and_its_older_spelling_agree() {
+    let new = provisio(&["connector", "inspect", "bundled:csv", "--json"]);
+    assert!(new.status.success(), "{}", stderr(&new));
+    let old = provisio(&["plugin", "inspect", "bundled:csv", "--json"]);
+    assert_eq!(stdout_json(&new), stdout_json(&old));
+    // Inspecting reads a file: no host and no token are needed.
+    let new = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(["connector", "inspect", "bundled:csv"])
+        .env_remove("PROVISIO_TOKEN")
+        .output()
+        .unwrap();
+    assert!(new.status.success(), "{}", stderr(&new));
+}
+
+#[test]
 fn inspect_refuses_what_is_not_a_connector() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("notes.wasm");

@@ -176,7 +176,7 @@ async fn store_cost() {
             target: "t".into(),
             class: "account".into(),
             identity: format!("u{i}"),
-            kind: provisio_host::engine::OperationKind::Create,
+            kind: OperationKind::Create,
             payload: json!({"attributes": {"__name__": "x"}}),
             sealed_secret: None,
             status: Status::Queued,

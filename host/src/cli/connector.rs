@@ -1,7 +1,7 @@
-//! `provisio connector …`: upload a connector version to a running host,
-//! list versions, activate one on a target, roll a target back, remove a
-//! version no target needs — over the host's HTTP API, with an operator's
-//! token.
+//! `provisio connector …`: inspect a connector file; upload a connector
+//! version to a running host, list versions, activate one on a target, roll
+//! a target back, remove a version no target needs — over the host's HTTP
+//! API, with an operator's token.
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -29,6 +29,9 @@ pub struct ConnectorArgs {
 
 #[derive(Subcommand)]
 enum ConnectorCommand {
+    /// Show a connector's name, version, contract, capabilities and
+    /// imports (a file or `bundled:<name>`; no host needed).
+    Inspect(super::inspect::InspectArgs),
     /// Upload a `.wasm`; the host validates and keeps it.
     Upload {
         file: PathBuf,
@@ -68,7 +71,11 @@ enum ConnectorCommand {
     Remove { version: String },
 }
 
-pub async fn run(args: ConnectorArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let command = match args.command {
+        ConnectorCommand::Inspect(inspect) => return super::inspect::run(inspect, cache_dir),
+        command => command,
+    };
     let token = std::env::var(&args.token_env)
         .with_context(|| format!("set {} to an operator's API token", args.token_env))?;
     let client = Client {
@@ -76,7 +83,8 @@ pub async fn run(args: ConnectorArgs) -> anyhow::Result<ExitCode> {
         base: args.url.trim_end_matches('/').to_owned(),
         token,
     };
-    match args.command {
+    match command {
+        ConnectorCommand::Inspect(_) => unreachable!("inspected above"),
         ConnectorCommand::Upload {
             file,
             activate,

@@ -1,4 +1,4 @@
-//! `provisio plugin inspect FILE`.
+//! `provisio connector inspect FILE`.
 
 use super::source;
 use clap::Args;

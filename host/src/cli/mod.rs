@@ -38,13 +38,10 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Connector versions on a running host: upload, list, activate, roll back.
+    /// Connectors: inspect a file; on a running host, upload, list,
+    /// activate, roll back. (`plugin` is an older spelling.)
+    #[command(alias = "plugin")]
     Connector(connector::ConnectorArgs),
-    /// Work with connector files.
-    Plugin {
-        #[command(subcommand)]
-        command: PluginCommand,
-    },
     /// Call one operation of a connector, JSON in and out.
     Invoke(invoke::InvokeArgs),
     /// Run the host: the engine and the HTTP API, as the configuration says.
@@ -65,12 +62,6 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum PluginCommand {
-    /// Show a connector's name, version, contract, capabilities and imports.
-    Inspect(inspect::InspectArgs),
-}
-
 /// Runs the command line; the binary's `main` is only this.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -87,10 +78,7 @@ pub fn main() -> ExitCode {
         .expect("start the tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Plugin {
-                command: PluginCommand::Inspect(args),
-            } => inspect::run(args, cache_dir),
-            Command::Connector(args) => connector::run(args).await,
+            Command::Connector(args) => connector::run(args, cache_dir).await,
             Command::Invoke(args) => invoke::run(args, cache_dir).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args, cache_dir).await,

@@ -12,6 +12,7 @@ mod tokens;
 
 pub use crate::runtime::capabilities::GrantsConfig;
 pub use crate::secret::SecretRef;
+pub use crate::setting::InvalidSetting;
 pub use target::{
     MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy, TargetConfig,
 };

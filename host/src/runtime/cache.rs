@@ -63,7 +63,9 @@ impl CompileCache {
             // SAFETY: the file was written by `store` below from
             // `Component::serialize` of this same engine configuration (the
             // engine hash is in its name), in a directory the host owns.
-            match unsafe { Component::deserialize_file(engine, path) } {
+            #[allow(unsafe_code)]
+            let deserialized = unsafe { Component::deserialize_file(engine, path) };
+            match deserialized {
                 Ok(component) => {
                     self.remember(hash, &component);
                     return Ok((component, CompileSource::Disk));

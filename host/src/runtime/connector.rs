@@ -10,10 +10,10 @@ use crate::runtime::cache::CompileSource;
 use crate::runtime::capabilities::Grants;
 use crate::runtime::error::{CallError, CallErrorKind, Operation};
 use crate::runtime::inspect::ComponentFacts;
-use crate::runtime::limits::CallLimits;
 use crate::runtime::pool::{GuestCall, InstancePool, PoolStats};
 use crate::runtime::size::ApproxSize;
 use crate::runtime::state::InstanceState;
+use crate::runtime::target::TargetSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -35,30 +35,6 @@ pub struct LoadedComponent {
     pub(crate) engine: Engine,
     pub(crate) pre: BindingsPre,
     pub(crate) max_memory_bytes: usize,
-}
-
-/// What a target grants its connector and how it limits it: the input of
-/// [`LoadedComponent::start`], then shared by the target's instances.
-#[derive(Debug, Clone)]
-pub struct TargetSettings {
-    /// The target's name, in logs and errors.
-    pub name: String,
-    pub grants: Grants,
-    pub limits: CallLimits,
-    /// Instances (and so concurrent calls) at most.
-    pub max_instances: usize,
-}
-
-impl TargetSettings {
-    /// Nothing granted, default limits.
-    pub fn new(name: impl Into<String>) -> Self {
-        TargetSettings {
-            name: name.into(),
-            grants: Grants::default(),
-            limits: CallLimits::default(),
-            max_instances: 4,
-        }
-    }
 }
 
 /// Settings a target cannot start with.

@@ -25,6 +25,7 @@ mod limits;
 mod pool;
 mod size;
 mod state;
+mod target;
 
 pub use crate::secret::Secret;
 pub use bindings::{SUPPORTED as SUPPORTED_CONTRACTS, supported_description};
@@ -32,12 +33,13 @@ pub use cache::{CompileSource, content_hash};
 pub use capabilities::Grants;
 pub use capabilities::config::ConfigGrant;
 pub use capabilities::directory::{DirectoryGrant, GUEST_PATH};
-pub use connector::{Blocking, Connector, LoadedComponent, StartError, TargetSettings};
+pub use connector::{Blocking, Connector, LoadedComponent, StartError};
 pub use engine::EngineSettings;
 pub use error::{CallError, CallErrorKind, LoadError, Operation};
 pub use inspect::{CONNECTOR_EXPORT, CONNECTOR_PACKAGE, ComponentFacts};
 pub use limits::CallLimits;
 pub use pool::PoolStats;
+pub use target::TargetSettings;
 
 use bindings::BindingsPre;
 use cache::CompileCache;

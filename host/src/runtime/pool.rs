@@ -8,10 +8,10 @@
 
 use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
 use crate::runtime::capabilities::wasi::panic_message;
-use crate::runtime::connector::TargetSettings;
 use crate::runtime::error::CallErrorKind;
 use crate::runtime::size::ApproxSize;
 use crate::runtime::state::InstanceState;
+use crate::runtime::target::TargetSettings;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};

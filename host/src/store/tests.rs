@@ -15,7 +15,7 @@ fn new_op(id: &str, identity: &str, key: Option<&str>) -> NewOperation {
         target: "hr".into(),
         class: "account".into(),
         identity: identity.into(),
-        kind: crate::store::OperationKind::Create,
+        kind: OperationKind::Create,
         payload: json!({"attributes": {"userName": identity}}),
         sealed_secret: Some(vec![1, 2, 3]),
         status: Status::Queued,

@@ -18,14 +18,16 @@
 //!   `startIndex`/`count`.
 
 mod client;
+mod listing;
 mod mapping;
 mod schema;
 pub mod settings;
 
 use client::Method;
 use client::Scim;
+use listing::{CURSOR_COOKIE, Features, Listed, Paging};
 use mapping::{Path, encode_query};
-use provisio_sdk::filter::{AttrExp, AttrPath, Filter, Operands};
+use provisio_sdk::filter::Filter;
 use provisio_sdk::{
     Attribute, AttributeChange, AttributeInfo, Capabilities, ClassInfo, Config, Connector,
     ConnectorInfo, ConnectorObject, DeltaKind, Error, ObjectSchema, Page, Query, SyncBatch,
@@ -58,37 +60,6 @@ const GROUP: Class = Class {
     schema: GROUP_SCHEMA,
     naming: "displayName",
 };
-
-/// What the service says it supports.
-#[derive(Clone, Copy)]
-struct Features {
-    patch: bool,
-    etag: bool,
-    /// Pages by cursor (RFC 9865 `pagination.cursor`).
-    cursor: bool,
-    /// Pages by `startIndex` (RFC 7644; true unless `pagination.index` says not).
-    index: bool,
-}
-
-/// Where a list request starts.
-#[derive(Debug, Clone, Copy)]
-enum Paging<'a> {
-    /// `startIndex`, 1-based.
-    Index(u64),
-    /// A cursor from `nextCursor`, or none for the first page.
-    Cursor(Option<&'a str>),
-}
-
-/// One page of a list response.
-struct Listed {
-    resources: Vec<Json>,
-    total: u64,
-    next_cursor: Option<String>,
-}
-
-/// Search cookies of cursor paging: `c:<count>:<cursor>` (a cursor is only
-/// valid with the `count` it was issued for).
-const CURSOR_COOKIE: &str = "c:";
 
 pub struct ScimConnector {
     settings: Settings,
@@ -234,182 +205,6 @@ impl ScimConnector {
                 .push(Attribute::single(names::ENABLE, active));
         }
         Ok(object)
-    }
-
-    fn features(&mut self) -> Result<Features, Error> {
-        if let Some(f) = self.features {
-            return Ok(f);
-        }
-        let config = self
-            .scim
-            .send(Method::Get, "/ServiceProviderConfig", None, None)?
-            .body;
-        let supported = |key: &str| {
-            config
-                .get(key)
-                .and_then(|v| v.get("supported"))
-                .and_then(Json::as_bool)
-                .unwrap_or(false)
-        };
-        let pagination = |key: &str| {
-            config
-                .get("pagination")
-                .and_then(|p| p.get(key))
-                .and_then(Json::as_bool)
-        };
-        let features = Features {
-            patch: supported("patch"),
-            etag: supported("etag"),
-            cursor: pagination("cursor").unwrap_or(false),
-            index: pagination("index").unwrap_or(true),
-        };
-        self.features = Some(features);
-        Ok(features)
-    }
-
-    fn fetch(&self, class: &Class, uid: &str) -> Result<(Json, Option<String>), Error> {
-        let answer = self.scim.send(
-            Method::Get,
-            &format!("{}/{}", class.endpoint, encode_query(uid)),
-            None,
-            None,
-        )?;
-        let etag = answer.etag.or_else(|| {
-            answer
-                .body
-                .pointer("/meta/version")
-                .and_then(Json::as_str)
-                .map(str::to_owned)
-        });
-        Ok((answer.body, etag))
-    }
-
-    /// The filter with Provisio attribute names turned into SCIM paths.
-    fn scim_filter(&self, class: &Class, filter: &Filter) -> Result<Filter, Error> {
-        let map_path = |path: &AttrPath| -> Result<AttrPath, Error> {
-            let name = match &path.sub_attr {
-                Some(sub) => format!("{}.{sub}", path.name),
-                None => path.name.clone(),
-            };
-            let scim = match name.to_ascii_lowercase().as_str() {
-                "uid" | "id" => Path::parse("id"),
-                "name" => Path::parse(class.naming),
-                "enable" if class.name == "account" => Path::parse("active"),
-                _ => self.path(class, &name).map_err(|_| {
-                    Error::invalid(format!("filter: no SCIM mapping for attribute {name:?}"))
-                })?,
-            };
-            let (uri, name, sub_attr) = scim.filter_path();
-            Ok(AttrPath {
-                uri,
-                name,
-                sub_attr,
-            })
-        };
-        Ok(match filter {
-            Filter::Attr(AttrExp::Present(p)) => Filter::Attr(AttrExp::Present(map_path(p)?)),
-            Filter::Attr(AttrExp::Comparison(p, op, v)) => {
-                Filter::Attr(AttrExp::Comparison(map_path(p)?, op.clone(), v.clone()))
-            }
-            Filter::ValuePath(_) => {
-                return Err(Error::invalid(
-                    "filter: value paths are not translated; use mapped attributes",
-                ));
-            }
-            Filter::Not(inner) => Filter::Not(Box::new(self.scim_filter(class, inner)?)),
-            Filter::And(operands) => {
-                let mapped = operands
-                    .iter()
-                    .map(|f| self.scim_filter(class, f))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Filter::And(Operands::new(mapped).map_err(|e| Error::invalid(e.to_string()))?)
-            }
-            Filter::Or(operands) => {
-                let mapped = operands
-                    .iter()
-                    .map(|f| self.scim_filter(class, f))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Filter::Or(Operands::new(mapped).map_err(|e| Error::invalid(e.to_string()))?)
-            }
-        })
-    }
-
-    fn list(
-        &self,
-        class: &Class,
-        filter: Option<String>,
-        paging: Paging<'_>,
-        count: u32,
-        extra: &str,
-    ) -> Result<Listed, Error> {
-        let mut query = match paging {
-            Paging::Index(start) => format!("?startIndex={start}&count={count}{extra}"),
-            Paging::Cursor(cursor) => format!(
-                "?cursor={}&count={count}{extra}",
-                encode_query(cursor.unwrap_or_default())
-            ),
-        };
-        if let Some(f) = filter {
-            query.push_str(&format!("&filter={}", encode_query(&f)));
-        }
-        let body = self
-            .scim
-            .send(
-                Method::Get,
-                &format!("{}{query}", class.endpoint),
-                None,
-                None,
-            )?
-            .body;
-        let total = body.get("totalResults").and_then(Json::as_u64).unwrap_or(0);
-        let resources = body
-            .get("Resources")
-            .and_then(Json::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let next_cursor = body
-            .get("nextCursor")
-            .and_then(Json::as_str)
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned);
-        Ok(Listed {
-            resources,
-            total,
-            next_cursor,
-        })
-    }
-
-    /// One page by cursor; the cookie carries the next cursor and its count.
-    fn cursor_page(
-        &self,
-        class: &Class,
-        filter: Option<String>,
-        cursor: Option<&str>,
-        count: u32,
-        attributes: &[String],
-    ) -> Result<Page, Error> {
-        let listed = self.list(class, filter, Paging::Cursor(cursor), count, "")?;
-        let objects = listed
-            .resources
-            .iter()
-            .map(|r| self.object(class, r, attributes))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            cookie: listed
-                .next_cursor
-                .map(|next| format!("{CURSOR_COOKIE}{count}:{next}")),
-            objects,
-            remaining: None,
-        })
-    }
-
-    /// The first page, by index where the service pages by index.
-    fn first_page(&mut self) -> Result<Paging<'static>, Error> {
-        Ok(if self.features()?.index {
-            Paging::Index(1)
-        } else {
-            Paging::Cursor(None)
-        })
     }
 }
 

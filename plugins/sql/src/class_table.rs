@@ -265,7 +265,7 @@ impl ClassTable {
     }
 
     /// `SELECT <columns> FROM <table>`, the columns in [`Self::read_row`]'s order.
-    pub fn select(&self, dialect: provisio_sdk::sql::Dialect) -> Statement {
+    pub fn select(&self, dialect: Dialect) -> Statement {
         Statement::new(
             dialect,
             format!("SELECT {} FROM {}", self.select_list(), self.table()),

@@ -159,7 +159,7 @@ fn bind_updated(statement: &mut Statement, column: &Column, value: &str) -> Resu
 fn mirror(column: &Column, name: &str) -> Column {
     Column {
         name: name.to_owned(),
-        quoted: crate::table::ident(name),
+        quoted: ident(name),
         ..column.clone()
     }
 }

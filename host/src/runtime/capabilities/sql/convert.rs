@@ -2,22 +2,11 @@
 //! bound by type, result columns read by type.
 
 use super::error::SqlError;
-use super::grant::{Column, RowShape, Rows};
+use super::rows::{Column, RowShape, Rows, SqlValue};
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgArguments, PgRow, PgTypeInfo};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite, TypeInfo, ValueRef};
-
-/// A parameter or column value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    Null,
-    Boolean(bool),
-    Integer(i64),
-    Real(f64),
-    Text(String),
-    Blob(Vec<u8>),
-}
 
 /// A PostgreSQL NULL whose type the server infers from where it is used,
 /// so `NULL` fits a column of any type.

@@ -1,8 +1,9 @@
 //! The databases of one target: host-owned pools, and the statements a
 //! connector runs through them.
 
-use super::convert::{self, SqlValue};
+use super::convert;
 use super::error::SqlError;
+use super::rows::{Column, RowShape, Rows, SqlValue};
 use crate::secret::Secret;
 use futures_util::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -389,29 +390,6 @@ pub async fn ping_if_idle<C: sqlx::Connection>(
         conn.ping().await?;
     }
     Ok(true)
-}
-
-/// Whether a query's result describes its columns (`query`) or carries
-/// only the values (`query-values`, for a connector that knows what it
-/// selected: two strings per column fewer to copy into the guest).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowShape {
-    Described,
-    ValuesOnly,
-}
-
-/// A column as the connector sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    pub name: String,
-    pub type_name: String,
-}
-
-/// Rows of a result, in the order of `columns`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Rows {
-    pub columns: Vec<Column>,
-    pub rows: Vec<Vec<SqlValue>>,
 }
 
 /// The host side of a connector's `database` handle.

@@ -11,15 +11,16 @@ mod config;
 mod convert;
 mod error;
 mod grant;
+mod rows;
 mod v0_1_1;
 
 pub use config::{SqlConfig, SqlDatabaseConfig};
-pub use convert::SqlValue;
 pub use error::{ConstraintKind, SqlError};
 pub use grant::{
-    ALIVE_WITHOUT_PING, Column, CursorHandle, DatabaseHandle, DatabaseSpec, Dialect, RowShape,
-    Rows, SqlGrant, TransactionHandle, ping_if_idle,
+    ALIVE_WITHOUT_PING, CursorHandle, DatabaseHandle, DatabaseSpec, Dialect, SqlGrant,
+    TransactionHandle, ping_if_idle,
 };
+pub use rows::{Column, RowShape, Rows, SqlValue};
 
 use std::sync::Arc;
 use wasmtime::component::{Linker, ResourceTable};
