@@ -73,21 +73,29 @@ impl Server {
             engine: engine.clone(),
             tokens: Arc::new(Tokens::new(&config.tokens, config.server.insecure_no_auth)),
             max_connector_bytes: config.server.max_connector_bytes,
+            long_polls: Arc::new(tokio::sync::Semaphore::new(config.server.max_long_polls)),
         };
         api::health_recorder();
-        let app = api::router(state, config.server.max_body_bytes);
+        let app = api::router(
+            state,
+            api::RequestLimits {
+                max_body_bytes: config.server.max_body_bytes,
+                body_timeout: config.server.body_timeout,
+                request_timeout: config.server.request_timeout,
+            },
+        );
+        let limits = api::ConnectionLimits {
+            max_connections: config.server.max_connections,
+            header_read_timeout: config.server.header_read_timeout,
+        };
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let serving = tokio::spawn(api::serve(listener, app, limits, async {
+            let _ = stopped.await;
+        }));
         tracing::info!("listening on http://{addr}");
         Ok(Server {
             engine,

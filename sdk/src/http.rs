@@ -61,12 +61,20 @@ impl Response {
 
     /// `Retry-After` in milliseconds, when it is a number of seconds.
     pub fn retry_after_ms(&self) -> Option<u64> {
-        self.header("retry-after")?
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(|s| s * 1000)
+        retry_after_ms(self.header("retry-after")?)
     }
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3, delay-seconds) in
+/// milliseconds, saturating: a hostile or broken service cannot overflow
+/// it. The host caps what it waits at the target's `max_backoff` anyway.
+/// An HTTP-date is not read (None).
+pub fn retry_after_ms(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| s.saturating_mul(1000))
 }
 
 impl Request {
@@ -244,5 +252,15 @@ fn send_error(what: &str, url: &str, code: wasi::ErrorCode) -> Error {
             "{what}: the answer is larger than the target's grants.http.max_response_bytes"
         )),
         other => Error::unavailable(format!("{what}: {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retry_after_is_read_in_seconds_and_saturates() {
+        assert_eq!(super::retry_after_ms(" 7 "), Some(7000));
+        assert_eq!(super::retry_after_ms(&u64::MAX.to_string()), Some(u64::MAX));
+        assert_eq!(super::retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 }

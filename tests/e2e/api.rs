@@ -1,30 +1,11 @@
 //! The host's HTTP API end to end: real server, real HTTP, real store,
 //! the bundled CSV connector and the flaky fixture.
 
-use provisio_tests::fixtures;
-use provisio_tests::host::{CSV_CONFIG, OPERATOR, PROVISIONER, TestHost, csv_account};
+use provisio_tests::host::{
+    OPERATOR, PROVISIONER, TestHost, csv_account, csv_target, flaky_target,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-fn csv_target(name: &str, extra: &str) -> String {
-    format!(
-        "[targets.{name}]\nconnector = \"bundled:csv\"\n{extra}\n[targets.{name}.grants]\ndirectory = \"{{dir}}/{name}\"\n[targets.{name}.config]\n{CSV_CONFIG}\n"
-    )
-}
-
-fn flaky_target(name: &str, config: &str, extra: &str) -> String {
-    format!(
-        "[targets.{name}]\nconnector = {:?}\n{extra}\n[targets.{name}.grants]\ndirectory = \"{{dir}}/{name}\"\n[targets.{name}.config]\n{config}\n",
-        fixtures::FLAKY
-    )
-}
-
-/// A host with these targets, each granted `{dir}/<name>`.
-async fn host(targets: &[(&str, String)], server: &str) -> TestHost {
-    let toml: Vec<&str> = targets.iter().map(|(_, t)| t.as_str()).collect();
-    let names: Vec<&str> = targets.iter().map(|(n, _)| *n).collect();
-    TestHost::start(&toml.join("\n"), server, &names).await
-}
 
 fn csv_rows(host: &TestHost, target: &str) -> String {
     std::fs::read_to_string(host.path(&format!("{target}/accounts.csv"))).unwrap_or_default()
@@ -32,7 +13,7 @@ fn csv_rows(host: &TestHost, target: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_follow_list_and_decide() {
-    let host = host(
+    let host = TestHost::with_targets(
         &[
             ("hr", csv_target("hr", "")),
             ("gated", csv_target("gated", "approval = true")),
@@ -166,7 +147,7 @@ async fn submit_follow_list_and_decide() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authentication_and_roles() {
-    let host = host(&[("hr", csv_target("hr", ""))], "").await;
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
     let none = host.request(Method::GET, "/v1/targets", None, None).await;
     assert_eq!(
         (none.status, none.body["code"].as_str()),
@@ -217,7 +198,8 @@ async fn authentication_and_roles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_problems_and_store_nothing() {
-    let host = host(&[("hr", csv_target("hr", ""))], "max_body_bytes = 4096").await;
+    let host =
+        TestHost::with_targets(&[("hr", csv_target("hr", ""))], "max_body_bytes = 4096").await;
     let url = "/v1/targets/hr/operations";
     let raw = |body: &'static str, content_type: &'static str| {
         let client = reqwest::Client::new();
@@ -340,7 +322,7 @@ async fn bad_requests_are_problems_and_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_keys_return_the_first_operation() {
-    let host = host(&[("hr", csv_target("hr", ""))], "").await;
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
     let mut request = csv_account("e1", "1", "ada");
     request["idempotency_key"] = json!("hire-e1");
     let first = host
@@ -368,7 +350,7 @@ async fn idempotency_keys_return_the_first_operation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefer_wait_answers_when_the_operation_ends() {
-    let host = host(
+    let host = TestHost::with_targets(
         &[
             ("hr", csv_target("hr", "")),
             ("gated", csv_target("gated", "approval = true")),
@@ -458,10 +440,11 @@ async fn retries_back_off_then_succeed_or_give_up() {
         "[targets.limited.grants]",
         &format!(
             "{}\n[targets.limited.grants]",
-            retry.replace("{name}", "limited")
+            // The target's Retry-After (300 ms) is honoured within max_backoff.
+            retry.replace("{name}", "limited").replace("200ms", "1s")
         ),
     );
-    let host = host(&[("flaky", flaky), ("limited", limited)], "").await;
+    let host = TestHost::with_targets(&[("flaky", flaky), ("limited", limited)], "").await;
 
     let ok = host
         .run(
@@ -525,7 +508,7 @@ async fn retries_back_off_then_succeed_or_give_up() {
 async fn operations_on_one_account_run_in_order() {
     let flaky = flaky_target("flaky", "fail_first = \"1\"\ndelay_ms = \"2\"", "concurrency = 4")
         .replace("[targets.flaky.grants]", "[targets.flaky.retry]\ninitial_backoff = \"20ms\"\nmax_backoff = \"40ms\"\n[targets.flaky.grants]");
-    let host = host(&[("flaky", flaky)], "").await;
+    let host = TestHost::with_targets(&[("flaky", flaky)], "").await;
     let accounts = ["a", "b", "c", "d", "e"];
     let mut ids = Vec::new();
     for round in 0..8 {
@@ -567,7 +550,7 @@ async fn a_failing_target_is_quarantined_until_lifted() {
         "[targets.down.grants]",
         &format!("{extra}\n[targets.down.grants]"),
     );
-    let host = host(&[("down", down)], "").await;
+    let host = TestHost::with_targets(&[("down", down)], "").await;
     let ids: Vec<String> = submit_creates(&host, 6).await;
     for id in &ids[..4] {
         assert_eq!(host.wait(id).await["status"], "failed");
@@ -632,7 +615,7 @@ async fn submit_creates(host: &TestHost, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_policies_protection_and_safe_entitlements() {
-    let host = host(
+    let host = TestHost::with_targets(
         &[
             (
                 "soft",
@@ -757,7 +740,7 @@ async fn delete_policies_protection_and_safe_entitlements() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_never_reach_the_store_api_or_audit_in_clear() {
-    let host = host(&[("flaky", flaky_target("flaky", "", ""))], "").await;
+    let host = TestHost::with_targets(&[("flaky", flaky_target("flaky", "", ""))], "").await;
     let password = "Corr3ct-Horse-Battery-Staple";
     host.run("flaky", json!({"kind": "create", "identity": "e1", "attributes": {"__name__": "ada", "__password__": password}}))
         .await;
@@ -800,7 +783,7 @@ async fn passwords_never_reach_the_store_api_or_audit_in_clear() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_verifies_until_a_row_is_edited() {
-    let host = host(&[("hr", csv_target("hr", ""))], "").await;
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
     host.run("hr", csv_account("e1", "1", "ada")).await;
     let verify = host.get("/v1/audit/verify").await.body;
     assert_eq!(verify["ok"], true, "{verify}");
@@ -847,7 +830,8 @@ async fn the_audit_log_verifies_until_a_row_is_edited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn targets_health_metrics_and_openapi() {
-    let host = host(&[("hr", csv_target("hr", "description = \"HR\""))], "").await;
+    let host =
+        TestHost::with_targets(&[("hr", csv_target("hr", "description = \"HR\""))], "").await;
     host.run("hr", csv_account("e1", "1", "ada")).await;
     let targets = host.get("/v1/targets").await.body;
     assert_eq!(targets[0]["name"], "hr");
@@ -895,7 +879,7 @@ async fn targets_health_metrics_and_openapi() {
 /// an earlier attempt had started, takes it over, and counts as done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_cut_off_by_a_crash_is_recovered_not_duplicated() {
-    let mut host = host(&[("hr", csv_target("hr", ""))], "").await;
+    let mut host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
     host.run("hr", csv_account("e1", "1", "ada")).await;
     host.stop().await;
 
@@ -960,7 +944,7 @@ async fn the_rate_limit_spaces_attempts() {
         "",
         "concurrency = 4\nrate_limit = { per_second = 20.0, burst = 1 }",
     );
-    let host = host(&[("paced", limited)], "").await;
+    let host = TestHost::with_targets(&[("paced", limited)], "").await;
     let mut ids = Vec::new();
     for i in 0..6 {
         ids.push(

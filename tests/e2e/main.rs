@@ -3,6 +3,7 @@
 mod ad_connector;
 mod api;
 mod csv_connector;
+mod hardening;
 mod ldap_connector;
 mod load_errors;
 mod sandbox;

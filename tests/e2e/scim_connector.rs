@@ -604,7 +604,7 @@ async fn a_429_is_retried_after_its_retry_after_through_the_engine() {
     let token = secrets.path().join("token");
     std::fs::write(&token, "stub-token").unwrap();
     let targets = format!(
-        "[targets.saas]\nconnector = \"bundled:scim\"\n[targets.saas.retry]\nmax_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"50ms\"\n\
+        "[targets.saas]\nconnector = \"bundled:scim\"\n[targets.saas.retry]\nmax_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"2s\"\n\
          [targets.saas.grants.http]\nallow = [{base:?}]\ntimeout = \"5s\"\n\
          [targets.saas.config]\nbase_url = {base:?}\n[targets.saas.secrets]\ntoken = {{ file = {:?} }}\n",
         token.display().to_string()

@@ -61,6 +61,13 @@ impl TestHost {
         host
     }
 
+    /// A host with these targets (name, TOML), each granted `{dir}/<name>`.
+    pub async fn with_targets(targets: &[(&str, String)], server_toml: &str) -> TestHost {
+        let toml: Vec<&str> = targets.iter().map(|(_, t)| t.as_str()).collect();
+        let names: Vec<&str> = targets.iter().map(|(n, _)| *n).collect();
+        TestHost::start(&toml.join("\n"), server_toml, &names).await
+    }
+
     /// Replaces the `[targets.*]` tables the next restart uses.
     pub fn set_targets(&mut self, targets_toml: &str) {
         self.targets_toml = targets_toml.replace("{dir}", &self.dir.path().display().to_string());
@@ -293,6 +300,23 @@ sha256 = "{feed}"
             }
         }
     }
+}
+
+/// `[targets.<name>]` on the bundled CSV connector with [`CSV_CONFIG`],
+/// granted `{dir}/<name>`, with `extra` lines in the target's table.
+pub fn csv_target(name: &str, extra: &str) -> String {
+    format!(
+        "[targets.{name}]\nconnector = \"bundled:csv\"\n{extra}\n[targets.{name}.grants]\ndirectory = \"{{dir}}/{name}\"\n[targets.{name}.config]\n{CSV_CONFIG}\n"
+    )
+}
+
+/// `[targets.<name>]` on the flaky fixture with its `config` lines,
+/// granted `{dir}/<name>`, with `extra` lines in the target's table.
+pub fn flaky_target(name: &str, config: &str, extra: &str) -> String {
+    format!(
+        "[targets.{name}]\nconnector = {:?}\n{extra}\n[targets.{name}.grants]\ndirectory = \"{{dir}}/{name}\"\n[targets.{name}.config]\n{config}\n",
+        crate::fixtures::FLAKY
+    )
 }
 
 /// A create request for the CSV targets of the tests.

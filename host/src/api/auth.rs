@@ -25,6 +25,11 @@ pub struct Tokens {
 /// Verified tokens remembered at most.
 const VERIFIED_CACHE: usize = 1024;
 
+/// The longest `Authorization` header read. Tokens `provisio token new`
+/// makes are 43 characters; a flood of huge ones is refused before it is
+/// hashed.
+pub const MAX_AUTHORIZATION_BYTES: usize = 512;
+
 impl Tokens {
     pub fn new(tokens: &[TokenConfig], open: bool) -> Self {
         Tokens {
@@ -40,16 +45,22 @@ impl Tokens {
 
 impl Tokens {
     fn check(&self, token: &str) -> Option<(String, Role)> {
-        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(known) = verified.get(token) {
+        if let Some(known) = self.lock_verified().get(token) {
             return Some(known.clone());
         }
+        // Hashed without the lock held, so that callers with invalid
+        // tokens do not queue everyone else behind their SHA-256s.
         let found = self.by_hash.get(&hash_token(token))?.clone();
+        let mut verified = self.lock_verified();
         if verified.len() >= VERIFIED_CACHE {
             verified.clear();
         }
         verified.insert(token.to_owned(), found.clone());
         Some(found)
+    }
+
+    fn lock_verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Role)>> {
+        self.verified.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -90,6 +101,11 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(AUTHORIZATION)
             .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <token>`"))?;
+        if header.len() > MAX_AUTHORIZATION_BYTES {
+            return Err(ApiError::unauthorized(format!(
+                "the Authorization header is longer than {MAX_AUTHORIZATION_BYTES} bytes"
+            )));
+        }
         let token = header
             .to_str()
             .ok()

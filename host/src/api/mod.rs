@@ -8,12 +8,14 @@ mod health;
 mod openapi;
 mod operations;
 mod problem;
+mod serve;
 mod targets;
 mod views;
 
 pub use auth::Tokens;
 pub use health::recorder as health_recorder;
 pub use problem::Problem;
+pub use serve::{ConnectionLimits, serve};
 pub use views::{OperationView, parse_rfc3339, rfc3339};
 
 use crate::engine::Engine;
@@ -30,6 +32,19 @@ pub struct AppState {
     pub tokens: std::sync::Arc<Tokens>,
     /// The largest connector upload (`server.max_connector_bytes`).
     pub max_connector_bytes: usize,
+    /// Long-polls (`?wait`, `Prefer: wait`) held at once; past this a
+    /// request answers at once with what it would have started from.
+    pub long_polls: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Bounds on one request, past the connection's own (see [`serve`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub max_body_bytes: usize,
+    /// Time to send a request's body.
+    pub body_timeout: std::time::Duration,
+    /// Time a whole request may take, long-polls included.
+    pub request_timeout: std::time::Duration,
 }
 
 /// `Json<T>` whose rejections are problem documents.
@@ -61,7 +76,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// The whole API.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState, limits: RequestLimits) -> Router {
+    let max_body_bytes = limits.max_body_bytes;
     let uploads =
         Router::new().route(
             "/connectors",
@@ -110,6 +126,13 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(|| async {
             ApiError::not_found("unknown-route", "no such endpoint; see /v1/openapi.json")
         })
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            limits.body_timeout,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -51,11 +51,21 @@ pub async fn submit(
             _ => request.idempotency_key = Some(key.to_owned()),
         }
     }
-    let wait = preferred_wait(&headers)?;
+    // Past the cap of held long-polls, the submission answers at once.
+    let long_poll = preferred_wait(&headers)?.and_then(|wait| {
+        state
+            .long_polls
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .map(|permit| (wait, permit))
+    });
+    let wait = long_poll.as_ref().map(|(wait, _)| *wait);
     let (record, replayed) = state
         .engine
         .submit(&target, request, &caller.name, wait)
         .await?;
+    drop(long_poll);
     let location = format!("/v1/operations/{}", record.id);
     let status = if wait.is_some() && record.status.is_final() {
         StatusCode::OK
@@ -109,6 +119,12 @@ pub struct GetParams {
     pub wait: Option<String>,
 }
 
+/// Operation ids are UUIDs (36 characters); anything much longer names no
+/// operation, and is answered without touching the store or a waiter.
+fn looks_like_an_id(id: &str) -> bool {
+    id.len() <= 64
+}
+
 /// Longest a caller may wait for an operation to end.
 const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -123,6 +139,9 @@ pub async fn get(
     ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<Json<OperationView>, ApiError> {
     caller.require(Role::Provisioner)?;
+    if !looks_like_an_id(&id) {
+        return Err(crate::engine::EngineError::UnknownOperation(id).into());
+    }
     let record = match params.wait {
         None => state.engine.operation(&id).await?,
         Some(wait) => {
@@ -132,7 +151,11 @@ pub async fn get(
             if wait > MAX_WAIT {
                 return Err(ApiError::bad_request("must be at most 60s").field("wait"));
             }
-            state.engine.wait_final(&id, wait).await?
+            match state.long_polls.clone().try_acquire_owned() {
+                Ok(_held) => state.engine.wait_final(&id, wait).await?,
+                // Past the cap of held long-polls: the state as it is now.
+                Err(_) => state.engine.operation(&id).await?,
+            }
         }
     };
     Ok(Json(record.into()))

@@ -90,6 +90,22 @@ pub struct ServerConfig {
     /// The largest `memory_mib` a target may set.
     #[serde(default = "default_max_memory_mib")]
     pub max_memory_mib: usize,
+    /// API connections open at once; a new one past this is closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, and to start its
+    /// next request on a kept-alive connection.
+    #[serde(default = "default_header_read_timeout", with = "humantime_serde")]
+    pub header_read_timeout: std::time::Duration,
+    /// Time a client has to send a request's body.
+    #[serde(default = "default_body_timeout", with = "humantime_serde")]
+    pub body_timeout: std::time::Duration,
+    /// Time one request may take, long-polls (at most 60 s) included.
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub request_timeout: std::time::Duration,
+    /// Long-polls (`?wait`, `Prefer: wait`) held at once.
+    #[serde(default = "default_max_long_polls")]
+    pub max_long_polls: usize,
     /// Serve the API without authentication. Only `provisio demo` sets it;
     /// the host logs a warning on every start with it.
     #[serde(default)]
@@ -120,6 +136,21 @@ fn default_max_connector() -> usize {
 fn default_max_body() -> usize {
     1 << 20
 }
+fn default_max_connections() -> usize {
+    512
+}
+fn default_header_read_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(10)
+}
+fn default_body_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(30)
+}
+fn default_request_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(90)
+}
+fn default_max_long_polls() -> usize {
+    1024
+}
 fn default_max_instances() -> u32 {
     256
 }
@@ -141,6 +172,11 @@ impl Default for ServerConfig {
             max_connector_bytes: default_max_connector(),
             max_instances: default_max_instances(),
             max_memory_mib: default_max_memory_mib(),
+            max_connections: default_max_connections(),
+            header_read_timeout: default_header_read_timeout(),
+            body_timeout: default_body_timeout(),
+            request_timeout: default_request_timeout(),
+            max_long_polls: default_max_long_polls(),
             insecure_no_auth: false,
         }
     }
@@ -186,6 +222,24 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.server.max_body_bytes < 1024 {
             return Err(self.error("server.max_body_bytes", "must be at least 1024"));
+        }
+        if self.server.max_connections == 0 {
+            return Err(self.error("server.max_connections", "must be at least 1"));
+        }
+        if self.server.max_long_polls == 0 {
+            return Err(self.error("server.max_long_polls", "must be at least 1"));
+        }
+        if self.server.header_read_timeout.is_zero() || self.server.body_timeout.is_zero() {
+            return Err(self.error(
+                "server.header_read_timeout",
+                "header_read_timeout and body_timeout must be longer than zero",
+            ));
+        }
+        if self.server.request_timeout < std::time::Duration::from_secs(61) {
+            return Err(self.error(
+                "server.request_timeout",
+                "must be longer than the longest long-poll (60s)",
+            ));
         }
         if self.server.max_instances == 0 {
             return Err(self.error("server.max_instances", "must be at least 1"));

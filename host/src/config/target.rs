@@ -53,6 +53,13 @@ pub struct TargetConfig {
     pub protected: Option<String>,
     #[serde(default)]
     pub membership: MembershipMode,
+    /// Attributes (or changes) one operation may carry.
+    #[serde(default = "default_max_attributes")]
+    pub max_attributes: usize,
+}
+
+fn default_max_attributes() -> usize {
+    1000
 }
 
 fn default_class() -> String {
@@ -216,6 +223,16 @@ impl TargetConfig {
             return err(
                 "concurrency",
                 format!("{} is not between 1 and 256", self.concurrency),
+            );
+        }
+        if self.max_attributes == 0 || self.max_attributes > crate::model::MAX_ATTRIBUTES {
+            return err(
+                "max_attributes",
+                format!(
+                    "{} is not between 1 and {}",
+                    self.max_attributes,
+                    crate::model::MAX_ATTRIBUTES
+                ),
             );
         }
         if self.timeout.is_zero() {

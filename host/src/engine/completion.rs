@@ -1,4 +1,9 @@
 //! Waiters for operations to end, for callers that long-poll.
+//!
+//! A waiter is registered before the operation's state is read, so an end
+//! in between is not missed, and it removes itself when dropped, on every
+//! path out (the operation ended, the wait timed out, the id was unknown,
+//! the client went away): nothing a caller does leaves an entry behind.
 
 use crate::store::OperationRecord;
 use std::collections::HashMap;
@@ -12,26 +17,61 @@ pub struct Completions {
     waiters: Mutex<Waiters>,
 }
 
+/// One caller waiting for one operation; unregisters itself when dropped.
+pub struct Waiter<'a> {
+    completions: &'a Completions,
+    id: String,
+    receiver: oneshot::Receiver<OperationRecord>,
+}
+
+impl Waiter<'_> {
+    /// The operation, once it ends; None if the host dropped the waiter.
+    pub async fn ended(&mut self) -> Option<OperationRecord> {
+        (&mut self.receiver).await.ok()
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.receiver.close();
+        self.completions.forget_closed(&self.id);
+    }
+}
+
 impl Completions {
-    /// A receiver that gets the operation when `id` ends. Register before
-    /// reading the operation's state, so an end in between is not missed.
-    pub fn register(&self, id: &str) -> oneshot::Receiver<OperationRecord> {
+    /// A waiter that gets the operation when `id` ends.
+    pub fn register(&self, id: &str) -> Waiter<'_> {
         let (tx, rx) = oneshot::channel();
-        self.lock().entry(id.to_owned()).or_default().push(tx);
-        rx
+        let mut waiters = self.lock();
+        waiters.entry(id.to_owned()).or_default().push(tx);
+        metrics::gauge!("provisio_waiters").set(waiters.len() as f64);
+        Waiter {
+            completions: self,
+            id: id.to_owned(),
+            receiver: rx,
+        }
     }
 
     /// Hands the final operation to everyone waiting for it.
     pub fn finished(&self, record: &OperationRecord) {
-        if let Some(waiters) = self.lock().remove(&record.id) {
-            for waiter in waiters {
-                let _ = waiter.send(record.clone());
-            }
+        let waiters = {
+            let mut waiters = self.lock();
+            let mine = waiters.remove(&record.id);
+            metrics::gauge!("provisio_waiters").set(waiters.len() as f64);
+            mine
+        };
+        for waiter in waiters.into_iter().flatten() {
+            let _ = waiter.send(record.clone());
         }
     }
 
-    /// Forgets waiters that gave up (their receiver was dropped).
-    pub fn forget_abandoned(&self, id: &str) {
+    /// Operations waited for right now.
+    #[cfg(test)]
+    pub fn waited_for(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn forget_closed(&self, id: &str) {
         let mut waiters = self.lock();
         if let Some(list) = waiters.get_mut(id) {
             list.retain(|w| !w.is_closed());
@@ -39,9 +79,31 @@ impl Completions {
                 waiters.remove(id);
             }
         }
+        metrics::gauge!("provisio_waiters").set(waiters.len() as f64);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {
         self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiter_leaves_nothing_behind_on_any_path() {
+        let completions = Completions::default();
+        {
+            let _unknown = completions.register("no-such-operation");
+            let _twice = completions.register("no-such-operation");
+            assert_eq!(completions.waited_for(), 1);
+        }
+        assert_eq!(completions.waited_for(), 0, "dropped without an end");
+        let kept = completions.register("a");
+        drop(completions.register("a"));
+        assert_eq!(completions.waited_for(), 1, "the other waiter stays");
+        drop(kept);
+        assert_eq!(completions.waited_for(), 0);
     }
 }

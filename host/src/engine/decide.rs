@@ -25,16 +25,13 @@ impl Engine {
         id: &str,
         timeout: std::time::Duration,
     ) -> Result<OperationRecord, EngineError> {
-        let finished = self.shared.completions.register(id);
+        let mut waiter = self.shared.completions.register(id);
         let record = self.operation(id).await?;
         if record.status.is_final() {
-            self.shared.completions.forget_abandoned(id);
             return Ok(record);
         }
-        let ended = tokio::time::timeout(timeout, finished).await;
-        self.shared.completions.forget_abandoned(id);
-        match ended {
-            Ok(Ok(record)) => Ok(record),
+        match tokio::time::timeout(timeout, waiter.ended()).await {
+            Ok(Some(record)) => Ok(record),
             _ => self.operation(id).await,
         }
     }

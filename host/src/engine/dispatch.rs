@@ -166,13 +166,16 @@ async fn attempt(
         Err(error) => Outcome::Failed(super::execute::Failure {
             error,
             retry_after: None,
-            target_fault: false,
+            fault: super::execute::Fault::Request,
         }),
     };
     let calls = std::mem::take(&mut attempt.calls);
     lease.record_calls(
         calls.len() as u64,
-        calls.iter().filter(|c| c.target_fault).count() as u64,
+        calls
+            .iter()
+            .filter(|c| c.fault.is_some_and(|f| f.counts_against_version()))
+            .count() as u64,
     );
 
     let mut audit: Vec<AuditEvent> = calls
@@ -216,8 +219,9 @@ async fn attempt(
             if failure.error.retryable && record.attempts < record.max_attempts =>
         {
             let delay = backoff(&target.config.retry, record.attempts, failure.retry_after);
-            delay_ms = Some(delay.as_millis() as u64);
-            let due = now_ms() + delay.as_millis() as i64;
+            let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+            delay_ms = Some(millis);
+            let due = now_ms().saturating_add(i64::try_from(millis).unwrap_or(i64::MAX));
             metrics::counter!("provisio_retries_total", "target" => target.name.clone())
                 .increment(1);
             (

@@ -36,10 +36,33 @@ pub struct Failure {
     pub error: ErrorRecord,
     /// The delay the target asked for (rate-limited).
     pub retry_after: Option<Duration>,
-    /// The failure says something is wrong with the target or connector
-    /// (down, refusing, crashing), not with the request: it counts toward
+    /// Whose failure it was.
+    pub fault: Fault,
+}
+
+/// Whose failure a failed call was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request's: invalid, not found, already exists, unsupported, or
+    /// refused by the host's own policies.
+    Request,
+    /// The target could not be reached or did not answer in time. Only
+    /// these count toward quarantine: a healthy directory that refuses
+    /// what a caller asked (permission-denied on an attribute the bind may
+    /// not write) must not stop serving everyone else.
+    Availability,
+    /// The target answered with an error that is not the request's
+    /// (permission-denied, failed), or the connector broke (trap, panic,
+    /// memory): counted against the connector version, not toward
     /// quarantine.
-    pub target_fault: bool,
+    Target,
+}
+
+impl Fault {
+    /// Counts against the version that made the call (canary error rates).
+    pub fn counts_against_version(self) -> bool {
+        self != Fault::Request
+    }
 }
 
 impl Failure {
@@ -52,7 +75,7 @@ impl Failure {
                 retryable: false,
             },
             retry_after: None,
-            target_fault: false,
+            fault: Fault::Request,
         }
     }
 }
@@ -63,9 +86,7 @@ pub struct CallLog {
     pub uid: Option<String>,
     pub duration: Duration,
     pub error: Option<ErrorRecord>,
-    /// The failure says something is wrong with the target or connector
-    /// (down, refusing, crashing), not with the request.
-    pub target_fault: bool,
+    pub fault: Option<Fault>,
 }
 
 pub struct Attempt<'a> {
@@ -84,15 +105,16 @@ fn failure(code: &str, message: impl Into<String>) -> Outcome {
 /// Maps a call error to what the engine records and does.
 pub fn classify(error: &CallError) -> Failure {
     let message = error.kind.to_string();
-    let (code, retryable, target_fault, retry_after) = match &error.kind {
+    let (code, retryable, fault, retry_after) = match &error.kind {
         CallErrorKind::Connector(e) => {
-            let fault = matches!(
-                e,
-                ConnectorError::Unavailable { .. }
-                    | ConnectorError::RateLimited { .. }
-                    | ConnectorError::PermissionDenied { .. }
-                    | ConnectorError::Failed { .. }
-            );
+            let fault = match e {
+                ConnectorError::Unavailable { .. } => Fault::Availability,
+                // A target that throttles is working; the retry waits.
+                ConnectorError::RateLimited { .. }
+                | ConnectorError::PermissionDenied { .. }
+                | ConnectorError::Failed { .. } => Fault::Target,
+                _ => Fault::Request,
+            };
             let after = match e {
                 ConnectorError::RateLimited { retry_after_ms, .. } => {
                     Some(Duration::from_millis(*retry_after_ms))
@@ -103,15 +125,15 @@ pub fn classify(error: &CallError) -> Failure {
         }
         // A slow target may answer next time; a looping connector will
         // exhaust its attempts.
-        CallErrorKind::Timeout(_) => ("timeout", true, true, None),
-        CallErrorKind::Busy => ("busy", true, false, None),
-        CallErrorKind::NotSupported => ("unsupported", false, false, None),
-        CallErrorKind::MemoryLimit { .. } => ("memory-limit", false, true, None),
-        CallErrorKind::Panic { .. } => ("panic", false, true, None),
-        CallErrorKind::Trap { .. } => ("trap", false, true, None),
-        CallErrorKind::OutputTooLarge { .. } => ("output-too-large", false, true, None),
-        CallErrorKind::Instantiate(_) => ("instantiate", false, true, None),
-        CallErrorKind::Host(_) => ("host", false, false, None),
+        CallErrorKind::Timeout(_) => ("timeout", true, Fault::Availability, None),
+        CallErrorKind::Busy => ("busy", true, Fault::Request, None),
+        CallErrorKind::NotSupported => ("unsupported", false, Fault::Request, None),
+        CallErrorKind::MemoryLimit { .. } => ("memory-limit", false, Fault::Target, None),
+        CallErrorKind::Panic { .. } => ("panic", false, Fault::Target, None),
+        CallErrorKind::Trap { .. } => ("trap", false, Fault::Target, None),
+        CallErrorKind::OutputTooLarge { .. } => ("output-too-large", false, Fault::Target, None),
+        CallErrorKind::Instantiate(_) => ("instantiate", false, Fault::Target, None),
+        CallErrorKind::Host(_) => ("host", false, Fault::Request, None),
     };
     Failure {
         error: ErrorRecord {
@@ -120,7 +142,7 @@ pub fn classify(error: &CallError) -> Failure {
             retryable,
         },
         retry_after,
-        target_fault,
+        fault,
     }
 }
 
@@ -154,7 +176,7 @@ impl<'a> Attempt<'a> {
             uid: uid.map(str::to_owned),
             duration: started.elapsed(),
             error: result.as_ref().err().map(|f| f.error.clone()),
-            target_fault: result.as_ref().is_err_and(|f| f.target_fault),
+            fault: result.as_ref().err().map(|f| f.fault),
         });
         result
     }
@@ -184,7 +206,7 @@ impl<'a> Attempt<'a> {
                     retryable: true,
                 },
                 retry_after: None,
-                target_fault: false,
+                fault: Fault::Request,
             })?;
         if let Work::Create(attributes) = work {
             if let Some(link) = link {

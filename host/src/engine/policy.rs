@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 /// The delay before attempt `attempt + 1` after a retryable failure:
 /// exponential from `initial_backoff`, capped at `max_backoff`, with "equal
 /// jitter" (half fixed, half random) so that retries of many operations
-/// spread out, and never sooner than what the target asked for.
+/// spread out, and never sooner than what the target asked for, up to
+/// `max_backoff`: a target asking for more (`Retry-After: 9999999999`)
+/// would otherwise park the account's queue for centuries.
 pub fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>) -> Duration {
     let exponent = attempt.saturating_sub(1).min(30);
     let base = policy
@@ -17,7 +19,7 @@ pub fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>
         .min(policy.max_backoff);
     let half = base / 2;
     let jittered = half + rand::rng().random_range(Duration::ZERO..=half);
-    jittered.max(retry_after.unwrap_or_default())
+    jittered.max(retry_after.unwrap_or_default().min(policy.max_backoff))
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved up.
@@ -111,12 +113,28 @@ mod tests {
             }
         }
         assert_eq!(
-            backoff(&policy, 1, Some(Duration::from_secs(7))),
-            Duration::from_secs(7)
+            backoff(&policy, 1, Some(Duration::from_millis(900))),
+            Duration::from_millis(900),
+            "a target's retry-after within max_backoff is honoured"
         );
         let spread: std::collections::HashSet<_> =
             (0..50).map(|_| backoff(&policy, 4, None)).collect();
         assert!(spread.len() > 10, "jittered");
+    }
+
+    #[test]
+    fn a_retry_after_beyond_max_backoff_waits_max_backoff() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(300),
+        };
+        let asked = Duration::from_millis(u64::MAX);
+        assert_eq!(backoff(&policy, 1, Some(asked)), Duration::from_secs(300));
+        assert_eq!(
+            backoff(&policy, 1, Some(Duration::from_secs(9_999_999_999))),
+            Duration::from_secs(300)
+        );
     }
 
     #[test]

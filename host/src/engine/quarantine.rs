@@ -2,7 +2,7 @@
 //! attempts until an operator lifts it.
 
 use super::error::EngineError;
-use super::execute::CallLog;
+use super::execute::{CallLog, Fault};
 use super::target::{Target, lock};
 use super::{Actor, Engine, Shared};
 use crate::store::AuditEvent;
@@ -16,7 +16,7 @@ impl Shared {
         {
             let mut window = lock(&target.failures);
             for call in calls {
-                if let Some(rate) = window.record(call.target_fault) {
+                if let Some(rate) = window.record(call.fault == Some(Fault::Availability)) {
                     tripped = Some(rate);
                 }
             }

@@ -59,7 +59,7 @@ impl Engine {
         actor: &Actor,
     ) -> Result<Link, EngineError> {
         let target = self.target(name)?;
-        let class = class.unwrap_or_else(|| target.config.class.clone());
+        let class = target.class_name(class.as_deref());
         let lease = target.lease_for(Purpose::Read);
         let account = lease.connector.get(class.clone(), uid, vec![]).await?;
         let link = Link {
@@ -110,7 +110,7 @@ impl Engine {
         filter: Option<String>,
     ) -> Result<Count, EngineError> {
         let target = self.target(name)?;
-        let class = class.unwrap_or_else(|| target.config.class.clone());
+        let class = target.class_name(class.as_deref());
         let lease = target.lease_for(Purpose::Read);
         let connector = lease.label();
         let capabilities = lease.connector.info().capabilities;

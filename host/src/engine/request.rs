@@ -85,22 +85,67 @@ pub struct Validated {
 
 const WELL_KNOWN: [&str; 4] = [names::NAME, names::ENABLE, names::PASSWORD, names::GROUPS];
 
+/// What a target checks a request against.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// The class an operation addresses when it names none.
+    pub default_class: &'a str,
+    /// The connector's schema, when it reports one.
+    pub schema: Option<&'a ObjectSchema>,
+    /// Attributes (or changes) one operation may carry.
+    pub max_attributes: usize,
+}
+
+impl Rules<'_> {
+    /// `class` as the target spells it: class names compare ignoring case
+    /// (as the schema check always did), so every record of one class
+    /// carries one spelling and the link checks see them all. The schema's
+    /// spelling when it lists the class, the default class's when it is
+    /// that one, else lower case.
+    pub fn class_name(&self, class: &str) -> String {
+        if let Some(listed) = self.schema.and_then(|s| {
+            s.classes
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(class))
+        }) {
+            return listed.name.clone();
+        }
+        if class.eq_ignore_ascii_case(self.default_class) {
+            return self.default_class.to_owned();
+        }
+        class.to_ascii_lowercase()
+    }
+}
+
 impl OperationRequest {
-    /// Checks the request against the target's default class and schema
-    /// (when the connector reports one).
-    pub fn validate(
-        self,
-        default_class: &str,
-        schema: Option<&ObjectSchema>,
-    ) -> Result<Validated, RequestError> {
+    /// Checks the request against the target's rules: its default class,
+    /// its schema when the connector reports one, its limits.
+    pub fn validate(self, rules: &Rules<'_>) -> Result<Validated, RequestError> {
+        let schema = rules.schema;
         let identity = self.identity.trim().to_owned();
         if identity.is_empty() || identity.len() > 256 {
             return Err(bad("identity", "must be 1 to 256 characters"));
         }
-        let class = self
-            .class
-            .clone()
-            .unwrap_or_else(|| default_class.to_owned());
+        let class = rules.class_name(self.class.as_deref().unwrap_or(rules.default_class));
+        let carried = match (&self.attributes, &self.changes) {
+            (Some(a), _) => a.0.len(),
+            (None, Some(c)) => c.len(),
+            (None, None) => 0,
+        };
+        if carried > rules.max_attributes {
+            let field = if self.attributes.is_some() {
+                "attributes"
+            } else {
+                "changes"
+            };
+            return Err(bad(
+                field,
+                format!(
+                    "{carried} is more than the {} one operation may carry on this target (max_attributes)",
+                    rules.max_attributes
+                ),
+            ));
+        }
         if let Some(key) = &self.idempotency_key
             && (key.is_empty() || key.len() > 200)
         {
@@ -386,9 +431,42 @@ mod tests {
     }
 
     fn request(json: Json) -> Result<Validated, RequestError> {
+        let schema = schema();
         serde_json::from_value::<OperationRequest>(json)
             .unwrap()
-            .validate("account", Some(&schema()))
+            .validate(&Rules {
+                default_class: "account",
+                schema: Some(&schema),
+                max_attributes: 3,
+            })
+    }
+
+    #[test]
+    fn class_names_take_the_targets_spelling() {
+        let v = request(json!({"kind": "delete", "identity": "e1", "class": "ACCOUNT"})).unwrap();
+        assert_eq!(v.class, "account");
+        let rules = Rules {
+            default_class: "User",
+            schema: None,
+            max_attributes: 3,
+        };
+        assert_eq!(rules.class_name("USER"), "User");
+        assert_eq!(rules.class_name("Group"), "group");
+    }
+
+    #[test]
+    fn an_operation_carries_a_bounded_number_of_attributes() {
+        let e = request(json!({"kind": "create", "identity": "e1",
+            "attributes": {"id": "1", "userName": "a", "mail": "m", "__enable__": true}}))
+        .unwrap_err();
+        assert_eq!(e.field, "attributes");
+        assert!(e.message.contains("more than the 3"), "{e}");
+        let changes: Vec<Json> = (0..4)
+            .map(|_| json!({"op": "replace", "name": "mail", "values": "x"}))
+            .collect();
+        let e =
+            request(json!({"kind": "update", "identity": "e1", "changes": changes})).unwrap_err();
+        assert_eq!(e.field, "changes");
     }
 
     #[test]

@@ -2,29 +2,30 @@
 //! with its audit rows, and then started at once when nothing stands in
 //! its way, or queued.
 
+use super::completion::Waiter;
 use super::deployment::{Lease, Purpose};
 use super::error::EngineError;
 use super::queue::{AccountKey, Entry};
-use super::request::{OperationKind, OperationRequest, RequestError, Validated};
+use super::request::{OperationKind, OperationRequest, RequestError, Rules, Validated};
 use super::target::{Target, lock};
 use super::{Actor, Engine, dispatch};
 use crate::config::OnDelete;
 use crate::store::{AuditEvent, NewOperation, OperationRecord, Status, Submitted, now_ms};
 use serde_json::json;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// A slot to run an operation the moment it is recorded: an instance
 /// permit and the version it runs on.
 type StartSlot = (OwnedSemaphorePermit, Lease);
 
 /// What a submission recorded.
-struct Recorded {
+struct Recorded<'a> {
     record: OperationRecord,
     /// An earlier operation with the same idempotency key was returned.
     replayed: bool,
     /// Fires when the operation ends, when the caller waits for it.
-    finished: Option<oneshot::Receiver<OperationRecord>>,
+    finished: Option<Waiter<'a>>,
 }
 
 impl Engine {
@@ -46,17 +47,14 @@ impl Engine {
         } = self
             .record(target_name, request, actor, wait.is_some())
             .await?;
-        let (Some(wait), Some(finished)) = (wait, finished) else {
+        let (Some(wait), Some(mut finished)) = (wait, finished) else {
             return Ok((record, replayed));
         };
         if record.status.is_final() {
-            self.shared.completions.forget_abandoned(&record.id);
             return Ok((record, replayed));
         }
-        let ended = tokio::time::timeout(wait, finished).await;
-        self.shared.completions.forget_abandoned(&record.id);
-        match ended {
-            Ok(Ok(record)) => Ok((record, replayed)),
+        match tokio::time::timeout(wait, finished.ended()).await {
+            Ok(Some(record)) => Ok((record, replayed)),
             _ => Ok((self.operation(&record.id).await?, replayed)),
         }
     }
@@ -67,9 +65,14 @@ impl Engine {
         request: OperationRequest,
         actor: &Actor,
         wait: bool,
-    ) -> Result<Recorded, EngineError> {
+    ) -> Result<Recorded<'_>, EngineError> {
         let target = self.target(target_name)?;
-        let validated = request.validate(&target.config.class, target.schema().as_ref())?;
+        let schema = target.schema();
+        let validated = request.validate(&Rules {
+            default_class: &target.config.class,
+            schema: schema.as_ref(),
+            max_attributes: target.config.max_attributes,
+        })?;
         supported(target, &validated)?;
         let id = uuid::Uuid::now_v7().to_string();
         // Registered before the operation can start, so its end is not missed.
@@ -84,13 +87,12 @@ impl Engine {
             .map(|permit| (permit, target.lease_for(Purpose::Operation)));
         let (operation, audit) = self.new_operation(target, &id, validated, &slot, actor);
         let submitted = self.shared.store.submit(operation, audit).await;
-        let undo = |finished: Option<oneshot::Receiver<OperationRecord>>| {
+        let undo = |finished: Option<Waiter<'_>>| {
             if slot.is_some() {
                 target.queue().finish(&id, Status::Cancelled, None);
                 target.wake.notify_one();
             }
             drop(finished);
-            self.shared.completions.forget_abandoned(&id);
         };
         match submitted {
             Ok(Submitted::Created(record)) => {

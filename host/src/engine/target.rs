@@ -134,6 +134,17 @@ impl Target {
         lock(&self.schema).clone()
     }
 
+    /// `class` (or the default class) as this target spells it.
+    pub(super) fn class_name(&self, class: Option<&str>) -> String {
+        let schema = self.schema();
+        super::request::Rules {
+            default_class: &self.config.class,
+            schema: schema.as_ref(),
+            max_attributes: self.config.max_attributes,
+        }
+        .class_name(class.unwrap_or(&self.config.class))
+    }
+
     pub(super) fn set_schema(&self, schema: ObjectSchema) {
         *lock(&self.schema) = Some(schema);
     }

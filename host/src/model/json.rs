@@ -17,7 +17,13 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
+use std::collections::HashSet;
 use std::fmt;
+
+/// Attributes one JSON object may hold. The engine applies each target's
+/// own, lower cap (`max_attributes`); this one bounds what a body can make
+/// the parser hold before any target is known.
+pub const MAX_ATTRIBUTES: usize = 10_000;
 
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -111,8 +117,15 @@ pub mod attributes {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out: Vec<Attribute> = Vec::new();
+                // Names compare ignoring case, as `Attribute::is` does.
+                let mut seen: HashSet<String> = HashSet::new();
                 while let Some((name, json)) = map.next_entry::<String, Json>()? {
-                    if out.iter().any(|a| a.is(&name)) {
+                    if out.len() == MAX_ATTRIBUTES {
+                        return Err(de::Error::custom(format!(
+                            "more than {MAX_ATTRIBUTES} attributes"
+                        )));
+                    }
+                    if !seen.insert(name.to_lowercase()) {
                         return Err(de::Error::custom(format!(
                             "attribute `{name}` appears twice"
                         )));
@@ -219,6 +232,31 @@ mod tests {
             err.contains("attribute `weight`") && err.contains("1.5"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn duplicate_names_are_found_ignoring_case_in_one_pass() {
+        let mut names: serde_json::Map<String, serde_json::Value> = (0..super::MAX_ATTRIBUTES - 1)
+            .map(|i| (format!("a{i}"), serde_json::json!("x")))
+            .collect();
+        names.insert("A7".into(), serde_json::json!("y"));
+        let json = serde_json::json!({"uid": "1", "name": "a", "class": "c", "attributes": names});
+        let err = serde_json::from_value::<ConnectorObject>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("attribute `A7` appears twice"), "{err}");
+    }
+
+    #[test]
+    fn an_object_holds_a_bounded_number_of_attributes() {
+        let names: serde_json::Map<String, serde_json::Value> = (0..=super::MAX_ATTRIBUTES)
+            .map(|i| (format!("a{i}"), serde_json::json!(1)))
+            .collect();
+        let json = serde_json::json!({"uid": "1", "name": "a", "class": "c", "attributes": names});
+        let err = serde_json::from_value::<ConnectorObject>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 10000 attributes"), "{err}");
     }
 
     #[test]

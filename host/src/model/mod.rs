@@ -9,6 +9,7 @@ mod object;
 mod schema;
 
 /// `#[serde(with)]` for a `Vec<Attribute>` as a JSON object of names to values.
+pub use json::MAX_ATTRIBUTES;
 pub use json::attributes as json_attributes;
 pub use object::{
     Attribute, AttributeChange, ConnectorObject, CountRequest, DeltaKind, Page, PageRequest,

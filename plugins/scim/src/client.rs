@@ -264,9 +264,7 @@ fn error_for(what: &str, status: u16, retry_after: Option<&str>, body: &Json) ->
         .take(500)
         .collect::<String>();
     let message = format!("{what}: the service answered HTTP {status}: {detail}");
-    let retry_ms = retry_after
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| s * 1000);
+    let retry_ms = retry_after.and_then(provisio_sdk::http::retry_after_ms);
     match status {
         409 => Error::already_exists(message),
         404 => Error::not_found(message),

@@ -1,0 +1,133 @@
+//! Issue 16's holes, each closed at the right depth and checked here with
+//! a hostile client or connector through the real host.
+
+use provisio_tests::host::{TestHost, csv_account, csv_target, flaky_target};
+use serde_json::{Value, json};
+
+/// Class names compare ignoring case, so a create addressing `ACCOUNT` is
+/// the same class as one addressing `account`: the identity's second
+/// account is refused, not created beside the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_in_other_case_is_the_same_class() {
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
+    let first = host.run("hr", csv_account("e1", "1", "ada")).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let mut shouted = csv_account("e1", "2", "ada2");
+    shouted["class"] = json!("ACCOUNT");
+    let second = host.run("hr", shouted).await;
+    assert_eq!(
+        second["class"], "account",
+        "stored in the target's spelling"
+    );
+    assert_eq!(second["status"], "failed", "{second}");
+    assert_eq!(second["error"]["code"], "already-linked", "{second}");
+    let rows = std::fs::read_to_string(host.path("hr/accounts.csv")).unwrap();
+    assert!(!rows.contains("ada2"), "no second account: {rows}");
+}
+
+/// An operation carries at most `max_attributes` attributes; past it the
+/// refusal names the limit (and the parser did the work in one pass).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_with_too_many_attributes_is_refused_naming_the_limit() {
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", "max_attributes = 50"))], "").await;
+    let attributes: serde_json::Map<String, Value> =
+        (0..5_000).map(|i| (format!("a{i}"), json!("x"))).collect();
+    let reply = host
+        .submit_raw(
+            "/v1/targets/hr/operations",
+            json!({"kind": "create", "identity": "e1", "attributes": attributes}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    let detail = reply.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("5000 is more than the 50") && detail.contains("max_attributes"),
+        "{}",
+        reply.body
+    );
+}
+
+/// Refusals that are the caller's (or its credentials') fault do not
+/// quarantine a target that answers: only availability failures count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_denied_answers_do_not_quarantine_the_target() {
+    let extra = "[targets.strict.retry]\nmax_attempts = 1\n[targets.strict.quarantine]\nwindow = 4\nmin_calls = 4\nfailure_rate = 0.5";
+    let strict = flaky_target(
+        "strict",
+        "fail_names = \"u0,u1,u2,u3,u4,u5\"\nfailure = \"permission-denied\"",
+        "concurrency = 1",
+    )
+    .replace(
+        "[targets.strict.grants]",
+        &format!("{extra}\n[targets.strict.grants]"),
+    );
+    let host = TestHost::with_targets(&[("strict", strict)], "").await;
+    for i in 0..6 {
+        let done = host
+            .run(
+                "strict",
+                json!({"kind": "create", "identity": format!("e{i}"),
+                       "attributes": {"__name__": format!("u{i}")}}),
+            )
+            .await;
+        assert_eq!(done["error"]["code"], "permission-denied", "{done}");
+    }
+    let target = host.get("/v1/targets/strict").await.body;
+    assert_eq!(target["health"], "ok", "{target}");
+}
+
+/// Slow and idle clients lose their connections: 200 clients that send
+/// half a request line are all disconnected by the header timeout (and the
+/// ones past the connection cap at once), and the host answers after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_send_half_a_request_are_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = TestHost::with_targets(
+        &[("hr", csv_target("hr", ""))],
+        "header_read_timeout = \"1s\"\nmax_connections = 64",
+    )
+    .await;
+    let addr = host.base.trim_start_matches("http://").to_owned();
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(b"GET /v1/tar").await.unwrap();
+        clients.push(stream);
+    }
+    for (i, mut stream) in clients.into_iter().enumerate() {
+        let mut buffer = [0u8; 256];
+        // A generous bound: the host's timeout is 1 s; a host without one
+        // never closes, and this fails.
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(30), stream.read(&mut buffer))
+                .await;
+        match read {
+            Ok(Ok(_)) | Ok(Err(_)) => {}
+            Err(_) => panic!("client {i} still connected"),
+        }
+    }
+    let health = host
+        .request(reqwest::Method::GET, "/healthz", None, None)
+        .await;
+    assert_eq!(health.status, 200);
+}
+
+/// A huge `Authorization` header is refused before it is hashed, naming
+/// the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_authorization_header_is_refused_unhashed() {
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
+    let huge = "x".repeat(4096);
+    let reply = host
+        .request(reqwest::Method::GET, "/v1/targets", Some(&huge), None)
+        .await;
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("longer than 512 bytes"),
+        "{}",
+        reply.body
+    );
+}
