@@ -67,6 +67,7 @@ impl Server {
                 engine.clone(),
                 config.resolve(dir),
                 config.server.watch_interval,
+                config.server.max_connector_bytes,
             ))
         });
         let state = AppState {

@@ -129,7 +129,7 @@ fn main() {
 
         let targets = format!(
             "[targets.dir]\nconnector = \"bundled:ldap\"\nconcurrency = 8\ntimeout = \"60s\"\n\
-             [targets.dir.grants.ldap]\nurls = [{url:?}]\nbind_dn = {dn:?}\npassword = {{ file = {pw:?} }}\n\
+             [targets.dir.grants.ldap]\nurls = [{url:?}]\nbind_dn = {dn:?}\npassword = {{ file = {pw:?} }}\nallow_plaintext_bind = true\n\
              [targets.dir.config]\nurl = {url:?}\nbase_dn = {base:?}\n\"account.base\" = \"ou=api,{base}\"\n\"group.base\" = \"ou=api,{base}\"\n",
             url = slapd.url,
             dn = slapd.bind_dn,

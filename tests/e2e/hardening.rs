@@ -131,3 +131,117 @@ async fn an_oversized_authorization_header_is_refused_unhashed() {
         reply.body
     );
 }
+
+/// The watched directory trusts nothing in it: a `.wasm` that is a link is
+/// refused (not followed, not activated), a file over
+/// `max_connector_bytes` is refused unread, and a link planted where the
+/// `.reason` goes is not written through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watched_directory_follows_no_link_and_reads_no_huge_file() {
+    use provisio_tests::fixtures;
+    let host = TestHost::with_targets(
+        &[("hr", csv_target("hr", ""))],
+        "watch_dir = \"watch\"\nwatch_interval = \"100ms\"\nmax_connector_bytes = 1048576",
+    )
+    .await;
+    let incoming = host.path("watch/hr");
+    std::fs::create_dir_all(incoming.join("refused")).unwrap();
+    let victim = host.path("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, incoming.join("refused/huge.wasm.reason")).unwrap();
+
+    std::os::unix::fs::symlink(fixtures::CSV_NEXT, incoming.join("linked.wasm")).unwrap();
+    let huge = std::fs::File::create(incoming.join("huge.wasm")).unwrap();
+    huge.set_len(2 << 20).unwrap();
+    drop(huge);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let reason_of =
+        |name: &str| std::fs::read_to_string(incoming.join(format!("refused/{name}.reason")));
+    while reason_of("linked.wasm").is_err() || !incoming.join("refused/huge.wasm").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher never refused both"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let reason = reason_of("linked.wasm").unwrap();
+    assert!(reason.contains("symbolic link"), "{reason}");
+    let reason = reason_of("huge.wasm").unwrap();
+    assert!(
+        reason.contains("larger than server.max_connector_bytes"),
+        "{reason}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let target = host.get("/v1/targets/hr").await.body;
+    assert_eq!(
+        target["connector"], "csv@0.1.0",
+        "nothing was activated: {target}"
+    );
+}
+
+/// Four eyes: with approval on, the operator who submitted an operation
+/// cannot approve it; another can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_submitter_cannot_approve_their_own_operation() {
+    use provisio_tests::host::OPERATOR;
+    let host =
+        TestHost::with_targets(&[("gated", csv_target("gated", "approval = true"))], "").await;
+    let submitted = host
+        .request(
+            reqwest::Method::POST,
+            "/v1/targets/gated/operations",
+            Some(OPERATOR),
+            Some(csv_account("e1", "1", "ada")),
+        )
+        .await;
+    assert_eq!(submitted.status, 202, "{:?}", submitted.body);
+    let id = submitted.body["id"].as_str().unwrap();
+    let own = host
+        .post(&format!("/v1/operations/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(own.status, 403, "{:?}", own.body);
+    assert_eq!(own.body["code"], "not-allowed", "{:?}", own.body);
+    assert!(
+        own.body["detail"].as_str().unwrap().contains("four eyes"),
+        "{:?}",
+        own.body
+    );
+    let still = host.get(&format!("/v1/operations/{id}")).await.body;
+    assert_eq!(still["status"], "pending-approval");
+}
+
+/// A password written in any case is a password: a failed create that
+/// carried `__Password__` cannot be retried (its sealed password was
+/// erased when it ended), so the redacted `***` is never sent as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_never_sends_a_redacted_password() {
+    let strict = flaky_target(
+        "strict",
+        "fail_names = \"u0\"\nfailure = \"permission-denied\"",
+        "",
+    );
+    let host = TestHost::with_targets(&[("strict", strict)], "").await;
+    let failed = host
+        .run(
+            "strict",
+            json!({"kind": "create", "identity": "e0",
+                   "attributes": {"__name__": "u0", "__Password__": "hunter2-x"}}),
+        )
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["payload"]["attributes"]["__Password__"], "***");
+    let id = failed["id"].as_str().unwrap();
+    let retried = host
+        .post(&format!("/v1/operations/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(retried.status, 409, "{:?}", retried.body);
+    assert!(
+        retried.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("password"),
+        "{:?}",
+        retried.body
+    );
+}

@@ -775,3 +775,29 @@ async fn operations_through_the_engine_and_a_config_file() {
     let left = slapd.admin("ldapsearch", &["-LLL", "-b", PEOPLE, "(uid=ada)", "dn"], "");
     assert!(!left.contains("uid=ada"), "{left}");
 }
+
+/// The host sends the bind password only over LDAPS or StartTLS, unless
+/// the operator allowed plain binds for the grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bind_password_never_crosses_a_plain_connection_unless_allowed() {
+    let slapd = up().await;
+    let mut strict = slapd.spec();
+    strict.allow_plaintext_bind = false;
+    let plain = connector_with(&strict, &config(&slapd, &slapd.url));
+    let refused = plain.test().await.unwrap_err();
+    assert_eq!(code(&refused), "permission-denied", "{refused}");
+    assert!(
+        refused.to_string().contains("allow_plaintext_bind"),
+        "names the setting: {refused}"
+    );
+    let mut start_tls = config(&slapd, &slapd.url);
+    start_tls.push(("start_tls".into(), "true".into()));
+    connector_with(&strict, &start_tls)
+        .test()
+        .await
+        .expect("StartTLS on the same port binds");
+    connector_with(&strict, &config(&slapd, &slapd.ldaps_url))
+        .test()
+        .await
+        .expect("LDAPS binds");
+}

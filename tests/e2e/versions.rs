@@ -278,7 +278,7 @@ async fn twenty_ldap_swaps_under_load_lose_and_fail_nothing() {
     std::fs::write(&password_file, &slapd.bind_password).unwrap();
     let targets = format!(
         "[targets.dir]\nconnector = \"bundled:ldap\"\nconcurrency = 4\n\
-         [targets.dir.grants.ldap]\nurls = [{url:?}]\nbind_dn = {dn:?}\npassword = {{ file = {pw:?} }}\n\
+         [targets.dir.grants.ldap]\nurls = [{url:?}]\nbind_dn = {dn:?}\npassword = {{ file = {pw:?} }}\nallow_plaintext_bind = true\n\
          [targets.dir.config]\nurl = {url:?}\nbase_dn = {base:?}\n\"account.base\" = {PEOPLE:?}\n",
         url = slapd.url,
         dn = slapd.bind_dn,

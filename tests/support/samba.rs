@@ -69,6 +69,8 @@ impl Samba {
             }),
             ca_file: Some(self.ca_file.clone()),
             tls_verify: true,
+            // Loopback test servers; the refusal itself is tested apart.
+            allow_plaintext_bind: true,
             timeout: Duration::from_secs(20),
         }
     }

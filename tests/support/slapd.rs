@@ -104,6 +104,8 @@ impl Slapd {
             }),
             ca_file: Some(self.ca_file.clone()),
             tls_verify: true,
+            // Loopback test servers; the refusal itself is tested apart.
+            allow_plaintext_bind: true,
             timeout: Duration::from_secs(10),
         }
     }

@@ -130,6 +130,12 @@ impl From<EngineError> for ApiError {
                 "The request was refused",
                 e.to_string(),
             ),
+            EngineError::NotAllowed(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not-allowed",
+                "The caller may not do this",
+                e.to_string(),
+            ),
             EngineError::Connector(_) => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "connector-error",

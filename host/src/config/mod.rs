@@ -14,7 +14,7 @@ pub use crate::runtime::capabilities::GrantsConfig;
 pub use crate::secret::SecretRef;
 pub use crate::setting::InvalidSetting;
 pub use target::{
-    MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy, TargetConfig,
+    Approval, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy, TargetConfig,
 };
 pub use tokens::{Role, TokenConfig, hash_token};
 

@@ -43,9 +43,10 @@ pub struct TargetConfig {
     pub retry: RetryPolicy,
     #[serde(default)]
     pub quarantine: QuarantinePolicy,
-    /// Operations wait in `pending-approval` until an operator approves.
+    /// Operations wait in `pending-approval` until an operator approves:
+    /// `true`, or `{ distinct_approver = … }`.
     #[serde(default)]
-    pub approval: bool,
+    pub approval: Approval,
     #[serde(default)]
     pub on_delete: OnDelete,
     /// A SCIM filter: matching accounts are never changed or deleted.
@@ -161,6 +162,48 @@ impl Default for QuarantinePolicy {
             min_calls: default_min_calls(),
             failure_rate: default_failure_rate(),
         }
+    }
+}
+
+/// Whether operations wait for an operator's approval, and who may give it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Approval {
+    pub required: bool,
+    /// Four eyes: the token that submitted an operation cannot approve it.
+    /// On by default whenever approval is.
+    pub distinct_approver: bool,
+}
+
+impl<'de> Deserialize<'de> for Approval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            #[serde(default = "default_true")]
+            distinct_approver: bool,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Flag(bool),
+            Table(Table),
+        }
+        Ok(
+            match Written::deserialize(d).map_err(|_| {
+                serde::de::Error::custom(
+                    "expected true, false or { distinct_approver = true|false }",
+                )
+            })? {
+                Written::Flag(required) => Approval {
+                    required,
+                    distinct_approver: required,
+                },
+                Written::Table(t) => Approval {
+                    required: true,
+                    distinct_approver: t.distinct_approver,
+                },
+            },
+        )
     }
 }
 

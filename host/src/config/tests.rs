@@ -50,7 +50,8 @@ fn a_full_file_parses() {
     assert_eq!(hr.timeout, std::time::Duration::from_secs(5));
     assert_eq!(hr.retry.max_attempts, 3);
     assert_eq!(hr.retry.initial_backoff.as_millis(), 200);
-    assert!(hr.approval);
+    assert!(hr.approval.required);
+    assert!(hr.approval.distinct_approver, "four eyes by default");
     assert!(
         matches!(&hr.on_delete, OnDelete::Update(v) if v["department"].as_str() == Some("Leavers"))
     );

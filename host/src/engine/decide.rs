@@ -84,6 +84,18 @@ impl Engine {
     }
 
     pub async fn approve(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+        let current = self.operation(id).await?;
+        if self
+            .target(&current.target)?
+            .config
+            .approval
+            .distinct_approver
+            && current.submitted_by == actor
+        {
+            return Err(EngineError::NotAllowed(format!(
+                "four eyes: {actor} submitted operation {id}, so another operator must approve it (approval.distinct_approver)"
+            )));
+        }
         let record = self
             .decide(
                 id,

@@ -37,6 +37,9 @@ pub enum EngineError {
     Connector(#[from] CallError),
     #[error("{0}")]
     Refused(String),
+    /// The caller may not do this to this operation (four eyes).
+    #[error("{0}")]
+    NotAllowed(String),
     #[error(transparent)]
     Switch(#[from] SwitchError),
     #[error(transparent)]

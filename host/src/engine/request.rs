@@ -357,19 +357,21 @@ impl Work {
                 .ok_or_else(|| format!("payload has no `{name}`"))
         };
         let parse = |e: serde_json::Error| format!("payload: {e}");
-        let reveal = |attribute: &mut Attribute| {
-            if attribute.is_secret()
-                && let Some(password) = password
-            {
+        // A stored payload holds `***` where the password was: it is put
+        // back from the sealed secret, and never sent as it is.
+        let reveal = |attribute: &mut Attribute| -> Result<(), String> {
+            if attribute.is_secret() {
+                let password = password.ok_or("the sealed password is missing")?;
                 attribute.values = vec![crate::model::Value::Text(password.to_owned())];
             }
+            Ok(())
         };
         Ok(match kind {
             OperationKind::Create => {
                 let mut attributes = serde_json::from_value::<Attributes>(field("attributes")?)
                     .map_err(parse)?
                     .0;
-                attributes.iter_mut().for_each(reveal);
+                attributes.iter_mut().try_for_each(reveal)?;
                 Work::Create(attributes)
             }
             OperationKind::Update => {
@@ -379,7 +381,7 @@ impl Work {
                     match change {
                         AttributeChange::Replace(a)
                         | AttributeChange::AddValues(a)
-                        | AttributeChange::RemoveValues(a) => reveal(a),
+                        | AttributeChange::RemoveValues(a) => reveal(a)?,
                     }
                 }
                 Work::Update(changes)
@@ -439,6 +441,28 @@ mod tests {
                 schema: Some(&schema),
                 max_attributes: 3,
             })
+    }
+
+    #[test]
+    fn a_redacted_password_is_never_sent() {
+        let v = request(json!({"kind": "create", "identity": "e1",
+            "attributes": {"id": "1", "__Password__": "s3cret"}}))
+        .unwrap();
+        assert!(
+            carries_password(v.kind, &v.redacted),
+            "found whatever its case"
+        );
+        let e = Work::from_payload(v.kind, &v.redacted, None).unwrap_err();
+        assert!(e.contains("sealed password is missing"), "{e}");
+        let work = Work::from_payload(v.kind, &v.redacted, Some("s3cret")).unwrap();
+        assert!(
+            matches!(work, Work::Create(a) if a.iter().any(|a| a.values == vec![crate::model::Value::Text("s3cret".into())]))
+        );
+        let update = request(json!({"kind": "update", "identity": "e1",
+            "changes": [{"op": "replace", "name": "__PASSWORD__", "values": "x"}]}))
+        .unwrap();
+        assert!(carries_password(update.kind, &update.redacted));
+        assert!(Work::from_payload(update.kind, &update.redacted, None).is_err());
     }
 
     #[test]

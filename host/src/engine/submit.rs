@@ -136,7 +136,7 @@ impl Engine {
         slot: &Option<StartSlot>,
         actor: &Actor,
     ) -> (NewOperation, Vec<AuditEvent>) {
-        let status = match (slot, target.config.approval) {
+        let status = match (slot, target.config.approval.required) {
             (Some(_), _) => Status::Running,
             (None, true) => Status::PendingApproval,
             (None, false) => Status::Queued,
@@ -233,7 +233,7 @@ impl Engine {
         account: &AccountKey,
         id: &str,
     ) -> Option<OwnedSemaphorePermit> {
-        if target.config.approval
+        if target.config.approval.required
             || target.quarantine_reason().is_some()
             || self.shared.is_shutting_down()
         {

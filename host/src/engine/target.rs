@@ -195,7 +195,7 @@ impl Target {
             versions,
             capabilities: info.capabilities.names(),
             class: self.config.class.clone(),
-            approval: self.config.approval,
+            approval: self.config.approval.required,
             health: if reason.is_some() {
                 "quarantined"
             } else {

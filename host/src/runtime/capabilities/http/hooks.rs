@@ -2,7 +2,7 @@
 //! every request before a connection is opened, and its bounds on time and
 //! body sizes.
 
-use super::origin::AllowedOrigin;
+use super::origin::{AllowedOrigin, normalise_path};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::sync::Arc;
@@ -44,6 +44,17 @@ type Sent = Box<
         > + Send,
 >;
 
+/// `uri` with its path replaced (the query kept).
+fn with_path(uri: &http::Uri, path: &str) -> Option<http::Uri> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    http::Uri::from_parts(parts).ok()
+}
+
 fn shorter(a: Option<Duration>, b: Duration) -> Option<Duration> {
     Some(a.map_or(b, |a| a.min(b)))
 }
@@ -55,9 +66,16 @@ impl WasiHttpHooks for HttpHooks {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Sent {
+        let mut request = request;
+        // What is checked is what is sent: the path in normal form.
+        let normalised =
+            normalise_path(request.uri().path()).and_then(|path| with_path(request.uri(), &path));
+        if let Some(uri) = &normalised {
+            *request.uri_mut() = uri.clone();
+        }
         let uri = request.uri().clone();
-        let grant = match &self.grant {
-            Some(grant) if grant.allow.iter().any(|o| o.allows(&uri)) => grant.clone(),
+        let grant = match (&self.grant, &normalised) {
+            (Some(grant), Some(_)) if grant.allow.iter().any(|o| o.allows(&uri)) => grant.clone(),
             _ => {
                 // Only scheme, host, port and path: a query may carry secrets.
                 tracing::warn!(

@@ -47,6 +47,8 @@ impl AllowedOrigin {
         })
     }
 
+    /// Whether a request to `uri`, whose path is already normalised (see
+    /// [`normalise_path`]), may go out.
     pub(super) fn allows(&self, uri: &Uri) -> bool {
         let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
         let port = uri
@@ -64,9 +66,84 @@ impl AllowedOrigin {
     }
 }
 
+/// A request path in the normal form of RFC 3986 §6.2.2: percent-encoded
+/// unreserved characters decoded (so `%2e%2e` is `..`), other escapes in
+/// upper case, dot segments removed (§5.2.4), and repeated slashes made
+/// one, so that a prefix check sees the path a server will serve. None for
+/// a path no server should be asked for: an encoded `/`, `\` or NUL, or a
+/// backslash (servers differ on what those mean).
+pub fn normalise_path(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut decoded = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = path.get(i + 1..i + 3)?;
+                let byte = u8::from_str_radix(hex, 16).ok()?;
+                match byte {
+                    b'/' | b'\\' | 0 => return None,
+                    b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => {
+                        decoded.push(b as char)
+                    }
+                    b => decoded.push_str(&format!("%{b:02X}")),
+                }
+                i += 3;
+            }
+            b'\\' => return None,
+            _ => {
+                let c = path[i..].chars().next()?;
+                decoded.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    let trailing = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = format!("/{}", segments.join("/"));
+    if trailing && out != "/" {
+        out.push('/');
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_normalised_before_they_are_compared() {
+        let n = |p: &str| normalise_path(p);
+        assert_eq!(n("/scim/v2/../../admin").as_deref(), Some("/admin"));
+        assert_eq!(n("/scim/v2/%2e%2e/%2E%2E/admin").as_deref(), Some("/admin"));
+        assert_eq!(n("/scim//v2///Users").as_deref(), Some("/scim/v2/Users"));
+        assert_eq!(n("/scim/./v2/Users/").as_deref(), Some("/scim/v2/Users/"));
+        assert_eq!(n("/scim/v2/Us%65rs").as_deref(), Some("/scim/v2/Users"));
+        assert_eq!(n("/a%3fb").as_deref(), Some("/a%3Fb"));
+        assert_eq!(n("/../../etc").as_deref(), Some("/etc"));
+        assert_eq!(n("/scim/v2%2f..%2fadmin"), None);
+        assert_eq!(n("/scim\\..\\admin"), None);
+        assert_eq!(n("/a%00"), None);
+        assert_eq!(n("/a%zz"), None);
+        let scim = AllowedOrigin::parse("http://127.0.0.1:8000/scim/v2").unwrap();
+        let allowed = |p: &str| {
+            normalise_path(p)
+                .is_some_and(|p| scim.allows(&format!("http://127.0.0.1:8000{p}").parse().unwrap()))
+        };
+        assert!(allowed("/scim/v2/Users/../Groups"));
+        assert!(!allowed("/scim/v2/../admin"));
+        assert!(!allowed("/scim/v2/%2e%2e/admin"));
+        assert!(!allowed("//scim/v2/../../admin"));
+    }
 
     #[test]
     fn origins_match_scheme_host_port_and_path() {

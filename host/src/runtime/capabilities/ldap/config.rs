@@ -28,6 +28,10 @@ pub struct LdapGrantConfig {
     /// Certificate verification; turning it off is logged at start-up.
     #[serde(default = "default_true")]
     pub tls_verify: bool,
+    /// Allow the host to send passwords over a connection that is neither
+    /// LDAPS nor StartTLS (a directory on loopback); logged at start-up.
+    #[serde(default)]
+    pub allow_plaintext_bind: bool,
 }
 
 fn default_true() -> bool {
@@ -96,6 +100,7 @@ impl LdapGrantConfig {
             bind,
             ca_file: self.ca_file.as_ref().map(|ca| resolve_path(base, ca)),
             tls_verify: self.tls_verify,
+            allow_plaintext_bind: self.allow_plaintext_bind,
             timeout,
         };
         LdapGrant::new(target, &spec)

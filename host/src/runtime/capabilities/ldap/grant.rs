@@ -45,6 +45,10 @@ pub struct LdapSpec {
     pub ca_file: Option<PathBuf>,
     /// Off only when the operator says so, and then logged.
     pub tls_verify: bool,
+    /// Lets the host send passwords (its bind, and `check-password`) over
+    /// a connection that is neither LDAPS nor StartTLS. Off unless the
+    /// operator says so, and then logged at start.
+    pub allow_plaintext_bind: bool,
     /// Longest one operation (or one page) may take.
     pub timeout: Duration,
 }
@@ -124,6 +128,7 @@ enum Tls {
 pub struct LdapGrant {
     urls: Vec<String>,
     bind: Option<BindCredentials>,
+    allow_plaintext_bind: bool,
     tls: Tls,
     timeout: Duration,
     connections: Mutex<HashMap<ConnectionKey, Ldap>>,
@@ -182,9 +187,17 @@ impl LdapGrant {
             );
             Tls::Insecure
         };
+        if spec.allow_plaintext_bind {
+            tracing::warn!(
+                target: "provisio::ldap",
+                target_name = target,
+                "passwords may cross unencrypted connections to this target's directories (grants.ldap.allow_plaintext_bind = true)"
+            );
+        }
         Ok(LdapGrant {
             urls,
             bind: spec.bind.clone(),
+            allow_plaintext_bind: spec.allow_plaintext_bind,
             tls,
             timeout: spec.timeout,
             connections: Mutex::new(HashMap::new()),
@@ -211,6 +224,9 @@ impl LdapGrant {
             (false, true) => Security::StartTls,
             (false, false) => Security::Plain,
         };
+        if security == Security::Plain && self.bind.is_some() {
+            self.plaintext_allowed("bind as the granted account")?;
+        }
         let handle = ConnectionHandle {
             key: ConnectionKey {
                 url: normalised,
@@ -220,6 +236,18 @@ impl LdapGrant {
         self.run(&handle, "opening the directory", |_| async { Ok(()) })
             .await?;
         Ok(handle)
+    }
+
+    /// Refuses to send a password over an unencrypted connection unless
+    /// the operator allowed it for this grant.
+    fn plaintext_allowed(&self, what: &str) -> Result<(), LdapError> {
+        if self.allow_plaintext_bind {
+            return Ok(());
+        }
+        Err(LdapError::NotGranted(format!(
+            "the host will not {what} over an unencrypted connection: the password would cross the network in clear. \
+             Use ldaps://, or StartTLS on ldap://, or set grants.ldap.allow_plaintext_bind = true"
+        )))
     }
 
     fn settings(&self, security: Security) -> LdapConnSettings {
@@ -516,6 +544,9 @@ impl LdapGrant {
     ) -> Result<bool, LdapError> {
         if password.is_empty() {
             return Ok(false);
+        }
+        if handle.key.security == Security::Plain {
+            self.plaintext_allowed("check a password")?;
         }
         tokio::time::timeout(self.timeout, async {
             let mut ldap = self.dial(&handle.key).await?;
