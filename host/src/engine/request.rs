@@ -456,7 +456,7 @@ mod tests {
         assert!(e.contains("sealed password is missing"), "{e}");
         let work = Work::from_payload(v.kind, &v.redacted, Some("s3cret")).unwrap();
         assert!(
-            matches!(work, Work::Create(a) if a.iter().any(|a| a.values == vec![crate::model::Value::Text("s3cret".into())]))
+            matches!(work, Work::Create(a) if a.iter().any(|a| a.values == vec![Value::Text("s3cret".into())]))
         );
         let update = request(json!({"kind": "update", "identity": "e1",
             "changes": [{"op": "replace", "name": "__PASSWORD__", "values": "x"}]}))
