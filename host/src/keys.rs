@@ -41,13 +41,22 @@ impl fmt::Debug for HostKey {
 impl HostKey {
     /// Reads the key file, or creates it (64 random hex digits, mode 0600).
     pub fn load_or_create(path: &Path) -> Result<HostKey, KeyError> {
+        Self::read(path, true)
+    }
+
+    /// Reads the key file, which must exist (to verify, not to start).
+    pub fn load(path: &Path) -> Result<HostKey, KeyError> {
+        Self::read(path, false)
+    }
+
+    fn read(path: &Path, create: bool) -> Result<HostKey, KeyError> {
         let fail = |reason: String| KeyError::File {
             path: path.display().to_string(),
             reason,
         };
         let hex_key = match std::fs::read_to_string(path) {
             Ok(text) => text.trim().to_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];
                 rand::rng().fill_bytes(&mut bytes);
                 let hex_key = hex::encode(bytes);

@@ -273,6 +273,128 @@ async fn deleted_audit_rows_are_detected_even_at_the_end() {
     assert_eq!(report.problem.as_deref(), Some("rows 2 to 2 are missing"));
 }
 
+/// Someone who can write the database but not the key keeps an old head
+/// row, truncates the log and puts the old head back: its MAC is right,
+/// but the anchor outside the database names a later row.
+#[tokio::test]
+async fn truncation_behind_a_restored_head_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for i in 0..3 {
+        store
+            .append_audit(vec![event("o1", &format!("e{i}"))])
+            .await
+            .unwrap();
+    }
+    let mut conn = raw(dir.path()).await;
+    let (seq, mac, head_mac): (i64, String, String) =
+        sqlx::query_as("SELECT seq, mac, head_mac FROM audit_head WHERE id = 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    for i in 3..5 {
+        store
+            .append_audit(vec![event("o1", &format!("e{i}"))])
+            .await
+            .unwrap();
+    }
+    sqlx::query("DROP TRIGGER audit_log_no_delete")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq > 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_head SET seq = ?, mac = ?, head_mac = ? WHERE id = 1")
+        .bind(seq)
+        .bind(&mac)
+        .bind(&head_mac)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(
+        report.problem.as_deref(),
+        Some(
+            "the log ends at row 3 but the anchor outside the database says row 5: rows were deleted"
+        )
+    );
+}
+
+/// An emptied log (rows and head gone) is not a clean one: the anchor
+/// names rows, and without the anchor the operations tell.
+#[tokio::test]
+async fn an_emptied_audit_log_does_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store
+        .submit(new_op("o1", "ada", None), vec![event("o1", "submitted")])
+        .await
+        .unwrap();
+    let mut conn = raw(dir.path()).await;
+    sqlx::query("DROP TRIGGER audit_log_no_delete")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_head")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert!(!report.ok);
+    assert!(
+        report
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("anchor outside the database says row 1"),
+        "{report:?}"
+    );
+    std::fs::remove_file(dir.path().join("provisio.db.anchor")).unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!(
+        report.problem.as_deref(),
+        Some("the audit log is empty, but the store holds 1 operations: it was deleted")
+    );
+}
+
+/// One host per store: a second open is refused, naming the holder.
+#[tokio::test]
+async fn a_second_host_on_one_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("provisio.db");
+    let first = open(dir.path()).await;
+    let second = SqliteStore::open_waiting(
+        &path,
+        HostKey::from_master(&[3; 32]),
+        std::time::Duration::from_millis(200),
+    )
+    .await;
+    let Err(refused) = second else {
+        panic!("a second store opened beside the first")
+    };
+    let message = refused.to_string();
+    assert!(
+        message.contains("in use by another Provisio host")
+            && message.contains(&format!("process {}", std::process::id())),
+        "{message}"
+    );
+    drop(first);
+    SqliteStore::open_waiting(
+        &path,
+        HostKey::from_master(&[3; 32]),
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .expect("the store opens once the first host let go");
+}
+
 #[tokio::test]
 async fn a_reopened_store_continues_the_chain() {
     let dir = tempfile::tempdir().unwrap();
@@ -287,16 +409,13 @@ async fn a_reopened_store_continues_the_chain() {
     store.append_audit(vec![event("o1", "c")]).await.unwrap();
     let report = store.verify_audit().await.unwrap();
     assert_eq!((report.rows, report.ok), (3, true), "{report:?}");
-    let other_key = SqliteStore::open(
+    let other_key = SqliteStore::verify_file(
         &dir.path().join("provisio.db"),
         HostKey::from_master(&[4; 32]),
     )
     .await
     .unwrap();
-    assert!(
-        !other_key.verify_audit().await.unwrap().ok,
-        "a different key cannot vouch for the chain"
-    );
+    assert!(!other_key.ok, "a different key cannot vouch for the chain");
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@
 //! them; the schema is migrated with sqlx's migrator, so a database keeps
 //! its migration history.
 
+mod anchor;
+mod lock;
 mod reads;
 mod rows;
 mod writer;
@@ -55,11 +57,27 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     writer: flume::Sender<Job>,
     key: HostKey,
+    /// Where the writer anchors the audit chain.
+    anchor: std::path::PathBuf,
+    /// Held while the store is open: one host per store.
+    _lock: lock::StoreLock,
 }
 
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database at `path`.
     pub async fn open(path: &Path, key: HostKey) -> Result<SqliteStore> {
+        Self::open_waiting(path, key, lock::WAIT).await
+    }
+
+    /// [`SqliteStore::open`], waiting at most `wait` for another host that
+    /// holds the store to let it go.
+    pub async fn open_waiting(path: &Path, key: HostKey, wait: Duration) -> Result<SqliteStore> {
+        let lock = {
+            let path = path.to_owned();
+            tokio::task::spawn_blocking(move || lock::StoreLock::acquire(&path, wait))
+                .await
+                .map_err(|e| StoreError::Database(format!("the locking task failed: {e}")))??
+        };
         migrate(path).await?;
         let conn = connect(
             path,
@@ -69,12 +87,28 @@ impl SqliteStore {
         // only a power loss may lose the last transactions.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
-        let writer = writer::spawn(conn, key.clone())?;
+        let anchor = anchor::anchor_path(path);
+        let writer = writer::spawn(conn, key.clone(), anchor.clone())?;
         Ok(SqliteStore {
             readers: Readers::new(path.to_owned()),
             writer,
             key,
+            anchor,
+            _lock: lock,
         })
+    }
+
+    /// Verifies the audit chain of the store at `path` without opening it
+    /// for writing (and without its lock), so it runs beside a host that
+    /// has it open.
+    pub async fn verify_file(path: &Path, key: HostKey) -> Result<AuditReport> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let conn = connect(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            reads::verify_audit(&conn, &key, &anchor::anchor_path(&path))
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("the verifying task failed: {e}")))?
     }
 
     async fn write(&self, write: Write) -> Result<Outcome> {
@@ -201,9 +235,9 @@ impl Store for SqliteStore {
     }
 
     async fn verify_audit(&self) -> Result<AuditReport> {
-        let key = self.key.clone();
+        let (key, anchor) = (self.key.clone(), self.anchor.clone());
         self.readers
-            .long(move |conn| reads::verify_audit(conn, &key))
+            .long(move |conn| reads::verify_audit(conn, &key, &anchor))
             .await
     }
 

@@ -9,6 +9,7 @@
 use super::super::audit::{self, AuditReport, GENESIS_MAC};
 use super::super::records::*;
 use super::super::{Result, StoreError};
+use super::anchor::Anchor;
 use super::rows::{self, select_operation, select_version};
 use crate::keys::HostKey;
 use rusqlite::types::Value;
@@ -182,14 +183,36 @@ impl Filtered {
 
 /// Recomputes the whole chain, in one read transaction so that the rows
 /// and the head are one snapshot even while the writer commits.
-pub(super) fn verify_audit(conn: &Connection, key: &HostKey) -> Result<AuditReport> {
+pub(super) fn verify_audit(
+    conn: &Connection,
+    key: &HostKey,
+    anchor: &std::path::Path,
+) -> Result<AuditReport> {
+    // The anchor is read first: the writer updates it after it commits, so
+    // the snapshot read next holds at least the rows it names.
+    let anchor = Anchor::read(anchor);
     conn.execute_batch("BEGIN")?;
-    let report = verify_in_snapshot(conn, key);
+    let report = verify_in_snapshot(conn, key, anchor);
     conn.execute_batch("COMMIT")?;
     report
 }
 
-fn verify_in_snapshot(conn: &Connection, key: &HostKey) -> Result<AuditReport> {
+fn verify_in_snapshot(
+    conn: &Connection,
+    key: &HostKey,
+    anchor: std::result::Result<Option<Anchor>, String>,
+) -> Result<AuditReport> {
+    let anchor = match anchor {
+        Ok(anchor) => anchor,
+        Err(problem) => {
+            return Ok(AuditReport {
+                rows: 0,
+                ok: false,
+                problem: Some(problem),
+            });
+        }
+    };
+    let mut anchored_row_seen = false;
     let mut expected_seq = 1i64;
     let mut prev_mac = GENESIS_MAC.to_owned();
     let mut count = 0u64;
@@ -230,6 +253,20 @@ fn verify_in_snapshot(conn: &Connection, key: &HostKey) -> Result<AuditReport> {
         if mac != record.mac {
             return fail(count, format!("row {} was altered", record.seq));
         }
+        if let Some(anchor) = &anchor
+            && anchor.seq == record.seq
+        {
+            if anchor.mac != record.mac {
+                return fail(
+                    count,
+                    format!(
+                        "row {} is not the row the anchor outside the database names: the log was rewritten",
+                        record.seq
+                    ),
+                );
+            }
+            anchored_row_seen = true;
+        }
         prev_mac = record.mac;
         expected_seq += 1;
         count += 1;
@@ -257,6 +294,31 @@ fn verify_in_snapshot(conn: &Connection, key: &HostKey) -> Result<AuditReport> {
                     ),
                 );
             }
+        }
+    }
+    if let Some(anchor) = &anchor
+        && anchor.seq > 0
+        && !anchored_row_seen
+    {
+        return fail(
+            count,
+            format!(
+                "the log ends at row {} but the anchor outside the database says row {}: rows were deleted",
+                expected_seq - 1,
+                anchor.seq
+            ),
+        );
+    }
+    if count == 0 {
+        let operations: i64 =
+            conn.query_row("SELECT COUNT(*) FROM operations", [], |row| row.get(0))?;
+        if operations > 0 {
+            return fail(
+                count,
+                format!(
+                    "the audit log is empty, but the store holds {operations} operations: it was deleted"
+                ),
+            );
         }
     }
     Ok(AuditReport {

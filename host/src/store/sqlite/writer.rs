@@ -9,10 +9,12 @@
 use super::super::audit::{self, GENESIS_MAC};
 use super::super::records::*;
 use super::super::{Result, StoreError, now_ms};
+use super::anchor::{Anchor, LOG_EVERY};
 use super::rows::{self, operation_columns, select_operation};
 use crate::keys::HostKey;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -77,9 +79,9 @@ impl Chain {
     }
 }
 
-/// Starts the writer thread on `conn`; it ends when every sender is gone.
-pub(super) fn spawn(conn: Connection, key: HostKey) -> Result<flume::Sender<Job>> {
-    let chain = conn
+/// The newest row of the chain as the database holds it.
+fn read_chain(conn: &Connection) -> Result<Chain> {
+    Ok(conn
         .query_row(
             "SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1",
             [],
@@ -96,16 +98,46 @@ pub(super) fn spawn(conn: Connection, key: HostKey) -> Result<flume::Sender<Job>
             seq: 0,
             mac: GENESIS_MAC.to_owned(),
             pending: Vec::new(),
-        });
+        }))
+}
+
+/// Starts the writer thread on `conn`; it ends when every sender is gone.
+/// After each commit it writes the chain's anchor to `anchor`.
+pub(super) fn spawn(conn: Connection, key: HostKey, anchor: PathBuf) -> Result<flume::Sender<Job>> {
+    let chain = read_chain(&conn)?;
     let (tx, rx) = flume::bounded(4096);
     std::thread::Builder::new()
         .name("provisio-store".into())
-        .spawn(move || write_loop(conn, rx, chain, key))
+        .spawn(move || write_loop(conn, rx, chain, key, anchor))
         .map_err(|e| StoreError::Database(format!("cannot start the store's writer: {e}")))?;
     Ok(tx)
 }
 
-fn write_loop(mut conn: Connection, jobs: flume::Receiver<Job>, mut chain: Chain, key: HostKey) {
+/// Records where the chain ends, outside the database.
+fn anchor_chain(path: &std::path::Path, before: i64, chain: &Chain) {
+    if chain.seq == before {
+        return;
+    }
+    let anchor = Anchor {
+        seq: chain.seq,
+        mac: chain.mac.clone(),
+    };
+    if let Err(e) = anchor.write(path) {
+        tracing::error!(path = %path.display(), "cannot write the audit anchor: {e}");
+    }
+    metrics::gauge!("provisio_audit_head_seq").set(chain.seq as f64);
+    if before / LOG_EVERY != chain.seq / LOG_EVERY {
+        tracing::info!(seq = chain.seq, mac = %chain.mac, "audit head");
+    }
+}
+
+fn write_loop(
+    mut conn: Connection,
+    jobs: flume::Receiver<Job>,
+    mut chain: Chain,
+    key: HostKey,
+    anchor: PathBuf,
+) {
     loop {
         // Checkpoint the WAL into the database file while nothing waits, so
         // that commits under load do not pay for it.
@@ -130,7 +162,17 @@ fn write_loop(mut conn: Connection, jobs: flume::Receiver<Job>, mut chain: Chain
             }
         }
         let (outcomes, advanced) = commit_batch(&mut conn, &batch, &chain, &key);
+        let before = chain.seq;
         chain = advanced;
+        if outcomes.iter().any(Result::is_err) {
+            // A failed commit may mean the database moved under us (another
+            // writer, a restore): continue from what it holds.
+            match read_chain(&conn) {
+                Ok(held) => chain = held,
+                Err(e) => tracing::error!("cannot re-read the audit chain: {e}"),
+            }
+        }
+        anchor_chain(&anchor, before, &chain);
         for (job, outcome) in batch.into_iter().zip(outcomes) {
             let _ = job.reply.send(outcome);
         }
