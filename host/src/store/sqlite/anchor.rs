@@ -1,6 +1,7 @@
 //! The audit chain's anchor outside the database: after each commit the
-//! newest row's seq and MAC are written to `<store>.anchor` (atomically,
-//! by rename). Truncating the log and restoring an older head row (whose
+//! newest row's seq and MAC are written to `<store>.anchor`, in place (one
+//! `pwrite` of a fixed-size record on a file the writer keeps open: a
+//! rename per commit cost more than the commit). Truncating the log and restoring an older head row (whose
 //! own MAC still checks) is then caught, because the anchor names a later
 //! row; so is emptying the log altogether. An operator who wants it out of
 //! reach of whoever can write the database ships the same figures
@@ -34,6 +35,10 @@ impl Anchor {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
+        if text.trim().is_empty() {
+            // Created, nothing committed yet.
+            return Ok(None);
+        }
         let mut parts = text.split_whitespace();
         match (parts.next().and_then(|s| s.parse().ok()), parts.next()) {
             (Some(seq), Some(mac)) => Ok(Some(Anchor {
@@ -43,15 +48,36 @@ impl Anchor {
             _ => Err(format!("{} is not an audit anchor", path.display())),
         }
     }
+}
 
-    /// Writes the anchor: a temporary file, then a rename, so a reader
-    /// sees the old anchor or the new one. Not fsynced, as the commits it
-    /// follows are not (WAL with synchronous = NORMAL survives a process
-    /// crash, not a power loss).
-    pub(super) fn write(&self, path: &Path) -> std::io::Result<()> {
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(".tmp");
-        std::fs::write(&temporary, format!("{} {}\n", self.seq, self.mac))?;
-        std::fs::rename(&temporary, path)
+/// The anchor file, open for the writer's life.
+pub(super) struct AnchorFile {
+    file: std::fs::File,
+}
+
+/// Bytes of one record: `seq` (20 digits) and a 64-digit MAC, padded.
+const RECORD: usize = 96;
+
+impl AnchorFile {
+    pub(super) fn open(path: &Path) -> std::io::Result<AnchorFile> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        Ok(AnchorFile { file })
+    }
+
+    /// Writes the record over the last one. One write of under a page is
+    /// seen whole by readers, and survives a crash of the process (the
+    /// commits it follows are not fsynced either: WAL with synchronous =
+    /// NORMAL survives a process crash, not a power loss).
+    pub(super) fn write(&self, anchor: &Anchor) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut record = format!("{} {}", anchor.seq, anchor.mac).into_bytes();
+        record.resize(RECORD - 1, b' ');
+        record.push(b'\n');
+        self.file.write_all_at(&record, 0)?;
+        self.file.set_len(RECORD as u64)
     }
 }

@@ -9,7 +9,7 @@
 use super::super::audit::{self, GENESIS_MAC};
 use super::super::records::*;
 use super::super::{Result, StoreError, now_ms};
-use super::anchor::{Anchor, LOG_EVERY};
+use super::anchor::{Anchor, AnchorFile, LOG_EVERY};
 use super::rows::{self, operation_columns, select_operation};
 use crate::keys::HostKey;
 use rusqlite::types::Value;
@@ -114,7 +114,7 @@ pub(super) fn spawn(conn: Connection, key: HostKey, anchor: PathBuf) -> Result<f
 }
 
 /// Records where the chain ends, outside the database.
-fn anchor_chain(path: &std::path::Path, before: i64, chain: &Chain) {
+fn anchor_chain(file: Option<&AnchorFile>, before: i64, chain: &Chain) {
     if chain.seq == before {
         return;
     }
@@ -122,8 +122,8 @@ fn anchor_chain(path: &std::path::Path, before: i64, chain: &Chain) {
         seq: chain.seq,
         mac: chain.mac.clone(),
     };
-    if let Err(e) = anchor.write(path) {
-        tracing::error!(path = %path.display(), "cannot write the audit anchor: {e}");
+    if let Some(Err(e)) = file.map(|f| f.write(&anchor)) {
+        tracing::error!("cannot write the audit anchor: {e}");
     }
     metrics::gauge!("provisio_audit_head_seq").set(chain.seq as f64);
     if before / LOG_EVERY != chain.seq / LOG_EVERY {
@@ -138,6 +138,13 @@ fn write_loop(
     key: HostKey,
     anchor: PathBuf,
 ) {
+    let anchor = match AnchorFile::open(&anchor) {
+        Ok(file) => Some(file),
+        Err(e) => {
+            tracing::error!(path = %anchor.display(), "cannot open the audit anchor; verification will not see truncation: {e}");
+            None
+        }
+    };
     loop {
         // Checkpoint the WAL into the database file while nothing waits, so
         // that commits under load do not pay for it.
@@ -172,7 +179,7 @@ fn write_loop(
                 Err(e) => tracing::error!("cannot re-read the audit chain: {e}"),
             }
         }
-        anchor_chain(&anchor, before, &chain);
+        anchor_chain(anchor.as_ref(), before, &chain);
         for (job, outcome) in batch.into_iter().zip(outcomes) {
             let _ = job.reply.send(outcome);
         }
