@@ -56,6 +56,10 @@ const FIXTURES: &[Package<'static>] = &[
         name: "fixture-sql-0-1-0",
         dir: "tests/fixtures/sql-0-1-0",
     },
+    Package {
+        name: "fixture-hostile",
+        dir: "tests/fixtures/hostile",
+    },
 ];
 
 fn main() {

@@ -245,3 +245,111 @@ async fn a_retry_never_sends_a_redacted_password() {
         retried.body
     );
 }
+
+/// A connector that puts its secret in what it logs, prints, returns and
+/// fails with gets `***` in each, raw, base64 or percent-encoded: the
+/// secret reaches no log line, no operation, no audit row, no metric.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_cannot_make_the_host_repeat_its_secret() {
+    use base64::Engine as _;
+    use provisio_tests::fixtures;
+    let logs = provisio_tests::logs::capture();
+    let secret = "Tr0ub4dor&3-leak-test";
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("token"), secret).unwrap();
+    let targets = format!(
+        "[targets.leaky]\nconnector = {:?}\n[targets.leaky.secrets]\ntoken = {{ file = {:?} }}\n",
+        fixtures::HOSTILE,
+        secrets.path().join("token").display().to_string()
+    );
+    let host = TestHost::start(&targets, "", &[]).await;
+    let created = host
+        .run(
+            "leaky",
+            json!({"kind": "create", "identity": "e1", "attributes": {"__name__": "a"}}),
+        )
+        .await;
+    assert_eq!(created["status"], "succeeded", "{created}");
+    let failed = host
+        .run(
+            "leaky",
+            json!({"kind": "create", "identity": "e2", "attributes": {"__name__": "leak-error"}}),
+        )
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("raw=*** b64=*** url=***"),
+        "{failed}"
+    );
+    let linked = host
+        .post(
+            "/v1/targets/leaky/links",
+            json!({"identity": "e3", "uid": "leak-error"}),
+        )
+        .await;
+    assert_eq!(linked.status, 502, "{:?}", linked.body);
+
+    let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    let forms = [secret.to_owned(), b64, "Tr0ub4dor%263".to_owned()];
+    let mut seen = vec![
+        ("operation", created.to_string()),
+        ("failed operation", failed.to_string()),
+        ("link answer", linked.body.to_string()),
+        (
+            "audit",
+            serde_json::to_string(&host.audit_of_target("leaky").await).unwrap(),
+        ),
+    ];
+    let metrics = host
+        .request(reqwest::Method::GET, "/metrics", None, None)
+        .await;
+    seen.push(("metrics", metrics.body.to_string()));
+    seen.push(("logs", logs.text()));
+    for (place, text) in &seen {
+        for form in &forms {
+            assert!(
+                !text.contains(form.as_str()),
+                "the secret ({form}) is in the {place}"
+            );
+        }
+    }
+    assert!(
+        !logs
+            .lines_with("the token is raw=*** b64=*** url=***")
+            .is_empty(),
+        "the connector's line was logged, scrubbed"
+    );
+}
+
+/// A connector that logs in a loop writes its burst and no more; the rest
+/// is counted and said once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_connector_logs_its_burst_and_the_count_of_the_rest() {
+    use provisio_tests::fixtures;
+    let logs = provisio_tests::logs::capture();
+    let targets = format!(
+        "[targets.flood]\nconnector = {:?}\nlog_rate = {{ per_second = 0.001, burst = 10 }}\n",
+        fixtures::HOSTILE
+    );
+    let host = TestHost::start(&targets, "", &[]).await;
+    let linked = host
+        .post(
+            "/v1/targets/flood/links",
+            json!({"identity": "e1", "uid": "flood:50000"}),
+        )
+        .await;
+    assert_eq!(linked.status, 200, "{:?}", linked.body);
+    let written = logs
+        .lines_with("flood line")
+        .into_iter()
+        .filter(|l| l.contains("target=\"flood\"") || l.contains("target=flood"))
+        .count();
+    assert_eq!(written, 10, "the burst, then nothing");
+    let reports = logs.lines_with("connector log lines dropped");
+    let mine: Vec<&String> = reports.iter().filter(|l| l.contains("flood")).collect();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert!(mine[0].contains("dropped=49990"), "{}", mine[0]);
+}

@@ -19,6 +19,7 @@ fn limits() -> CallLimits {
         timeout: Duration::from_millis(500),
         memory_bytes: 32 << 20,
         max_output_bytes: 1 << 20,
+        ..CallLimits::default()
     }
 }
 

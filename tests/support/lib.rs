@@ -2,6 +2,7 @@
 
 pub mod host;
 pub mod load;
+pub mod logs;
 pub mod postgres;
 pub mod samba;
 pub mod scim;
@@ -34,6 +35,8 @@ pub mod fixtures {
     /// `ledger@1.0.0`, built against `provisio:sql@0.1.0` (before
     /// `query-values`).
     pub const SQL_0_1_0: &str = env!("FIXTURE_SQL_0_1_0");
+    /// `hostile`: leaks its secret, floods the log (issue 16).
+    pub const HOSTILE: &str = env!("FIXTURE_HOSTILE");
 
     pub fn bytes(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))

@@ -57,6 +57,36 @@ pub struct TargetConfig {
     /// Attributes (or changes) one operation may carry.
     #[serde(default = "default_max_attributes")]
     pub max_attributes: usize,
+    /// Log lines one connector instance may write.
+    #[serde(default)]
+    pub log_rate: LogRate,
+}
+
+/// A token bucket of connector log lines: `per_second` on average, bursts
+/// of `burst`; the rest are dropped and counted.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRate {
+    #[serde(default = "default_log_per_second")]
+    pub per_second: f64,
+    #[serde(default = "default_log_burst")]
+    pub burst: u32,
+}
+
+fn default_log_per_second() -> f64 {
+    100.0
+}
+fn default_log_burst() -> u32 {
+    200
+}
+
+impl Default for LogRate {
+    fn default() -> Self {
+        LogRate {
+            per_second: default_log_per_second(),
+            burst: default_log_burst(),
+        }
+    }
 }
 
 fn default_max_attributes() -> usize {
@@ -268,6 +298,12 @@ impl TargetConfig {
                 format!("{} is not between 1 and 256", self.concurrency),
             );
         }
+        if !(self.log_rate.per_second >= 0.0 && self.log_rate.per_second.is_finite()) {
+            return err(
+                "log_rate.per_second",
+                "must be a number of lines, 0 or more".into(),
+            );
+        }
         if self.max_attributes == 0 || self.max_attributes > crate::model::MAX_ATTRIBUTES {
             return err(
                 "max_attributes",
@@ -362,6 +398,8 @@ impl TargetConfig {
             limits: CallLimits {
                 timeout: self.timeout,
                 memory_bytes: self.memory_mib << 20,
+                log_lines_per_second: self.log_rate.per_second,
+                log_burst: self.log_rate.burst,
                 ..CallLimits::default()
             },
             max_instances: self.concurrency,

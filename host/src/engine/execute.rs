@@ -18,7 +18,7 @@ use crate::model::{
     Attribute, AttributeChange, ConnectorError, ConnectorObject, PageRequest, SearchRequest, Value,
     names,
 };
-use crate::runtime::{CallError, CallErrorKind, Connector};
+use crate::runtime::{CallError, CallErrorKind, Connector, Scrubber};
 use crate::store::{ErrorRecord, Link, LinkChange, OperationRecord, Store, now_ms};
 use serde_json::{Value as Json, json};
 use std::time::{Duration, Instant};
@@ -91,6 +91,8 @@ pub struct CallLog {
 
 pub struct Attempt<'a> {
     pub target: &'a Target,
+    /// The password this attempt sends, kept out of the errors it records.
+    scrubber: Scrubber,
     /// The version this attempt runs on, whatever is switched meanwhile.
     pub connector: Connector,
     pub store: &'a dyn Store,
@@ -155,6 +157,7 @@ impl<'a> Attempt<'a> {
     ) -> Self {
         Attempt {
             target,
+            scrubber: Scrubber::default(),
             connector,
             store,
             record,
@@ -170,7 +173,11 @@ impl<'a> Attempt<'a> {
         call: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, Failure> {
         let started = Instant::now();
-        let result = call.await.map_err(|e| classify(&e));
+        let result = call.await.map_err(|e| {
+            let mut failure = classify(&e);
+            self.scrubber.scrub(&mut failure.error.message);
+            failure
+        });
         self.calls.push(CallLog {
             operation,
             uid: uid.map(str::to_owned),
@@ -182,6 +189,7 @@ impl<'a> Attempt<'a> {
     }
 
     pub async fn run(&mut self, work: Work) -> Outcome {
+        self.scrubber = Scrubber::new(work.password());
         match self.run_inner(work).await {
             Ok(outcome) => outcome,
             Err(failure) => Outcome::Failed(failure),

@@ -343,6 +343,25 @@ pub fn carries_password(kind: OperationKind, payload: &Json) -> bool {
 }
 
 impl Work {
+    /// The password this work sends, if it sends one.
+    pub fn password(&self) -> Option<&str> {
+        fn text_of<'a>(mut attributes: impl Iterator<Item = &'a Attribute>) -> Option<&'a str> {
+            attributes
+                .find(|a| a.is_secret())
+                .and_then(|a| a.values.first())
+                .and_then(|v| match v {
+                    crate::model::Value::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+        }
+        match self {
+            Work::SetPassword(password) => Some(password),
+            Work::Create(attributes) => text_of(attributes.iter()),
+            Work::Update(changes) => text_of(changes.iter().map(AttributeChange::attribute)),
+            _ => None,
+        }
+    }
+
     /// Rebuilds the work from a stored (redacted) payload and the unsealed
     /// password, when the operation has one.
     pub fn from_payload(

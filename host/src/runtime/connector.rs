@@ -11,6 +11,7 @@ use crate::runtime::capabilities::Grants;
 use crate::runtime::error::{CallError, CallErrorKind, Operation};
 use crate::runtime::inspect::ComponentFacts;
 use crate::runtime::pool::{GuestCall, InstancePool, PoolStats};
+use crate::runtime::scrub::{Scrubber, Strings};
 use crate::runtime::size::ApproxSize;
 use crate::runtime::state::InstanceState;
 use crate::runtime::target::TargetSettings;
@@ -102,11 +103,13 @@ impl LoadedComponent {
                 connector: self.label(),
             });
         }
+        let scrubber = Arc::new(Scrubber::new(settings.grants.secret_values()));
         let pool = InstancePool::new(
             self.engine.clone(),
             self.pre.clone(),
             Arc::new(settings),
             self.label().into(),
+            scrubber,
         );
         Ok(Connector {
             inner: Arc::new(Inner {
@@ -260,7 +263,7 @@ impl Connector {
     /// the host, so a call blocks no thread.
     async fn run<R, F>(&self, operation: Operation, f: F) -> Result<R, CallError>
     where
-        R: ApproxSize + Send,
+        R: ApproxSize + Strings + Send,
         F: for<'a> FnOnce(&'a Bindings, &'a mut Store<InstanceState>) -> GuestCall<'a, R> + Send,
     {
         self.check_declared(operation)?;
@@ -284,7 +287,7 @@ impl Connector {
 
     fn run_blocking<R, F>(&self, operation: Operation, f: F) -> Result<R, CallError>
     where
-        R: ApproxSize + Send,
+        R: ApproxSize + Strings + Send,
         F: for<'a> FnOnce(&'a Bindings, &'a mut Store<InstanceState>) -> GuestCall<'a, R> + Send,
     {
         self.check_declared(operation)?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use wasmtime::ResourceLimiter;
 
 /// Limits applied to every call of a target's connector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CallLimits {
     /// Wall time a call may take before it is interrupted.
     pub timeout: Duration,
@@ -14,6 +14,10 @@ pub struct CallLimits {
     pub memory_bytes: usize,
     /// Largest result, in (approximate) bytes, the host accepts from one call.
     pub max_output_bytes: usize,
+    /// Log lines an instance may write: a token bucket of this many a
+    /// second on average, in bursts of `log_burst`.
+    pub log_lines_per_second: f64,
+    pub log_burst: u32,
 }
 
 impl Default for CallLimits {
@@ -22,6 +26,8 @@ impl Default for CallLimits {
             timeout: Duration::from_secs(30),
             memory_bytes: 256 << 20,
             max_output_bytes: 16 << 20,
+            log_lines_per_second: 100.0,
+            log_burst: 200,
         }
     }
 }

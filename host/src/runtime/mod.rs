@@ -23,6 +23,7 @@ mod error;
 mod inspect;
 mod limits;
 mod pool;
+mod scrub;
 mod size;
 mod state;
 mod target;
@@ -39,6 +40,7 @@ pub use error::{CallError, CallErrorKind, LoadError, Operation};
 pub use inspect::{CONNECTOR_EXPORT, CONNECTOR_PACKAGE, ComponentFacts};
 pub use limits::CallLimits;
 pub use pool::PoolStats;
+pub use scrub::Scrubber;
 pub use target::TargetSettings;
 
 use bindings::BindingsPre;
@@ -203,6 +205,7 @@ impl Runtime {
             pre.clone(),
             Arc::new(target),
             "(loading)".into(),
+            Arc::new(Scrubber::default()),
         );
         block::block_on(pool.call(|b, s| Box::pin(async move { b.info(s).await.map(Ok) }))).map_err(
             |kind| match kind {

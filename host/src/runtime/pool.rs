@@ -9,6 +9,7 @@
 use crate::runtime::bindings::{Bindings, BindingsPre, Outcome};
 use crate::runtime::capabilities::wasi::panic_message;
 use crate::runtime::error::CallErrorKind;
+use crate::runtime::scrub::{Scrubber, Strings};
 use crate::runtime::size::ApproxSize;
 use crate::runtime::state::InstanceState;
 use crate::runtime::target::TargetSettings;
@@ -45,6 +46,8 @@ pub(crate) struct InstancePool {
     target: Arc<TargetSettings>,
     /// `name@version` of the connector serving the target.
     connector: Arc<str>,
+    /// The target's secrets, kept out of what the connector says.
+    scrubber: Arc<Scrubber>,
     idle: Mutex<Vec<Instance>>,
     permits: Arc<Semaphore>,
     instantiated: AtomicU64,
@@ -57,6 +60,7 @@ impl InstancePool {
         pre: BindingsPre,
         target: Arc<TargetSettings>,
         connector: Arc<str>,
+        scrubber: Arc<Scrubber>,
     ) -> Self {
         InstancePool {
             engine,
@@ -64,6 +68,7 @@ impl InstancePool {
             permits: Arc::new(Semaphore::new(target.max_instances)),
             target,
             connector,
+            scrubber,
             idle: Mutex::new(Vec::new()),
             instantiated: AtomicU64::new(0),
             discarded: AtomicU64::new(0),
@@ -129,7 +134,7 @@ impl InstancePool {
     /// never reused.
     pub async fn call<R, F>(&self, f: F) -> Result<R, CallErrorKind>
     where
-        R: ApproxSize,
+        R: ApproxSize + Strings,
         F: for<'a> FnOnce(&'a Bindings, &'a mut Store<InstanceState>) -> GuestCall<'a, R>,
     {
         let idle = self.lock_idle().pop();
@@ -139,9 +144,18 @@ impl InstancePool {
         };
         self.arm(&mut instance.store);
         let result = f(&instance.bindings, &mut instance.store).await;
-        let printed = instance.store.data().output.take();
+        {
+            use crate::runtime::capabilities::log::LogView;
+            instance
+                .store
+                .data_mut()
+                .log()
+                .report_dropped(Instant::now(), true);
+        }
+        let printed = self.scrubber.scrubbed(&instance.store.data().output.take());
         match result {
-            Ok(Ok(value)) => {
+            Ok(Ok(mut value)) => {
+                value.scrub(&self.scrubber);
                 self.log_printed(&printed);
                 let size = value.approx_size();
                 let limit = self.target.limits.max_output_bytes;
@@ -152,7 +166,8 @@ impl InstancePool {
                 self.lock_idle().push(instance);
                 Ok(value)
             }
-            Ok(Err(error)) => {
+            Ok(Err(mut error)) => {
+                error.scrub(&self.scrubber);
                 self.log_printed(&printed);
                 self.lock_idle().push(instance);
                 Err(CallErrorKind::Connector(error))
@@ -172,8 +187,12 @@ impl InstancePool {
     }
 
     async fn instantiate(&self) -> Result<Instance, CallErrorKind> {
-        let state = InstanceState::new(self.target.clone(), self.connector.clone())
-            .map_err(CallErrorKind::Instantiate)?;
+        let state = InstanceState::new(
+            self.target.clone(),
+            self.connector.clone(),
+            self.scrubber.clone(),
+        )
+        .map_err(CallErrorKind::Instantiate)?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         // Each epoch tick past the deadline's start yields to the runtime,
@@ -196,7 +215,7 @@ impl InstancePool {
                 Err(CallErrorKind::Busy)
             }
             Err(e) => {
-                let printed = store.data().output.take();
+                let printed = self.scrubber.scrubbed(&store.data().output.take());
                 Err(match self.classify(&e, store.data(), &printed) {
                     CallErrorKind::Trap { message } => CallErrorKind::Instantiate(message),
                     other => other,
@@ -247,11 +266,12 @@ impl InstancePool {
                     .to_owned()
             });
         let last_line = printed.lines().rev().find(|l| !l.trim().is_empty());
+        let message = match last_line {
+            Some(line) => format!("{trap} (guest printed: {})", line.trim()),
+            None => trap,
+        };
         CallErrorKind::Trap {
-            message: match last_line {
-                Some(line) => format!("{trap} (guest printed: {})", line.trim()),
-                None => trap,
-            },
+            message: self.scrubber.scrubbed(&message),
         }
     }
 

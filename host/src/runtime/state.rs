@@ -4,10 +4,11 @@
 use crate::runtime::capabilities::config::{ConfigCtxView, ConfigView};
 use crate::runtime::capabilities::http::HttpHooks;
 use crate::runtime::capabilities::ldap::{LdapCtxView, LdapView};
-use crate::runtime::capabilities::log::{LogCtxView, LogView};
+use crate::runtime::capabilities::log::{LogBudget, LogCtxView, LogView};
 use crate::runtime::capabilities::sql::{SqlCtxView, SqlView};
 use crate::runtime::capabilities::wasi::{self, GuestOutput};
 use crate::runtime::limits::GuestLimiter;
+use crate::runtime::scrub::Scrubber;
 use crate::runtime::target::TargetSettings;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,9 @@ pub struct InstanceState {
     target: Arc<TargetSettings>,
     /// `name@version` of the connector, for its log lines.
     connector: Arc<str>,
+    /// The target's secrets, scrubbed from its log lines.
+    scrubber: Arc<Scrubber>,
+    log_budget: LogBudget,
     pub(crate) limiter: GuestLimiter,
     pub(crate) output: GuestOutput,
     /// When the call in progress must end; the epoch callback checks it.
@@ -34,17 +38,23 @@ pub struct InstanceState {
 
 impl InstanceState {
     /// State for a fresh instance: WASI with only the target's grants.
-    pub fn new(target: Arc<TargetSettings>, connector: Arc<str>) -> Result<Self, String> {
+    pub fn new(
+        target: Arc<TargetSettings>,
+        connector: Arc<str>,
+        scrubber: Arc<Scrubber>,
+    ) -> Result<Self, String> {
         let output = GuestOutput::default();
         let wasi = wasi::context(&output, target.grants.directory.as_ref())?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         Ok(InstanceState {
+            log_budget: LogBudget::new(target.limits.log_lines_per_second, target.limits.log_burst),
             limiter: GuestLimiter::new(target.limits.memory_bytes),
             http: WasiHttpCtx::new(),
             http_hooks: HttpHooks::new(&target.name, target.grants.http.clone()),
             target,
             connector,
+            scrubber,
             output,
             deadline: Instant::now(),
             wasi,
@@ -104,6 +114,8 @@ impl LogView for InstanceState {
         LogCtxView {
             target: &self.target.name,
             connector: &self.connector,
+            scrubber: &self.scrubber,
+            budget: &mut self.log_budget,
         }
     }
 }

@@ -121,6 +121,20 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Every secret these grants hold: the target's `secrets`, its
+    /// databases' passwords, its directory bind password. The host keeps
+    /// them out of what the connector says.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut values: Vec<&str> = self.config.secrets.values().map(|s| s.expose()).collect();
+        if let Some(sql) = &self.sql {
+            values.extend(sql.passwords().map(|s| s.expose()));
+        }
+        if let Some(password) = self.ldap.as_ref().and_then(|l| l.bind_password()) {
+            values.push(password.expose());
+        }
+        values
+    }
+
     /// The first of `imports` (a component's import names) that needs a
     /// capability these grants do not give. Imports of the contract and of
     /// WASI (without HTTP) are always satisfied.

@@ -204,6 +204,11 @@ impl LdapGrant {
         })
     }
 
+    /// The password the host binds with, if it binds.
+    pub fn bind_password(&self) -> Option<&Secret> {
+        self.bind.as_ref().map(|b| &b.password)
+    }
+
     /// A handle on `url` if it was granted; connects (and binds) now, so a
     /// directory that is down or refuses the credentials says so here.
     pub async fn open(&self, url: &str, start_tls: bool) -> Result<ConnectionHandle, LdapError> {

@@ -51,6 +51,8 @@ pub struct GrantedDatabase {
 #[derive(Debug)]
 pub struct SqlGrant {
     databases: BTreeMap<String, Arc<GrantedDatabase>>,
+    /// The databases' passwords, which the connector must never echo.
+    passwords: Vec<Secret>,
     runtime: tokio::runtime::Handle,
     /// Longest one statement (or one batch of a cursor) may take.
     timeout: Duration,
@@ -80,9 +82,14 @@ impl SqlGrant {
         }
         Ok(SqlGrant {
             databases,
+            passwords: specs.values().filter_map(|s| s.password.clone()).collect(),
             runtime,
             timeout,
         })
+    }
+
+    pub fn passwords(&self) -> impl Iterator<Item = &Secret> {
+        self.passwords.iter()
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
