@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn truncates_without_splitting_characters() {
         let mut s = "é".repeat(10);
-        super::truncate_on_char_boundary(&mut s, 5);
+        truncate_on_char_boundary(&mut s, 5);
         assert_eq!(s, "éé… (truncated)");
     }
 }
