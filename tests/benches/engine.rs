@@ -182,6 +182,7 @@ async fn store_cost() {
             status: Status::Queued,
             max_attempts: 5,
             idempotency_key: None,
+            request_digest: None,
             submitted_by: "b".into(),
             created_at: now_ms(),
             started_by: None,

@@ -353,3 +353,52 @@ async fn a_flooding_connector_logs_its_burst_and_the_count_of_the_rest() {
     assert_eq!(mine.len(), 1, "{mine:?}");
     assert!(mine[0].contains("dropped=49990"), "{}", mine[0]);
 }
+
+/// An idempotency key replays only the request it was first used for, and
+/// only for the caller who used it: the same key on another request is
+/// refused (`422 idempotency-key-reused`) and deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_reused_for_another_request_is_refused() {
+    use provisio_tests::host::OPERATOR;
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
+    let key = ("idempotency-key", "hr-feed-7");
+    let create = csv_account("e1", "1", "ada");
+    let first = host
+        .request_with_header("/v1/targets/hr/operations", create.clone(), key)
+        .await;
+    assert_eq!(first.status, 202, "{:?}", first.body);
+    host.wait(first.body["id"].as_str().unwrap()).await;
+
+    let again = host
+        .request_with_header("/v1/targets/hr/operations", create.clone(), key)
+        .await;
+    assert_eq!(
+        again.body["id"], first.body["id"],
+        "the same request replays"
+    );
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+
+    let delete = json!({"kind": "delete", "identity": "e1"});
+    let reused = host
+        .request_with_header("/v1/targets/hr/operations", delete, key)
+        .await;
+    assert_eq!(reused.status, 422, "{:?}", reused.body);
+    assert_eq!(reused.body["code"], "idempotency-key-reused");
+    let rows = std::fs::read_to_string(host.path("hr/accounts.csv")).unwrap();
+    assert!(rows.contains("ada"), "nothing was deleted: {rows}");
+
+    let other = host
+        .request(
+            reqwest::Method::POST,
+            "/v1/targets/hr/operations",
+            Some(OPERATOR),
+            Some(json!({"kind": "create", "identity": "e2", "attributes": {"id": "2", "__name__": "bob"}, "idempotency_key": "hr-feed-7"})),
+        )
+        .await;
+    assert_eq!(
+        other.status, 202,
+        "another caller's key is its own: {:?}",
+        other.body
+    );
+    assert_ne!(other.body["id"], first.body["id"]);
+}

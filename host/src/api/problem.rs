@@ -130,6 +130,13 @@ impl From<EngineError> for ApiError {
                 "The request was refused",
                 e.to_string(),
             ),
+            EngineError::IdempotencyKeyReused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "The idempotency key was used for another request",
+                e.to_string(),
+            )
+            .field("Idempotency-Key"),
             EngineError::NotAllowed(_) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "not-allowed",

@@ -42,6 +42,8 @@ pub enum EngineError {
     NotAllowed(String),
     #[error(transparent)]
     Switch(#[from] SwitchError),
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -50,6 +52,9 @@ impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(id) => EngineError::UnknownOperation(id),
+            e @ StoreError::IdempotencyKeyReused { .. } => {
+                EngineError::IdempotencyKeyReused(e.to_string())
+            }
             e => EngineError::Store(e),
         }
     }

@@ -171,8 +171,22 @@ impl Engine {
                 )
             });
         }
+        // What the key was first used for, so that its reuse for another
+        // request is refused. Keyed with the host key: the password is part
+        // of the request, and must not be guessable from the store.
+        let request_digest = validated.idempotency_key.as_ref().map(|_| {
+            self.shared.key.audit_mac(&[
+                b"idempotent request v1",
+                validated.kind.as_str().as_bytes(),
+                validated.class.as_bytes(),
+                validated.identity.as_bytes(),
+                validated.redacted.to_string().as_bytes(),
+                validated.secret.as_deref().unwrap_or("").as_bytes(),
+            ])
+        });
         let operation = NewOperation {
             id: id.to_owned(),
+            request_digest,
             target: target.name.clone(),
             class: validated.class,
             identity: validated.identity,

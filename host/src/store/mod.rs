@@ -37,6 +37,8 @@ pub enum StoreError {
     },
     #[error("operation {0} does not exist")]
     NotFound(String),
+    #[error("idempotency key {key:?} was used for another request (operation {id})")]
+    IdempotencyKeyReused { key: String, id: String },
     #[error("identity {identity} of class {class} on target {target} is already linked to {uid}")]
     AlreadyLinked {
         target: String,

@@ -144,6 +144,10 @@ pub struct NewOperation {
     pub status: Status,
     pub max_attempts: u32,
     pub idempotency_key: Option<String>,
+    /// An HMAC of the request (kind, class, identity, payload, password),
+    /// kept with the idempotency key: a reuse for another request is
+    /// refused.
+    pub request_digest: Option<String>,
     pub submitted_by: String,
     pub created_at: i64,
     /// Set when the operation is submitted already running (its first

@@ -21,6 +21,7 @@ fn new_op(id: &str, identity: &str, key: Option<&str>) -> NewOperation {
         status: Status::Queued,
         max_attempts: 3,
         idempotency_key: key.map(Into::into),
+        request_digest: None,
         submitted_by: "tester".into(),
         created_at: now_ms(),
         started_by: None,

@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "registry",
         include_str!("../../../migrations/sqlite/0002_registry.sql"),
     ),
+    (
+        3,
+        "request digest",
+        include_str!("../../../migrations/sqlite/0003_request_digest.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

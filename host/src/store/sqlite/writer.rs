@@ -242,6 +242,7 @@ fn try_commit<'j>(
             // Refused before writing anything: the others go on.
             Err(
                 e @ (StoreError::Conflict { .. }
+                | StoreError::IdempotencyKeyReused { .. }
                 | StoreError::NotFound(_)
                 | StoreError::AlreadyLinked { .. }),
             ) => outcomes.push(Err(e)),
@@ -367,14 +368,28 @@ fn submit(
     key: &HostKey,
 ) -> Result<Submitted> {
     if let Some(idempotency_key) = &op.idempotency_key {
-        let mut existing = tx.prepare_cached(select_operation!(
-            "WHERE target = ? AND idempotency_key = ?"
-        ))?;
-        if let Some(record) = rows::first(
-            existing.query(params![op.target, idempotency_key])?,
-            rows::operation,
-        )? {
-            return Ok(Submitted::Existing(record));
+        let first: Option<(String, Option<String>)> = tx
+            .prepare_cached(
+                "SELECT id, request_digest FROM operations
+                 WHERE target = ? AND submitted_by = ? AND idempotency_key = ?",
+            )?
+            .query_row(
+                params![op.target, op.submitted_by, idempotency_key],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        if let Some((id, digest)) = first {
+            // A row from before digests were kept replays, as it did.
+            if digest.is_some() && digest != op.request_digest {
+                return Err(StoreError::IdempotencyKeyReused {
+                    key: idempotency_key.clone(),
+                    id,
+                });
+            }
+            let mut existing = tx.prepare_cached(select_operation!("WHERE id = ?"))?;
+            if let Some(record) = rows::first(existing.query([&id])?, rows::operation)? {
+                return Ok(Submitted::Existing(record));
+            }
         }
     }
     let started = op.started_by.is_some();
@@ -382,8 +397,9 @@ fn submit(
     let seq: i64 = tx
         .prepare_cached(
             "INSERT INTO operations (id, target, class, identity, kind, payload, sealed_secret, status,
-                 max_attempts, idempotency_key, submitted_by, created_at, updated_at, attempts, started_at, connector)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                 max_attempts, idempotency_key, request_digest, submitted_by, created_at, updated_at,
+                 attempts, started_at, connector)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
         )?
         .query_row(
             params![
@@ -397,6 +413,7 @@ fn submit(
                 op.status.as_str(),
                 op.max_attempts as i64,
                 op.idempotency_key,
+                op.request_digest,
                 op.submitted_by,
                 op.created_at,
                 op.created_at,
