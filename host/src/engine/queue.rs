@@ -5,9 +5,13 @@
 //! nothing of that account is in flight. Different accounts are independent.
 //! The store holds the truth; this is the in-memory index the dispatcher
 //! works from, rebuilt from the store at start.
+//!
+//! Accounts whose head waits for a retry are kept by due time, apart from
+//! the FIFO of ready accounts: a retry that is due runs before any newer
+//! work of the target (after a restart too, when many are due at once).
 
 use crate::store::Status;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 /// An account on a target: (class, identity).
 pub type AccountKey = (String, String);
@@ -24,6 +28,10 @@ pub struct Entry {
 pub struct Queue {
     accounts: HashMap<AccountKey, VecDeque<Entry>>,
     ready: VecDeque<AccountKey>,
+    /// Accounts whose head waits for a retry, by due time (entries of an
+    /// account that moved on are skipped when met).
+    retries: BTreeSet<(i64, AccountKey)>,
+    /// Accounts in `ready` or `retries`.
     queued: HashSet<AccountKey>,
     in_flight: HashSet<AccountKey>,
     index: HashMap<String, AccountKey>,
@@ -85,17 +93,51 @@ impl Queue {
     /// Whether some account's operation could run at `now`: what
     /// [`Self::next`] would take.
     fn has_ready(&self, now: i64) -> bool {
-        self.ready.iter().any(|account| {
-            self.accounts
-                .get(account)
-                .and_then(|q| q.front())
-                .is_some_and(|head| runnable(head, now))
-        })
+        let retry_due = self
+            .retries
+            .iter()
+            .take_while(|(due, _)| *due <= now)
+            .any(|(due, account)| self.waits_for_retry(account, *due));
+        retry_due
+            || self.ready.iter().any(|account| {
+                self.accounts
+                    .get(account)
+                    .and_then(|q| q.front())
+                    .is_some_and(|head| runnable(head, now))
+            })
     }
 
-    /// The next operation to run, now being `now` (ms); it is marked in flight.
+    /// Whether `account`'s head is a retry due at `due`.
+    fn waits_for_retry(&self, account: &AccountKey, due: i64) -> bool {
+        !self.in_flight.contains(account)
+            && self
+                .accounts
+                .get(account)
+                .and_then(|q| q.front())
+                .is_some_and(|head| head.status == Status::Retrying && head.due_at == Some(due))
+    }
+
+    /// The next operation to run, now being `now` (ms); it is marked in
+    /// flight. Due retries first, earliest due first; then ready accounts in
+    /// the order they became ready.
     pub fn next(&mut self, now: i64) -> Next {
-        let mut earliest: Option<i64> = None;
+        while let Some((due, account)) = self.retries.first().cloned() {
+            if due > now {
+                break;
+            }
+            self.retries.pop_first();
+            if !self.waits_for_retry(&account, due) {
+                continue;
+            }
+            self.queued.remove(&account);
+            let id = self
+                .head_id(&account)
+                .expect("a retry has a head")
+                .to_owned();
+            self.in_flight.insert(account.clone());
+            return Next::Run(account, id);
+        }
+        let mut earliest: Option<i64> = self.retries.first().map(|(due, _)| *due);
         let mut deferred = Vec::new();
         while let Some(account) = self.ready.pop_front() {
             self.queued.remove(&account);
@@ -177,23 +219,24 @@ impl Queue {
         self.accounts.get(account)?.front().map(|e| e.id.as_str())
     }
 
-    /// Puts the account in the ready list if its head may run.
+    /// Puts the account in the ready list (or, for a retry, the retry
+    /// schedule) if its head may run.
     fn consider(&mut self, account: &AccountKey) {
         if self.in_flight.contains(account) || self.queued.contains(account) {
             return;
         }
-        let runnable = self
-            .accounts
-            .get(account)
-            .and_then(|f| f.front())
-            .is_some_and(|head| {
-                matches!(
-                    head.status,
-                    Status::Queued | Status::Retrying | Status::Running
-                )
-            });
-        if runnable {
-            self.enqueue(account.clone());
+        let Some(head) = self.accounts.get(account).and_then(|f| f.front()) else {
+            return;
+        };
+        match (head.status, head.due_at) {
+            (Status::Retrying, Some(due)) => {
+                self.queued.insert(account.clone());
+                self.retries.insert((due, account.clone()));
+            }
+            (Status::Queued | Status::Retrying | Status::Running, _) => {
+                self.enqueue(account.clone())
+            }
+            _ => {}
         }
     }
 
@@ -305,6 +348,72 @@ mod tests {
         q.finish("a1", Status::Retrying, Some(100));
         assert!(q.claim_idle(key("cid"), "c1", 50));
         assert!(!q.claim_idle(key("dan"), "d1", 100), "the retry is due");
+    }
+
+    #[test]
+    fn a_due_retry_runs_before_newer_work() {
+        let mut q = Queue::default();
+        q.push(key("ada"), entry("a1", Status::Queued));
+        assert_eq!(q.next(0), Next::Run(key("ada"), "a1".into()));
+        q.finish("a1", Status::Retrying, Some(100));
+        for i in 0..50 {
+            q.push(
+                key(&format!("new{i}")),
+                entry(&format!("n{i}"), Status::Queued),
+            );
+        }
+        assert_eq!(
+            q.next(50),
+            Next::Run(key("new0"), "n0".into()),
+            "not due yet"
+        );
+        assert!(!q.claim_idle(key("late"), "l1", 100), "a due retry waits");
+        assert_eq!(
+            q.next(100),
+            Next::Run(key("ada"), "a1".into()),
+            "due: first"
+        );
+        // After a restart many retries are due at once: earliest first,
+        // all before the queued ones.
+        let mut q = Queue::default();
+        q.push(key("x"), entry("x1", Status::Queued));
+        for (id, due) in [("r3", 30), ("r1", 10), ("r2", 20)] {
+            q.push(
+                key(id),
+                Entry {
+                    id: id.into(),
+                    status: Status::Retrying,
+                    due_at: Some(due),
+                },
+            );
+        }
+        let order: Vec<String> = (0..4)
+            .map(|_| match q.next(1000) {
+                Next::Run(_, id) => id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(order, ["r1", "r2", "r3", "x1"]);
+        assert!(
+            q.claim_idle(key("late"), "l1", 1000),
+            "nothing is left waiting"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_retry_leaves_the_schedule() {
+        let mut q = Queue::default();
+        q.push(
+            key("ada"),
+            Entry {
+                id: "a1".into(),
+                status: Status::Retrying,
+                due_at: Some(100),
+            },
+        );
+        q.remove("a1");
+        assert_eq!(q.next(200), Next::Wait(None));
+        assert_eq!(q.len(), 0);
     }
 
     #[test]
