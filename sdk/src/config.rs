@@ -100,6 +100,12 @@ impl Config {
             .unwrap_or_default()
     }
 
+    /// The run of the host this instance serves (see [`HostRun`]), when
+    /// the host says (hosts from 0.1 on do).
+    pub fn host_run(&self) -> Option<HostRun> {
+        self.get(HOST_RUN_KEY).as_deref().and_then(HostRun::parse)
+    }
+
     /// A secret (password, token), or `None` when it is not set.
     pub fn secret(&self, key: &str) -> Option<Secret> {
         host::secret(key).map(Secret)
@@ -109,6 +115,47 @@ impl Config {
     pub fn require_secret(&self, key: &str) -> Result<Secret, Error> {
         self.secret(key)
             .ok_or_else(|| Error::invalid(format!("secret `{key}` is required")))
+    }
+}
+
+/// The configuration key under which the host says which run it is.
+/// Keys under `provisio.` are the host's; an operator cannot set them.
+pub const HOST_RUN_KEY: &str = "provisio.host_run";
+
+/// One start of a host on its store: `<store id>.<run>`, the run counting
+/// up. Two tokens of the same store compare by run: the lower one is an
+/// earlier run of the same host, whose process is gone (a host holds its
+/// store exclusively), so whatever it left locked is free. A connector
+/// that takes lock files (the CSV connector does) writes its token in
+/// them and breaks a lock of an earlier run at once, instead of waiting
+/// for the lock to look old.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRun {
+    pub store: String,
+    pub run: u64,
+}
+
+impl HostRun {
+    pub fn parse(text: &str) -> Option<HostRun> {
+        let (store, run) = text.trim().rsplit_once('.')?;
+        if store.is_empty() || store.contains(char::is_whitespace) {
+            return None;
+        }
+        Some(HostRun {
+            store: store.to_owned(),
+            run: run.parse().ok()?,
+        })
+    }
+
+    /// Whether `other` is an earlier run of this same host.
+    pub fn follows(&self, other: &HostRun) -> bool {
+        self.store == other.store && other.run < self.run
+    }
+}
+
+impl fmt::Display for HostRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.store, self.run)
     }
 }
 
@@ -147,6 +194,24 @@ impl fmt::Display for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_runs_parse_and_compare_within_one_store() {
+        let now = HostRun::parse("ab12.7").unwrap();
+        assert_eq!(now.to_string(), "ab12.7");
+        assert!(now.follows(&HostRun::parse("ab12.6").unwrap()));
+        assert!(
+            !now.follows(&HostRun::parse("ab12.7").unwrap()),
+            "the same run"
+        );
+        assert!(!now.follows(&HostRun::parse("ab12.8").unwrap()));
+        assert!(
+            !now.follows(&HostRun::parse("cd34.1").unwrap()),
+            "another host"
+        );
+        assert_eq!(HostRun::parse("no-run"), None);
+        assert_eq!(HostRun::parse(".3"), None);
+    }
 
     #[test]
     fn flags_accept_common_spellings() {

@@ -110,7 +110,7 @@ pub use bindings::provisio::connector::types::{
     ConnectorObject, DeltaKind, Error, InvalidDetail, ObjectSchema, Page, PageRequest, RateLimit,
     SyncBatch, SyncDelta, SyncRequest, Value, ValueType,
 };
-pub use config::{Config, Secret};
+pub use config::{Config, HostRun, Secret};
 pub use filter::Filter;
 pub use types::find_attribute;
 

@@ -402,3 +402,33 @@ async fn an_idempotency_key_reused_for_another_request_is_refused() {
     );
     assert_ne!(other.body["id"], first.body["id"]);
 }
+
+/// A CSV lock file left by an earlier run of this host (killed mid-write)
+/// is broken at once: the first attempt after the restart succeeds instead
+/// of waiting for the lock to look old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_left_by_an_earlier_run_of_the_host_is_broken_at_once() {
+    use sqlx::Connection;
+    let mut host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
+    host.restart().await;
+    let url = format!("sqlite://{}", host.path("provisio.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let store: String = sqlx::query_scalar("SELECT store_id FROM store_identity")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let run: i64 = sqlx::query_scalar("SELECT MAX(run) FROM host_runs")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(run, 2, "one run per start");
+    // What a killed run leaves behind: a fresh lock naming it.
+    std::fs::write(
+        host.path("hr/.accounts.csv.lock"),
+        format!("{store}.{} 0123456789abcdef", run - 1),
+    )
+    .unwrap();
+    let done = host.run("hr", csv_account("e1", "1", "ada")).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["attempts"], 1, "no wait for the dead lock: {done}");
+}

@@ -367,6 +367,18 @@ impl TargetConfig {
                 }
             }
         }
+        use crate::runtime::capabilities::config::HOST_KEYS;
+        if let Some(key) = self
+            .config
+            .keys()
+            .chain(self.secrets.keys())
+            .find(|k| k.starts_with(HOST_KEYS))
+        {
+            return err(
+                &format!("config.{key}"),
+                format!("keys under `{HOST_KEYS}` are the host's own; choose another name"),
+            );
+        }
         self.resolve_secrets(base)?;
         self.grants.validate(base)
     }

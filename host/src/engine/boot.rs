@@ -47,9 +47,13 @@ impl Engine {
                 target: name.clone(),
                 reason,
             };
-            let settings = target_config
+            let mut settings = target_config
                 .settings(name, &config.base_dir)
                 .map_err(|e| fail(e.to_string()))?;
+            settings.grants.config.values.insert(
+                crate::runtime::capabilities::config::HOST_RUN_KEY.to_owned(),
+                store.host_run().to_owned(),
+            );
             let versions = versions_at_start(
                 &registry,
                 store.as_ref(),

@@ -65,6 +65,10 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// What the engine and the API need from durable storage.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// This start of a host on the store (`<store id>.<run>`, the run
+    /// counting up): what connectors mark their lock files with.
+    fn host_run(&self) -> &str;
+
     /// Records a new operation, or returns the one already recorded with the
     /// same idempotency key on the same target.
     async fn submit(&self, operation: NewOperation, audit: Vec<AuditEvent>) -> Result<Submitted>;

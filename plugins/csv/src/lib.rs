@@ -37,7 +37,7 @@ impl CsvConnector {
         change: impl FnOnce(&mut ClassFile<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let class = self.settings.class(class)?;
-        let _lock = FileLock::acquire(&class.path())?;
+        let _lock = FileLock::acquire(&class.path(), self.settings.host_run.as_ref())?;
         let mut file = ClassFile::load(&self.settings, class)?;
         let result = change(&mut file)?;
         file.save()?;

@@ -28,6 +28,8 @@ pub struct Settings {
     pub true_text: String,
     pub false_text: String,
     pub snapshots_kept: usize,
+    /// The host run this instance serves, which its lock files name.
+    pub host_run: Option<provisio_sdk::HostRun>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +122,7 @@ impl Settings {
             true_text,
             false_text,
             snapshots_kept: config.parse_or("sync.keep", 16usize)?.max(1),
+            host_run: config.host_run(),
         })
     }
 

@@ -46,7 +46,7 @@ fn snapshots(class: &ClassSettings) -> Result<Vec<u64>, Error> {
 fn take_snapshot(settings: &Settings, class: &ClassSettings, table: &Table) -> Result<u64, Error> {
     let dir = snapshot_dir(class);
     fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "create", &e))?;
-    let _lock = FileLock::acquire(&format!("{dir}/snapshots"))?;
+    let _lock = FileLock::acquire(&format!("{dir}/snapshots"), settings.host_run.as_ref())?;
     let bytes = table.to_bytes(settings.delimiter)?;
     let tokens = snapshots(class)?;
     if let Some(&newest) = tokens.last()

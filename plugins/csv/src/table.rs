@@ -6,7 +6,7 @@
 //! over the original, so a crash never leaves a half-written file. Readers
 //! take no lock: a rename is atomic, they see the old or the new file.
 
-use provisio_sdk::Error;
+use provisio_sdk::{Error, HostRun};
 use std::fs;
 use std::io::{self, Write};
 use std::thread;
@@ -138,7 +138,10 @@ fn sibling(path: &str, suffix: &str) -> String {
 
 /// An exclusive lock on one file, released on drop.
 ///
-/// The lock file holds its owner's random nonce. A writer that finds a lock
+/// The lock file holds its owner's host run (when the host said which it
+/// is) and a random nonce. A lock that names an earlier run of the same
+/// host was left when that host died (a host holds its store exclusively,
+/// so that run is over): it is broken at once, not after [`STALE_LOCK`]. A writer that finds a lock
 /// older than [`STALE_LOCK`] (its owner died) breaks it, but only while it
 /// holds the breaker's lock (`<lock>.break`, created exclusively) and only
 /// if the lock is still stale once it holds it: a writer that judged the
@@ -154,10 +157,14 @@ pub struct FileLock {
 
 impl FileLock {
     /// Takes the lock of `path`, waiting for another writer, breaking a
-    /// lock left by a writer that died.
-    pub fn acquire(path: &str) -> Result<FileLock, Error> {
+    /// lock left by a writer that died. `run` is the host run this
+    /// instance serves.
+    pub fn acquire(path: &str, run: Option<&HostRun>) -> Result<FileLock, Error> {
         let lock = sibling(path, ".lock");
-        let nonce = nonce();
+        let nonce = match run {
+            Some(run) => format!("{run} {}", nonce()),
+            None => nonce(),
+        };
         let started = Instant::now();
         loop {
             match fs::OpenOptions::new()
@@ -172,8 +179,12 @@ impl FileLock {
                     return Ok(FileLock { path: lock, nonce });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if left_by_earlier_run(&lock, run) {
+                        break_lock(&lock, &nonce, || left_by_earlier_run(&lock, run));
+                        continue;
+                    }
                     if is_stale(&lock) {
-                        break_stale(&lock, &nonce);
+                        break_lock(&lock, &nonce, || is_stale(&lock));
                         continue;
                     }
                     if started.elapsed() > LOCK_WAIT {
@@ -220,11 +231,24 @@ fn is_stale(path: &str) -> bool {
         .is_some_and(|age| age > STALE_LOCK)
 }
 
-/// Removes the stale lock at `lock` if it is still stale once this writer
-/// holds the breaker's lock. A writer that finds the breaker's lock taken
-/// goes back to waiting; a breaker's lock left by a writer that died while
-/// breaking (it is held for microseconds) is removed once stale itself.
-fn break_stale(lock: &str, nonce: &str) {
+/// Whether the lock at `lock` names an earlier run of the host `run`.
+fn left_by_earlier_run(lock: &str, run: Option<&HostRun>) -> bool {
+    let Some(run) = run else { return false };
+    fs::read_to_string(lock).is_ok_and(|owner| {
+        owner
+            .split_whitespace()
+            .next()
+            .and_then(HostRun::parse)
+            .is_some_and(|theirs| run.follows(&theirs))
+    })
+}
+
+/// Removes the dead lock at `lock` if it is still dead (`still_dead`) once
+/// this writer holds the breaker's lock. A writer that finds the breaker's
+/// lock taken goes back to waiting; a breaker's lock left by a writer that
+/// died while breaking (it is held for microseconds) is removed once stale
+/// itself.
+fn break_lock(lock: &str, nonce: &str, still_dead: impl Fn() -> bool) {
     let breaker = format!("{lock}.break");
     match fs::OpenOptions::new()
         .write(true)
@@ -242,8 +266,8 @@ fn break_stale(lock: &str, nonce: &str) {
             return;
         }
     }
-    if is_stale(lock) {
-        provisio_sdk::warn!("broke stale lock {lock} left by a writer that died");
+    if still_dead() {
+        provisio_sdk::warn!("broke lock {lock} left by a writer that died");
         let _ = fs::remove_file(lock);
     }
     let _ = fs::remove_file(&breaker);
@@ -283,6 +307,31 @@ fn csv_error(file: &str, e: &csv::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_lock_of_an_earlier_run_of_the_same_host_is_dead() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.csv").display().to_string();
+        let lock = sibling(&file, ".lock");
+        let now = HostRun::parse("store1.5").unwrap();
+        fs::write(&lock, "store1.4 0123456789abcdef").unwrap();
+        assert!(left_by_earlier_run(&lock, Some(&now)));
+        assert!(
+            !left_by_earlier_run(&lock, None),
+            "a host that says no run breaks nothing early"
+        );
+        for live in [
+            "store1.5 fedcba9876543210",
+            "store2.1 fedcba9876543210",
+            "fedcba9876543210",
+        ] {
+            fs::write(&lock, live).unwrap();
+            assert!(
+                !left_by_earlier_run(&lock, Some(&now)),
+                "{live} is not an earlier run's"
+            );
+        }
+    }
 
     #[test]
     fn round_trips_quotes_newlines_and_utf8() {

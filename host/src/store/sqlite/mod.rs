@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "request digest",
         include_str!("../../../migrations/sqlite/0003_request_digest.sql"),
     ),
+    (
+        4,
+        "host runs",
+        include_str!("../../../migrations/sqlite/0004_host_runs.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -64,6 +69,8 @@ pub struct SqliteStore {
     key: HostKey,
     /// Where the writer anchors the audit chain.
     anchor: std::path::PathBuf,
+    /// This start of a host on the store: `<store id>.<run>`.
+    host_run: String,
     /// Held while the store is open: one host per store.
     _lock: lock::StoreLock,
 }
@@ -92,6 +99,7 @@ impl SqliteStore {
         // only a power loss may lose the last transactions.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        let host_run = register_run(&conn)?;
         let anchor = anchor::anchor_path(path);
         let writer = writer::spawn(conn, key.clone(), anchor.clone())?;
         Ok(SqliteStore {
@@ -99,6 +107,7 @@ impl SqliteStore {
             writer,
             key,
             anchor,
+            host_run,
             _lock: lock,
         })
     }
@@ -124,6 +133,20 @@ impl SqliteStore {
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+}
+
+/// Records this start of a host; its token.
+fn register_run(conn: &Connection) -> Result<String> {
+    let store_id: String = conn.query_row(
+        "SELECT store_id FROM store_identity WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO host_runs (started_at, pid) VALUES (?, ?)",
+        rusqlite::params![super::now_ms(), std::process::id()],
+    )?;
+    Ok(format!("{store_id}.{}", conn.last_insert_rowid()))
 }
 
 /// Creates the file if needed, turns on WAL (kept in the file) and applies
@@ -237,6 +260,10 @@ impl Store for SqliteStore {
         self.readers
             .long(move |conn| reads::audit(conn, &query))
             .await
+    }
+
+    fn host_run(&self) -> &str {
+        &self.host_run
     }
 
     async fn verify_audit(&self) -> Result<AuditReport> {

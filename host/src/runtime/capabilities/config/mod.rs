@@ -5,6 +5,14 @@
 use crate::secret::Secret;
 use std::collections::BTreeMap;
 
+/// The key under which the host tells a connector which host run it
+/// serves (`<store id>.<run>`; see `provisio_sdk::HostRun`). Keys under
+/// `provisio.` are the host's: an operator's configuration cannot set them.
+pub const HOST_RUN_KEY: &str = "provisio.host_run";
+
+/// The prefix of the keys the host reserves.
+pub const HOST_KEYS: &str = "provisio.";
+
 /// The settings and secrets of one target.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigGrant {
