@@ -432,3 +432,110 @@ async fn a_lock_left_by_an_earlier_run_of_the_host_is_broken_at_once() {
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["attempts"], 1, "no wait for the dead lock: {done}");
 }
+
+/// Crash recovery adopts only what is provably this operation's: a create
+/// whose first attempt failed retryably and whose second finds the name
+/// taken fails `conflict` when the account differs from what it wrote, or
+/// when another identity holds it, and the account is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_does_not_take_over_an_account_it_did_not_make() {
+    let retry = "[targets.flaky.retry]\nmax_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"20ms\"";
+    let flaky = flaky_target("flaky", "fail_first = \"1\"", "").replace(
+        "[targets.flaky.grants]",
+        &format!("{retry}\n[targets.flaky.grants]"),
+    );
+    let host = TestHost::with_targets(&[("flaky", flaky)], "").await;
+    std::fs::create_dir_all(host.path("flaky/accounts")).unwrap();
+    std::fs::write(host.path("flaky/accounts/admin"), "enabled").unwrap();
+    let taken = host
+        .run(
+            "flaky",
+            json!({"kind": "create", "identity": "e1",
+                   "attributes": {"__name__": "admin", "mail": "e1@example.com"}}),
+        )
+        .await;
+    assert_eq!(taken["status"], "failed", "{taken}");
+    assert_eq!(taken["error"]["code"], "conflict", "{taken}");
+    assert!(
+        taken["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("its mail differs"),
+        "{taken}"
+    );
+    let links = host.get("/v1/targets/flaky/links").await.body;
+    assert_eq!(
+        links.as_array().map(Vec::len),
+        Some(0),
+        "no link was made: {links}"
+    );
+
+    // An account another identity holds is never taken, even when it has
+    // every value the create wrote.
+    std::fs::write(host.path("flaky/accounts/ops"), "enabled").unwrap();
+    let linked = host
+        .post(
+            "/v1/targets/flaky/links",
+            json!({"identity": "boss", "uid": "ops"}),
+        )
+        .await;
+    assert_eq!(linked.status, 200, "{:?}", linked.body);
+    let held = host
+        .run(
+            "flaky",
+            json!({"kind": "create", "identity": "e2", "attributes": {"__name__": "ops"}}),
+        )
+        .await;
+    assert_eq!(held["status"], "failed", "{held}");
+    assert_eq!(held["error"]["code"], "conflict", "{held}");
+    assert!(
+        held["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("identity boss holds it"),
+        "{held}"
+    );
+}
+
+/// An operator can cancel anything that is not final, a running operation
+/// too: it is not retried, and what its attempt in flight did is recorded
+/// (the account it made is linked, not lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_operation_can_be_cancelled() {
+    let slow = flaky_target("slow", "delay_ms = \"400\"", "");
+    let host = TestHost::with_targets(&[("slow", slow)], "").await;
+    let id = host
+        .submit(
+            "slow",
+            json!({"kind": "create", "identity": "e1", "attributes": {"__name__": "late"}}),
+        )
+        .await;
+    host.wait_for(&id, &["running"]).await;
+    let cancelled = host
+        .post(&format!("/v1/operations/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let events = host.audit_of(&id).await;
+        if events
+            .iter()
+            .any(|e| e["event"] == "attempt-ended-after-cancel")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attempt's end was not recorded: {events:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let after = host.get(&format!("/v1/operations/{id}")).await.body;
+    assert_eq!(after["status"], "cancelled", "{after}");
+    let links = host.get("/v1/targets/slow/links").await.body;
+    assert_eq!(
+        links[0]["uid"], "late",
+        "the account it made is linked: {links}"
+    );
+}

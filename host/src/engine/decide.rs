@@ -145,7 +145,14 @@ impl Engine {
             erase_secret: true,
             ..Change::default()
         };
-        let expected = [Status::PendingApproval, Status::Queued, Status::Retrying];
+        // A running operation is cancelled too: its attempt in flight ends
+        // as it ends (what it did is recorded), and it is not retried.
+        let expected = [
+            Status::PendingApproval,
+            Status::Queued,
+            Status::Retrying,
+            Status::Running,
+        ];
         let record = self
             .decide(id, actor, &expected, change, "cancelled")
             .await?;

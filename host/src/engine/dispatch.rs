@@ -111,6 +111,44 @@ async fn run_attempt(
         })
         .await;
     let record = match started {
+        // Normal failures end at max_attempts; past it only a loop that
+        // never recorded an outcome (a store refusing it, a host killed
+        // again and again mid-attempt) is left: end it.
+        Ok(record) if record.attempts > record.max_attempts => {
+            let change = Change {
+                id: record.id.clone(),
+                expected: vec![Status::Running],
+                status: Some(Status::Failed),
+                error: Some(Some(ErrorRecord {
+                    code: "attempts-exhausted".into(),
+                    message: format!(
+                        "{} attempts started without an outcome being recorded (max_attempts {})",
+                        record.attempts - 1,
+                        record.max_attempts
+                    ),
+                    retryable: false,
+                })),
+                next_attempt_at: Some(None),
+                erase_secret: true,
+                audit: vec![event(
+                    "engine",
+                    &record,
+                    "status:failed",
+                    json!({"error": "attempts-exhausted"}),
+                )],
+                ..Change::default()
+            };
+            let ended = shared.store.apply(change).await;
+            let status = ended.as_ref().map_or(Status::Retrying, |r| r.status);
+            target
+                .queue()
+                .finish(&id, status, (!status.is_final()).then(|| now_ms() + 1000));
+            if let Ok(done) = ended {
+                shared.completions.finished(&done);
+            }
+            target.wake.notify_one();
+            return;
+        }
         Ok(record) => record,
         Err(StoreError::Conflict { current, .. }) => {
             // Cancelled (or otherwise settled) while it waited.
@@ -264,6 +302,11 @@ async fn attempt(
         audit,
         ..change
     };
+    // Kept for the case the operation was cancelled while it ran.
+    let (made, link) = (
+        json!({"error": change.error.clone().flatten(), "result": change.result}),
+        change.link.clone(),
+    );
     match shared.store.apply(change).await {
         Ok(done) => {
             target.queue().finish(&record.id, status, due);
@@ -272,9 +315,71 @@ async fn attempt(
                 shared.completions.finished(&done);
             }
         }
+        Err(StoreError::Conflict { current, .. }) if current.is_final() => {
+            // Cancelled while the attempt ran: it stays cancelled, and what
+            // the attempt did is recorded, with the account it made linked
+            // (an account nobody links would be lost to Provisio).
+            let mut after = vec![event(
+                "engine",
+                &record,
+                "attempt-ended-after-cancel",
+                json!({"outcome": status, "made": made}),
+            )];
+            if let Some(crate::store::LinkChange::Put(link)) = link {
+                let linked = event(
+                    "engine",
+                    &record,
+                    "linked",
+                    json!({"uid": link.uid, "class": link.class}),
+                );
+                if let Err(e) = shared.store.put_link(link, linked).await {
+                    tracing::error!("cannot link what a cancelled attempt made: {e}");
+                }
+            }
+            if let Err(e) = shared.store.append_audit(std::mem::take(&mut after)).await {
+                tracing::error!("cannot record a cancelled attempt's end: {e}");
+            }
+            target.queue().finish(&record.id, current, None);
+        }
+        Err(StoreError::AlreadyLinked { identity, uid, .. }) => {
+            // The account it made or found is another identity's: the
+            // operation fails, the link stays whose it was.
+            let refused = Change {
+                id: record.id.clone(),
+                expected: vec![Status::Running],
+                status: Some(Status::Failed),
+                error: Some(Some(ErrorRecord {
+                    code: "conflict".into(),
+                    message: format!("account {uid} is linked to identity {identity}"),
+                    retryable: false,
+                })),
+                next_attempt_at: Some(None),
+                erase_secret: true,
+                audit: vec![event(
+                    "engine",
+                    &record,
+                    "status:failed",
+                    json!({"error": "conflict", "uid": uid}),
+                )],
+                ..Change::default()
+            };
+            match shared.store.apply(refused).await {
+                Ok(done) => {
+                    target.queue().finish(&record.id, Status::Failed, None);
+                    shared.completions.finished(&done);
+                }
+                Err(e) => {
+                    tracing::error!("cannot record the outcome: {e}");
+                    target
+                        .queue()
+                        .finish(&record.id, Status::Retrying, Some(now_ms() + 1000));
+                }
+            }
+        }
         Err(e) => {
             // The row still says running: on restart it runs again (and a
-            // create finds its account); here, try again shortly.
+            // create finds its account); here, try again shortly (the
+            // attempt cap above ends a loop).
             tracing::error!("cannot record the outcome: {e}");
             target
                 .queue()

@@ -9,7 +9,11 @@
 //! - `on_delete`: a delete deletes, disables or updates, as configured.
 //! - Recovery: a create that finds its account already there after an
 //!   earlier attempt had started (the host may have died after the target
-//!   created it) looks it up by name and links it, instead of failing.
+//!   created it) looks it up by name and links it, but only when the
+//!   account is provably the one this operation made: no identity holds
+//!   it, it is not protected, and it has every value the create wrote.
+//!   Anything else fails `conflict` naming the account, which is left
+//!   alone (for reconciliation).
 
 use super::request::Work;
 use super::target::Target;
@@ -290,6 +294,8 @@ impl<'a> Attempt<'a> {
                 _ => None,
             });
         let connector = self.connector.clone();
+        // Only a later attempt may adopt what an earlier one made.
+        let written = (record.attempts > 1).then(|| attributes.clone());
         match self
             .call(
                 "create",
@@ -299,17 +305,87 @@ impl<'a> Attempt<'a> {
             .await
         {
             Ok(object) => Ok(self.created(&object, false)),
-            Err(f) if f.error.code == "already-exists" && record.attempts > 1 => {
+            Err(f) if f.error.code == "already-exists" && written.is_some() => {
                 // An earlier attempt started: it may have created the account
-                // before the host died. Find it by name and take it.
+                // before the host died. Find it by name, and take it only if
+                // it is provably that account.
                 let Some(name) = name else { return Err(f) };
-                match self.find_by_name(&name).await? {
-                    Some(object) => Ok(self.created(&object, true)),
-                    None => Err(f),
+                let Some(object) = self.find_by_name(&name).await? else {
+                    return Err(f);
+                };
+                match self.not_ours(&object, &written.unwrap_or_default()).await? {
+                    None => Ok(self.created(&object, true)),
+                    Some(reason) => Ok(failure(
+                        "conflict",
+                        format!(
+                            "account {} ({}) already exists on target {} and is not provably the one this operation created: {reason}; it was left alone",
+                            object.uid, object.name, record.target
+                        ),
+                    )),
                 }
             }
             Err(f) => Err(f),
         }
+    }
+
+    /// Why `found` may not be the account this create made, if it may not.
+    async fn not_ours(
+        &mut self,
+        found: &ConnectorObject,
+        written: &[Attribute],
+    ) -> Result<Option<String>, Failure> {
+        let record = self.record;
+        let held = self
+            .store
+            .link_by_uid(&record.target, &record.class, &found.uid)
+            .await
+            .map_err(|e| Failure {
+                error: ErrorRecord {
+                    code: "store".into(),
+                    message: e.to_string(),
+                    retryable: true,
+                },
+                retry_after: None,
+                fault: Fault::Request,
+            })?;
+        if let Some(link) = held {
+            return Ok(Some(format!("identity {} holds it", link.identity)));
+        }
+        let wanted: Vec<String> = written
+            .iter()
+            .filter(|a| !a.is_secret() && !a.is(names::NAME))
+            .map(|a| a.name.clone())
+            .collect();
+        let connector = self.connector.clone();
+        let account = self
+            .call(
+                "get",
+                Some(&found.uid),
+                connector.get(record.class.clone(), found.uid.clone(), wanted),
+            )
+            .await?;
+        if let Some(filter) = &self.target.protected
+            && provisio_filter::matches(filter, &account)
+        {
+            return Ok(Some("it matches the protected filter".into()));
+        }
+        for attribute in written.iter().filter(|a| !a.is_secret()) {
+            let expected = &attribute.values;
+            let held = if attribute.is(names::NAME) {
+                vec![Value::Text(account.name.clone())]
+            } else {
+                account
+                    .attributes
+                    .iter()
+                    .find(|a| a.is(&attribute.name))
+                    .map(|a| a.values.clone())
+                    .unwrap_or_default()
+            };
+            if !same_values(expected, &held) {
+                return Ok(Some(format!("its {} differs", attribute.name)));
+            }
+        }
+        Ok(None)
     }
 
     async fn find_by_name(&mut self, name: &str) -> Result<Option<ConnectorObject>, Failure> {
@@ -446,6 +522,11 @@ impl<'a> Attempt<'a> {
             }
         }
     }
+}
+
+/// Whether two value lists hold the same values, in any order.
+fn same_values(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().all(|v| b.contains(v))
 }
 
 fn enable(on: bool) -> AttributeChange {

@@ -89,6 +89,9 @@ pub trait Store: Send + Sync {
 
     async fn link(&self, target: &str, class: &str, identity: &str) -> Result<Option<Link>>;
 
+    /// The link that holds the account `uid`, whoever's it is.
+    async fn link_by_uid(&self, target: &str, class: &str, uid: &str) -> Result<Option<Link>>;
+
     async fn links(&self, target: &str, after: Option<&str>, limit: u32) -> Result<Vec<Link>>;
 
     /// Links an existing account (made outside Provisio) to an identity.

@@ -240,6 +240,11 @@ impl Store for SqliteStore {
             .now(|conn| reads::link(conn, target, class, identity))
     }
 
+    async fn link_by_uid(&self, target: &str, class: &str, uid: &str) -> Result<Option<Link>> {
+        self.readers
+            .now(|conn| reads::link_by_uid(conn, target, class, uid))
+    }
+
     async fn links(&self, target: &str, after: Option<&str>, limit: u32) -> Result<Vec<Link>> {
         let (target, after) = (target.to_owned(), after.unwrap_or("").to_owned());
         self.readers

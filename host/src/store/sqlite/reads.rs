@@ -123,6 +123,17 @@ pub(super) fn link(
     rows::first(select.query(params![target, class, identity])?, rows::link)
 }
 
+pub(super) fn link_by_uid(
+    conn: &Connection,
+    target: &str,
+    class: &str,
+    uid: &str,
+) -> Result<Option<Link>> {
+    let mut select = conn
+        .prepare_cached("SELECT * FROM account_links WHERE target = ? AND class = ? AND uid = ?")?;
+    rows::first(select.query(params![target, class, uid])?, rows::link)
+}
+
 pub(super) fn links(conn: &Connection, target: &str, after: &str, limit: u32) -> Result<Vec<Link>> {
     let mut select = conn.prepare_cached(
         "SELECT * FROM account_links WHERE target = ? AND identity > ? ORDER BY identity LIMIT ?",
