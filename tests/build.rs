@@ -60,6 +60,10 @@ const FIXTURES: &[Package<'static>] = &[
         name: "fixture-hostile",
         dir: "tests/fixtures/hostile",
     },
+    Package {
+        name: "fixture-hostile-sql",
+        dir: "tests/fixtures/hostile-sql",
+    },
 ];
 
 fn main() {

@@ -25,12 +25,7 @@ pub struct Server {
 
 /// The SQLite file the configuration names.
 pub fn store_path(config: &Config) -> PathBuf {
-    let store = config
-        .server
-        .store
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    config.resolve(std::path::Path::new(store))
+    config.store_path()
 }
 
 /// Opens the store the configuration names, with the host key.

@@ -539,3 +539,95 @@ async fn a_running_operation_can_be_cancelled() {
         "the account it made is linked: {links}"
     );
 }
+
+/// A SQLite grant reaches its one file: a connector that tries to attach
+/// the host's store, vacuum into another file, load an extension, write
+/// the schema table or turn on writable_schema is refused, naming the
+/// rule; reading its own table's columns still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_grant_reaches_its_one_file_only() {
+    use provisio_host::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
+    use provisio_host::runtime::{CallErrorKind, TargetSettings};
+    use provisio_tests::fixtures;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let granted = dir.path().join("granted.db");
+    let store = dir.path().join("provisio.db");
+    for (file, table) in [(&granted, "accounts"), (&store, "audit_log")] {
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let create = format!("CREATE TABLE {table} (id TEXT)");
+        let insert = format!("INSERT INTO {table} VALUES ('host-secret-row')");
+        for statement in [create, insert] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
+    let mut settings = TargetSettings::new("hostile-sql");
+    let grants = BTreeMap::from([(
+        "main".to_owned(),
+        DatabaseSpec {
+            url: format!("sqlite://{}", granted.display()),
+            password: None,
+            max_connections: 2,
+        },
+    )]);
+    settings.grants.sql = Some(Arc::new(
+        SqlGrant::connect_lazy(&grants, std::time::Duration::from_secs(5)).unwrap(),
+    ));
+    let connector = provisio_tests::start(&fixtures::bytes(fixtures::HOSTILE_SQL), settings);
+    let run = |statement: String| {
+        let connector = connector.clone();
+        async move {
+            connector
+                .get("account", format!("sql:{statement}"), vec![])
+                .await
+        }
+    };
+    let stolen = dir.path().join("stolen.db");
+    for attack in [
+        format!("ATTACH DATABASE '{}' AS p", store.display()),
+        format!("VACUUM INTO '{}'", stolen.display()),
+        "VACUUM".to_owned(),
+        "SELECT load_extension('/usr/lib/x86_64-linux-gnu/libc.so.6')".to_owned(),
+        "PRAGMA writable_schema = ON".to_owned(),
+        "PRAGMA journal_mode = DELETE".to_owned(),
+        "DETACH DATABASE main".to_owned(),
+        "SELECT file FROM pragma_database_list".to_owned(),
+    ] {
+        let error = run(attack.clone()).await.unwrap_err();
+        let CallErrorKind::Connector(e) = &error.kind else {
+            panic!("{attack}: {error}")
+        };
+        assert_eq!(e.code(), "permission-denied", "{attack}: {error}");
+        assert!(
+            error
+                .to_string()
+                .contains("the host refused this statement"),
+            "{attack}: {error}"
+        );
+    }
+    assert!(!stolen.exists(), "VACUUM INTO wrote nothing");
+    // SQLite itself refuses schema writes while writable_schema is off,
+    // which the guard keeps off.
+    let error = run("UPDATE sqlite_master SET sql = '' WHERE name = 'accounts'".to_owned())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("may not be modified"), "{error}");
+    let columns = run("SELECT name FROM pragma_table_info('accounts')".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(
+        columns.attributes[0].values[0],
+        provisio_host::model::Value::Text("id".into())
+    );
+    let own = run("SELECT id FROM accounts".to_owned()).await.unwrap();
+    assert_eq!(
+        own.attributes[0].values[0],
+        provisio_host::model::Value::Text("host-secret-row".into())
+    );
+}

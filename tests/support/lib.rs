@@ -37,6 +37,8 @@ pub mod fixtures {
     pub const SQL_0_1_0: &str = env!("FIXTURE_SQL_0_1_0");
     /// `hostile`: leaks its secret, floods the log (issue 16).
     pub const HOSTILE: &str = env!("FIXTURE_HOSTILE");
+    /// `hostile-sql`: runs the statement it is given (issue 16).
+    pub const HOSTILE_SQL: &str = env!("FIXTURE_HOSTILE_SQL");
 
     pub fn bytes(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))

@@ -295,6 +295,100 @@ impl Config {
                 self.error(e.key, e.reason)
             })?;
         }
+        self.check_host_paths()
+    }
+
+    /// The SQLite file of the store.
+    pub fn store_path(&self) -> PathBuf {
+        let store = self
+            .server
+            .store
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        self.resolve(Path::new(store))
+    }
+
+    /// What the host keeps for itself, which no grant may reach: the
+    /// store (and the files beside it), the key file, the registry and the
+    /// compile cache.
+    fn host_paths(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("server.store", absolute(&self.store_path())),
+            (
+                "server.key_file",
+                absolute(&self.resolve(&self.server.key_file)),
+            ),
+            (
+                "server.registry_dir",
+                absolute(&self.resolve(&self.server.registry_dir)),
+            ),
+            (
+                "server.cache_dir",
+                absolute(&self.resolve(&self.server.cache_dir)),
+            ),
+        ]
+    }
+
+    /// Refuses grants (and host directories) that reach what the host
+    /// keeps for itself.
+    fn check_host_paths(&self) -> Result<(), ConfigError> {
+        let host = self.host_paths();
+        let (store, key) = (&host[0].1, &host[1].1);
+        for (key_name, dir) in &host[2..] {
+            for (name, kept) in [("server.store", store), ("server.key_file", key)] {
+                if kept.starts_with(dir) {
+                    return Err(self.error(
+                        *key_name,
+                        format!(
+                            "{} holds {name} ({}); give it a directory of its own",
+                            dir.display(),
+                            kept.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (target_name, target) in &self.targets {
+            let mut reaches: Vec<(String, PathBuf, bool)> = Vec::new();
+            if let Some(dir) = &target.grants.directory {
+                reaches.push((
+                    "grants.directory".into(),
+                    absolute(&self.resolve(dir)),
+                    true,
+                ));
+            }
+            for (db, grant) in &target.grants.sql.0 {
+                if let Some(file) = grant
+                    .resolved_url(&self.base_dir)
+                    .strip_prefix("sqlite://")
+                    .map(|rest| rest.split('?').next().unwrap_or(rest).to_owned())
+                {
+                    reaches.push((
+                        format!("grants.sql.{db}.url"),
+                        absolute(Path::new(&file)),
+                        false,
+                    ));
+                }
+            }
+            for (key_name, granted, is_dir) in reaches {
+                for (name, kept) in &host {
+                    // A directory reaches what is under it; a file is itself.
+                    let hit = kept == &granted
+                        || (is_dir && kept.starts_with(&granted))
+                        || granted.starts_with(kept);
+                    if hit {
+                        return Err(self.error(
+                            format!("targets.{target_name}.{key_name}"),
+                            format!(
+                                "{} reaches {name} ({}), which is the host's own; grant something else",
+                                granted.display(),
+                                kept.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -302,6 +396,32 @@ impl Config {
     pub fn resolve(&self, path: &Path) -> PathBuf {
         resolve(&self.base_dir, path)
     }
+}
+
+/// `path` made absolute and without `.`, `..` or symbolic links in the
+/// part that exists, so two spellings of one place compare equal.
+fn absolute(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    // Canonicalise the longest part that exists; keep the rest as written.
+    let mut existing = path.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (
+            existing.file_name().map(|n| n.to_owned()),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return path,
+        }
+    }
+    let mut out = existing.canonicalize().unwrap_or(existing);
+    for name in rest.into_iter().rev() {
+        out.push(name);
+    }
+    out
 }
 
 pub(crate) fn resolve(base: &Path, path: &Path) -> PathBuf {

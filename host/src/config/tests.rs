@@ -224,3 +224,49 @@ ca_file = "no-such-ca.pem""#,
         "{e}"
     );
 }
+
+#[test]
+fn no_grant_reaches_what_the_host_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let with = |server: &str, target: &str| {
+        let text = format!(
+            "[server]\n{server}\n[[tokens]]\nname = \"a\"\nrole = \"operator\"\nsha256 = \"{TOKEN_HASH}\"\n\
+             [targets.t]\nconnector = \"bundled:csv\"\n{target}"
+        );
+        Config::parse(&text, &dir.path().join("provisio.toml"), dir.path())
+            .err()
+            .map(|e| e.to_string())
+    };
+    // The configuration's own directory holds the store: granting it is refused.
+    let e = with("", "[targets.t.grants]\ndirectory = \".\"").unwrap();
+    assert!(
+        e.contains("targets.t.grants.directory") && e.contains("server.store"),
+        "{e}"
+    );
+    let e = with(
+        "",
+        "[targets.t.grants.sql.main]\nurl = \"sqlite://provisio.db\"",
+    )
+    .unwrap();
+    assert!(
+        e.contains("grants.sql.main.url") && e.contains("the host's own"),
+        "{e}"
+    );
+    let e = with(
+        "",
+        "[targets.t.grants.sql.main]\nurl = \"sqlite://./data/../provisio.key\"",
+    )
+    .unwrap();
+    assert!(e.contains("server.key_file"), "{e}");
+    let e = with("cache_dir = \".\"", "").unwrap();
+    assert!(
+        e.contains("server.cache_dir") && e.contains("server.store"),
+        "{e}"
+    );
+    assert_eq!(
+        with("", "[targets.t.grants]\ndirectory = \"data\""),
+        None,
+        "a directory of its own is fine"
+    );
+}

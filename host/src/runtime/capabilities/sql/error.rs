@@ -73,6 +73,12 @@ fn from_database(db: &dyn sqlx::error::DatabaseError) -> SqlError {
         _ => {}
     }
     let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    // SQLite's SQLITE_AUTH (a bare 23, where PostgreSQL's codes are five
+    // characters), or its "not authorized to use function …": the guard
+    // refused the statement.
+    if code == "23" || (code.len() < 5 && message.starts_with("not authorized")) {
+        return SqlError::NotGranted(format!("{} ({message})", super::sqlite_guard::REFUSAL));
+    }
     match code.as_str() {
         // PostgreSQL SQLSTATE classes.
         c if c.starts_with("23") => constraint(ConstraintKind::Other),

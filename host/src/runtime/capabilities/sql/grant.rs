@@ -367,6 +367,7 @@ fn open_pool(spec: &DatabaseSpec, timeout: Duration) -> Result<Pool, String> {
                 .foreign_keys(true);
             Ok(Pool::Sqlite(
                 SqlitePoolOptions::new()
+                    .after_connect(|conn, _| Box::pin(super::sqlite_guard::guard(conn)))
                     .max_connections(spec.max_connections)
                     .acquire_timeout(acquire)
                     .test_before_acquire(false)

@@ -12,6 +12,7 @@ mod convert;
 mod error;
 mod grant;
 mod rows;
+mod sqlite_guard;
 mod v0_1_1;
 
 pub use config::{SqlConfig, SqlDatabaseConfig};
