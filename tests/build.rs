@@ -64,6 +64,10 @@ const FIXTURES: &[Package<'static>] = &[
         name: "fixture-hostile-sql",
         dir: "tests/fixtures/hostile-sql",
     },
+    Package {
+        name: "fixture-slow-info",
+        dir: "tests/fixtures/slow-info",
+    },
 ];
 
 fn main() {

@@ -631,3 +631,87 @@ async fn a_sqlite_grant_reaches_its_one_file_only() {
         provisio_host::model::Value::Text("host-secret-row".into())
     );
 }
+
+/// A runaway SQLite statement is stopped at its deadline, not left running
+/// on the pool's connection: with one connection granted, the next
+/// statement gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runaway_sqlite_statement_is_interrupted_at_its_deadline() {
+    use provisio_host::runtime::TargetSettings;
+    use provisio_host::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
+    use provisio_tests::fixtures;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.db");
+    sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", file.display()))
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let mut settings = TargetSettings::new("runaway");
+    let grants = BTreeMap::from([(
+        "main".to_owned(),
+        DatabaseSpec {
+            url: format!("sqlite://{}", file.display()),
+            password: None,
+            max_connections: 1,
+        },
+    )]);
+    settings.grants.sql = Some(Arc::new(
+        SqlGrant::connect_lazy(&grants, std::time::Duration::from_millis(500)).unwrap(),
+    ));
+    let connector = provisio_tests::start(&fixtures::bytes(fixtures::HOSTILE_SQL), settings);
+    let forever = "sql:WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r";
+    let stopped = connector.get("account", forever, vec![]).await.unwrap_err();
+    assert!(
+        stopped.to_string().contains("took longer than")
+            || stopped.to_string().contains("deadline"),
+        "{stopped}"
+    );
+    let next = connector.get("account", "sql:SELECT 'free'", vec![]).await;
+    let next = next.unwrap_or_else(|e| panic!("the one connection is still held: {e}"));
+    assert_eq!(
+        next.attributes[0].values[0],
+        provisio_host::model::Value::Text("free".into())
+    );
+}
+
+/// Loading a connector is bounded: one whose `info` sleeps in a host call
+/// (out of the epoch's reach) is refused at the load deadline, not waited
+/// for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_whose_info_never_answers_is_refused_at_load() {
+    use provisio_host::runtime::{CallErrorKind, LoadError};
+    use provisio_tests::fixtures;
+    let bytes = fixtures::bytes(fixtures::SLOW_INFO);
+    let loaded = tokio::task::spawn_blocking(move || provisio_tests::runtime().load(&bytes))
+        .await
+        .unwrap();
+    let Err(LoadError::Info(error)) = loaded else {
+        panic!(
+            "loaded, or refused for another reason: {:?}",
+            loaded.err().map(|e| e.to_string())
+        )
+    };
+    assert!(matches!(error.kind, CallErrorKind::Timeout(_)), "{error}");
+}
+
+/// A count through `search` is bounded: a connector whose pages never end
+/// is stopped, not followed forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_count_through_endless_pages_is_stopped() {
+    use provisio_tests::fixtures;
+    let targets = format!("[targets.endless]\nconnector = {:?}\n", fixtures::HOSTILE);
+    let host = TestHost::start(&targets, "", &[]).await;
+    let counted = host.get("/v1/targets/endless/count").await;
+    assert_eq!(counted.status, 409, "{:?}", counted.body);
+    assert!(
+        counted.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("without reaching the end"),
+        "{:?}",
+        counted.body
+    );
+}

@@ -39,6 +39,8 @@ pub mod fixtures {
     pub const HOSTILE: &str = env!("FIXTURE_HOSTILE");
     /// `hostile-sql`: runs the statement it is given (issue 16).
     pub const HOSTILE_SQL: &str = env!("FIXTURE_HOSTILE_SQL");
+    /// `slow-info`: its `info` sleeps in a host call (issue 16).
+    pub const SLOW_INFO: &str = env!("FIXTURE_SLOW_INFO");
 
     pub fn bytes(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))

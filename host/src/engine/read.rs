@@ -9,6 +9,11 @@ use crate::runtime::{CallError, CallErrorKind};
 use crate::store::{AuditEvent, Link, now_ms};
 use serde_json::json;
 
+/// Pages a count through `search` reads at most.
+const MAX_COUNT_PAGES: u32 = 20_000;
+/// Call timeouts a count through `search` may take in all.
+const COUNT_TIMEOUTS: u32 = 20;
+
 /// Objects per page when counting through `search`.
 const COUNT_PAGE: u32 = 500;
 
@@ -142,7 +147,17 @@ impl Engine {
         }
         let mut count = 0u64;
         let mut cookie = None;
-        loop {
+        // Each page is a call under the target's timeout; the whole count
+        // is bounded too, so a connector that never stops paging (or pages
+        // slowly forever) cannot hold the request.
+        let deadline = std::time::Instant::now() + target.config.timeout * COUNT_TIMEOUTS;
+        for pages in 0.. {
+            if pages == MAX_COUNT_PAGES || std::time::Instant::now() > deadline {
+                return Err(EngineError::Refused(format!(
+                    "{connector} paged {pages} times ({count} objects) without reaching the end; counting through search stops after {MAX_COUNT_PAGES} pages or {} ({COUNT_TIMEOUTS} call timeouts)",
+                    humantime::format_duration(target.config.timeout * COUNT_TIMEOUTS)
+                )));
+            }
             let page = lease
                 .connector
                 .search(SearchRequest {

@@ -16,14 +16,8 @@ use crate::runtime::size::ApproxSize;
 use crate::runtime::state::InstanceState;
 use crate::runtime::target::TargetSettings;
 use std::sync::Arc;
-use std::time::Duration;
 use tracing::Instrument;
 use wasmtime::{Engine, Store};
-
-/// Extra wall time past the epoch deadline before the host gives up
-/// waiting: epochs do not interrupt host functions, so a call blocked in one
-/// is abandoned (and its instance dropped when it returns).
-const OUTER_GRACE: Duration = Duration::from_secs(1);
 
 /// A validated, compiled connector: not yet bound to a target.
 pub struct LoadedComponent {
@@ -271,14 +265,7 @@ impl Connector {
         let pool = &self.inner.pool;
         let call = async {
             let _permit = pool.acquire().await;
-            let timeout = pool.target().limits.timeout;
-            match tokio::time::timeout(timeout + OUTER_GRACE, pool.call(f)).await {
-                Ok(result) => result,
-                Err(_elapsed) => {
-                    pool.note_abandoned();
-                    Err(CallErrorKind::Timeout(timeout))
-                }
-            }
+            pool.call(f).await
         };
         call.instrument(span)
             .await

@@ -21,6 +21,11 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
+/// Extra wall time past the epoch deadline before the host gives up
+/// waiting: epochs do not interrupt host functions, so a call blocked in one
+/// is abandoned (and its instance dropped with the future).
+const OUTER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One guest call in progress, borrowing its instance.
 pub(crate) type GuestCall<'a, R> = Pin<Box<dyn Future<Output = Outcome<R>> + Send + 'a>>;
 
@@ -117,8 +122,23 @@ impl InstancePool {
             if self.lock_idle().len() >= count {
                 return Ok(count);
             }
-            let instance = self.instantiate().await?;
+            let instance = self.bounded(self.instantiate()).await??;
             self.lock_idle().push(instance);
+        }
+    }
+
+    /// `work` within the target's call timeout (and a grace): epochs stop a
+    /// computing guest, not one waiting in a host function, so every wait
+    /// on a guest has a wall-clock bound too. On expiry the future, and the
+    /// instance it holds, is dropped.
+    async fn bounded<T>(&self, work: impl Future<Output = T>) -> Result<T, CallErrorKind> {
+        let timeout = self.target.limits.timeout;
+        match tokio::time::timeout(timeout + OUTER_GRACE, work).await {
+            Ok(done) => Ok(done),
+            Err(_elapsed) => {
+                self.note_abandoned();
+                Err(CallErrorKind::Timeout(timeout))
+            }
         }
     }
 
@@ -129,10 +149,18 @@ impl InstancePool {
         released.len()
     }
 
-    /// Runs one call. The caller holds a permit. Dropping the future drops
-    /// the instance with it: an instance left in the middle of a call is
-    /// never reused.
+    /// Runs one call, within the target's timeout. The caller holds a
+    /// permit. Dropping the future drops the instance with it: an instance
+    /// left in the middle of a call is never reused.
     pub async fn call<R, F>(&self, f: F) -> Result<R, CallErrorKind>
+    where
+        R: ApproxSize + Strings,
+        F: for<'a> FnOnce(&'a Bindings, &'a mut Store<InstanceState>) -> GuestCall<'a, R>,
+    {
+        self.bounded(self.call_unbounded(f)).await?
+    }
+
+    async fn call_unbounded<R, F>(&self, f: F) -> Result<R, CallErrorKind>
     where
         R: ApproxSize + Strings,
         F: for<'a> FnOnce(&'a Bindings, &'a mut Store<InstanceState>) -> GuestCall<'a, R>,

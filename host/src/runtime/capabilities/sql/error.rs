@@ -88,6 +88,10 @@ fn from_database(db: &dyn sqlx::error::DatabaseError) -> SqlError {
         }
         // Serialization failure and deadlock: the same statement may succeed.
         "40001" | "40P01" => SqlError::Unavailable(message),
+        // SQLite's SQLITE_INTERRUPT: the statement ran past its deadline.
+        "9" => SqlError::Unavailable(format!(
+            "the statement ran past its deadline and was stopped ({message})"
+        )),
         // SQLite result codes: BUSY, LOCKED (and their extended forms).
         c if c == "5"
             || c == "6"

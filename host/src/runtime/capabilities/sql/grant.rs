@@ -145,13 +145,17 @@ impl SqlGrant {
                         .map_err(SqlError::from)?,
                     shape,
                 ),
-                Pool::Sqlite(pool) => convert::sqlite_rows(
-                    convert::sqlite_query(sql, params)
-                        .fetch_all(pool)
-                        .await
-                        .map_err(SqlError::from)?,
-                    shape,
-                ),
+                Pool::Sqlite(pool) => {
+                    let mut conn = pool.acquire().await?;
+                    interrupt_after(&mut conn, self.timeout).await?;
+                    convert::sqlite_rows(
+                        convert::sqlite_query(sql, params)
+                            .fetch_all(&mut *conn)
+                            .await
+                            .map_err(SqlError::from)?,
+                        shape,
+                    )
+                }
             }
         })
         .await
@@ -169,10 +173,14 @@ impl SqlGrant {
                     .execute(pool)
                     .await?
                     .rows_affected(),
-                Pool::Sqlite(pool) => convert::sqlite_query(sql, params)
-                    .execute(pool)
-                    .await?
-                    .rows_affected(),
+                Pool::Sqlite(pool) => {
+                    let mut conn = pool.acquire().await?;
+                    interrupt_after(&mut conn, self.timeout).await?;
+                    convert::sqlite_query(sql, params)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected()
+                }
             })
         })
         .await
@@ -201,12 +209,15 @@ impl SqlGrant {
                     convert::pg_query(sql, params).fetch_all(&mut **tx).await?,
                     shape,
                 ),
-                TransactionHandle::Sqlite(tx) => convert::sqlite_rows(
-                    convert::sqlite_query(sql, params)
-                        .fetch_all(&mut **tx)
-                        .await?,
-                    shape,
-                ),
+                TransactionHandle::Sqlite(tx) => {
+                    interrupt_after(tx, self.timeout).await?;
+                    convert::sqlite_rows(
+                        convert::sqlite_query(sql, params)
+                            .fetch_all(&mut **tx)
+                            .await?,
+                        shape,
+                    )
+                }
             }
         })
         .await
@@ -224,10 +235,13 @@ impl SqlGrant {
                     .execute(&mut **tx)
                     .await?
                     .rows_affected(),
-                TransactionHandle::Sqlite(tx) => convert::sqlite_query(sql, params)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected(),
+                TransactionHandle::Sqlite(tx) => {
+                    interrupt_after(tx, self.timeout).await?;
+                    convert::sqlite_query(sql, params)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected()
+                }
             })
         })
         .await
@@ -265,6 +279,13 @@ impl SqlGrant {
     ) -> Result<CursorHandle, SqlError> {
         let (tx, rx) = tokio::sync::mpsc::channel(CURSOR_PREFETCH);
         let pool = db.database.pool.clone();
+        // The statement may step while the connector reads batches, each
+        // within the timeout: every `next` moves the deadline on, so a
+        // cursor nobody reads is interrupted, and one read is not.
+        let deadline = Arc::new(std::sync::atomic::AtomicU64::new(deadline_after(
+            self.timeout,
+        )));
+        let watched = deadline.clone();
         self.runtime.spawn(async move {
             let send = |row| {
                 let tx = tx.clone();
@@ -287,7 +308,23 @@ impl SqlGrant {
                     }
                 }
                 Pool::Sqlite(pool) => {
-                    let mut rows = convert::sqlite_query(sql, params).fetch(&pool);
+                    let mut conn = match pool.acquire().await {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            let _ = send(Err(SqlError::from(e))).await;
+                            return;
+                        }
+                    };
+                    match conn.lock_handle().await {
+                        Ok(mut handle) => handle.set_progress_handler(PROGRESS_STEPS, move || {
+                            now_ms() < watched.load(std::sync::atomic::Ordering::Relaxed)
+                        }),
+                        Err(e) => {
+                            let _ = send(Err(SqlError::from(e))).await;
+                            return;
+                        }
+                    }
+                    let mut rows = convert::sqlite_query(sql, params).fetch(&mut *conn);
                     while let Some(row) = rows.next().await {
                         let row = row.map_err(SqlError::from).and_then(|r| {
                             let columns = first.then(|| convert::columns(&r));
@@ -305,6 +342,7 @@ impl SqlGrant {
             rows: rx,
             columns: Vec::new(),
             done: false,
+            deadline,
         })
     }
 
@@ -313,6 +351,10 @@ impl SqlGrant {
         if cursor.done || max == 0 {
             return Ok(batch);
         }
+        cursor.deadline.store(
+            deadline_after(self.timeout),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.within("fetching rows", async {
             while batch.rows.len() < max as usize {
                 match cursor.rows.recv().await {
@@ -381,6 +423,35 @@ fn open_pool(spec: &DatabaseSpec, timeout: Duration) -> Result<Pool, String> {
     }
 }
 
+/// Arms SQLite's progress handler so the connection's next statements stop
+/// (`SQLITE_INTERRUPT`) once `timeout` has passed: dropping a statement's
+/// future on timeout leaves sqlx's worker thread stepping it, so a runaway
+/// statement (a recursive CTE) would go on holding the connection.
+async fn interrupt_after(
+    conn: &mut sqlx::SqliteConnection,
+    timeout: Duration,
+) -> Result<(), SqlError> {
+    let deadline = std::time::Instant::now() + timeout;
+    conn.lock_handle()
+        .await?
+        .set_progress_handler(PROGRESS_STEPS, move || std::time::Instant::now() < deadline);
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `timeout` from now, in ms since the epoch.
+fn deadline_after(timeout: Duration) -> u64 {
+    now_ms().saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// SQLite virtual machine steps between two checks of the deadline.
+const PROGRESS_STEPS: i32 = 10_000;
+
 /// A pooled connection used within this long is taken as alive; an older
 /// one is pinged before it is lent (HikariCP's "alive bypass window"). sqlx
 /// would ping on every acquire: a second round trip per statement. A
@@ -432,4 +503,6 @@ pub struct CursorHandle {
     rows: tokio::sync::mpsc::Receiver<RowMessage>,
     columns: Vec<Column>,
     done: bool,
+    /// When a SQLite cursor's statement is interrupted (ms since the epoch).
+    deadline: Arc<std::sync::atomic::AtomicU64>,
 }

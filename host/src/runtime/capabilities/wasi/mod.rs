@@ -30,10 +30,10 @@ pub fn context(
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(output.clone())
         .stderr(output.clone())
-        // A granted directory is local and its files small (CSV tables):
-        // reading one in place costs less than a hop through tokio's
-        // blocking pool per read.
-        .allow_blocking_current_thread(true)
+        // File operations of a granted directory run on tokio's blocking
+        // pool: in place, a large write's fsync would hold an async worker
+        // (and every other target's calls on it) for its whole length.
+        .allow_blocking_current_thread(false)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
