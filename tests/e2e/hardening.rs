@@ -715,3 +715,45 @@ async fn a_count_through_endless_pages_is_stopped() {
         counted.body
     );
 }
+
+/// A connector cannot pile resources up: one call holds at most 256, and
+/// an instance that keeps more than 32 past its call is dropped with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_a_connector_keeps_are_capped_and_freed() {
+    use provisio_host::runtime::{DirectoryGrant, TargetSettings};
+    use provisio_tests::fixtures;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = TargetSettings::new("hoarder");
+    settings.grants.directory = Some(DirectoryGrant::read_write(dir.path()));
+    settings.max_instances = 1;
+    let connector = provisio_tests::start(&fixtures::bytes(fixtures::HOSTILE), settings);
+    connector
+        .get("account", "hold-files:10", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        connector.stats().discarded,
+        0,
+        "a few held handles are fine"
+    );
+    connector
+        .get("account", "hold-files:100", vec![])
+        .await
+        .unwrap();
+    assert_eq!(connector.stats().discarded, 1, "recycled with what it kept");
+    assert_eq!(connector.stats().idle, 0);
+    let refused = connector
+        .get("account", "hold-files:1000", vec![])
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("resource table has no free keys"),
+        "capped within a call: {refused}"
+    );
+    connector
+        .get("account", "hold-files:1", vec![])
+        .await
+        .expect("a fresh instance serves");
+}

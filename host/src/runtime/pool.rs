@@ -26,6 +26,10 @@ use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 /// is abandoned (and its instance dropped with the future).
 const OUTER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Resources an idle instance may keep between calls (a connector's
+/// database or directory handles); more, and it is recycled.
+const MAX_HELD_ACROSS_CALLS: usize = 32;
+
 /// One guest call in progress, borrowing its instance.
 pub(crate) type GuestCall<'a, R> = Pin<Box<dyn Future<Output = Outcome<R>> + Send + 'a>>;
 
@@ -191,13 +195,13 @@ impl InstancePool {
                     self.discard(instance);
                     return Err(CallErrorKind::OutputTooLarge { size, limit });
                 }
-                self.lock_idle().push(instance);
+                self.keep_or_recycle(instance);
                 Ok(value)
             }
             Ok(Err(mut error)) => {
                 error.scrub(&self.scrubber);
                 self.log_printed(&printed);
-                self.lock_idle().push(instance);
+                self.keep_or_recycle(instance);
                 Err(CallErrorKind::Connector(error))
             }
             Err(error) => {
@@ -301,6 +305,22 @@ impl InstancePool {
         CallErrorKind::Trap {
             message: self.scrubber.scrubbed(&message),
         }
+    }
+
+    /// Puts an instance back to serve the next call, unless it holds more
+    /// resources than may outlive a call (open files, requests, handles a
+    /// connector forgot): then it is dropped, and everything it held with
+    /// it, so a target cannot pile descriptors up across calls.
+    fn keep_or_recycle(&self, mut instance: Instance) {
+        let held = instance.store.data_mut().resources_held();
+        if held > MAX_HELD_ACROSS_CALLS {
+            tracing::warn!(target: "provisio::connector", target = %self.target.name,
+                connector = %self.connector, held,
+                "the instance kept {held} resources after its call (at most {MAX_HELD_ACROSS_CALLS} may outlive one); it was dropped with them");
+            self.discard(instance);
+            return;
+        }
+        self.lock_idle().push(instance);
     }
 
     fn discard(&self, instance: Instance) {

@@ -16,8 +16,9 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-/// Host resources (streams, open files) one instance may hold at once.
-const MAX_RESOURCES: usize = 1024;
+/// Host resources (streams, open files, handles) one instance may hold at
+/// once, within a call. A target holds at most `max_instances` times this.
+pub const MAX_RESOURCES: usize = 256;
 
 pub struct InstanceState {
     target: Arc<TargetSettings>,
@@ -60,6 +61,13 @@ impl InstanceState {
             wasi,
             table,
         })
+    }
+}
+
+impl InstanceState {
+    /// Resources the guest holds in its table right now.
+    pub(crate) fn resources_held(&mut self) -> usize {
+        self.table.iter_mut().count()
     }
 }
 
