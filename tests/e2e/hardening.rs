@@ -757,3 +757,50 @@ async fn resources_a_connector_keeps_are_capped_and_freed() {
         .await
         .expect("a fresh instance serves");
 }
+
+/// What a connector makes the host hold counts against a per-call budget
+/// as it arrives: a query of 100 MiB fails at 8 MiB with `output-limit`,
+/// and the next call has its whole budget again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_result_fails_at_the_host_budget() {
+    use provisio_host::runtime::TargetSettings;
+    use provisio_host::runtime::capabilities::sql::{DatabaseSpec, SqlGrant};
+    use provisio_tests::fixtures;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.db");
+    sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", file.display()))
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let mut settings = TargetSettings::new("budget");
+    settings.limits.max_host_bytes = 8 << 20;
+    let grants = BTreeMap::from([(
+        "main".to_owned(),
+        DatabaseSpec {
+            url: format!("sqlite://{}", file.display()),
+            password: None,
+            max_connections: 1,
+        },
+    )]);
+    settings.grants.sql = Some(Arc::new(
+        SqlGrant::connect_lazy(&grants, std::time::Duration::from_secs(20)).unwrap(),
+    ));
+    let connector = provisio_tests::start(&fixtures::bytes(fixtures::HOSTILE_SQL), settings);
+    let huge = "sql:SELECT hex(randomblob(524288)) FROM (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100) SELECT n FROM r)";
+    let refused = connector.get("account", huge, vec![]).await.unwrap_err();
+    assert!(refused.to_string().contains("output-limit"), "{refused}");
+    assert!(
+        refused.to_string().contains("8388608"),
+        "names the limit: {refused}"
+    );
+    let small = connector
+        .get("account", "sql:SELECT hex(randomblob(1024))", vec![])
+        .await;
+    assert!(
+        small.is_ok(),
+        "the next call has its budget back: {small:?}"
+    );
+}

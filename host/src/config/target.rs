@@ -60,6 +60,14 @@ pub struct TargetConfig {
     /// Log lines one connector instance may write.
     #[serde(default)]
     pub log_rate: LogRate,
+    /// Bytes a connector may make the host hold for it in one call (query
+    /// results, directory entries, what it returns).
+    #[serde(default = "default_max_host_mib")]
+    pub max_host_mib: usize,
+}
+
+fn default_max_host_mib() -> usize {
+    64
 }
 
 /// A token bucket of connector log lines: `per_second` on average, bursts
@@ -304,6 +312,12 @@ impl TargetConfig {
                 "must be a number of lines, 0 or more".into(),
             );
         }
+        if self.max_host_mib == 0 || self.max_host_mib > 4096 {
+            return err(
+                "max_host_mib",
+                format!("{} is not between 1 and 4096", self.max_host_mib),
+            );
+        }
         if self.max_attributes == 0 || self.max_attributes > crate::model::MAX_ATTRIBUTES {
             return err(
                 "max_attributes",
@@ -410,9 +424,11 @@ impl TargetConfig {
             limits: CallLimits {
                 timeout: self.timeout,
                 memory_bytes: self.memory_mib << 20,
+                max_host_bytes: self.max_host_mib << 20,
+                max_output_bytes: (self.max_host_mib << 20)
+                    .min(CallLimits::default().max_output_bytes),
                 log_lines_per_second: self.log_rate.per_second,
                 log_burst: self.log_rate.burst,
-                ..CallLimits::default()
             },
             max_instances: self.concurrency,
         })

@@ -38,7 +38,7 @@ pub use connector::{Blocking, Connector, LoadedComponent, StartError};
 pub use engine::EngineSettings;
 pub use error::{CallError, CallErrorKind, LoadError, Operation};
 pub use inspect::{CONNECTOR_EXPORT, CONNECTOR_PACKAGE, ComponentFacts};
-pub use limits::CallLimits;
+pub use limits::{CallLimits, HostBudget, OverBudget};
 pub use pool::PoolStats;
 pub use scrub::Scrubber;
 pub use target::TargetSettings;

@@ -26,6 +26,20 @@ use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 /// is abandoned (and its instance dropped with the future).
 const OUTER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Longest text of a connector's error the host keeps.
+const MAX_ERROR_TEXT: usize = 8 * 1024;
+
+fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut at = max;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        text.push_str("… (cut)");
+    }
+}
+
 /// Resources an idle instance may keep between calls (a connector's
 /// database or directory handles); more, and it is recycled.
 const MAX_HELD_ACROSS_CALLS: usize = 32;
@@ -200,6 +214,8 @@ impl InstancePool {
             }
             Ok(Err(mut error)) => {
                 error.scrub(&self.scrubber);
+                // An error's text is logged, stored and answered: bounded.
+                error.for_each_string(&mut |s| cut(s, MAX_ERROR_TEXT));
                 self.log_printed(&printed);
                 self.keep_or_recycle(instance);
                 Err(CallErrorKind::Connector(error))
@@ -261,6 +277,7 @@ impl InstancePool {
         store.data_mut().deadline = Instant::now() + self.target.limits.timeout;
         store.set_epoch_deadline(1);
         store.data_mut().limiter.reset();
+        store.data_mut().host_budget.reset();
     }
 
     /// Names the cause of a failed call: the limiter, the epoch, a panic

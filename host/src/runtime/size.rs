@@ -29,7 +29,7 @@ impl ApproxSize for String {
 
 impl ApproxSize for Value {
     fn approx_size(&self) -> usize {
-        16 + match self {
+        32 + match self {
             Value::Text(s) | Value::Reference(s) => s.len(),
             Value::Binary(b) => b.len(),
             Value::Integer(_) | Value::Boolean(_) => 0,
@@ -39,7 +39,7 @@ impl ApproxSize for Value {
 
 impl ApproxSize for Attribute {
     fn approx_size(&self) -> usize {
-        16 + self.name.len()
+        48 + self.name.len()
             + self
                 .values
                 .iter()
@@ -50,7 +50,9 @@ impl ApproxSize for Attribute {
 
 impl ApproxSize for ConnectorObject {
     fn approx_size(&self) -> usize {
-        self.uid.len()
+        // Its three strings and vector, whatever they hold: a million empty
+        // objects are not free.
+        96 + self.uid.len()
             + self.name.len()
             + self.class.len()
             + self

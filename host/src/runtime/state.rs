@@ -7,7 +7,7 @@ use crate::runtime::capabilities::ldap::{LdapCtxView, LdapView};
 use crate::runtime::capabilities::log::{LogBudget, LogCtxView, LogView};
 use crate::runtime::capabilities::sql::{SqlCtxView, SqlView};
 use crate::runtime::capabilities::wasi::{self, GuestOutput};
-use crate::runtime::limits::GuestLimiter;
+use crate::runtime::limits::{GuestLimiter, HostBudget};
 use crate::runtime::scrub::Scrubber;
 use crate::runtime::target::TargetSettings;
 use std::sync::Arc;
@@ -28,6 +28,8 @@ pub struct InstanceState {
     scrubber: Arc<Scrubber>,
     log_budget: LogBudget,
     pub(crate) limiter: GuestLimiter,
+    /// What the call in progress has made the host hold.
+    pub(crate) host_budget: HostBudget,
     pub(crate) output: GuestOutput,
     /// When the call in progress must end; the epoch callback checks it.
     pub(crate) deadline: Instant,
@@ -51,6 +53,7 @@ impl InstanceState {
         Ok(InstanceState {
             log_budget: LogBudget::new(target.limits.log_lines_per_second, target.limits.log_burst),
             limiter: GuestLimiter::new(target.limits.memory_bytes),
+            host_budget: HostBudget::new(target.limits.max_host_bytes),
             http: WasiHttpCtx::new(),
             http_hooks: HttpHooks::new(&target.name, target.grants.http.clone()),
             target,
@@ -95,6 +98,7 @@ impl SqlView for InstanceState {
         SqlCtxView {
             grant: self.target.grants.sql.as_ref(),
             table: &mut self.table,
+            budget: &mut self.host_budget,
         }
     }
 }
@@ -104,6 +108,7 @@ impl LdapView for InstanceState {
         LdapCtxView {
             grant: self.target.grants.ldap.as_ref(),
             table: &mut self.table,
+            budget: &mut self.host_budget,
         }
     }
 }

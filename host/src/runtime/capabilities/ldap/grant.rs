@@ -5,14 +5,28 @@
 use super::error::LdapError;
 use super::url::normalise_url;
 use super::wire::{self, RawEntry};
+use crate::runtime::HostBudget;
 use crate::secret::Secret;
 use ldap3::controls::{PagedResults, RawControl};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult, Mod, Scope, SearchResult};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult, Mod, Scope};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// What an entry costs the host: its DN, names and values, and their
+/// bookkeeping.
+fn entry_bytes(entry: &RawEntry) -> usize {
+    64 + entry.dn.len()
+        + entry
+            .attributes
+            .iter()
+            .map(|(name, values)| {
+                32 + name.len() + values.iter().map(|v| 24 + v.len()).sum::<usize>()
+            })
+            .sum::<usize>()
+}
 
 /// The entry of a post-read response control, when the server sent one.
 fn post_read(result: LdapResult) -> Result<Option<RawEntry>, LdapError> {
@@ -366,7 +380,11 @@ impl LdapGrant {
         outcome
     }
 
-    pub async fn root_dse(&self, handle: &ConnectionHandle) -> Result<RawEntry, LdapError> {
+    pub async fn root_dse(
+        &self,
+        handle: &ConnectionHandle,
+        budget: &mut HostBudget,
+    ) -> Result<RawEntry, LdapError> {
         let page = self
             .search(
                 handle,
@@ -380,6 +398,7 @@ impl LdapGrant {
                     show_deleted: false,
                 },
                 Vec::new(),
+                budget,
             )
             .await?;
         page.entries
@@ -393,6 +412,7 @@ impl LdapGrant {
         handle: &ConnectionHandle,
         spec: SearchSpec,
         cookie: Vec<u8>,
+        budget: &mut HostBudget,
     ) -> Result<SearchPage, LdapError> {
         self.run(handle, "the search", |mut ldap| async move {
             let mut controls: Vec<RawControl> = Vec::new();
@@ -423,20 +443,39 @@ impl LdapGrant {
                 ScopeKind::OneLevel => Scope::OneLevel,
                 ScopeKind::Subtree => Scope::Subtree,
             };
-            let SearchResult(results, result) = ldap
-                .search(&spec.base, scope, &spec.filter, spec.attributes)
+            // Entries are counted against the call's budget as they
+            // arrive: an unpaged search of a huge directory fails at the
+            // budget, not after the host held it whole.
+            let mut stream = ldap
+                .streaming_search(&spec.base, scope, &spec.filter, spec.attributes)
                 .await?;
-            if result.rc != 0 {
-                return Err(ldap3::LdapError::from(result).into());
-            }
-            let mut entries = Vec::with_capacity(results.len());
-            for r in results {
+            let mut entries = Vec::new();
+            loop {
+                let next = match stream.next().await {
+                    Ok(next) => next,
+                    Err(e) => {
+                        let _ = stream.finish().await;
+                        return Err(e.into());
+                    }
+                };
+                let Some(found) = next else { break };
                 // Continuation references (referrals) are never followed,
                 // and intermediate responses carry no entry.
-                if r.is_ref() || r.is_intermediate() {
+                if found.is_ref() || found.is_intermediate() {
                     continue;
                 }
-                entries.push(wire::entry(r.0).map_err(LdapError::Failed)?);
+                let entry = wire::entry(found.0).map_err(LdapError::Failed)?;
+                if let Err(over) = budget.take(entry_bytes(&entry)) {
+                    let id = stream.ldap_handle().last_id();
+                    let _ = stream.finish().await;
+                    let _ = stream.ldap_handle().abandon(id).await;
+                    return Err(LdapError::Failed(over.to_string()));
+                }
+                entries.push(entry);
+            }
+            let result = stream.finish().await;
+            if result.rc != 0 {
+                return Err(ldap3::LdapError::from(result).into());
             }
             let cookie = match result
                 .ctrls

@@ -35,6 +35,8 @@ pub const IMPORT_PREFIX: &str = "provisio:ldap/";
 pub struct LdapCtxView<'a> {
     pub grant: Option<&'a Arc<LdapGrant>>,
     pub table: &'a mut ResourceTable,
+    /// What the call in progress may still make the host hold.
+    pub budget: &'a mut crate::runtime::HostBudget,
 }
 
 /// State that can lend the LDAP capability.

@@ -108,7 +108,7 @@ impl wit::HostConnection for LdapCtxView<'_> {
         conn: Resource<ConnectionHandle>,
     ) -> Result<wit::Entry, wit::Error> {
         let (g, h) = self.ldap_handle(&conn)?;
-        Ok(g.root_dse(&h).await.map(entry)?)
+        Ok(g.root_dse(&h, self.budget).await.map(entry)?)
     }
 
     async fn search(
@@ -135,7 +135,7 @@ impl wit::HostConnection for LdapCtxView<'_> {
             show_deleted: request.show_deleted,
         };
         let (g, h) = self.ldap_handle(&conn)?;
-        let page = g.search(&h, spec, cookie).await?;
+        let page = g.search(&h, spec, cookie, self.budget).await?;
         Ok(wit::Page {
             entries: page.entries.into_iter().map(entry).collect(),
             cookie: page.cookie,

@@ -2,7 +2,7 @@
 //! bound by type, result columns read by type.
 
 use super::error::SqlError;
-use super::rows::{Column, RowShape, Rows, SqlValue};
+use super::rows::{Column, SqlValue};
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgArguments, PgRow, PgTypeInfo};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -72,26 +72,6 @@ pub(super) fn columns<R: Row>(row: &R) -> Vec<Column> {
             type_name: c.type_info().name().to_owned(),
         })
         .collect()
-}
-
-/// The columns of a result, when its shape asks for them.
-fn described<R: Row>(first: Option<&R>, shape: RowShape) -> Vec<Column> {
-    match (shape, first) {
-        (RowShape::Described, Some(row)) => columns(row),
-        _ => Vec::new(),
-    }
-}
-
-pub(super) fn pg_rows(rows: Vec<PgRow>, shape: RowShape) -> Result<Rows, SqlError> {
-    let columns = described(rows.first(), shape);
-    let rows = rows.iter().map(pg_row).collect::<Result<_, _>>()?;
-    Ok(Rows { columns, rows })
-}
-
-pub(super) fn sqlite_rows(rows: Vec<SqliteRow>, shape: RowShape) -> Result<Rows, SqlError> {
-    let columns = described(rows.first(), shape);
-    let rows = rows.iter().map(sqlite_row).collect::<Result<_, _>>()?;
-    Ok(Rows { columns, rows })
 }
 
 pub(super) fn pg_row(row: &PgRow) -> Result<Vec<SqlValue>, SqlError> {

@@ -4,6 +4,7 @@
 use super::convert;
 use super::error::SqlError;
 use super::rows::{Column, RowShape, Rows, SqlValue};
+use crate::runtime::HostBudget;
 use crate::secret::Secret;
 use futures_util::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -15,8 +16,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Rows a cursor fetches ahead of the connector's reads.
+/// Rows a cursor fetches ahead of the connector's reads, at most.
 const CURSOR_PREFETCH: usize = 256;
+/// Bytes of rows a cursor holds ahead of the connector's reads, at most (a
+/// row larger than this is held alone).
+const CURSOR_PREFETCH_BYTES: usize = 4 << 20;
 
 /// One database as the operator grants it.
 #[derive(Debug, Clone)]
@@ -135,26 +139,19 @@ impl SqlGrant {
         sql: String,
         params: Vec<SqlValue>,
         shape: RowShape,
+        budget: &mut HostBudget,
     ) -> Result<Rows, SqlError> {
         self.within("the query", async {
             match &db.database.pool {
-                Pool::Postgres(pool) => convert::pg_rows(
-                    convert::pg_query(sql, params)
-                        .fetch_all(pool)
-                        .await
-                        .map_err(SqlError::from)?,
-                    shape,
-                ),
+                Pool::Postgres(pool) => {
+                    let rows = convert::pg_query(sql, params).fetch(pool);
+                    collect(rows, shape, convert::pg_row, budget).await
+                }
                 Pool::Sqlite(pool) => {
                     let mut conn = pool.acquire().await?;
                     interrupt_after(&mut conn, self.timeout).await?;
-                    convert::sqlite_rows(
-                        convert::sqlite_query(sql, params)
-                            .fetch_all(&mut *conn)
-                            .await
-                            .map_err(SqlError::from)?,
-                        shape,
-                    )
+                    let rows = convert::sqlite_query(sql, params).fetch(&mut *conn);
+                    collect(rows, shape, convert::sqlite_row, budget).await
                 }
             }
         })
@@ -202,21 +199,18 @@ impl SqlGrant {
         sql: String,
         params: Vec<SqlValue>,
         shape: RowShape,
+        budget: &mut HostBudget,
     ) -> Result<Rows, SqlError> {
         self.within("the query", async {
             match tx {
-                TransactionHandle::Postgres(tx) => convert::pg_rows(
-                    convert::pg_query(sql, params).fetch_all(&mut **tx).await?,
-                    shape,
-                ),
+                TransactionHandle::Postgres(tx) => {
+                    let rows = convert::pg_query(sql, params).fetch(&mut **tx);
+                    collect(rows, shape, convert::pg_row, budget).await
+                }
                 TransactionHandle::Sqlite(tx) => {
                     interrupt_after(tx, self.timeout).await?;
-                    convert::sqlite_rows(
-                        convert::sqlite_query(sql, params)
-                            .fetch_all(&mut **tx)
-                            .await?,
-                        shape,
-                    )
+                    let rows = convert::sqlite_query(sql, params).fetch(&mut **tx);
+                    collect(rows, shape, convert::sqlite_row, budget).await
                 }
             }
         })
@@ -279,6 +273,7 @@ impl SqlGrant {
     ) -> Result<CursorHandle, SqlError> {
         let (tx, rx) = tokio::sync::mpsc::channel(CURSOR_PREFETCH);
         let pool = db.database.pool.clone();
+        let room = Arc::new(tokio::sync::Semaphore::new(CURSOR_PREFETCH_BYTES));
         // The statement may step while the connector reads batches, each
         // within the timeout: every `next` moves the deadline on, so a
         // cursor nobody reads is interrupted, and one read is not.
@@ -287,9 +282,19 @@ impl SqlGrant {
         )));
         let watched = deadline.clone();
         self.runtime.spawn(async move {
-            let send = |row| {
-                let tx = tx.clone();
-                async move { tx.send(row).await.is_ok() }
+            // A row is sent once the bytes it holds fit the prefetch room;
+            // the reader gives them back as it takes the row.
+            let send = |row: Result<(Option<Vec<Column>>, Vec<SqlValue>), SqlError>| {
+                let (tx, room) = (tx.clone(), room.clone());
+                async move {
+                    let bytes = row.as_ref().map_or(0, |(_, values)| row_bytes(values));
+                    let wanted =
+                        u32::try_from(bytes.min(CURSOR_PREFETCH_BYTES)).unwrap_or(u32::MAX);
+                    let Ok(held) = room.acquire_many_owned(wanted).await else {
+                        return false;
+                    };
+                    tx.send(row.map(|row| (row, held))).await.is_ok()
+                }
             };
             // Columns go with the first row only.
             let mut first = true;
@@ -346,7 +351,12 @@ impl SqlGrant {
         })
     }
 
-    pub async fn next(&self, cursor: &mut CursorHandle, max: u32) -> Result<Rows, SqlError> {
+    pub async fn next(
+        &self,
+        cursor: &mut CursorHandle,
+        max: u32,
+        budget: &mut HostBudget,
+    ) -> Result<Rows, SqlError> {
         let mut batch = Rows::default();
         if cursor.done || max == 0 {
             return Ok(batch);
@@ -366,10 +376,13 @@ impl SqlGrant {
                         cursor.done = true;
                         return Err(e);
                     }
-                    Some(Ok((columns, values))) => {
+                    Some(Ok(((columns, values), _room))) => {
                         if let Some(columns) = columns {
                             cursor.columns = columns;
                         }
+                        budget
+                            .take(row_bytes(&values))
+                            .map_err(|over| SqlError::Failed(over.to_string()))?;
                         batch.rows.push(values);
                     }
                 }
@@ -421,6 +434,44 @@ fn open_pool(spec: &DatabaseSpec, timeout: Duration) -> Result<Pool, String> {
             "unsupported database kind {other:?} (postgres:// or sqlite://)"
         )),
     }
+}
+
+/// The rows of a result, converted as they arrive and counted against the
+/// call's host budget, so a huge result fails once it passes the budget
+/// instead of being held whole first.
+async fn collect<R: sqlx::Row>(
+    mut rows: impl futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+    shape: RowShape,
+    convert_row: fn(&R) -> Result<Vec<SqlValue>, SqlError>,
+    budget: &mut HostBudget,
+) -> Result<Rows, SqlError> {
+    let mut out = Rows::default();
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        if out.rows.is_empty() && shape == RowShape::Described {
+            out.columns = convert::columns(&row);
+        }
+        let values = convert_row(&row)?;
+        budget
+            .take(row_bytes(&values))
+            .map_err(|over| SqlError::Failed(over.to_string()))?;
+        out.rows.push(values);
+    }
+    Ok(out)
+}
+
+/// What a row costs the host: its values and their bookkeeping.
+pub(super) fn row_bytes(values: &[SqlValue]) -> usize {
+    24 + values
+        .iter()
+        .map(|v| {
+            32 + match v {
+                SqlValue::Text(t) => t.len(),
+                SqlValue::Blob(b) => b.len(),
+                _ => 0,
+            }
+        })
+        .sum::<usize>()
 }
 
 /// Arms SQLite's progress handler so the connection's next statements stop
@@ -496,7 +547,14 @@ pub enum TransactionHandle {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
 }
 
-type RowMessage = Result<(Option<Vec<Column>>, Vec<SqlValue>), SqlError>;
+/// A row of a cursor, and the prefetch room it holds until it is read.
+type RowMessage = Result<
+    (
+        (Option<Vec<Column>>, Vec<SqlValue>),
+        tokio::sync::OwnedSemaphorePermit,
+    ),
+    SqlError,
+>;
 
 /// The host side of a connector's `cursor`.
 pub struct CursorHandle {

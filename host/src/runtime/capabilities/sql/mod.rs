@@ -34,6 +34,8 @@ pub const IMPORT_PREFIX: &str = "provisio:sql/";
 pub struct SqlCtxView<'a> {
     pub grant: Option<&'a Arc<SqlGrant>>,
     pub table: &'a mut ResourceTable,
+    /// What the call in progress may still make the host hold.
+    pub budget: &'a mut crate::runtime::HostBudget,
 }
 
 /// State that can lend the SQL capability.

@@ -147,7 +147,7 @@ impl wit::HostDatabase for SqlCtxView<'_> {
     ) -> Result<wit::Rows, wit::Error> {
         let grant = self.granted()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
-        let result = grant.query(db, sql, params(values), RowShape::Described);
+        let result = grant.query(db, sql, params(values), RowShape::Described, self.budget);
         Ok(rows(result.await?))
     }
 
@@ -159,7 +159,7 @@ impl wit::HostDatabase for SqlCtxView<'_> {
     ) -> Result<Vec<Vec<wit::Value>>, wit::Error> {
         let grant = self.granted()?;
         let db = self.table.get(&db).map_err(bad_handle)?;
-        let result = grant.query(db, sql, params(values), RowShape::ValuesOnly);
+        let result = grant.query(db, sql, params(values), RowShape::ValuesOnly, self.budget);
         Ok(row_values(result.await?.rows))
     }
 
@@ -215,7 +215,7 @@ impl wit::HostTransaction for SqlCtxView<'_> {
     ) -> Result<wit::Rows, wit::Error> {
         let grant = self.granted()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
-        let result = grant.tx_query(tx, sql, params(values), RowShape::Described);
+        let result = grant.tx_query(tx, sql, params(values), RowShape::Described, self.budget);
         Ok(rows(result.await?))
     }
 
@@ -227,7 +227,7 @@ impl wit::HostTransaction for SqlCtxView<'_> {
     ) -> Result<Vec<Vec<wit::Value>>, wit::Error> {
         let grant = self.granted()?;
         let tx = self.table.get_mut(&tx).map_err(bad_handle)?;
-        let result = grant.tx_query(tx, sql, params(values), RowShape::ValuesOnly);
+        let result = grant.tx_query(tx, sql, params(values), RowShape::ValuesOnly, self.budget);
         Ok(row_values(result.await?.rows))
     }
 
@@ -269,7 +269,7 @@ impl wit::HostCursor for SqlCtxView<'_> {
     ) -> Result<wit::Rows, wit::Error> {
         let grant = self.granted()?;
         let cursor = self.table.get_mut(&cursor).map_err(bad_handle)?;
-        Ok(rows(grant.next(cursor, max).await?))
+        Ok(rows(grant.next(cursor, max, self.budget).await?))
     }
 
     async fn drop(&mut self, cursor: Resource<CursorHandle>) -> Result<(), Trap> {
