@@ -801,3 +801,108 @@ async fn a_bind_password_never_crosses_a_plain_connection_unless_allowed() {
         .await
         .expect("LDAPS binds");
 }
+
+/// How a hostile directory server answers the first request it reads.
+#[derive(Clone, Copy)]
+enum Hostility {
+    /// An LDAPMessage nested 100,000 levels deep (600 KB).
+    Deep,
+    /// An LDAPMessage announcing 2 GiB, then bytes until the peer leaves.
+    Endless,
+}
+
+/// A server on loopback that speaks just enough LDAP to be hostile; it
+/// reports how many bytes of its answer the host took before leaving.
+fn hostile_directory(hostility: Hostility) -> (String, std::sync::mpsc::Receiver<usize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ldap://{}", listener.local_addr().unwrap());
+    let (sent, taken) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let sent = sent.clone();
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                if stream.read(&mut request).unwrap_or(0) == 0 {
+                    return;
+                }
+                let mut written = 0usize;
+                match hostility {
+                    Hostility::Deep => {
+                        let depth = 100_000;
+                        let mut body: Vec<u8> = vec![0x02, 0x01, 0x01];
+                        body.extend((0..depth).rev().flat_map(|inside: u32| {
+                            let mut header = vec![0x61, 0x84];
+                            header.extend_from_slice(&(6 * inside).to_be_bytes());
+                            header
+                        }));
+                        let mut message = vec![0x30, 0x84];
+                        message.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                        message.extend_from_slice(&body);
+                        if stream.write_all(&message).is_ok() {
+                            written = message.len();
+                        }
+                        // Stay until the host hangs up: its error is its own.
+                        let _ = stream.read_to_end(&mut Vec::new());
+                    }
+                    Hostility::Endless => {
+                        let header = [0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01];
+                        let _ = stream.write_all(&header);
+                        let chunk = vec![0u8; 64 << 10];
+                        // Stop at 256 MiB: an unbounded reader would take it all.
+                        while written < 256 << 20 && stream.write_all(&chunk).is_ok() {
+                            written += chunk.len();
+                        }
+                    }
+                }
+                let _ = sent.send(written);
+            });
+        }
+    });
+    (url, taken)
+}
+
+/// The host decodes what a directory answers (the `ldap` capability is
+/// host code): an answer nested deep enough to overflow the decoding
+/// thread's stack, or one that announces gigabytes, fails the call with an
+/// error and leaves the host serving, holding at most the BER parser's
+/// bound (vendor/lber: 64 levels, 64 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_directory_server_cannot_crash_or_fill_the_host() {
+    for hostility in [Hostility::Deep, Hostility::Endless] {
+        let (url, taken) = hostile_directory(hostility);
+        let spec = LdapSpec {
+            urls: vec![url.clone()],
+            bind: Some(
+                provisio_host::runtime::capabilities::ldap::BindCredentials {
+                    dn: "cn=admin,dc=example,dc=com".into(),
+                    password: provisio_host::runtime::Secret::new(String::from("secret")),
+                },
+            ),
+            ca_file: None,
+            tls_verify: true,
+            allow_plaintext_bind: true,
+            timeout: Duration::from_secs(5),
+        };
+        let config: Vec<(String, String)> = [
+            ("url", url.as_str()),
+            ("base_dn", "dc=example,dc=com"),
+            ("account.base", PEOPLE),
+            ("group.base", GROUPS),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let connector = connector_with(&spec, &config);
+        for attempt in 0..2 {
+            let error = connector.test().await.unwrap_err();
+            assert_eq!(code(&error), "unavailable", "attempt {attempt}: {error}");
+            let written = taken.recv_timeout(Duration::from_secs(20)).unwrap();
+            assert!(
+                written < 64 << 20,
+                "the host took {written} bytes of an endless answer"
+            );
+        }
+    }
+}

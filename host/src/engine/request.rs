@@ -581,3 +581,267 @@ mod tests {
         assert!(e.to_string().contains("unknown variant `explode`"), "{e}");
     }
 }
+
+/// Property tests: an operation body is untrusted JSON. Whatever it holds,
+/// it is refused naming a field or accepted; an accepted one never shows
+/// its password in what is stored in clear, and rebuilds from that to the
+/// work it asked for.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::model::{AttributeInfo, ClassInfo, ValueType};
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    /// Passwords are drawn from a shape no other generated text has, so
+    /// finding the shape in a stored payload means a password leaked.
+    const PASSWORDS: &str = "P4-[0-9]{6}-SECRET";
+    const KINDS: [&str; 9] = [
+        "create",
+        "update",
+        "delete",
+        "enable",
+        "disable",
+        "set-password",
+        "add-member",
+        "remove-member",
+        "rename",
+    ];
+    const NAMES: [&str; 9] = [
+        "id",
+        "userName",
+        "mail",
+        "__password__",
+        "__PASSWORD__",
+        "__enable__",
+        "__name__",
+        "",
+        " ",
+    ];
+
+    fn leaf() -> impl Strategy<Value = Json> {
+        prop_oneof![
+            1 => Just(Json::Null),
+            1 => any::<bool>().prop_map(Json::Bool),
+            2 => any::<i64>().prop_map(Json::from),
+            1 => any::<f64>().prop_map(Json::from),
+            6 => "[a-z ]{0,8}".prop_map(Json::String),
+            2 => "\\PC{0,4}".prop_map(Json::String),
+            1 => "([A-Za-z0-9+/]{4}){0,2}".prop_map(|s| json!({ "binary": s })),
+            1 => "[a-z]{0,4}".prop_map(|s| json!({ "reference": s })),
+            1 => any_shape().prop_map(|s| json!({ "binary": s })),
+        ]
+    }
+
+    /// JSON of any shape (no passwords).
+    fn any_shape() -> impl Strategy<Value = Json> {
+        let scalar = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(Json::from),
+            "\\PC{0,6}".prop_map(Json::String),
+        ];
+        scalar.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
+                prop::collection::btree_map("[a-z_]{0,6}", inner, 0..4)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn values() -> impl Strategy<Value = Json> {
+        prop_oneof![
+            6 => leaf(),
+            2 => prop::collection::vec(leaf(), 0..3).prop_map(Json::Array),
+        ]
+    }
+
+    /// An attribute name and its values; a password name mostly gets one
+    /// password.
+    fn attribute() -> impl Strategy<Value = (String, Json)> {
+        (
+            prop::sample::select(NAMES.to_vec()),
+            values(),
+            PASSWORDS,
+            0..8u8,
+        )
+            .prop_map(|(name, values, password, odd)| {
+                let values = match (name.eq_ignore_ascii_case("__password__"), odd) {
+                    (true, 0) => json!([password, password]),
+                    (true, _) => Json::String(password),
+                    (false, _) => values,
+                };
+                (name.to_owned(), values)
+            })
+    }
+
+    fn attributes() -> impl Strategy<Value = Json> {
+        prop::collection::vec(attribute(), 0..4)
+            .prop_map(|pairs| Json::Object(pairs.into_iter().collect::<Map<_, _>>()))
+    }
+
+    fn changes() -> impl Strategy<Value = Json> {
+        let op = prop_oneof![
+            8 => prop::sample::select(vec!["replace", "add", "remove"]),
+            1 => Just("merge"),
+        ];
+        let change = (op, attribute())
+            .prop_map(|(op, (name, values))| json!({ "op": op, "name": name, "values": values }));
+        prop::collection::vec(change, 0..4).prop_map(Json::Array)
+    }
+
+    /// A request-shaped object: the fields its kind takes, mostly well
+    /// typed, now and then a stray field or one of any shape.
+    fn requests() -> impl Strategy<Value = Json> {
+        let kind = prop_oneof![
+            12 => prop::sample::select(KINDS[..8].to_vec()),
+            1 => Just(KINDS[8]),
+        ];
+        let identity = prop_oneof![
+            8 => "[a-z0-9]{1,8}",
+            1 => " [a-z0-9 ]{0,4}",
+            1 => "x{250,260}",
+        ];
+        let class = prop::option::weighted(
+            0.3,
+            prop::sample::select(vec!["account", "ACCOUNT", "group"]),
+        );
+        let payload = prop_oneof![
+            Just(None),
+            attributes().prop_map(|a| Some(("attributes", a))),
+            changes().prop_map(|c| Some(("changes", c))),
+            "[a-z ]{0,6}".prop_map(|g| Some(("group", Json::String(g)))),
+            PASSWORDS.prop_map(|p| Some(("password", Json::String(p)))),
+        ];
+        let stray = prop::option::weighted(
+            0.1,
+            (
+                prop::sample::select(vec!["attributes", "changes", "group", "password", "extra"]),
+                any_shape(),
+            ),
+        );
+        let key = prop::option::weighted(0.2, "[a-z]{0,3}");
+        (kind, identity, class, payload.clone(), payload, stray, key).prop_map(
+            |(kind, identity, class, first, second, stray, key)| {
+                let mut object = Map::new();
+                object.insert("kind".into(), kind.into());
+                object.insert("identity".into(), identity.into());
+                if let Some(class) = class {
+                    object.insert("class".into(), class.into());
+                }
+                // The kind's own payload first; a second one for another kind.
+                let wanted = match kind {
+                    "create" => "attributes",
+                    "update" => "changes",
+                    "set-password" => "password",
+                    "add-member" | "remove-member" => "group",
+                    _ => "",
+                };
+                for (name, value) in [first, second].into_iter().flatten() {
+                    if name == wanted || !object.contains_key(wanted) || wanted.is_empty() {
+                        object.insert(name.into(), value);
+                    }
+                }
+                if let Some(key) = key {
+                    object.insert("idempotency_key".into(), key.into());
+                }
+                if let Some((name, value)) = stray {
+                    object.insert(name.into(), value);
+                }
+                Json::Object(object)
+            },
+        )
+    }
+
+    fn schema() -> ObjectSchema {
+        let attribute = |name: &str, updatable: bool| AttributeInfo {
+            name: name.into(),
+            value_type: ValueType::Text,
+            multi_valued: false,
+            required: false,
+            readable: true,
+            creatable: true,
+            updatable,
+            returned_by_default: true,
+            description: None,
+        };
+        ObjectSchema {
+            classes: vec![ClassInfo {
+                name: "account".into(),
+                attributes: vec![attribute("id", false), attribute("userName", true)],
+                description: None,
+            }],
+        }
+    }
+
+    /// Cases per property: bounded so the test command stays quick; set
+    /// `PROVISIO_FUZZ_CASES` for a longer run.
+    fn cases(default: u32) -> u32 {
+        std::env::var("PROVISIO_FUZZ_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases(2048)))]
+
+        #[test]
+        fn a_request_is_refused_naming_a_field_or_accepted_without_its_password(
+            body in requests(),
+            with_schema in any::<bool>(),
+            max_attributes in 1usize..6,
+        ) {
+            let schema = schema();
+            let rules = Rules {
+                default_class: "account",
+                schema: with_schema.then_some(&schema),
+                max_attributes,
+            };
+            let Ok(request) = serde_json::from_value::<OperationRequest>(body.clone()) else {
+                return Ok(());
+            };
+            let validated = match request.validate(&rules) {
+                Ok(validated) => validated,
+                Err(error) => {
+                    prop_assert!(!error.field.is_empty() && !error.message.is_empty());
+                    return Ok(());
+                }
+            };
+            prop_assert_eq!(validated.identity.trim(), validated.identity.as_str());
+            prop_assert!((1..=256).contains(&validated.identity.len()));
+            let stored = validated.redacted.to_string();
+            prop_assert!(!stored.contains("-SECRET"), "{} stored {}", body, stored);
+            prop_assert_eq!(
+                carries_password(validated.kind, &validated.redacted),
+                validated.secret.is_some()
+            );
+            let work = Work::from_payload(
+                validated.kind,
+                &validated.redacted,
+                validated.secret.as_deref(),
+            );
+            let work = work.map_err(TestCaseError::fail)?;
+            prop_assert_eq!(work.password(), validated.secret.as_deref());
+        }
+
+        #[test]
+        fn any_bytes_parse_or_are_refused(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = serde_json::from_slice::<OperationRequest>(&bytes);
+        }
+
+        #[test]
+        fn a_damaged_body_parses_or_is_refused(
+            body in requests(),
+            cut in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let mut bytes = body.to_string().into_bytes();
+            let at = cut.index(bytes.len());
+            bytes[at] = byte;
+            let _ = serde_json::from_slice::<OperationRequest>(&bytes);
+            let _ = serde_json::from_slice::<OperationRequest>(&bytes[..at]);
+        }
+    }
+}

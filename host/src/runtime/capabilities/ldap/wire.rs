@@ -1,7 +1,8 @@
 //! The BER this capability reads and writes beyond what `ldap3` offers:
 //! entries read without losing binary values, the paged-results response
 //! and the server-side sort request. A malformed answer is an error here,
-//! never a panic.
+//! never a panic: `lber` itself (vendored, see `vendor/lber`) bounds the
+//! nesting and length of what it parses.
 
 use lber::structure::{PL, StructureTag};
 use lber::structures::{ASNTag, Boolean, OctetString, Sequence, Tag};
@@ -180,5 +181,136 @@ mod tests {
             paged_cookie(&[0x30, 0x07, 0x02, 0x01, 0x00, 0x04, 0x02, 0xab, 0xcd]).unwrap(),
             vec![0xab, 0xcd]
         );
+    }
+
+    /// `depth` SEQUENCEs one inside the other, with long-form lengths.
+    fn nested(depth: usize) -> Vec<u8> {
+        (0..depth)
+            .rev()
+            .flat_map(|inside| {
+                let mut header = vec![0x30, 0x84];
+                header.extend_from_slice(&(6 * inside as u32).to_be_bytes());
+                header
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_deeply_nested_control_is_an_error_not_a_stack_overflow() {
+        // 100,000 levels (600 KB): unbounded, lber's parser overflows a
+        // 2 MiB stack at about 5,000.
+        let deep = nested(100_000);
+        assert!(post_read_entry(&deep).unwrap_err().contains("malformed"));
+        assert!(paged_cookie(&deep).unwrap_err().contains("malformed"));
+    }
+}
+
+/// Property tests over what a server sends: whatever the bytes, reading
+/// them answers an error or a value, never a panic or a stack overflow,
+/// and a value this module's shapes encode reads back as it was.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn octets(bytes: &[u8]) -> Tag {
+        Tag::OctetString(OctetString {
+            inner: bytes.to_vec(),
+            ..Default::default()
+        })
+    }
+
+    fn sequence(inner: Vec<Tag>) -> Tag {
+        Tag::Sequence(Sequence {
+            inner,
+            ..Default::default()
+        })
+    }
+
+    fn encode(tag: Tag) -> Vec<u8> {
+        let mut buf = bytes::BytesMut::new();
+        write::encode_into(&mut buf, tag.into_structure()).unwrap();
+        buf.to_vec()
+    }
+
+    fn encode_entry(entry: &RawEntry) -> Vec<u8> {
+        let attributes = entry
+            .attributes
+            .iter()
+            .map(|(name, values)| {
+                sequence(vec![
+                    octets(name.as_bytes()),
+                    Tag::Set(lber::structures::Set {
+                        inner: values.iter().map(|v| octets(v)).collect(),
+                        ..Default::default()
+                    }),
+                ])
+            })
+            .collect();
+        encode(Tag::Sequence(Sequence {
+            class: lber::common::TagClass::Application,
+            id: 4,
+            inner: vec![octets(entry.dn.as_bytes()), sequence(attributes)],
+        }))
+    }
+
+    fn entries() -> impl Strategy<Value = RawEntry> {
+        let value = proptest::collection::vec(any::<u8>(), 0..300);
+        let attribute = (
+            "[a-zA-Z][a-zA-Z0-9-]{0,20}",
+            proptest::collection::vec(value, 0..4),
+        );
+        ("\\PC{0,80}", proptest::collection::vec(attribute, 0..6))
+            .prop_map(|(dn, attributes)| RawEntry { dn, attributes })
+    }
+
+    /// Cases per property: bounded so the test command stays quick; set
+    /// `PROVISIO_FUZZ_CASES` for a longer run.
+    fn cases(default: u32) -> u32 {
+        std::env::var("PROVISIO_FUZZ_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases(512)))]
+
+        #[test]
+        fn any_bytes_read_as_an_error_or_a_value(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = paged_cookie(&bytes);
+            let _ = post_read_entry(&bytes);
+        }
+
+        #[test]
+        fn an_encoded_entry_reads_back_as_it_was(entry in entries()) {
+            prop_assert_eq!(post_read_entry(&encode_entry(&entry)).unwrap(), entry);
+        }
+
+        #[test]
+        fn a_cut_or_damaged_entry_is_an_error_not_a_panic(
+            entry in entries(),
+            cut in any::<prop::sample::Index>(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        ) {
+            let bytes = encode_entry(&entry);
+            let at = cut.index(bytes.len());
+            prop_assert!(post_read_entry(&bytes[..at]).is_err(), "a prefix of {} bytes parsed", at);
+            let mut damaged = bytes.clone();
+            for (index, byte) in flips {
+                let i = index.index(damaged.len());
+                damaged[i] = byte;
+            }
+            let _ = post_read_entry(&damaged);
+        }
+
+        #[test]
+        fn a_paged_cookie_reads_back_as_it_was(size in 0i64..1_000_000, cookie in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let control = encode(sequence(vec![
+                Tag::Integer(lber::structures::Integer { inner: size, ..Default::default() }),
+                octets(&cookie),
+            ]));
+            prop_assert_eq!(paged_cookie(&control).unwrap(), cookie);
+        }
     }
 }
