@@ -66,6 +66,7 @@ impl Server {
             ))
         });
         let state = AppState {
+            ready_requires_healthy_targets: config.server.ready_requires_healthy_targets,
             engine: engine.clone(),
             tokens: Arc::new(Tokens::new(&config.tokens, config.server.insecure_no_auth)),
             max_connector_bytes: config.server.max_connector_bytes,

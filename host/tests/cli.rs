@@ -173,7 +173,7 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     assert!(text.contains("done: 0 unexpected results"), "{text}");
     assert!(text.contains("chain intact: true"), "{text}");
     assert!(
-        text.contains("matches the protected filter of target hr"),
+        text.contains("is protected on target hr: it matches `userName eq \"admin\"`"),
         "{text}"
     );
     let accounts = std::fs::read_to_string(dir.path().join("hr/accounts.csv")).unwrap();
@@ -211,4 +211,31 @@ fn token_new_prints_a_token_and_its_hash() {
     let hash = provisio_host::config::hash_token(token);
     assert!(text.contains(&format!("sha256 = \"{hash}\"")), "{text}");
     assert!(text.contains("role = \"provisioner\""), "{text}");
+}
+
+/// `provisio demo | head -1`: the reader leaves after a line; the command
+/// ends quietly and successfully, as Unix tools do, with no panic.
+#[test]
+fn a_reader_that_leaves_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-component-cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(["demo", "--dir", dir.path().to_str().unwrap()])
+        .env("PROVISIO_CACHE_DIR", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("Provisio demo in"), "{first}");
+    // The reader is gone; the demo has dozens of lines still to print.
+    let out = child.wait_with_output().unwrap();
+    let errors = stderr(&out);
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert!(out.status.success(), "{:?}: {errors}", out.status);
 }

@@ -72,6 +72,7 @@ async fn permission_denied_answers_do_not_quarantine_the_target() {
             .await;
         assert_eq!(done["error"]["code"], "permission-denied", "{done}");
     }
+    host.post("/v1/targets/strict/test", json!({})).await;
     let target = host.get("/v1/targets/strict").await.body;
     assert_eq!(target["health"], "ok", "{target}");
 }

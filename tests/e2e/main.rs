@@ -6,6 +6,7 @@ mod csv_connector;
 mod hardening;
 mod ldap_connector;
 mod load_errors;
+mod operators;
 mod sandbox;
 mod scim_connector;
 mod sql_connector;

@@ -12,16 +12,40 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The store answers; 503 otherwise.
+/// The store answers (and, with `ready_requires_healthy_targets`, every
+/// target's last test passed and none is quarantined); 503 otherwise,
+/// saying why.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let query = crate::store::OperationQuery {
         limit: 1,
         ..Default::default()
     };
-    match state.engine.store().operations(&query).await {
-        Ok(_) => (StatusCode::OK, "ready\n".to_owned()),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
+    if let Err(e) = state.engine.store().operations(&query).await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n"));
     }
+    if state.ready_requires_healthy_targets {
+        let unhealthy: Vec<String> = state
+            .engine
+            .targets()
+            .into_iter()
+            .filter(|t| t.health != "ok")
+            .map(|t| {
+                format!(
+                    "target {} is {}: {}",
+                    t.name,
+                    t.health,
+                    t.health_reason.unwrap_or_default()
+                )
+            })
+            .collect();
+        if !unhealthy.is_empty() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {}\n", unhealthy.join("; ")),
+            );
+        }
+    }
+    (StatusCode::OK, "ready\n".to_owned())
 }
 
 /// The process-wide Prometheus recorder, installed on first use.

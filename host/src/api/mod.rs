@@ -35,6 +35,8 @@ pub struct AppState {
     /// Long-polls (`?wait`, `Prefer: wait`) held at once; past this a
     /// request answers at once with what it would have started from.
     pub long_polls: std::sync::Arc<tokio::sync::Semaphore>,
+    /// `/readyz` also requires every target healthy.
+    pub ready_requires_healthy_targets: bool,
 }
 
 /// Bounds on one request, past the connection's own (see [`serve`]).

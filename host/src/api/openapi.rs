@@ -19,11 +19,11 @@ use utoipa::{Modify, OpenApi};
     ),
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
-        views::LinkView, views::AuditView, crate::engine::OperationRequest, crate::engine::OperationKind,
+        views::LinkView, views::AuditView, operations::Decision, crate::engine::OperationRequest, crate::engine::OperationKind,
         crate::engine::TargetStatus, crate::engine::Count, targets::LinkRequest, targets::TestResult, audit::AuditPage,
         audit::Verification, connectors::Uploaded, connectors::ActivateRequest,
         crate::store::ConnectorVersion, crate::engine::SwitchReport, crate::engine::VersionStatus,
-        crate::engine::VersionRole, connectors::CanaryRequest, crate::engine::CanaryStatus,
+        crate::engine::VersionRole, connectors::CanaryRequest, crate::engine::CanaryStatus, crate::engine::Held,
     )),
     modifiers(&BearerAuth),
     tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors")),

@@ -72,7 +72,7 @@ pub async fn submit(
     } else {
         StatusCode::ACCEPTED
     };
-    let mut response = (status, Json(OperationView::from(record))).into_response();
+    let mut response = (status, Json(OperationView::of(&state.engine, record))).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::LOCATION,
@@ -158,7 +158,7 @@ pub async fn get(
             }
         }
     };
-    Ok(Json(record.into()))
+    Ok(Json(OperationView::of(&state.engine, record)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -218,7 +218,7 @@ pub async fn list(
         .operations(&query)
         .await?
         .into_iter()
-        .map(Into::into)
+        .map(|record| OperationView::of(&state.engine, record))
         .collect();
     let next = (operations.len() == limit as usize)
         .then(|| operations.last().map(|o| o.id.clone()))
@@ -226,16 +226,62 @@ pub async fn list(
     Ok(Json(OperationList { operations, next }))
 }
 
+/// What an operator may say with a decision: `{"reason": "…"}`, recorded
+/// in the audit log (and in the error of a rejected or cancelled
+/// operation). The body is optional.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub reason: Option<String>,
+}
+
+/// Longest reason a decision may carry, in characters.
+const MAX_REASON: usize = 1000;
+
+impl Decision {
+    fn from_body(body: &[u8]) -> Result<Option<String>, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let decision: Decision = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("a decision is {{\"reason\": \"…\"}} or empty: {e}"))
+        })?;
+        let reason = decision
+            .reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REASON)
+        {
+            return Err(
+                ApiError::bad_request(format!("must be at most {MAX_REASON} characters"))
+                    .field("reason"),
+            );
+        }
+        Ok(reason)
+    }
+}
+
 macro_rules! decision {
     ($name:ident, $method:ident, $path:literal, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "operations", params(("id" = String, Path)),
-            responses((status = 200, body = OperationView), (status = 403, body = super::problem::Problem),
+            request_body(content = Option<Decision>, description = "Optional: why, for the audit log"),
+            responses((status = 200, body = OperationView), (status = 400, body = super::problem::Problem),
+                      (status = 403, body = super::problem::Problem),
                       (status = 404, body = super::problem::Problem), (status = 409, body = super::problem::Problem)),
             security(("bearer" = [])))]
-        pub async fn $name(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<OperationView>, ApiError> {
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(id): Path<String>,
+            body: axum::body::Bytes,
+        ) -> Result<Json<OperationView>, ApiError> {
             caller.require(Role::Operator)?;
-            Ok(Json(state.engine.$method(&id, &caller.name).await?.into()))
+            let reason = Decision::from_body(&body)?;
+            let record = state.engine.$method(&id, &caller.name, reason.as_deref()).await?;
+            Ok(Json(OperationView::of(&state.engine, record)))
         }
     };
 }

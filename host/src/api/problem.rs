@@ -137,6 +137,12 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
             )
             .field("Idempotency-Key"),
+            EngineError::Protected(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "protected",
+                "The account is protected on this target",
+                e.to_string(),
+            ),
             EngineError::NotAllowed(_) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "not-allowed",

@@ -1,5 +1,6 @@
 //! What the API returns: store rows with RFC 3339 times.
 
+use crate::engine::{Engine, Held};
 use crate::store::{AuditRecord, ErrorRecord, Link, OperationRecord};
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -51,6 +52,22 @@ pub struct OperationView {
     pub next_attempt_at: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Why it waits, while it does: for an operator (`approval`), a
+    /// quarantined target (`quarantine`), or a protected filter not yet
+    /// checked against the target's schema (`protection`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+}
+
+impl OperationView {
+    /// The operation as the API shows it, with why it waits.
+    pub fn of(engine: &Engine, record: OperationRecord) -> Self {
+        let held = engine.held(&record);
+        OperationView {
+            held,
+            ..record.into()
+        }
+    }
 }
 
 impl From<OperationRecord> for OperationView {
@@ -76,6 +93,7 @@ impl From<OperationRecord> for OperationView {
             next_attempt_at: r.next_attempt_at.map(rfc3339),
             started_at: r.started_at.map(rfc3339),
             finished_at: r.finished_at.map(rfc3339),
+            held: None,
         }
     }
 }

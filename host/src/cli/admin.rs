@@ -1,5 +1,6 @@
 //! `provisio token new` and `provisio audit verify`.
 
+use super::output::say;
 use crate::config::{Config, Role, hash_token};
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
@@ -37,9 +38,9 @@ pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
         "pvo_{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     );
-    println!("token (give it to {name}; it is not shown again):\n  {token}\n");
-    println!("add to provisio.toml:\n");
-    println!(
+    say!("token (give it to {name}; it is not shown again):\n  {token}\n");
+    say!("add to provisio.toml:\n");
+    say!(
         "[[tokens]]\nname = {name:?}\nrole = \"{}\"\nsha256 = \"{}\"",
         role.as_str(),
         hash_token(&token)
@@ -67,10 +68,10 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<ExitCode> {
     let report =
         crate::store::SqliteStore::verify_file(&crate::server::store_path(&config), key).await?;
     if report.ok {
-        println!("audit log verified: {} rows, chain intact", report.rows);
+        say!("audit log verified: {} rows, chain intact", report.rows);
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
+        say!(
             "audit log BROKEN after {} good rows: {}",
             report.rows,
             report.problem.unwrap_or_default()

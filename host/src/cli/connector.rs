@@ -3,6 +3,7 @@
 //! a target back, remove a version no target needs — over the host's HTTP
 //! API, with an operator's token.
 
+use super::output::say;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -102,7 +103,7 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
                 )
                 .await?;
             let sha256 = uploaded["sha256"].as_str().unwrap_or_default().to_owned();
-            println!(
+            say!(
                 "{} {}@{} sha256 {sha256} (contract {})",
                 if uploaded["new"] == true {
                     "uploaded"
@@ -122,7 +123,7 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
                 .send(client.http.get(client.url("/v1/connectors")))
                 .await?;
             for v in versions.as_array().into_iter().flatten() {
-                println!(
+                say!(
                     "{:<24} {}  contract {}  {} by {}",
                     format!(
                         "{}@{}",
@@ -167,7 +168,7 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
                         ),
                 )
                 .await?;
-            println!(
+            say!(
                 "target {target}: canary {} takes {:.0}% of {}",
                 canary["connector"].as_str().unwrap_or("?"),
                 share * 100.0,
@@ -182,7 +183,7 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
                         .delete(client.url(&format!("/v1/targets/{target}/canary"))),
                 )
                 .await?;
-            println!("target {target}: canary stopped");
+            say!("target {target}: canary stopped");
         }
         ConnectorCommand::Remove { version } => {
             let removed = client
@@ -192,7 +193,7 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
                         .delete(client.url(&format!("/v1/connectors/{version}"))),
                 )
                 .await?;
-            println!(
+            say!(
                 "removed {}@{} sha256 {}",
                 removed["name"].as_str().unwrap_or("?"),
                 removed["version"].as_str().unwrap_or("?"),
@@ -251,7 +252,7 @@ impl Client {
 }
 
 fn print_switch(report: &Value) {
-    println!(
+    say!(
         "target {}: {} -> {} ({:.1} ms)",
         report["target"].as_str().unwrap_or("?"),
         report["from"].as_str().unwrap_or("?"),

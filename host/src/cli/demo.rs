@@ -3,6 +3,7 @@
 //! mover and a leaver, with a protected account and the audit log checked
 //! at the end.
 
+use super::output::say;
 use crate::config::Config;
 use crate::server::Server;
 use anyhow::{Context, bail};
@@ -86,8 +87,8 @@ pub async fn run(args: DemoArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<E
     let started = Instant::now();
     let server = Server::start(&config).await?;
     let base = format!("http://{}", server.addr);
-    println!("Provisio demo in {}", dir.display());
-    println!(
+    say!("Provisio demo in {}", dir.display());
+    say!(
         "  host on {base} (SQLite store provisio.db, started in {} ms); target hr: bundled CSV connector on hr/",
         started.elapsed().as_millis()
     );
@@ -142,16 +143,18 @@ const JOINERS: &[(&str, &str, &str, &str, &str, &str)] = &[
 
 impl Demo {
     async fn walk(mut self, hr: &Path) -> anyhow::Result<usize> {
+        // A test now, so that the health shown is this run's.
+        self.post("/v1/targets/hr/test", json!({})).await?;
         let target: Value = self.get("/v1/targets/hr").await?;
         let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        println!(
+        say!(
             "  target hr: {} ({}), health {}",
             text(&target["connector"]),
             text(&target["contract"]),
             text(&target["health"])
         );
 
-        println!("joiners");
+        say!("joiners");
         for (i, (identity, user, given, family, department, title)) in JOINERS.iter().enumerate() {
             let attributes = json!({
                 "id": format!("{}", 1001 + i), "__name__": user, "givenName": given, "familyName": family,
@@ -171,7 +174,7 @@ impl Demo {
             .await?;
         }
 
-        println!("mover: grace.hopper moves from Engineering to Research");
+        say!("mover: grace.hopper moves from Engineering to Research");
         let changes = json!([
             {"op": "replace", "name": "department", "values": "Research"},
             {"op": "replace", "name": "title", "values": "Director of Research"},
@@ -192,7 +195,7 @@ impl Demo {
         )
         .await?;
 
-        println!("leaver: alan.turing leaves (on_delete = disable keeps the account)");
+        say!("leaver: alan.turing leaves (on_delete = disable keeps the account)");
         self.operation(
             "remove emp-1003 from research",
             json!({"kind": "remove-member", "identity": "emp-1003", "group": "research"}),
@@ -204,14 +207,14 @@ impl Demo {
         )
         .await?;
 
-        println!("safeguards");
+        say!("safeguards");
         let linked: Value = self
             .post(
                 "/v1/targets/hr/links",
                 json!({"identity": "root", "uid": "0000"}),
             )
             .await?;
-        println!(
+        say!(
             "  {:<52} -> uid {}",
             "link identity root to the existing admin account",
             linked["uid"].as_str().unwrap_or("?")
@@ -230,20 +233,21 @@ impl Demo {
         .await?;
 
         let audit: Value = self.get("/v1/audit/verify").await?;
-        println!(
+        say!(
             "audit log: {} rows, chain intact: {}",
-            audit["rows"], audit["ok"]
+            audit["rows"],
+            audit["ok"]
         );
         if audit["ok"] != json!(true) {
             self.failures += 1;
         }
         for file in ["accounts.csv", "groups.csv"] {
-            println!("{}:", hr.join(file).display());
+            say!("{}:", hr.join(file).display());
             for line in std::fs::read_to_string(hr.join(file))?.lines() {
-                println!("  {line}");
+                say!("  {line}");
             }
         }
-        println!("done: {} unexpected results", self.failures);
+        say!("done: {} unexpected results", self.failures);
         Ok(self.failures)
     }
 
@@ -261,7 +265,7 @@ impl Demo {
         if status != "succeeded" {
             self.failures += 1;
         }
-        println!("  {label:<52} -> {status:<9} {detail}");
+        say!("  {label:<52} -> {status:<9} {detail}");
         Ok(operation)
     }
 
@@ -273,7 +277,7 @@ impl Demo {
     ) -> anyhow::Result<()> {
         let operation = self.run(request).await?;
         let got = operation["error"]["code"].as_str().unwrap_or_default();
-        println!(
+        say!(
             "  {label:<52} -> {:<9} {}",
             operation["status"].as_str().unwrap_or("?"),
             operation["error"]["message"].as_str().unwrap_or_default()

@@ -1,5 +1,6 @@
 //! `provisio connector inspect FILE`.
 
+use super::output::say;
 use super::source;
 use clap::Args;
 use serde_json::json;
@@ -32,21 +33,21 @@ pub fn run(args: InspectArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<Exit
             "sha256": component.hash,
             "size": source.size(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("name:         {}", info.name);
-        println!("version:      {}", info.version);
-        println!("description:  {}", info.description);
-        println!(
+        say!("name:         {}", info.name);
+        say!("version:      {}", info.version);
+        say!("description:  {}", info.description);
+        say!(
             "contract:     provisio:connector@{}",
             component.facts.contract
         );
-        println!("capabilities: {}", info.capabilities.names().join(", "));
-        println!("sha256:       {}", component.hash);
-        println!("size:         {} bytes", source.size());
-        println!("imports:");
+        say!("capabilities: {}", info.capabilities.names().join(", "));
+        say!("sha256:       {}", component.hash);
+        say!("size:         {} bytes", source.size());
+        say!("imports:");
         for import in &component.facts.imports {
-            println!("  {import}");
+            say!("  {import}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! `provisio invoke FILE [grants] OPERATION ARGS`: one call, JSON in and out.
 
 use super::grants::GrantArgs;
+use super::output::say;
 use super::source;
 use crate::model::{Attribute, AttributeChange, PageRequest, SearchRequest, SyncRequest};
 use crate::runtime::CallError;
@@ -218,6 +219,6 @@ fn error_json(error: &CallError) -> serde_json::Value {
 }
 
 fn print(value: &serde_json::Value) -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?);
     Ok(ExitCode::SUCCESS)
 }

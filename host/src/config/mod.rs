@@ -14,7 +14,8 @@ pub use crate::runtime::capabilities::GrantsConfig;
 pub use crate::secret::SecretRef;
 pub use crate::setting::InvalidSetting;
 pub use target::{
-    Approval, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy, TargetConfig,
+    Approval, HealthPolicy, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy,
+    TargetConfig,
 };
 pub use tokens::{Role, TokenConfig, hash_token};
 
@@ -106,6 +107,10 @@ pub struct ServerConfig {
     /// Long-polls (`?wait`, `Prefer: wait`) held at once.
     #[serde(default = "default_max_long_polls")]
     pub max_long_polls: usize,
+    /// `/readyz` answers 503 while any target's last test failed (or has
+    /// not run yet) or it is quarantined; off, it checks only the store.
+    #[serde(default)]
+    pub ready_requires_healthy_targets: bool,
     /// Serve the API without authentication. Only `provisio demo` sets it;
     /// the host logs a warning on every start with it.
     #[serde(default)]
@@ -177,6 +182,7 @@ impl Default for ServerConfig {
             body_timeout: default_body_timeout(),
             request_timeout: default_request_timeout(),
             max_long_polls: default_max_long_polls(),
+            ready_requires_healthy_targets: false,
             insecure_no_auth: false,
         }
     }

@@ -5,6 +5,7 @@ use crate::runtime::capabilities::GrantsConfig;
 use crate::runtime::{CallLimits, ConfigGrant, TargetSettings};
 use crate::secret::{Secret, SecretRef};
 use crate::setting::{InvalidSetting, resolve_path};
+use crate::store::OperationKind;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -60,6 +61,8 @@ pub struct TargetConfig {
     /// Log lines one connector instance may write.
     #[serde(default)]
     pub log_rate: LogRate,
+    #[serde(default)]
+    pub health: HealthPolicy,
     /// Bytes a connector may make the host hold for it in one call (query
     /// results, directory entries, what it returns).
     #[serde(default = "default_max_host_mib")]
@@ -128,8 +131,11 @@ fn default_burst() -> u32 {
 }
 
 /// How retryable failures (`unavailable`, `rate-limited`) are retried:
-/// exponential backoff with full jitter, never sooner than the target's
-/// `retry-after`.
+/// exponential backoff with equal jitter, never sooner than the target's
+/// `retry-after`. The defaults ride out a maintenance window: 21 attempts
+/// from 1 s doubling to 5 min put the last at least 31 minutes after the
+/// first (48 on average, at most 64), as midPoint's consistency mechanism
+/// keeps trying for half an hour.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
@@ -142,7 +148,7 @@ pub struct RetryPolicy {
 }
 
 fn default_attempts() -> u32 {
-    5
+    21
 }
 fn default_initial_backoff() -> Duration {
     Duration::from_secs(1)
@@ -161,11 +167,43 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How often a target is tested (its connector's `test`), at start and
+/// then on this interval; its health is the last result.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthPolicy {
+    #[serde(default = "default_health_interval", with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+fn default_health_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for HealthPolicy {
+    fn default() -> Self {
+        HealthPolicy {
+            interval: default_health_interval(),
+        }
+    }
+}
+
 /// When a target's recent calls fail too often, its operations wait until
-/// an operator lifts the quarantine (as in Entra provisioning).
+/// the quarantine is lifted: by the host, when a probe (the connector's
+/// `test`, on an interval that doubles from `probe_interval` to
+/// `max_probe_interval`) passes, or by an operator (as in Entra
+/// provisioning, which escalates its probes the same way).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuarantinePolicy {
+    /// Lift the quarantine when a probe passes; false leaves it to an
+    /// operator.
+    #[serde(default = "default_true")]
+    pub lift_on_test: bool,
+    #[serde(default = "default_probe_interval", with = "humantime_serde")]
+    pub probe_interval: Duration,
+    #[serde(default = "default_max_probe_interval", with = "humantime_serde")]
+    pub max_probe_interval: Duration,
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// Calls considered.
@@ -182,6 +220,12 @@ pub struct QuarantinePolicy {
 fn default_true() -> bool {
     true
 }
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_probe_interval() -> Duration {
+    Duration::from_secs(15 * 60)
+}
 fn default_window() -> usize {
     50
 }
@@ -195,6 +239,9 @@ fn default_failure_rate() -> f64 {
 impl Default for QuarantinePolicy {
     fn default() -> Self {
         QuarantinePolicy {
+            lift_on_test: true,
+            probe_interval: default_probe_interval(),
+            max_probe_interval: default_max_probe_interval(),
             enabled: true,
             window: default_window(),
             min_calls: default_min_calls(),
@@ -203,13 +250,20 @@ impl Default for QuarantinePolicy {
     }
 }
 
-/// Whether operations wait for an operator's approval, and who may give it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Whether operations wait for an operator's approval, which ones, and who
+/// may give it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Approval {
     pub required: bool,
     /// Four eyes: the token that submitted an operation cannot approve it.
     /// On by default whenever approval is.
     pub distinct_approver: bool,
+    /// Only operations of these kinds wait; every kind when empty.
+    pub kinds: Vec<OperationKind>,
+    /// Only operations this SCIM filter matches wait. It sees the
+    /// operation: `kind`, `identity`, `class`, `group` and the attributes
+    /// it writes (e.g. `group sw "admin" or department eq "Finance"`).
+    pub filter: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Approval {
@@ -219,6 +273,10 @@ impl<'de> Deserialize<'de> for Approval {
         struct Table {
             #[serde(default = "default_true")]
             distinct_approver: bool,
+            #[serde(default)]
+            kinds: Vec<OperationKind>,
+            #[serde(default)]
+            filter: Option<String>,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -229,16 +287,19 @@ impl<'de> Deserialize<'de> for Approval {
         Ok(
             match Written::deserialize(d).map_err(|_| {
                 serde::de::Error::custom(
-                    "expected true, false or { distinct_approver = true|false }",
+                    "expected true, false or { kinds = [\"delete\", …], filter = '…', distinct_approver = true|false }",
                 )
             })? {
                 Written::Flag(required) => Approval {
                     required,
                     distinct_approver: required,
+                    ..Approval::default()
                 },
                 Written::Table(t) => Approval {
                     required: true,
                     distinct_approver: t.distinct_approver,
+                    kinds: t.kinds,
+                    filter: t.filter,
                 },
             },
         )
@@ -361,9 +422,22 @@ impl TargetConfig {
                 "failure_rate must be between 0 and 1, window at least 1 and min_calls at most window".into(),
             );
         }
+        if self.health.interval < Duration::from_millis(10) {
+            return err("health.interval", "must be at least 10ms".into());
+        }
+        if q.probe_interval < Duration::from_millis(10) || q.probe_interval > q.max_probe_interval {
+            return err(
+                "quarantine.probe_interval",
+                "must be at least 10ms and at most max_probe_interval".into(),
+            );
+        }
         if let Some(filter) = &self.protected {
             provisio_filter::parse(filter)
                 .map_err(|e| InvalidSetting::new("protected", e.to_string()))?;
+        }
+        if let Some(filter) = &self.approval.filter {
+            provisio_filter::parse(filter)
+                .map_err(|e| InvalidSetting::new("approval.filter", e.to_string()))?;
         }
         if let OnDelete::Update(values) = &self.on_delete {
             if values.is_empty() {

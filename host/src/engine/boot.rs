@@ -5,6 +5,8 @@
 use super::completion::Completions;
 use super::deployment::{Deployed, Previous, Versions};
 use super::error::BootError;
+use super::health;
+use super::protection::Check;
 use super::queue::Entry;
 use super::target::{Target, lock};
 use super::{Engine, Shared, dispatch};
@@ -72,15 +74,29 @@ impl Engine {
                 versions,
             ));
             let lease = target.lease();
-            if lease.connector.info().capabilities.schema {
-                match lease.connector.schema().await {
-                    Ok(schema) => target.set_schema(schema),
-                    Err(e) => {
-                        tracing::warn!(target = %name, "cannot read the schema; attributes are not checked at submission: {e}")
-                    }
-                }
+            let reports_schema = lease.connector.info().capabilities.schema;
+            if target.protection.is_some() && !reports_schema {
+                return Err(fail(format!(
+                    "protected: connector {} does not report a schema, so Provisio cannot check \
+                     that the filter names attributes the target has (a filter that names none \
+                     protects nothing)",
+                    lease.label()
+                )));
             }
             drop(lease);
+            if reports_schema {
+                match target.read_schema().await {
+                    Ok(Check::Invalid(reason)) => {
+                        return Err(fail(format!("protected: the filter {reason}")));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(
+                        target = %name,
+                        "cannot read the schema: attributes are not checked at submission{} until it is read: {e}",
+                        if target.protection.is_some() { ", and changes wait for the protected filter to be checked" } else { "" }
+                    ),
+                }
+            }
             targets.insert(name.clone(), target);
         }
 
@@ -115,10 +131,12 @@ impl Engine {
             registry,
             key,
             shutting_down: AtomicBool::new(false),
+            stopping: tokio::sync::Notify::new(),
             completions: Completions::default(),
         });
         for target in targets.values() {
             tokio::spawn(dispatch::dispatch(target.clone(), shared.clone()));
+            tokio::spawn(health::monitor(target.clone(), shared.clone()));
         }
         Ok(Engine {
             shared,

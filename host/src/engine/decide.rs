@@ -4,6 +4,7 @@
 use super::error::EngineError;
 use super::queue::Entry;
 use super::request;
+use super::target::Held;
 use super::{Actor, Engine};
 use crate::store::{
     AuditEvent, Change, ErrorRecord, OperationQuery, OperationRecord, Status, StoreError,
@@ -19,7 +20,8 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownOperation(id.to_owned()))
     }
 
-    /// The operation once it is final, or as it is when `timeout` ends.
+    /// The operation once it is final, or as it is when `timeout` ends;
+    /// at once when it waits for an operator's decision.
     pub async fn wait_final(
         &self,
         id: &str,
@@ -27,12 +29,24 @@ impl Engine {
     ) -> Result<OperationRecord, EngineError> {
         let mut waiter = self.shared.completions.register(id);
         let record = self.operation(id).await?;
-        if record.status.is_final() {
+        if record.status.is_final() || record.status.waits_for_a_person() {
             return Ok(record);
         }
         match tokio::time::timeout(timeout, waiter.ended()).await {
             Ok(Some(record)) => Ok(record),
             _ => self.operation(id).await,
+        }
+    }
+
+    /// Why an open operation waits, when it does.
+    pub fn held(&self, record: &OperationRecord) -> Option<Held> {
+        match record.status {
+            Status::PendingApproval => Some(Held {
+                by: "approval",
+                reason: "it waits for an operator to approve or reject it".into(),
+            }),
+            Status::Queued | Status::Retrying => self.target(&record.target).ok()?.held(),
+            _ => None,
         }
     }
 
@@ -51,6 +65,7 @@ impl Engine {
         expected: &[Status],
         change: Change,
         verb: &str,
+        reason: Option<&str>,
     ) -> Result<OperationRecord, EngineError> {
         let current = self.operation(id).await?;
         let target = self.target(&current.target)?;
@@ -63,7 +78,10 @@ impl Engine {
                 target: Some(current.target.clone()),
                 operation_id: Some(id.to_owned()),
                 event: verb.to_owned(),
-                detail: json!({"from": current.status}),
+                detail: match reason {
+                    Some(reason) => json!({"from": current.status, "reason": reason}),
+                    None => json!({"from": current.status}),
+                },
             }],
             ..change
         };
@@ -83,7 +101,12 @@ impl Engine {
         }
     }
 
-    pub async fn approve(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+    pub async fn approve(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<OperationRecord, EngineError> {
         let current = self.operation(id).await?;
         if self
             .target(&current.target)?
@@ -106,6 +129,7 @@ impl Engine {
                     ..Change::default()
                 },
                 "approved",
+                reason,
             )
             .await?;
         let target = self.target(&record.target)?;
@@ -114,31 +138,48 @@ impl Engine {
         Ok(record)
     }
 
-    pub async fn reject(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+    pub async fn reject(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<OperationRecord, EngineError> {
         let change = Change {
             status: Some(Status::Cancelled),
             error: Some(Some(ErrorRecord {
                 code: "rejected".into(),
-                message: format!("rejected by {actor}"),
+                message: decided("rejected", actor, reason),
                 retryable: false,
             })),
             erase_secret: true,
             ..Change::default()
         };
         let record = self
-            .decide(id, actor, &[Status::PendingApproval], change, "rejected")
+            .decide(
+                id,
+                actor,
+                &[Status::PendingApproval],
+                change,
+                "rejected",
+                reason,
+            )
             .await?;
         self.target(&record.target)?.queue().remove(id);
         self.shared.completions.finished(&record);
         Ok(record)
     }
 
-    pub async fn cancel(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+    pub async fn cancel(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<OperationRecord, EngineError> {
         let change = Change {
             status: Some(Status::Cancelled),
             error: Some(Some(ErrorRecord {
                 code: "cancelled".into(),
-                message: format!("cancelled by {actor}"),
+                message: decided("cancelled", actor, reason),
                 retryable: false,
             })),
             next_attempt_at: Some(None),
@@ -154,7 +195,7 @@ impl Engine {
             Status::Running,
         ];
         let record = self
-            .decide(id, actor, &expected, change, "cancelled")
+            .decide(id, actor, &expected, change, "cancelled", reason)
             .await?;
         self.target(&record.target)?.queue().remove(id);
         self.shared.completions.finished(&record);
@@ -162,7 +203,12 @@ impl Engine {
     }
 
     /// Queues a failed operation again, with fresh attempts.
-    pub async fn retry(&self, id: &str, actor: &Actor) -> Result<OperationRecord, EngineError> {
+    pub async fn retry(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<OperationRecord, EngineError> {
         let current = self.operation(id).await?;
         if request::carries_password(current.kind, &current.payload) {
             return Err(EngineError::Refused(format!(
@@ -177,7 +223,7 @@ impl Engine {
             ..Change::default()
         };
         let record = self
-            .decide(id, actor, &[Status::Failed], change, "retried")
+            .decide(id, actor, &[Status::Failed], change, "retried", reason)
             .await?;
         let target = self.target(&record.target)?;
         target.queue().push(
@@ -190,5 +236,13 @@ impl Engine {
         );
         target.wake.notify_one();
         Ok(record)
+    }
+}
+
+/// "rejected by ops: not before the audit", as an operation's error says.
+fn decided(verb: &str, actor: &Actor, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("{verb} by {actor}: {reason}"),
+        None => format!("{verb} by {actor}"),
     }
 }

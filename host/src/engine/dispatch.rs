@@ -24,7 +24,7 @@ pub(super) async fn dispatch(target: Arc<Target>, shared: Arc<Shared>) {
         if shared.is_shutting_down() {
             return;
         }
-        if target.quarantine_reason().is_some() {
+        if target.held().is_some() {
             wake.await;
             continue;
         }

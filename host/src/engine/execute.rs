@@ -242,22 +242,27 @@ impl<'a> Attempt<'a> {
             ));
         };
         let uid = link.uid.as_str();
-        if let Some(filter) = &self.target.protected {
+        if let Some(protection) = &self.target.protection {
             let connector = self.connector.clone();
             match self
-                .call("get", Some(uid), connector.get(class, uid, vec![]))
+                .call(
+                    "get",
+                    Some(uid),
+                    connector.get(class, uid, protection.attributes()),
+                )
                 .await
             {
-                Ok(account) if provisio_filter::matches(filter, &account) => {
-                    return Ok(failure(
-                        "protected",
-                        format!(
-                            "account {uid} ({}) matches the protected filter of target {target}; it is never changed",
-                            account.name
-                        ),
-                    ));
+                Ok(account) => {
+                    if let Some(part) = protection.matched_part(&account) {
+                        return Ok(failure(
+                            "protected",
+                            format!(
+                                "account {uid} ({}) is protected on target {target}: it matches `{part}` of the protected filter; it is never changed",
+                                account.name
+                            ),
+                        ));
+                    }
                 }
-                Ok(_) => {}
                 Err(f) if f.error.code == "not-found" && matches!(work, Work::Delete) => {
                     return Ok(self.deleted(uid, true));
                 }
@@ -351,11 +356,14 @@ impl<'a> Attempt<'a> {
         if let Some(link) = held {
             return Ok(Some(format!("identity {} holds it", link.identity)));
         }
-        let wanted: Vec<String> = written
+        let mut wanted: Vec<String> = written
             .iter()
             .filter(|a| !a.is_secret() && !a.is(names::NAME))
             .map(|a| a.name.clone())
             .collect();
+        if let Some(protection) = &self.target.protection {
+            wanted.extend(protection.attributes());
+        }
         let connector = self.connector.clone();
         let account = self
             .call(
@@ -364,10 +372,13 @@ impl<'a> Attempt<'a> {
                 connector.get(record.class.clone(), found.uid.clone(), wanted),
             )
             .await?;
-        if let Some(filter) = &self.target.protected
-            && provisio_filter::matches(filter, &account)
+        if let Some(part) = self
+            .target
+            .protection
+            .as_ref()
+            .and_then(|p| p.matched_part(&account))
         {
-            return Ok(Some("it matches the protected filter".into()));
+            return Ok(Some(format!("it matches `{part}` of the protected filter")));
         }
         for attribute in written.iter().filter(|a| !a.is_secret()) {
             let expected = &attribute.values;

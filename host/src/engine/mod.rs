@@ -12,6 +12,7 @@
 //! `catalog`, `switch`, `canary` and `deployment` manage connector
 //! versions. `mod.rs` holds the [`Engine`] and its shared state.
 
+mod approval;
 mod boot;
 mod canary;
 mod catalog;
@@ -21,7 +22,9 @@ mod deployment;
 mod dispatch;
 mod error;
 mod execute;
+mod health;
 mod policy;
+mod protection;
 mod quarantine;
 mod queue;
 mod read;
@@ -32,10 +35,11 @@ mod target;
 
 pub use deployment::{Role as VersionRole, VersionStatus};
 pub use error::{BootError, EngineError};
+pub use health::Health;
 pub use read::{Count, CountedBy};
 pub use request::{OperationKind, OperationRequest, RequestError};
 pub use switch::{SwitchError, SwitchReport};
-pub use target::{CanaryStatus, TargetStatus};
+pub use target::{CanaryStatus, Held, TargetStatus};
 
 use crate::keys::HostKey;
 use crate::registry::Registry;
@@ -54,6 +58,8 @@ pub(crate) struct Shared {
     registry: Registry,
     key: HostKey,
     shutting_down: AtomicBool,
+    /// Wakes the engine's timers (health checks) when it stops.
+    stopping: tokio::sync::Notify,
     completions: completion::Completions,
 }
 
@@ -96,6 +102,7 @@ impl Engine {
     /// Stops taking new attempts; running ones finish.
     pub fn shutdown(&self) {
         self.shared.shutting_down.store(true, Ordering::Relaxed);
+        self.shared.stopping.notify_waiters();
         for target in self.targets.values() {
             target.wake.notify_waiters();
         }

@@ -12,14 +12,20 @@ use std::time::{Duration, Instant};
 /// `max_backoff`: a target asking for more (`Retry-After: 9999999999`)
 /// would otherwise park the account's queue for centuries.
 pub fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let (shortest, longest) = backoff_range(policy, attempt);
+    let jittered = rand::rng().random_range(shortest..=longest);
+    jittered.max(retry_after.unwrap_or_default().min(policy.max_backoff))
+}
+
+/// The shortest and longest delay [`backoff`] chooses after `attempt`
+/// (before any `retry-after`).
+pub fn backoff_range(policy: &RetryPolicy, attempt: u32) -> (Duration, Duration) {
     let exponent = attempt.saturating_sub(1).min(30);
     let base = policy
         .initial_backoff
         .saturating_mul(1u32 << exponent)
         .min(policy.max_backoff);
-    let half = base / 2;
-    let jittered = half + rand::rng().random_range(Duration::ZERO..=half);
-    jittered.max(retry_after.unwrap_or_default().min(policy.max_backoff))
+    (base / 2, base)
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved up.
@@ -123,6 +129,20 @@ mod tests {
     }
 
     #[test]
+    fn the_default_retries_ride_out_half_an_hour() {
+        let policy = RetryPolicy::default();
+        let (shortest, longest) = (1..policy.max_attempts)
+            .map(|attempt| backoff_range(&policy, attempt))
+            .fold((Duration::ZERO, Duration::ZERO), |(s, l), (a, b)| {
+                (s + a, l + b)
+            });
+        // What docs/engine.md and the RetryPolicy doc promise.
+        assert_eq!(policy.max_attempts, 21);
+        assert!(shortest >= Duration::from_secs(31 * 60), "{shortest:?}");
+        assert!(longest <= Duration::from_secs(64 * 60), "{longest:?}");
+    }
+
+    #[test]
     fn a_retry_after_beyond_max_backoff_waits_max_backoff() {
         let policy = RetryPolicy {
             max_attempts: 10,
@@ -157,6 +177,7 @@ mod tests {
             window: 10,
             min_calls: 4,
             failure_rate: 0.5,
+            ..QuarantinePolicy::default()
         });
         assert_eq!(window.record(true), None, "too few calls");
         assert_eq!(window.record(true), None);

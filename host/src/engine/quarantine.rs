@@ -1,5 +1,5 @@
 //! Quarantine: a target whose recent calls fail too often stops taking
-//! attempts until an operator lifts it.
+//! attempts until a probe passes (see `health`) or an operator lifts it.
 
 use super::error::EngineError;
 use super::execute::{CallLog, Fault};
@@ -69,10 +69,7 @@ impl Engine {
             detail: json!({"reason": reason}),
         };
         self.shared.store.set_quarantine(name, None, audit).await?;
-        lock(&target.failures).clear();
-        *lock(&target.quarantine) = None;
-        metrics::gauge!("provisio_quarantined", "target" => name.to_owned()).set(0.0);
-        target.wake.notify_one();
+        target.clear_quarantine();
         Ok(())
     }
 }

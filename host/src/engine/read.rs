@@ -37,10 +37,9 @@ pub struct Count {
 }
 
 impl Engine {
-    /// Calls the connector's `test`.
+    /// Calls the connector's `test`; the answer is the target's health.
     pub async fn test_target(&self, name: &str) -> Result<(), EngineError> {
-        let lease = self.target(name)?.lease();
-        Ok(lease.connector.test().await?)
+        Ok(super::health::test(self.target(name)?).await?)
     }
 
     /// Reads the schema from the target (and refreshes the one submissions

@@ -50,7 +50,7 @@ impl Engine {
         let (Some(wait), Some(mut finished)) = (wait, finished) else {
             return Ok((record, replayed));
         };
-        if record.status.is_final() {
+        if record.status.is_final() || record.status.waits_for_a_person() {
             return Ok((record, replayed));
         }
         match tokio::time::timeout(wait, finished.ended()).await {
@@ -82,10 +82,16 @@ impl Engine {
         // running: one commit instead of two, and no hop through the
         // dispatcher. The record is still durable before the connector is
         // called, so a crash cannot hide an attempt.
-        let slot = self
-            .start_now(target, &account, &id)
+        let needs_approval = target.approval.applies(&validated);
+        if needs_approval {
+            self.refuse_if_protected(target, &validated).await?;
+        }
+        let slot = (!needs_approval)
+            .then(|| self.start_now(target, &account, &id))
+            .flatten()
             .map(|permit| (permit, target.lease_for(Purpose::Operation)));
-        let (operation, audit) = self.new_operation(target, &id, validated, &slot, actor);
+        let (operation, audit) =
+            self.new_operation(target, &id, validated, &slot, needs_approval, actor);
         let submitted = self.shared.store.submit(operation, audit).await;
         let undo = |finished: Option<Waiter<'_>>| {
             if slot.is_some() {
@@ -126,6 +132,51 @@ impl Engine {
         }
     }
 
+    /// An operation that will wait for approval is checked against the
+    /// protected filter now, so that an approver is never asked to approve
+    /// what would be refused. (Execution checks again: the account may
+    /// change while it waits.) A target that cannot answer now is left to
+    /// that check.
+    async fn refuse_if_protected(
+        &self,
+        target: &Target,
+        validated: &Validated,
+    ) -> Result<(), EngineError> {
+        let Some(protection) = &target.protection else {
+            return Ok(());
+        };
+        if validated.kind == OperationKind::Create {
+            return Ok(());
+        }
+        let Some(link) = self
+            .shared
+            .store
+            .link(&target.name, &validated.class, &validated.identity)
+            .await?
+        else {
+            return Ok(());
+        };
+        let lease = target.lease();
+        let account = lease
+            .connector
+            .get(
+                validated.class.clone(),
+                link.uid.clone(),
+                protection.attributes(),
+            )
+            .await;
+        match account
+            .ok()
+            .and_then(|a| Some((protection.matched_part(&a)?, a.name)))
+        {
+            Some((part, name)) => Err(EngineError::Protected(format!(
+                "account {} ({name}) is protected on target {}: it matches `{part}` of the protected filter; it is never changed",
+                link.uid, target.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The row to store and its audit rows (`submitted`, and
     /// `status:running` when it starts at once).
     fn new_operation(
@@ -134,9 +185,10 @@ impl Engine {
         id: &str,
         validated: Validated,
         slot: &Option<StartSlot>,
+        needs_approval: bool,
         actor: &Actor,
     ) -> (NewOperation, Vec<AuditEvent>) {
-        let status = match (slot, target.config.approval.required) {
+        let status = match (slot, needs_approval) {
             (Some(_), _) => Status::Running,
             (None, true) => Status::PendingApproval,
             (None, false) => Status::Queued,
@@ -239,18 +291,15 @@ impl Engine {
     }
 
     /// A slot to run the operation at once, if nothing stands in its way:
-    /// no approval, no quarantine, an idle account, a free instance and a
-    /// token of the rate limit.
+    /// no quarantine, an idle account, a free instance and a token of the
+    /// rate limit (an operation that waits for approval never asks).
     fn start_now(
         &self,
         target: &Target,
         account: &AccountKey,
         id: &str,
     ) -> Option<OwnedSemaphorePermit> {
-        if target.config.approval.required
-            || target.quarantine_reason().is_some()
-            || self.shared.is_shutting_down()
-        {
+        if target.held().is_some() || self.shared.is_shutting_down() {
             return None;
         }
         let permit = target.permits.clone().try_acquire_owned().ok()?;

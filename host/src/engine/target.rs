@@ -1,13 +1,15 @@
 //! A configured target while the host runs: its connector versions, its
 //! queue and its pacing state.
 
+use super::approval::ApprovalRule;
 use super::deployment::{Deployed, Lease, Previous, Purpose, Role, VersionStatus, Versions};
+use super::health::{Health, HealthState};
 use super::policy::{FailureWindow, TokenBucket};
+use super::protection::{Check, Protection};
 use super::queue::Queue;
 use crate::config::TargetConfig;
 use crate::model::ObjectSchema;
-use crate::runtime::TargetSettings;
-use provisio_filter::Filter;
+use crate::runtime::{CallError, TargetSettings};
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tokio::sync::{Notify, Semaphore};
@@ -20,7 +22,8 @@ pub struct Target {
     pub(super) versions: RwLock<Versions>,
     /// Held while a switch prepares and swaps, so switches do not interleave.
     pub(super) switching: tokio::sync::Mutex<()>,
-    pub protected: Option<Filter>,
+    pub(super) protection: Option<Protection>,
+    pub(super) approval: ApprovalRule,
     pub(super) schema: Mutex<Option<ObjectSchema>>,
     pub(super) queue: Mutex<Queue>,
     /// Wakes the dispatcher: new work, a finished attempt, a lifted quarantine.
@@ -29,6 +32,15 @@ pub struct Target {
     pub(super) bucket: Option<Mutex<TokenBucket>>,
     pub(super) failures: Mutex<FailureWindow>,
     pub(super) quarantine: Mutex<Option<String>>,
+    pub(super) health: Mutex<HealthState>,
+}
+
+/// Why a target's operations wait, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Held {
+    /// `quarantine` or `protection`.
+    pub by: &'static str,
+    pub reason: String,
 }
 
 /// A canary as the API shows it.
@@ -62,9 +74,17 @@ pub struct TargetStatus {
     pub capabilities: Vec<&'static str>,
     pub class: String,
     pub approval: bool,
-    /// `ok`, or `quarantined`.
+    /// `quarantined`, or what the last test of the target said: `ok`,
+    /// `degraded`, `failing`, or `unknown` (not tested yet, or the
+    /// connector has no test).
     pub health: &'static str,
+    /// Why it is not `ok`.
+    pub health_reason: Option<String>,
+    /// When the target was last tested (RFC 3339).
+    pub health_checked_at: Option<String>,
     pub quarantine_reason: Option<String>,
+    /// Why its operations wait, when they do.
+    pub held: Option<Held>,
     /// Operations not yet final.
     pub queue_depth: usize,
     pub running: usize,
@@ -80,10 +100,7 @@ impl Target {
         settings: TargetSettings,
         versions: Versions,
     ) -> Self {
-        let protected = config
-            .protected
-            .as_deref()
-            .map(|f| provisio_filter::parse(f).expect("the configuration checked the filter"));
+        let protection = config.protected.as_deref().map(Protection::new);
         let bucket = config
             .rate_limit
             .map(|r| Mutex::new(TokenBucket::new(r.per_second, r.burst)));
@@ -91,7 +108,8 @@ impl Target {
             permits: Arc::new(Semaphore::new(config.concurrency)),
             failures: Mutex::new(FailureWindow::new(config.quarantine)),
             name,
-            protected,
+            protection,
+            approval: ApprovalRule::new(&config.approval),
             bucket,
             settings,
             versions: RwLock::new(versions),
@@ -101,6 +119,7 @@ impl Target {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             quarantine: Mutex::new(None),
+            health: Mutex::new(HealthState::default()),
         }
     }
 
@@ -146,11 +165,65 @@ impl Target {
     }
 
     pub(super) fn set_schema(&self, schema: ObjectSchema) {
+        if let Some(protection) = &self.protection {
+            protection.verify(&schema, &self.config.class);
+        }
         *lock(&self.schema) = Some(schema);
+        // A protected filter just checked may release held operations.
+        self.wake.notify_one();
+    }
+
+    /// Reads the schema from the active connector and keeps it; answers
+    /// what it says of the protected filter (`Verified` without one).
+    pub(super) async fn read_schema(&self) -> Result<Check, CallError> {
+        let lease = self.lease();
+        let schema = lease.connector.schema().await?;
+        drop(lease);
+        self.set_schema(schema);
+        Ok(self
+            .protection
+            .as_ref()
+            .map_or(Check::Verified, Protection::check))
     }
 
     pub fn quarantine_reason(&self) -> Option<String> {
         lock(&self.quarantine).clone()
+    }
+
+    /// Ends a quarantine (recorded by the caller) and lets work run.
+    pub(super) fn clear_quarantine(&self) {
+        lock(&self.failures).clear();
+        *lock(&self.quarantine) = None;
+        metrics::gauge!("provisio_quarantined", "target" => self.name.clone()).set(0.0);
+        self.wake.notify_one();
+    }
+
+    /// Whether the schema should be read (again): it is unknown, or a
+    /// protected filter is not yet known to hold.
+    pub(super) fn needs_schema(&self) -> bool {
+        lock(&self.schema).is_none()
+            || self
+                .protection
+                .as_ref()
+                .is_some_and(|p| p.check() != Check::Verified)
+    }
+
+    /// Why the target's operations wait, when they do: a quarantine, or a
+    /// protected filter not yet checked against the schema.
+    pub fn held(&self) -> Option<Held> {
+        if let Some(reason) = self.quarantine_reason() {
+            return Some(Held {
+                by: "quarantine",
+                reason,
+            });
+        }
+        self.protection
+            .as_ref()
+            .and_then(Protection::hold_reason)
+            .map(|reason| Held {
+                by: "protection",
+                reason,
+            })
     }
 
     pub fn status(&self) -> TargetStatus {
@@ -159,6 +232,7 @@ impl Target {
             (queue.len(), queue.running())
         };
         let reason = self.quarantine_reason();
+        let health = lock(&self.health).clone();
         let (active, previous, mut versions, switched_at, canary) = {
             let v = read(&self.versions);
             let mut versions = vec![v.active.status(Role::Active)];
@@ -195,13 +269,21 @@ impl Target {
             versions,
             capabilities: info.capabilities.names(),
             class: self.config.class.clone(),
-            approval: self.config.approval.required,
+            approval: self.approval.is_on(),
             health: if reason.is_some() {
                 "quarantined"
             } else {
-                "ok"
+                match health.health {
+                    Health::Ok => "ok",
+                    Health::Degraded => "degraded",
+                    Health::Failing => "failing",
+                    Health::Unknown => "unknown",
+                }
             },
+            health_reason: reason.clone().or(health.reason),
+            health_checked_at: health.checked_at.map(crate::store::rfc3339),
             quarantine_reason: reason,
+            held: self.held(),
             queue_depth: depth,
             running,
             concurrency: self.config.concurrency,

@@ -45,6 +45,12 @@ impl Status {
     pub fn is_final(&self) -> bool {
         matches!(self, Status::Succeeded | Status::Failed | Status::Cancelled)
     }
+
+    /// Whether nothing will happen to the operation until a person acts:
+    /// a caller waiting for it to end is answered at once.
+    pub fn waits_for_a_person(&self) -> bool {
+        matches!(self, Status::PendingApproval)
+    }
 }
 
 impl fmt::Display for Status {

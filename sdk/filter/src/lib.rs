@@ -186,6 +186,76 @@ pub fn matches<O: FilterSubject + ?Sized>(filter: &Filter, object: &O) -> bool {
     }
 }
 
+/// The part of `filter` that makes `object` match it, as filter text: the
+/// first matching branch of an `or`, every operand of an `and`, a
+/// comparison as written. `None` when `object` does not match. For
+/// telling an operator *why* an account is protected.
+///
+/// ```
+/// use provisio_filter as filter;
+/// # struct O;
+/// # impl filter::FilterSubject for O {
+/// #     fn uid(&self) -> &str { "1" }
+/// #     fn name(&self) -> &str { "root" }
+/// #     fn values(&self, _: &str) -> Option<Vec<filter::ValueRef<'_>>> { None }
+/// # }
+/// let f = filter::parse(r#"name eq "admin" or name eq "root""#).unwrap();
+/// assert_eq!(filter::matched_part(&f, &O).as_deref(), Some(r#"name eq "root""#));
+/// ```
+pub fn matched_part<O: FilterSubject + ?Sized>(filter: &Filter, object: &O) -> Option<String> {
+    if !matches(filter, object) {
+        return None;
+    }
+    match filter {
+        Filter::Or(items) => items
+            .as_slice()
+            .iter()
+            .find_map(|f| matched_part(f, object)),
+        Filter::And(items) => {
+            let parts: Vec<String> = items
+                .as_slice()
+                .iter()
+                .filter_map(|f| matched_part(f, object))
+                .map(|part| {
+                    if part.contains(" or ") {
+                        format!("({part})")
+                    } else {
+                        part
+                    }
+                })
+                .collect();
+            Some(parts.join(" and "))
+        }
+        other => Some(other.to_string()),
+    }
+}
+
+/// Every attribute name `filter` tests, as written (`name.familyName` for
+/// a sub-attribute; a value path's own attribute, not its `value`).
+pub fn attribute_names(filter: &Filter) -> Vec<String> {
+    fn path_name(path: &AttrPath) -> String {
+        match &path.sub_attr {
+            Some(sub) => format!("{}.{}", path.name, sub),
+            None => path.name.clone(),
+        }
+    }
+    fn walk(filter: &Filter, out: &mut Vec<String>) {
+        match filter {
+            Filter::Attr(exp) => out.push(path_name(exp_path(exp))),
+            Filter::ValuePath(vp) => out.push(path_name(&vp.attr)),
+            Filter::Not(inner) => walk(inner, out),
+            Filter::And(items) | Filter::Or(items) => {
+                items.as_slice().iter().for_each(|f| walk(f, out))
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(filter, &mut names);
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.to_ascii_lowercase()));
+    names
+}
+
 fn exp_path(exp: &AttrExp) -> &AttrPath {
     match exp {
         AttrExp::Present(p) | AttrExp::Comparison(p, _, _) => p,

@@ -1,0 +1,395 @@
+//! Issue 17: what an operator needs to put the host in front of a
+//! production directory, through the real host.
+
+use provisio_tests::host::{TestHost, csv_account, csv_target};
+use serde_json::json;
+
+/// `approval` can name the kinds that wait (and a filter over the
+/// operation); the rest run at once. A decision's reason reaches the
+/// audit log and the error of what it rejected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_for_some_kinds_and_decisions_with_reasons() {
+    let gated = csv_target(
+        "hr",
+        r#"approval = { kinds = ["delete", "disable", "add-member"], filter = 'kind ne "add-member" or group sw "admin"' }"#,
+    );
+    let host = TestHost::with_targets(&[("hr", gated)], "").await;
+    let created = host.run("hr", csv_account("e1", "1", "ada")).await;
+    assert_eq!(
+        created["status"], "succeeded",
+        "creates need no approval: {created}"
+    );
+
+    let disable = host
+        .submit("hr", json!({"kind": "disable", "identity": "e1"}))
+        .await;
+    let held = host.wait_for(&disable, &["pending-approval"]).await;
+    assert_eq!(held["status"], "pending-approval");
+    let approved = host
+        .post(
+            &format!("/v1/operations/{disable}/approve"),
+            json!({"reason": "leaver ticket HR-1234"}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    assert_eq!(host.wait(&disable).await["status"], "succeeded");
+    let audit = host.audit_of(&disable).await;
+    let decision = audit.iter().find(|e| e["event"] == "approved").unwrap();
+    assert_eq!(
+        decision["detail"]["reason"], "leaver ticket HR-1234",
+        "{decision}"
+    );
+
+    // add-member waits only when the filter matches: admin groups.
+    let group = json!({"kind": "create", "class": "group", "identity": "g1",
+        "attributes": {"id": "staff", "__name__": "staff"}});
+    assert_eq!(host.run("hr", group).await["status"], "succeeded");
+    let staff = host
+        .run(
+            "hr",
+            json!({"kind": "add-member", "identity": "e1", "group": "staff"}),
+        )
+        .await;
+    assert_ne!(staff["status"], "pending-approval", "{staff}");
+    let admins = host
+        .submit(
+            "hr",
+            json!({"kind": "add-member", "identity": "e1", "group": "admins"}),
+        )
+        .await;
+    host.wait_for(&admins, &["pending-approval"]).await;
+    let rejected = host
+        .post(
+            &format!("/v1/operations/{admins}/reject"),
+            json!({"reason": "no admin rights for contractors"}),
+        )
+        .await;
+    assert_eq!(rejected.status, 200, "{:?}", rejected.body);
+    assert_eq!(
+        rejected.body["error"]["message"], "rejected by ops: no admin rights for contractors",
+        "{:?}",
+        rejected.body
+    );
+
+    // A decision body is a reason or nothing.
+    let delete = host
+        .submit("hr", json!({"kind": "delete", "identity": "e1"}))
+        .await;
+    host.wait_for(&delete, &["pending-approval"]).await;
+    let bad = host
+        .post(
+            &format!("/v1/operations/{delete}/reject"),
+            json!({"why": "x"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+    let long = host
+        .post(
+            &format!("/v1/operations/{delete}/reject"),
+            json!({"reason": "x".repeat(1001)}),
+        )
+        .await;
+    assert_eq!(
+        (long.status, long.body["field"].as_str()),
+        (400, Some("reason"))
+    );
+    let plain = host
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/operations/{delete}/reject"),
+            Some(provisio_tests::host::OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(plain.status, 200, "no body is no reason: {:?}", plain.body);
+    assert_eq!(plain.body["error"]["message"], "rejected by ops");
+}
+
+mod directory {
+    //! Items 1, 4, 5 and 6 against a real slapd (ppolicy loaded).
+
+    use provisio_tests::host::TestHost;
+    use provisio_tests::slapd::Slapd;
+    use serde_json::{Value, json};
+    use std::time::{Duration, Instant};
+
+    const PEOPLE: &str = "ou=people,dc=example,dc=com";
+    const GROUPS: &str = "ou=groups,dc=example,dc=com";
+
+    async fn up() -> Slapd {
+        let slapd = tokio::task::spawn_blocking(Slapd::up).await.unwrap();
+        slapd.admin(
+            "ldapadd",
+            &[],
+            &format!(
+                "dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n\
+                 dn: {GROUPS}\nobjectClass: organizationalUnit\nou: groups\n"
+            ),
+        );
+        slapd
+    }
+
+    /// `[targets.dir]` on the bundled LDAP connector over LDAPS, with
+    /// `extra` lines in the target's table; the bind password is read from
+    /// `{dir}/bind.pw`.
+    fn target(slapd: &Slapd, extra: &str) -> String {
+        format!(
+            "[targets.dir]\nconnector = \"bundled:ldap\"\n{extra}\n\
+             [targets.dir.grants.ldap]\nurls = [{ldaps:?}]\nbind_dn = {dn:?}\npassword = {{ file = \"{{dir}}/bind.pw\" }}\nca_file = {ca:?}\n\
+             [targets.dir.config]\nurl = {ldaps:?}\nbase_dn = {base:?}\n\"account.base\" = {PEOPLE:?}\n\"group.base\" = {GROUPS:?}\n",
+            ldaps = slapd.ldaps_url,
+            dn = slapd.bind_dn,
+            ca = slapd.ca_file.display().to_string(),
+            base = slapd.base,
+        )
+    }
+
+    async fn host(slapd: &Slapd, password: &str, extra: &str, server: &str) -> TestHost {
+        let mut host = TestHost::start("", server, &[]).await;
+        host.stop().await;
+        std::fs::write(host.path("bind.pw"), password).unwrap();
+        host.set_targets(&target(slapd, extra));
+        host.restart().await;
+        host
+    }
+
+    /// Polls the target until `ready` holds of it.
+    async fn target_until(host: &TestHost, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let target = host.get("/v1/targets/dir").await.body;
+            if ready(&target) {
+                return target;
+            }
+            assert!(Instant::now() < deadline, "target never {what}: {target}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn person(identity: &str, name: &str) -> Value {
+        json!({"kind": "create", "identity": identity,
+               "attributes": {"__name__": name, "sn": name, "cn": name}})
+    }
+
+    /// A protected filter naming an attribute the directory does not have
+    /// stops the host at start, naming it; one that holds refuses changes
+    /// to what it matches, at submission when an approver would be asked,
+    /// and says which part matched.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn protected_filters_are_checked_against_the_schema() {
+        let slapd = up().await;
+        let mut host = host(
+            &slapd,
+            &slapd.bind_password,
+            "protected = 'name eq \"admin\" or departmentNumber eq \"0\"'\napproval = { kinds = [\"delete\"] }",
+            "",
+        )
+        .await;
+        let ada = host.run("dir", person("e1", "ada")).await;
+        assert_eq!(ada["status"], "succeeded", "{ada}");
+        slapd.admin(
+            "ldapmodify",
+            &[],
+            &format!("dn: uid=ada,{PEOPLE}\nchangetype: modify\nadd: departmentNumber\ndepartmentNumber: 0\n"),
+        );
+        let refused = host
+            .run(
+                "dir",
+                json!({"kind": "update", "identity": "e1",
+                "changes": [{"op": "replace", "name": "cn", "values": "Ada L"}]}),
+            )
+            .await;
+        assert_eq!(refused["error"]["code"], "protected", "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("matches `departmentNumber eq \"0\"`"),
+            "{refused}"
+        );
+        // A delete would wait for approval: refused before an approver sees it.
+        let delete = host
+            .submit_raw(
+                "/v1/targets/dir/operations",
+                json!({"kind": "delete", "identity": "e1"}),
+            )
+            .await;
+        assert_eq!(
+            (delete.status, delete.body["code"].as_str()),
+            (409, Some("protected")),
+            "{:?}",
+            delete.body
+        );
+
+        // The example every guide used to give: LDAP has no userName.
+        host.stop().await;
+        host.set_targets(&target(&slapd, "protected = 'userName eq \"admin\"'"));
+        std::fs::write(host.config_file(), host.config_text()).unwrap();
+        let config = provisio_host::config::Config::load(&host.config_file()).unwrap();
+        let error = match provisio_host::server::Server::start(&config).await {
+            Ok(_) => panic!("a filter naming no attribute of the target started"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            error.contains("protected")
+                && error.contains("`userName`")
+                && error.contains("`name` tests an account's name"),
+            "{error}"
+        );
+    }
+
+    /// A directory down at start: the schema cannot be read, so changes to
+    /// a target with a protected filter wait (held, with the reason) and
+    /// attributes cannot be checked; when the directory answers, the
+    /// schema is read, the held work runs, and submissions are checked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_directory_down_at_start_holds_protected_changes_until_its_schema_is_read() {
+        let slapd = up().await;
+        slapd.stop();
+        let host = host(
+            &slapd,
+            &slapd.bind_password,
+            "protected = 'name eq \"admin\"'\nhealth = { interval = \"100ms\" }",
+            "",
+        )
+        .await;
+        let target = target_until(&host, "failing", |t| t["health"] == "failing").await;
+        assert!(
+            target["health_reason"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be reached"),
+            "{target}"
+        );
+        assert_eq!(target["held"]["by"], "protection", "{target}");
+        let id = host.submit("dir", person("e1", "ada")).await;
+        let waiting = host.get(&format!("/v1/operations/{id}")).await.body;
+        assert_eq!(waiting["status"], "queued", "{waiting}");
+        assert_eq!(waiting["held"]["by"], "protection", "{waiting}");
+        assert!(
+            waiting["held"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("schema"),
+            "{waiting}"
+        );
+
+        slapd.start();
+        let done = host.wait(&id).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let target = target_until(&host, "healthy", |t| t["health"] == "ok").await;
+        assert!(target["held"].is_null(), "{target}");
+        // The schema is known now: an attribute the directory lacks is refused.
+        let bogus = host
+            .submit_raw(
+                "/v1/targets/dir/operations",
+                json!({"kind": "create", "identity": "e2",
+                       "attributes": {"__name__": "bob", "sn": "b", "cn": "b", "favouriteColour": "blue"}}),
+            )
+            .await;
+        assert_eq!(bogus.status, 400, "{:?}", bogus.body);
+        assert!(
+            bogus.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("favouriteColour"),
+            "{:?}",
+            bogus.body
+        );
+    }
+
+    /// A directory that goes away: health says so and why, `/readyz` (told
+    /// to) answers 503 naming the target, the target is quarantined, its
+    /// operations say they are held by it, and when the directory returns
+    /// a probe lifts the quarantine and the held work runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_quarantine_lifts_itself_when_the_directory_returns() {
+        let slapd = up().await;
+        let extra = "health = { interval = \"100ms\" }\n\
+                     retry = { max_attempts = 1 }\n\
+                     quarantine = { window = 4, min_calls = 4, failure_rate = 0.75, probe_interval = \"50ms\", max_probe_interval = \"400ms\" }";
+        let host = host(
+            &slapd,
+            &slapd.bind_password,
+            extra,
+            "ready_requires_healthy_targets = true",
+        )
+        .await;
+        target_until(&host, "healthy", |t| t["health"] == "ok").await;
+        let ready = host
+            .request(reqwest::Method::GET, "/readyz", None, None)
+            .await;
+        assert_eq!(ready.status, 200, "{:?}", ready.body);
+
+        slapd.stop();
+        let down = target_until(&host, "failing", |t| t["health"] == "failing").await;
+        assert!(
+            down["health_reason"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be reached"),
+            "{down}"
+        );
+        let ready = host
+            .request(reqwest::Method::GET, "/readyz", None, None)
+            .await;
+        assert_eq!(ready.status, 503);
+        assert!(
+            ready
+                .body
+                .as_str()
+                .unwrap()
+                .contains("target dir is failing"),
+            "{:?}",
+            ready.body
+        );
+
+        for i in 0..4 {
+            let failed = host
+                .run("dir", person(&format!("e{i}"), &format!("u{i}")))
+                .await;
+            assert_eq!(failed["error"]["code"], "unavailable", "{failed}");
+        }
+        target_until(&host, "quarantined", |t| t["health"] == "quarantined").await;
+        let held = host.submit("dir", person("e9", "grace")).await;
+        let waiting = host.get(&format!("/v1/operations/{held}")).await.body;
+        assert_eq!(waiting["held"]["by"], "quarantine", "{waiting}");
+
+        slapd.start();
+        let done = host.wait(&held).await;
+        assert_eq!(
+            done["status"], "succeeded",
+            "ran once the probe lifted the quarantine: {done}"
+        );
+        let lifted = host
+            .audit_of_target("dir")
+            .await
+            .into_iter()
+            .find(|e| e["event"] == "quarantine-lifted")
+            .expect("the lift is audited");
+        assert_eq!(lifted["actor"], "engine", "{lifted}");
+        target_until(&host, "healthy", |t| t["health"] == "ok").await;
+    }
+
+    /// Credentials the directory refuses make the target `failing` with
+    /// that reason, though the host itself is up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_credentials_make_the_target_failing() {
+        let slapd = up().await;
+        let host = host(
+            &slapd,
+            "not the password",
+            "health = { interval = \"100ms\" }",
+            "",
+        )
+        .await;
+        let target = target_until(&host, "failing", |t| t["health"] == "failing").await;
+        assert!(
+            target["health_reason"]
+                .as_str()
+                .unwrap()
+                .contains("refuses"),
+            "{target}"
+        );
+    }
+}
