@@ -239,3 +239,162 @@ fn a_reader_that_leaves_ends_the_command_quietly() {
     assert!(!errors.contains("panicked"), "{errors}");
     assert!(out.status.success(), "{:?}: {errors}", out.status);
 }
+
+/// An operator's day from the command line: operations listed (table and
+/// `--json`), one approved with a reason, targets listed and tested, the
+/// audit log read; all over a running host's API.
+#[test]
+fn operators_decide_and_read_from_the_command_line() {
+    use provisio_host::config::hash_token;
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("hr")).unwrap();
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-component-cache");
+    let config = dir.path().join("provisio.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+cache_dir = {cache:?}
+
+[[tokens]]
+name = "ops"
+role = "operator"
+sha256 = "{ops}"
+
+[[tokens]]
+name = "feed"
+role = "provisioner"
+sha256 = "{feed}"
+
+[targets.hr]
+connector = "bundled:csv"
+approval = true
+[targets.hr.grants]
+directory = "hr"
+[targets.hr.config]
+"account.key" = "id"
+"account.name" = "userName"
+"account.columns" = "id,userName"
+"group.columns" = "id,name,members"
+"#,
+            cache = cache.display().to_string(),
+            ops = hash_token("ops-token"),
+            feed = hash_token("feed-token"),
+        ),
+    )
+    .unwrap();
+    let mut host = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(host.0.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("provisio exited before serving")
+            .unwrap();
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break format!("http://{}", rest.split(' ').next().unwrap());
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .args(args)
+            .env("PROVISIO_URL", &base)
+            .env("PROVISIO_TOKEN", "ops-token")
+            .output()
+            .unwrap()
+    };
+    let submitted: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{base}/v1/targets/hr/operations"))
+        .bearer_auth("feed-token")
+        .json(&serde_json::json!({"kind": "create", "identity": "e1",
+            "attributes": {"id": "1", "__name__": "ada"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = submitted["id"].as_str().unwrap().to_owned();
+
+    let listed = cli(&["operations", "list", "--status", "pending-approval"]);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table.contains(&id) && table.contains("held by approval"),
+        "{table}"
+    );
+    let json = stdout_json(&cli(&["operations", "list", "--json"]));
+    assert_eq!(json["operations"][0]["id"], id.as_str());
+
+    let approved = cli(&["operations", "approve", &id, "--reason", "ticket HR-7"]);
+    assert!(approved.status.success(), "{}", stderr(&approved));
+    let shown = loop {
+        let shown = stdout_json(&cli(&["operations", "show", &id, "--json"]));
+        if shown["status"] == "succeeded" {
+            break shown;
+        }
+        assert!(
+            ["queued", "running"].contains(&shown["status"].as_str().unwrap()),
+            "{shown}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(shown["decided_by"], "ops");
+
+    let again = cli(&["operations", "approve", &id]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("409 (wrong-state)"),
+        "{}",
+        stderr(&again)
+    );
+
+    let tested = cli(&["targets", "test", "hr"]);
+    assert!(tested.status.success(), "{}", stderr(&tested));
+    let targets = cli(&["targets", "list"]);
+    let text = String::from_utf8_lossy(&targets.stdout);
+    assert!(
+        text.contains("hr") && text.contains("csv@0.1.0") && text.contains(" ok "),
+        "{text}"
+    );
+
+    let audit = stdout_json(&cli(&["audit", "list", "--operation", &id, "--json"]));
+    let approval = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "approved")
+        .expect("the approval is audited");
+    assert_eq!(approval["detail"]["reason"], "ticket HR-7");
+
+    let no_token = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(["targets", "list"])
+        .env("PROVISIO_URL", &base)
+        .env_remove("PROVISIO_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&no_token).contains("set PROVISIO_TOKEN"),
+        "{}",
+        stderr(&no_token)
+    );
+}
+
+/// A host started by a test stops with it, also when an assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -713,7 +713,8 @@ async fn delete_policies_protection_and_safe_entitlements() {
         .await;
     assert_eq!(
         (missing.status, missing.body["code"].as_str()),
-        (502, Some("connector-error"))
+        (404, Some("unknown-account")),
+        "an account the target does not have is not a gateway error"
     );
     assert_eq!(
         host.run("hard", json!({"kind": "delete", "identity": "bob"}))

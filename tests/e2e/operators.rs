@@ -105,6 +105,75 @@ async fn approval_for_some_kinds_and_decisions_with_reasons() {
     assert_eq!(plain.body["error"]["message"], "rejected by ops");
 }
 
+/// Each connector call's audit row names the object it answered and the
+/// attributes a write sent (never their values); the result names the
+/// account; refused uploads, activations and rollbacks are audited with
+/// who asked and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_says_what_changed_and_what_was_refused() {
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
+    let created = host.run("hr", csv_account("e1", "1", "ada")).await;
+    assert_eq!(created["status"], "succeeded", "{created}");
+    let update = host
+        .run(
+            "hr",
+            json!({"kind": "update", "identity": "e1",
+                   "changes": [{"op": "replace", "name": "department", "values": "Research"}]}),
+        )
+        .await;
+    assert_eq!(update["result"]["name"], "ada", "{update}");
+    let call = |rows: &[serde_json::Value], operation: &str| {
+        rows.iter()
+            .find(|e| e["event"] == "call" && e["detail"]["operation"] == operation)
+            .unwrap_or_else(|| panic!("no {operation} call in {rows:?}"))
+            .clone()
+    };
+    let row = call(
+        &host.audit_of(update["id"].as_str().unwrap()).await,
+        "update",
+    );
+    assert_eq!(row["detail"]["name"], "ada", "{row}");
+    assert_eq!(row["detail"]["uid"], "1", "{row}");
+    assert_eq!(row["detail"]["attributes"], json!(["department"]), "{row}");
+    let row = call(
+        &host.audit_of(created["id"].as_str().unwrap()).await,
+        "create",
+    );
+    assert_eq!(
+        row["detail"]["attributes"],
+        json!(["id", "__name__", "department", "__enable__"]),
+        "{row}"
+    );
+
+    let junk = host.path("junk.wasm");
+    std::fs::write(&junk, b"not a component").unwrap();
+    let upload = host.upload(junk.to_str().unwrap()).await;
+    assert!(upload.status >= 400, "{:?}", upload.body);
+    let activate = host
+        .post("/v1/targets/hr/activate", json!({"version": "csv@9.9.9"}))
+        .await;
+    assert!(activate.status >= 400, "{:?}", activate.body);
+    let rollback = host.post("/v1/targets/hr/rollback", json!({})).await;
+    assert_eq!(rollback.status, 409, "{:?}", rollback.body);
+    let audit = host.audit_all().await;
+    for event in ["upload-refused", "activation-refused", "rollback-refused"] {
+        let row = audit
+            .iter()
+            .find(|e| e["event"] == event)
+            .unwrap_or_else(|| panic!("no {event} in the audit log"));
+        assert_eq!(row["actor"], "ops", "{row}");
+        assert!(
+            !row["detail"]["error"].as_str().unwrap().is_empty(),
+            "{row}"
+        );
+    }
+    let activation = audit
+        .iter()
+        .find(|e| e["event"] == "activation-refused")
+        .unwrap();
+    assert_eq!(activation["detail"]["version"], "csv@9.9.9", "{activation}");
+}
+
 mod directory {
     //! Items 1, 4, 5 and 6 against a real slapd (ppolicy loaded).
 
@@ -390,6 +459,130 @@ mod directory {
                 .unwrap()
                 .contains("refuses"),
             "{target}"
+        );
+    }
+
+    /// OpenLDAP's ppolicy unlocks an account when an administrator sets its
+    /// password; the host writes the disabled state back, so a disabled
+    /// user stays out, and says it did.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn setting_a_password_keeps_a_disabled_account_disabled() {
+        let slapd = up().await;
+        let host = host(&slapd, &slapd.bind_password, "", "").await;
+        let mut ada = person("e1", "ada");
+        ada["attributes"]["__password__"] = json!("first secret 1");
+        assert_eq!(host.run("dir", ada).await["status"], "succeeded");
+        let dn = format!("uid=ada,{PEOPLE}");
+        assert!(slapd.can_bind(&dn, "first secret 1"));
+        let disabled = host
+            .run("dir", json!({"kind": "disable", "identity": "e1"}))
+            .await;
+        assert_eq!(disabled["status"], "succeeded", "{disabled}");
+        assert!(!slapd.can_bind(&dn, "first secret 1"), "disabled");
+
+        let reset = host
+            .run(
+                "dir",
+                json!({"kind": "set-password", "identity": "e1", "password": "second secret 2"}),
+            )
+            .await;
+        assert_eq!(reset["status"], "succeeded", "{reset}");
+        assert!(
+            !slapd.can_bind(&dn, "second secret 2"),
+            "a disabled account stays disabled after a password change: {reset}"
+        );
+        assert_eq!(reset["result"]["enable_restored"], false, "{reset}");
+        let entry = slapd.admin(
+            "ldapsearch",
+            &["-LLL", "-b", &dn, "-s", "base", "pwdAccountLockedTime"],
+            "",
+        );
+        assert!(
+            entry.contains("pwdAccountLockedTime: 000001010000Z"),
+            "{entry}"
+        );
+
+        // Enabled accounts stay enabled, and nothing is written back.
+        let enabled = host
+            .run("dir", json!({"kind": "enable", "identity": "e1"}))
+            .await;
+        assert_eq!(enabled["status"], "succeeded", "{enabled}");
+        let reset = host
+            .run(
+                "dir",
+                json!({"kind": "set-password", "identity": "e1", "password": "third secret 3"}),
+            )
+            .await;
+        assert!(reset["result"].get("enable_restored").is_none(), "{reset}");
+        assert!(slapd.can_bind(&dn, "third secret 3"));
+    }
+
+    /// `add-member` takes a group's name as well as its uid; a name no
+    /// group has is `not-found` saying so, and linking a uid the directory
+    /// does not have answers 404, not 502.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn groups_by_name_and_links_to_nothing() {
+        let slapd = up().await;
+        let host = host(&slapd, &slapd.bind_password, "", "").await;
+        // groupOfNames needs a member; the directory's own placeholder.
+        slapd.admin(
+            "ldapadd",
+            &[],
+            &format!(
+                "dn: cn=engineering,{GROUPS}\nobjectClass: groupOfNames\ncn: engineering\nmember: cn=nobody\n"
+            ),
+        );
+        assert_eq!(
+            host.run("dir", person("e1", "ada")).await["status"],
+            "succeeded"
+        );
+        let added = host
+            .run(
+                "dir",
+                json!({"kind": "add-member", "identity": "e1", "group": "engineering"}),
+            )
+            .await;
+        assert_eq!(added["status"], "succeeded", "{added}");
+        let members = slapd.admin(
+            "ldapsearch",
+            &[
+                "-LLL",
+                "-b",
+                &format!("cn=engineering,{GROUPS}"),
+                "-s",
+                "base",
+                "member",
+            ],
+            "",
+        );
+        assert!(members.contains(&format!("uid=ada,{PEOPLE}")), "{members}");
+
+        let missing = host
+            .run(
+                "dir",
+                json!({"kind": "add-member", "identity": "e1", "group": "research"}),
+            )
+            .await;
+        assert_eq!(missing["error"]["code"], "not-found", "{missing}");
+        assert!(
+            missing["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("uid or name \"research\""),
+            "{missing}"
+        );
+
+        let link = host
+            .post(
+                "/v1/targets/dir/links",
+                json!({"identity": "e7", "uid": "no-such-uid"}),
+            )
+            .await;
+        assert_eq!(
+            (link.status, link.body["code"].as_str()),
+            (404, Some("unknown-account")),
+            "{:?}",
+            link.body
         );
     }
 }

@@ -137,6 +137,9 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
             )
             .field("Idempotency-Key"),
+            EngineError::UnknownAccount(_) => {
+                ApiError::not_found("unknown-account", e.to_string()).field("uid")
+            }
             EngineError::Protected(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "protected",

@@ -1,6 +1,9 @@
-//! `provisio token new` and `provisio audit verify`.
+//! `provisio token new`, `provisio audit verify` (on the store) and
+//! `provisio audit list` (over a running host's API).
 
+use super::operations::encode;
 use super::output::say;
+use super::remote::{Client, HostArgs, field, table};
 use crate::config::{Config, Role, hash_token};
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
@@ -52,6 +55,24 @@ pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
 pub enum AuditCommand {
     /// Recompute the audit log's MAC chain; exit 1 when it is broken.
     Verify(VerifyArgs),
+    /// A running host's audit rows, oldest first.
+    List(ListArgs),
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    #[arg(long)]
+    target: Option<String>,
+    /// One operation's rows.
+    #[arg(long)]
+    operation: Option<String>,
+    /// Rows after this sequence number.
+    #[arg(long)]
+    after: Option<i64>,
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
 }
 
 #[derive(Args)]
@@ -61,7 +82,10 @@ pub struct VerifyArgs {
 }
 
 pub async fn audit(command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let AuditCommand::Verify(args) = command;
+    let args = match command {
+        AuditCommand::Verify(args) => args,
+        AuditCommand::List(args) => return list(args).await,
+    };
     let config = Config::load(&args.config)?;
     // Read-only and without the store's lock, so it runs beside the host.
     let key = crate::keys::HostKey::load(&config.resolve(&config.server.key_file))?;
@@ -78,4 +102,51 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::FAILURE)
     }
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.host)?;
+    let mut query = vec![format!("limit={}", args.limit)];
+    if let Some(after) = args.after {
+        query.push(format!("after={after}"));
+    }
+    for (name, value) in [("target", args.target), ("operation", args.operation)] {
+        if let Some(value) = value {
+            query.push(format!("{name}={}", encode(&value)));
+        }
+    }
+    let page = client
+        .get(&format!("/v1/audit?{}", query.join("&")))
+        .await?;
+    client.show(&page, |page| {
+        let rows: Vec<Vec<String>> = page["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                vec![
+                    field(e, "seq"),
+                    field(e, "at"),
+                    field(e, "actor"),
+                    field(e, "target"),
+                    field(e, "event"),
+                    field(e, "operation_id"),
+                    e["detail"].to_string(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "SEQ",
+                "AT",
+                "ACTOR",
+                "TARGET",
+                "EVENT",
+                "OPERATION",
+                "DETAIL",
+            ],
+            &rows,
+        );
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,8 @@
 //! API, with an operator's token.
 
 use super::output::say;
-use anyhow::{Context, bail};
+use super::remote::{Client, HostArgs};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -12,18 +13,8 @@ use std::process::ExitCode;
 
 #[derive(Args)]
 pub struct ConnectorArgs {
-    /// The host's API.
-    #[arg(
-        long,
-        global = true,
-        env = "PROVISIO_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    url: String,
-    /// An operator's API token (read from the environment, so it stays out
-    /// of shell history and process listings).
-    #[arg(long = "token-env", global = true, default_value = "PROVISIO_TOKEN")]
-    token_env: String,
+    #[command(flatten)]
+    host: HostArgs,
     #[command(subcommand)]
     command: ConnectorCommand,
 }
@@ -77,13 +68,7 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
         ConnectorCommand::Inspect(inspect) => return super::inspect::run(inspect, cache_dir),
         command => command,
     };
-    let token = std::env::var(&args.token_env)
-        .with_context(|| format!("set {} to an operator's API token", args.token_env))?;
-    let client = Client {
-        http: reqwest::Client::new(),
-        base: args.url.trim_end_matches('/').to_owned(),
-        token,
-    };
+    let client = Client::new(&args.host)?;
     match command {
         ConnectorCommand::Inspect(_) => unreachable!("inspected above"),
         ConnectorCommand::Upload {
@@ -115,13 +100,15 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
                 uploaded["contract"].as_str().unwrap_or("?"),
             );
             if let Some(target) = activate {
-                client.activate(&target, &sha256, force).await?;
+                switch_to(&client, &target, &sha256, force).await?;
             }
         }
         ConnectorCommand::List => {
-            let versions = client
-                .send(client.http.get(client.url("/v1/connectors")))
-                .await?;
+            let versions = client.get("/v1/connectors").await?;
+            if client.json {
+                say!("{}", serde_json::to_string_pretty(&versions)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             for v in versions.as_array().into_iter().flatten() {
                 say!(
                     "{:<24} {}  contract {}  {} by {}",
@@ -141,7 +128,7 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
             target,
             version,
             force,
-        } => client.activate(&target, &version, force).await?,
+        } => switch_to(&client, &target, &version, force).await?,
         ConnectorCommand::Rollback { target } => {
             let report = client
                 .send(
@@ -204,51 +191,22 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn activate(&self, target: &str, version: &str, force: bool) -> anyhow::Result<()> {
-        let report = self
-            .send(
-                self.http
-                    .post(self.url(&format!("/v1/targets/{target}/activate")))
-                    .json(&json!({"version": version, "force": force})),
-            )
-            .await?;
-        print_switch(&report);
-        Ok(())
-    }
-
-    /// Sends with the token; a problem document becomes the error.
-    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let response = request
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the host at {}", self.base))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if !status.is_success() {
-            match body["detail"].as_str() {
-                Some(detail) => bail!(
-                    "{} ({}): {detail}",
-                    status.as_u16(),
-                    body["code"].as_str().unwrap_or("error")
-                ),
-                None => bail!("{}: {body}", status.as_u16()),
-            }
-        }
-        Ok(body)
-    }
+async fn switch_to(
+    client: &Client,
+    target: &str,
+    version: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    let report = client
+        .send(
+            client
+                .http
+                .post(client.url(&format!("/v1/targets/{target}/activate")))
+                .json(&json!({"version": version, "force": force})),
+        )
+        .await?;
+    print_switch(&report);
+    Ok(())
 }
 
 fn print_switch(report: &Value) {

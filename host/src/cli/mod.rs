@@ -6,9 +6,12 @@ mod demo;
 mod grants;
 mod inspect;
 mod invoke;
+mod operations;
 mod output;
+mod remote;
 mod serve;
 mod source;
+mod targets;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -52,12 +55,18 @@ enum Command {
     /// connector and sample data, and walk joiners, a mover and a leaver
     /// through its HTTP API.
     Demo(demo::DemoArgs),
+    /// Operations on a running host: list, show, approve, reject, retry,
+    /// cancel (over its API, with `PROVISIO_TOKEN`).
+    Operations(operations::OperationsArgs),
+    /// Targets of a running host: list, show, test, lift a quarantine.
+    Targets(targets::TargetsArgs),
     /// API tokens.
     Token {
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
-    /// The audit log.
+    /// The audit log: verify the store's chain, or list a running host's
+    /// rows.
     Audit {
         #[command(subcommand)]
         command: admin::AuditCommand,
@@ -84,6 +93,8 @@ pub fn main() -> ExitCode {
             Command::Invoke(args) => invoke::run(args, cache_dir).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args, cache_dir).await,
+            Command::Operations(args) => operations::run(args).await,
+            Command::Targets(args) => targets::run(args).await,
             Command::Token { command } => admin::token(command),
             Command::Audit { command } => admin::audit(command).await,
         }

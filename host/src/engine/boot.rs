@@ -5,10 +5,11 @@
 use super::completion::Completions;
 use super::deployment::{Deployed, Previous, Versions};
 use super::error::BootError;
-use super::health;
+use super::monitor;
 use super::protection::Check;
 use super::queue::Entry;
-use super::target::{Target, lock};
+use super::sync::lock;
+use super::target::Target;
 use super::{Engine, Shared, dispatch};
 use crate::bundled;
 use crate::config::{Config, TargetConfig};
@@ -136,7 +137,7 @@ impl Engine {
         });
         for target in targets.values() {
             tokio::spawn(dispatch::dispatch(target.clone(), shared.clone()));
-            tokio::spawn(health::monitor(target.clone(), shared.clone()));
+            tokio::spawn(monitor::monitor(target.clone(), shared.clone()));
         }
         Ok(Engine {
             shared,

@@ -3,7 +3,8 @@
 
 use super::deployment::Canary;
 use super::switch::{SwitchError, drain, prepare};
-use super::target::{CanaryStatus, read, write};
+use super::sync::{read, write};
+use super::target::CanaryStatus;
 use super::{Engine, EngineError};
 use crate::registry::VersionRef;
 use crate::store::AuditEvent;

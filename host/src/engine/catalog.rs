@@ -1,10 +1,11 @@
 //! The registered connector versions: uploads, the list, removal.
 
 use super::switch::SwitchError;
-use super::target::read;
+use super::sync::read;
 use super::{Engine, EngineError};
 use crate::registry::{RegistryError, Source, VersionRef};
-use crate::store::ConnectorVersion;
+use crate::store::{AuditEvent, ConnectorVersion};
+use serde_json::json;
 use std::sync::Arc;
 
 impl Engine {
@@ -14,13 +15,45 @@ impl Engine {
         bytes: Vec<u8>,
         actor: &str,
     ) -> Result<(ConnectorVersion, bool), EngineError> {
+        let size = bytes.len();
         let added = self
             .shared
             .registry
             .add(Arc::from(bytes), None, Source::Upload, actor)
             .await
-            .map_err(SwitchError::from)?;
-        Ok((added.loaded.version, added.new))
+            .map_err(|e| EngineError::from(SwitchError::from(e)));
+        match added {
+            Ok(added) => Ok((added.loaded.version, added.new)),
+            Err(error) => {
+                self.audit_refusal(actor, None, "upload-refused", json!({"size": size}), &error)
+                    .await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Records a refused change of the host's connectors: who asked, what,
+    /// and why it was refused. An audit row that cannot be written is
+    /// logged; the refusal stands either way.
+    pub(super) async fn audit_refusal(
+        &self,
+        actor: &str,
+        target: Option<&str>,
+        event: &str,
+        mut detail: serde_json::Value,
+        error: &EngineError,
+    ) {
+        detail["error"] = json!(error.to_string());
+        let audit = AuditEvent {
+            actor: actor.to_owned(),
+            target: target.map(str::to_owned),
+            operation_id: None,
+            event: event.to_owned(),
+            detail,
+        };
+        if let Err(e) = self.shared.store.append_audit(vec![audit]).await {
+            tracing::error!("cannot audit a refused {event}: {e}");
+        }
     }
 
     /// Every registered connector version, oldest first.

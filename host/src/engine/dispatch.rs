@@ -6,7 +6,8 @@ use super::execute::{Attempt, Outcome};
 use super::policy::backoff;
 use super::queue::Next;
 use super::request::Work;
-use super::target::{Target, lock};
+use super::sync::lock;
+use super::target::Target;
 use crate::store::{AuditEvent, Change, ErrorRecord, OperationRecord, Status, StoreError, now_ms};
 use serde_json::json;
 use std::sync::Arc;
@@ -229,6 +230,8 @@ async fn attempt(
                     "operation": call.operation,
                     "identity": record.identity,
                     "uid": call.uid,
+                    "name": call.name,
+                    "attributes": call.attributes,
                     "outcome": if call.error.is_some() { "error" } else { "ok" },
                     "duration_ms": call.duration.as_secs_f64() * 1000.0,
                     "error": call.error,

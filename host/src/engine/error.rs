@@ -44,6 +44,9 @@ pub enum EngineError {
     Switch(#[from] SwitchError),
     #[error("{0}")]
     IdempotencyKeyReused(String),
+    /// The target has no such account (linking one).
+    #[error("{0}")]
+    UnknownAccount(String),
     /// The operation addresses a protected account.
     #[error("{0}")]
     Protected(String),

@@ -88,10 +88,30 @@ impl Failure {
 pub struct CallLog {
     pub operation: &'static str,
     pub uid: Option<String>,
+    /// The object's name as the connector answered it (a DN, a login).
+    pub name: Option<String>,
+    /// The attributes a write sent, by name (never their values).
+    pub attributes: Vec<String>,
     pub duration: Duration,
     pub error: Option<ErrorRecord>,
     pub fault: Option<Fault>,
 }
+
+/// What a call answers, as far as its audit row names it.
+pub trait Answer {
+    /// The name of the object the call answered with, if one.
+    fn object_name(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Answer for ConnectorObject {
+    fn object_name(&self) -> Option<String> {
+        Some(self.name.clone())
+    }
+}
+impl Answer for () {}
+impl Answer for crate::model::Page {}
 
 pub struct Attempt<'a> {
     pub target: &'a Target,
@@ -170,7 +190,7 @@ impl<'a> Attempt<'a> {
     }
 
     /// Runs a connector call and logs it.
-    async fn call<T>(
+    async fn call<T: Answer>(
         &mut self,
         operation: &'static str,
         uid: Option<&str>,
@@ -185,11 +205,20 @@ impl<'a> Attempt<'a> {
         self.calls.push(CallLog {
             operation,
             uid: uid.map(str::to_owned),
+            name: result.as_ref().ok().and_then(Answer::object_name),
+            attributes: Vec::new(),
             duration: started.elapsed(),
             error: result.as_ref().err().map(|f| f.error.clone()),
             fault: result.as_ref().err().map(|f| f.fault),
         });
         result
+    }
+
+    /// Names, in the last call's audit row, the attributes it wrote.
+    fn wrote(&mut self, names: Vec<String>) {
+        if let Some(last) = self.calls.last_mut() {
+            last.attributes = names;
+        }
     }
 
     pub async fn run(&mut self, work: Work) -> Outcome {
@@ -272,6 +301,9 @@ impl<'a> Attempt<'a> {
         let (class, uid) = (class.to_owned(), uid.to_owned());
         match work {
             Work::Create(_) => unreachable!("handled above"),
+            Work::Update(changes) if changes.iter().any(|c| c.attribute().is_secret()) => {
+                self.update_keeping_enabled(&class, &uid, changes).await
+            }
             Work::Update(changes) => self.update(&class, &uid, changes).await,
             Work::Enable => self.update(&class, &uid, vec![enable(true)]).await,
             Work::Disable => self.update(&class, &uid, vec![enable(false)]).await,
@@ -280,7 +312,8 @@ impl<'a> Attempt<'a> {
                     names::PASSWORD,
                     Value::Text(password),
                 ));
-                self.update(&class, &uid, vec![change]).await
+                self.update_keeping_enabled(&class, &uid, vec![change])
+                    .await
             }
             Work::AddMember(group) => self.membership(&class, &uid, group, true).await,
             Work::RemoveMember(group) => self.membership(&class, &uid, group, false).await,
@@ -301,14 +334,16 @@ impl<'a> Attempt<'a> {
         let connector = self.connector.clone();
         // Only a later attempt may adopt what an earlier one made.
         let written = (record.attempts > 1).then(|| attributes.clone());
-        match self
+        let names = attribute_names(attributes.iter());
+        let created = self
             .call(
                 "create",
                 None,
                 connector.create(record.class.clone(), attributes),
             )
-            .await
-        {
+            .await;
+        self.wrote(names);
+        match created {
             Ok(object) => Ok(self.created(&object, false)),
             Err(f) if f.error.code == "already-exists" && written.is_some() => {
                 // An earlier attempt started: it may have created the account
@@ -441,13 +476,68 @@ impl<'a> Attempt<'a> {
         changes: Vec<AttributeChange>,
     ) -> Result<Outcome, Failure> {
         let connector = self.connector.clone();
+        let names = attribute_names(changes.iter().map(AttributeChange::attribute));
         let object = self
             .call("update", Some(uid), connector.update(class, uid, changes))
-            .await?;
-        Ok(Outcome::Succeeded {
-            result: json!({"uid": object.uid, "name": object.name}),
-            link: None,
-        })
+            .await;
+        self.wrote(names);
+        Ok(updated(&object?, None))
+    }
+
+    /// Writes a password and keeps the account enabled or disabled as it
+    /// was: some targets re-enable an account when an administrator sets
+    /// its password (OpenLDAP's ppolicy drops `pwdAccountLockedTime`),
+    /// which would let a disabled user back in while Provisio shows the
+    /// account disabled. A state the write changed is written back, and the
+    /// result says so (`enable_restored`).
+    async fn update_keeping_enabled(
+        &mut self,
+        class: &str,
+        uid: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Result<Outcome, Failure> {
+        let connector = self.connector.clone();
+        let wanted = vec![names::ENABLE.to_owned()];
+        let before = self
+            .call("get", Some(uid), connector.get(class, uid, wanted.clone()))
+            .await
+            .ok()
+            .and_then(|o| enabled(&o));
+        let names = attribute_names(changes.iter().map(AttributeChange::attribute));
+        let object = self
+            .call("update", Some(uid), connector.update(class, uid, changes))
+            .await;
+        self.wrote(names);
+        let object = object?;
+        let Some(before) = before else {
+            return Ok(updated(&object, None));
+        };
+        let after = match enabled(&object) {
+            Some(after) => Some(after),
+            None => self
+                .call("get", Some(uid), connector.get(class, uid, wanted))
+                .await
+                .ok()
+                .and_then(|o| enabled(&o)),
+        };
+        if after.is_none_or(|after| after == before) {
+            return Ok(updated(&object, None));
+        }
+        tracing::warn!(
+            target = %self.target.name,
+            uid,
+            "the password change {} the account; writing back __enable__ = {before}",
+            if before { "disabled" } else { "re-enabled" }
+        );
+        let object = self
+            .call(
+                "update",
+                Some(uid),
+                connector.update(class, uid, vec![enable(before)]),
+            )
+            .await;
+        self.wrote(vec![names::ENABLE.to_owned()]);
+        Ok(updated(&object?, Some(before)))
     }
 
     async fn delete(&mut self, class: &str, uid: &str) -> Result<Outcome, Failure> {
@@ -508,6 +598,10 @@ impl<'a> Attempt<'a> {
                 AttributeChange::RemoveValues(attribute)
             }
         };
+        let group = match self.group_uid(&group).await? {
+            Ok(uid) => uid,
+            Err(outcome) => return Ok(outcome),
+        };
         match self.target.config.membership.clone() {
             MembershipMode::AccountGroups => {
                 let groups = Attribute::single(names::GROUPS, Value::Reference(group));
@@ -518,6 +612,7 @@ impl<'a> Attempt<'a> {
                 attribute,
             } => {
                 let member = Attribute::single(attribute, Value::Reference(uid.to_owned()));
+                let names = vec![member.name.clone()];
                 let connector = self.connector.clone();
                 let object = self
                     .call(
@@ -525,7 +620,9 @@ impl<'a> Attempt<'a> {
                         Some(&group),
                         connector.update(group_class, group.clone(), vec![change(member)]),
                     )
-                    .await?;
+                    .await;
+                self.wrote(names);
+                let object = object?;
                 Ok(Outcome::Succeeded {
                     result: json!({"uid": uid, "group": object.uid}),
                     link: None,
@@ -535,9 +632,88 @@ impl<'a> Attempt<'a> {
     }
 }
 
+impl Attempt<'_> {
+    /// The uid of the group `group` names: a uid as it is, or else a name
+    /// (`engineering`) the connector finds. An `Err` is the outcome to
+    /// answer: no such group, or several of that name.
+    async fn group_uid(&mut self, group: &str) -> Result<Result<String, Outcome>, Failure> {
+        let capabilities = self.connector.info().capabilities;
+        if !capabilities.get || !capabilities.search {
+            return Ok(Ok(group.to_owned()));
+        }
+        let class = match &self.target.config.membership {
+            MembershipMode::GroupAttribute { group_class, .. } => group_class.clone(),
+            MembershipMode::AccountGroups => "group".to_owned(),
+        };
+        let connector = self.connector.clone();
+        match self
+            .call("get", Some(group), connector.get(&class, group, vec![]))
+            .await
+        {
+            Ok(found) => return Ok(Ok(found.uid)),
+            Err(f) if f.error.code == "not-found" => {}
+            Err(f) => return Err(f),
+        }
+        let literal = serde_json::to_string(group).expect("a string serialises");
+        let request = SearchRequest {
+            class: class.clone(),
+            filter: Some(format!("name eq {literal}")),
+            page: PageRequest {
+                size: 2,
+                cookie: None,
+            },
+            attributes: vec![],
+        };
+        let page = self.call("search", None, connector.search(request)).await?;
+        let target = &self.target.name;
+        Ok(match page.objects.as_slice() {
+            [one] => Ok(one.uid.clone()),
+            [] => Err(failure(
+                "not-found",
+                format!("no {class} on target {target} has uid or name {group:?}"),
+            )),
+            several => Err(failure(
+                "ambiguous",
+                format!(
+                    "{} {class}s on target {target} are named {group:?}; name the group by its uid ({})",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|g| g.uid.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        })
+    }
+}
+
 /// Whether two value lists hold the same values, in any order.
 fn same_values(a: &[Value], b: &[Value]) -> bool {
     a.len() == b.len() && a.iter().all(|v| b.contains(v))
+}
+
+/// The names of what a write sends, for its audit row.
+fn attribute_names<'a>(attributes: impl Iterator<Item = &'a Attribute>) -> Vec<String> {
+    attributes.map(|a| a.name.clone()).collect()
+}
+
+/// The account's `__enable__`, when the connector reports it.
+fn enabled(object: &ConnectorObject) -> Option<bool> {
+    match object.attribute(names::ENABLE)?.values.first()? {
+        Value::Boolean(on) => Some(*on),
+        _ => None,
+    }
+}
+
+/// What an update answers: the account, and the enabled state written
+/// back when a password change had flipped it.
+fn updated(object: &ConnectorObject, restored: Option<bool>) -> Outcome {
+    let mut result = json!({"uid": object.uid, "name": object.name});
+    if let Some(on) = restored {
+        result["enable_restored"] = json!(on);
+    }
+    Outcome::Succeeded { result, link: None }
 }
 
 fn enable(on: bool) -> AttributeChange {

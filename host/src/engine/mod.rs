@@ -23,6 +23,7 @@ mod dispatch;
 mod error;
 mod execute;
 mod health;
+mod monitor;
 mod policy;
 mod protection;
 mod quarantine;
@@ -31,6 +32,7 @@ mod read;
 mod request;
 mod submit;
 mod switch;
+mod sync;
 mod target;
 
 pub use deployment::{Role as VersionRole, VersionStatus};

@@ -4,7 +4,7 @@
 //! the target's schema before it is trusted, and until then the target's
 //! changes wait (fail closed). When it matches, it says which part did.
 
-use super::target::lock;
+use super::sync::lock;
 use crate::model::{ObjectSchema, names};
 use provisio_filter::{Filter, FilterSubject};
 use std::sync::Mutex;

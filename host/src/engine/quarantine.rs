@@ -3,7 +3,8 @@
 
 use super::error::EngineError;
 use super::execute::{CallLog, Fault};
-use super::target::{Target, lock};
+use super::sync::lock;
+use super::target::Target;
 use super::{Actor, Engine, Shared};
 use crate::store::AuditEvent;
 use serde_json::json;

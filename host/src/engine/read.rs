@@ -39,7 +39,7 @@ pub struct Count {
 impl Engine {
     /// Calls the connector's `test`; the answer is the target's health.
     pub async fn test_target(&self, name: &str) -> Result<(), EngineError> {
-        Ok(super::health::test(self.target(name)?).await?)
+        Ok(super::monitor::test(self.target(name)?).await?)
     }
 
     /// Reads the schema from the target (and refreshes the one submissions
@@ -65,7 +65,15 @@ impl Engine {
         let target = self.target(name)?;
         let class = target.class_name(class.as_deref());
         let lease = target.lease_for(Purpose::Read);
-        let account = lease.connector.get(class.clone(), uid, vec![]).await?;
+        let account = match lease.connector.get(class.clone(), uid, vec![]).await {
+            Ok(account) => account,
+            Err(e) if matches!(e.connector_error(), Some(ConnectorError::NotFound { .. })) => {
+                return Err(EngineError::UnknownAccount(format!(
+                    "target {name} has no {class} with uid {uid}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let link = Link {
             target: name.to_owned(),
             class,

@@ -9,7 +9,8 @@
 //! instances once its last lease ends, and stays ready for a rollback.
 
 use super::deployment::{Deployed, Previous};
-use super::target::{Target, read, write};
+use super::sync::{read, write};
+use super::target::Target;
 use super::{Engine, EngineError};
 use crate::registry::{Loaded, RegistryError, VersionRef};
 use crate::runtime::{CallError, StartError};
@@ -86,7 +87,29 @@ impl Engine {
     /// Makes `reference` the target's active version, once it proves
     /// compatible: the same connector, not a lower semver (unless `force`),
     /// no capability the target does not grant, and its `test` passing.
+    /// A refused activation is audited with why.
     pub async fn activate(
+        &self,
+        name: &str,
+        reference: &VersionRef,
+        force: bool,
+        actor: &str,
+    ) -> Result<SwitchReport, EngineError> {
+        let result = self.try_activate(name, reference, force, actor).await;
+        if let Err(error) = &result {
+            self.audit_refusal(
+                actor,
+                Some(name),
+                "activation-refused",
+                json!({"version": reference.as_str(), "force": force}),
+                error,
+            )
+            .await;
+        }
+        result
+    }
+
+    async fn try_activate(
         &self,
         name: &str,
         reference: &VersionRef,
@@ -121,8 +144,18 @@ impl Engine {
             .await?)
     }
 
-    /// Returns the target to its previous version.
+    /// Returns the target to its previous version. A refused rollback is
+    /// audited with why.
     pub async fn rollback(&self, name: &str, actor: &str) -> Result<SwitchReport, EngineError> {
+        let result = self.try_rollback(name, actor).await;
+        if let Err(error) = &result {
+            self.audit_refusal(actor, Some(name), "rollback-refused", json!({}), error)
+                .await;
+        }
+        result
+    }
+
+    async fn try_rollback(&self, name: &str, actor: &str) -> Result<SwitchReport, EngineError> {
         let started = Instant::now();
         let target = self.target(name)?.clone();
         let _switching = target.switching.lock().await;

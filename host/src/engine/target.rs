@@ -7,6 +7,7 @@ use super::health::{Health, HealthState};
 use super::policy::{FailureWindow, TokenBucket};
 use super::protection::{Check, Protection};
 use super::queue::Queue;
+use super::sync::{lock, read};
 use crate::config::TargetConfig;
 use crate::model::ObjectSchema;
 use crate::runtime::{CallError, TargetSettings};
@@ -291,16 +292,4 @@ impl Target {
             instances_discarded: stats.discarded,
         }
     }
-}
-
-pub(super) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|p| p.into_inner())
-}
-
-pub(super) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|p| p.into_inner())
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
