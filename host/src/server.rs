@@ -1,6 +1,6 @@
 //! A whole host from a configuration: key, store, runtime, engine, API.
 
-use crate::api::{self, AppState, Tokens};
+use crate::api::{self, AppState, Reloader, TokenSet, Tokens};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::keys::HostKey;
@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 /// A running host.
 pub struct Server {
     pub engine: Engine,
+    /// Reloads the configuration the host started from (SIGHUP).
+    pub reloader: Arc<Reloader>,
     /// Where the API listens (the real port when the config asked for 0).
     pub addr: SocketAddr,
     stop: oneshot::Sender<()>,
@@ -65,10 +67,20 @@ impl Server {
                 config.server.max_connector_bytes,
             ))
         });
+        let tokens = Arc::new(TokenSet::new(Tokens::new(
+            &config.tokens,
+            config.server.insecure_no_auth,
+        )));
+        let reloader = Arc::new(Reloader::new(
+            config.clone(),
+            engine.clone(),
+            tokens.clone(),
+        ));
         let state = AppState {
             ready_requires_healthy_targets: config.server.ready_requires_healthy_targets,
             engine: engine.clone(),
-            tokens: Arc::new(Tokens::new(&config.tokens, config.server.insecure_no_auth)),
+            tokens,
+            reloader: reloader.clone(),
             max_connector_bytes: config.server.max_connector_bytes,
             long_polls: Arc::new(tokio::sync::Semaphore::new(config.server.max_long_polls)),
         };
@@ -96,6 +108,7 @@ impl Server {
         tracing::info!("listening on http://{addr}");
         Ok(Server {
             engine,
+            reloader,
             addr,
             stop,
             serving,

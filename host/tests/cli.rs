@@ -376,6 +376,41 @@ directory = "hr"
         .expect("the approval is audited");
     assert_eq!(approval["detail"]["reason"], "ticket HR-7");
 
+    // SIGHUP reloads the file: approval off; `provisio config reload`
+    // then finds nothing left to change.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("approval = true\n", "")).unwrap();
+    let hangup = Command::new("kill")
+        .args(["-HUP", &host.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hangup.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stdout_json(&cli(&["targets", "show", "hr", "--json"]))["approval"] != false {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not reload"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let reloaded = cli(&["config", "reload"]);
+    assert!(reloaded.status.success(), "{}", stderr(&reloaded));
+    assert_eq!(
+        String::from_utf8_lossy(&reloaded.stdout).trim(),
+        "configuration reloaded; nothing changed"
+    );
+    let audit = stdout_json(&cli(&["audit", "list", "--json"]));
+    let by_signal = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "config-reloaded" && e["actor"] == "signal")
+        .expect("the SIGHUP reload is audited");
+    assert_eq!(
+        by_signal["detail"]["changed"],
+        serde_json::json!(["targets.hr.approval"])
+    );
+
     let no_token = Command::new(env!("CARGO_BIN_EXE_provisio"))
         .args(["targets", "list"])
         .env("PROVISIO_URL", &base)

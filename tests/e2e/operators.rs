@@ -174,6 +174,130 @@ async fn the_audit_log_says_what_changed_and_what_was_refused() {
     assert_eq!(activation["detail"]["version"], "csv@9.9.9", "{activation}");
 }
 
+/// A reload (`POST /v1/config/reload`; SIGHUP does the same, see the CLI
+/// tests) applies a changed file's policies and tokens together, or none
+/// of it: a file that is invalid, names an attribute the target lacks, or
+/// changes what needs a restart leaves the host on what it had. Each
+/// reload, refused or not, is audited with what it changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_applies_policies_and_tokens_whole_or_not_at_all() {
+    use provisio_host::config::hash_token;
+    let mut host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
+    assert_eq!(
+        host.run("hr", csv_account("e1", "1", "ada")).await["status"],
+        "succeeded"
+    );
+    let unchanged = host.post("/v1/config/reload", json!({})).await;
+    assert_eq!(unchanged.status, 200, "{:?}", unchanged.body);
+    assert_eq!(unchanged.body["changed"], json!([]));
+
+    let newcomer = "newcomer-token";
+    let as_newcomer = |host: &TestHost| {
+        let host = host.base.clone();
+        async move {
+            reqwest::Client::new()
+                .get(format!("{host}/v1/targets"))
+                .bearer_auth(newcomer)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(as_newcomer(&host).await, 401);
+    let token = format!(
+        "\n[[tokens]]\nname = \"newcomer\"\nrole = \"provisioner\"\nsha256 = \"{}\"\n",
+        hash_token(newcomer)
+    );
+    host.rewrite_targets(&(csv_target("hr", "approval = true\nmax_attributes = 8") + &token));
+    let reloaded = host.post("/v1/config/reload", json!({})).await;
+    assert_eq!(reloaded.status, 200, "{:?}", reloaded.body);
+    assert_eq!(
+        reloaded.body["changed"],
+        json!(["targets.hr.approval", "targets.hr.max_attributes", "tokens"])
+    );
+    assert_eq!(as_newcomer(&host).await, 200);
+    assert_eq!(host.get("/v1/targets/hr").await.body["approval"], true);
+    let disable = host
+        .submit("hr", json!({"kind": "disable", "identity": "e1"}))
+        .await;
+    host.wait_for(&disable, &["pending-approval"]).await;
+
+    // Approval off and a key that needs a restart: neither applies.
+    host.rewrite_targets(&(csv_target("hr", "concurrency = 2") + &token));
+    let refused = host.post("/v1/config/reload", json!({})).await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "restart-required");
+    assert_eq!(refused.body["field"], "targets.hr.concurrency");
+    assert_eq!(host.get("/v1/targets/hr").await.body["approval"], true);
+
+    host.rewrite_targets(&csv_target("hr", "protected = 'nosuch eq \"x\"'"));
+    let refused = host.post("/v1/config/reload", json!({})).await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert_eq!(refused.body["field"], "targets.hr.protected");
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("nosuch"),
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(
+        as_newcomer(&host).await,
+        200,
+        "the tokens stay as they were"
+    );
+
+    std::fs::write(host.config_file(), "[targets.hr\nconnector = ").unwrap();
+    let refused = host.post("/v1/config/reload", json!({})).await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "invalid-config");
+    assert_eq!(host.get("/v1/targets/hr").await.body["approval"], true);
+
+    host.rewrite_targets(&csv_target("hr", ""));
+    let reloaded = host.post("/v1/config/reload", json!({})).await;
+    assert_eq!(reloaded.status, 200, "{:?}", reloaded.body);
+    assert_eq!(
+        reloaded.body["changed"],
+        json!(["targets.hr.approval", "targets.hr.max_attributes", "tokens"])
+    );
+    assert_eq!(
+        as_newcomer(&host).await,
+        401,
+        "a removed token stops working"
+    );
+    // e1's next operation would queue behind its disable, in order.
+    let created = host.run("hr", csv_account("e2", "2", "bob")).await;
+    assert_eq!(created["status"], "succeeded", "{created}");
+    assert_eq!(
+        host.get(&format!("/v1/operations/{disable}")).await.body["status"],
+        "pending-approval",
+        "what waited for approval still does"
+    );
+
+    let audit = host.audit_all().await;
+    let reloads: Vec<_> = audit
+        .iter()
+        .filter(|e| e["event"] == "config-reloaded")
+        .map(|e| e["detail"]["changed"].clone())
+        .collect();
+    assert_eq!(reloads.len(), 3, "{reloads:?}");
+    assert_eq!(reloads[1][2], "tokens");
+    let refusals: Vec<_> = audit
+        .iter()
+        .filter(|e| e["event"] == "config-reload-refused")
+        .collect();
+    assert_eq!(refusals.len(), 3, "{refusals:?}");
+    assert!(
+        refusals[0]["detail"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("targets.hr.concurrency"),
+        "{:?}",
+        refusals[0]
+    );
+    assert_eq!(refusals[0]["actor"], "ops");
+}
+
 mod directory {
     //! Items 1, 4, 5 and 6 against a real slapd (ppolicy loaded).
 

@@ -73,6 +73,13 @@ impl TestHost {
         self.targets_toml = targets_toml.replace("{dir}", &self.dir.path().display().to_string());
     }
 
+    /// Replaces the `[targets.*]` tables and writes the configuration file
+    /// now, as an operator editing it under a running host would.
+    pub fn rewrite_targets(&mut self, targets_toml: &str) {
+        self.set_targets(targets_toml);
+        std::fs::write(self.config_file(), self.config_text()).unwrap();
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }

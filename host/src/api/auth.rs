@@ -9,7 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Tokens by the sha256 of their value.
 #[derive(Debug, Default)]
@@ -20,6 +20,26 @@ pub struct Tokens {
     verified: Mutex<HashMap<String, (String, Role)>>,
     /// Everyone is an operator named `demo` (only `provisio demo`).
     open: bool,
+}
+
+/// The tokens in force; a configuration reload replaces them whole.
+#[derive(Debug, Default)]
+pub struct TokenSet(RwLock<Arc<Tokens>>);
+
+impl TokenSet {
+    pub fn new(tokens: Tokens) -> Self {
+        TokenSet(RwLock::new(Arc::new(tokens)))
+    }
+
+    pub fn current(&self) -> Arc<Tokens> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `tokens` in force: a removed token fails from the next
+    /// request on (the verified cache goes with the old set).
+    pub fn replace(&self, tokens: Tokens) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tokens);
+    }
 }
 
 /// Verified tokens remembered at most.
@@ -90,7 +110,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let tokens = &state.tokens;
+        let tokens = state.tokens.current();
         if tokens.open {
             return Ok(Caller {
                 name: "demo".into(),

@@ -8,13 +8,15 @@ mod health;
 mod openapi;
 mod operations;
 mod problem;
+mod reload;
 mod serve;
 mod targets;
 mod views;
 
-pub use auth::Tokens;
+pub use auth::{TokenSet, Tokens};
 pub use health::recorder as health_recorder;
 pub use problem::Problem;
+pub use reload::{ReloadError, Reloaded, Reloader};
 pub use serve::{ConnectionLimits, serve};
 pub use views::{OperationView, parse_rfc3339, rfc3339};
 
@@ -29,7 +31,9 @@ use serde::de::DeserializeOwned;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
-    pub tokens: std::sync::Arc<Tokens>,
+    pub tokens: std::sync::Arc<TokenSet>,
+    /// Reloads the configuration (`POST /v1/config/reload`).
+    pub reloader: std::sync::Arc<Reloader>,
     /// The largest connector upload (`server.max_connector_bytes`).
     pub max_connector_bytes: usize,
     /// Long-polls (`?wait`, `Prefer: wait`) held at once; past this a
@@ -108,6 +112,7 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .route("/operations/{id}/reject", post(operations::reject))
         .route("/operations/{id}/cancel", post(operations::cancel))
         .route("/operations/{id}/retry", post(operations::retry))
+        .route("/config/reload", post(reload::reload))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
         .route("/connectors/{version}", delete(connectors::remove))

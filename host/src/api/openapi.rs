@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers and types.
 
-use super::{audit, connectors, operations, problem, targets, views};
+use super::{audit, connectors, operations, problem, reload, targets, views};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
         targets::links, targets::link,
         audit::list, audit::verify,
         connectors::upload, connectors::list, connectors::remove, connectors::activate, connectors::rollback,
-        connectors::start_canary, connectors::stop_canary,
+        connectors::start_canary, connectors::stop_canary, reload::reload,
     ),
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
@@ -24,9 +24,10 @@ use utoipa::{Modify, OpenApi};
         audit::Verification, connectors::Uploaded, connectors::ActivateRequest,
         crate::store::ConnectorVersion, crate::engine::SwitchReport, crate::engine::VersionStatus,
         crate::engine::VersionRole, connectors::CanaryRequest, crate::engine::CanaryStatus, crate::engine::Held,
+        reload::Reloaded,
     )),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors")),
+    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config")),
 )]
 pub struct ApiDoc;
 

@@ -1,6 +1,7 @@
 //! The `provisio` command line: a thin layer over the library.
 
 mod admin;
+mod config;
 mod connector;
 mod demo;
 mod grants;
@@ -60,6 +61,8 @@ enum Command {
     Operations(operations::OperationsArgs),
     /// Targets of a running host: list, show, test, lift a quarantine.
     Targets(targets::TargetsArgs),
+    /// A running host's configuration: reload it.
+    Config(config::ConfigArgs),
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -95,6 +98,7 @@ pub fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args, cache_dir).await,
             Command::Operations(args) => operations::run(args).await,
             Command::Targets(args) => targets::run(args).await,
+            Command::Config(args) => config::run(args).await,
             Command::Token { command } => admin::token(command),
             Command::Audit { command } => admin::audit(command).await,
         }

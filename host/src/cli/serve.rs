@@ -22,17 +22,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         server.addr,
         crate::server::store_path(&config).display()
     );
-    shutdown_signal().await;
+    until_stopped(&server).await;
     eprintln!("provisio: stopping; running attempts finish first");
     server.stop().await?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// Serves until SIGINT or SIGTERM; each SIGHUP reloads the configuration.
+async fn until_stopped(server: &Server) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("install a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let mut hangup = signal(SignalKind::hangup()).expect("install a SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hangup.recv() => match server.reloader.reload("signal").await {
+                Ok(reloaded) if reloaded.changed.is_empty() => {
+                    eprintln!("provisio: configuration reloaded; nothing changed");
+                }
+                Ok(reloaded) => eprintln!(
+                    "provisio: configuration reloaded: {}",
+                    reloaded.changed.join(", ")
+                ),
+                Err(e) => eprintln!("provisio: configuration NOT reloaded, keeping the one in force: {e}"),
+            },
+        }
     }
 }

@@ -7,12 +7,14 @@
 //! Secrets are references (`{ env = "VAR" }` or `{ file = "path" }`),
 //! resolved at load into values that never print.
 
+mod changes;
 mod target;
 mod tokens;
 
 pub use crate::runtime::capabilities::GrantsConfig;
 pub use crate::secret::SecretRef;
 pub use crate::setting::InvalidSetting;
+pub use changes::{Changes, LIVE_TARGET_KEYS};
 pub use target::{
     Approval, HealthPolicy, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy,
     TargetConfig,
@@ -49,6 +51,9 @@ pub struct Config {
     pub base_dir: PathBuf,
     #[serde(skip)]
     pub file: PathBuf,
+    /// The file as parsed TOML, to say what a reload changes.
+    #[serde(skip)]
+    pub raw: toml::Table,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +218,7 @@ impl Config {
         })?;
         config.base_dir = base_dir.to_path_buf();
         config.file = file.to_path_buf();
+        config.raw = text.parse().unwrap_or_default();
         config.validate()?;
         Ok(config)
     }

@@ -118,7 +118,7 @@ fn default_memory_mib() -> usize {
 }
 
 /// A token bucket: `per_second` operations on average, bursts of `burst`.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub per_second: f64,
@@ -193,7 +193,7 @@ impl Default for HealthPolicy {
 /// `test`, on an interval that doubles from `probe_interval` to
 /// `max_probe_interval`) passes, or by an operator (as in Entra
 /// provisioning, which escalates its probes the same way).
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct QuarantinePolicy {
     /// Lift the quarantine when a probe passes; false leaves it to an

@@ -76,7 +76,7 @@ impl Engine {
             ));
             let lease = target.lease();
             let reports_schema = lease.connector.info().capabilities.schema;
-            if target.protection.is_some() && !reports_schema {
+            if target.policy().protection.is_some() && !reports_schema {
                 return Err(fail(format!(
                     "protected: connector {} does not report a schema, so Provisio cannot check \
                      that the filter names attributes the target has (a filter that names none \
@@ -94,7 +94,7 @@ impl Engine {
                     Err(e) => tracing::warn!(
                         target = %name,
                         "cannot read the schema: attributes are not checked at submission{} until it is read: {e}",
-                        if target.protection.is_some() { ", and changes wait for the protected filter to be checked" } else { "" }
+                        if target.policy().protection.is_some() { ", and changes wait for the protected filter to be checked" } else { "" }
                     ),
                 }
             }

@@ -110,6 +110,7 @@ impl Engine {
         let current = self.operation(id).await?;
         if self
             .target(&current.target)?
+            .policy()
             .config
             .approval
             .distinct_approver

@@ -59,9 +59,11 @@ pub(super) async fn dispatch(target: Arc<Target>, shared: Arc<Shared>) {
 
 /// Waits for a token of the target's rate limit.
 async fn pace(target: &Target) {
-    let Some(bucket) = &target.bucket else { return };
+    let Some(bucket) = target.policy().bucket.clone() else {
+        return;
+    };
     loop {
-        let wait = match lock(bucket).try_take(Instant::now()) {
+        let wait = match lock(&bucket).try_take(Instant::now()) {
             Ok(()) => return,
             Err(wait) => wait,
         };
@@ -259,7 +261,11 @@ async fn attempt(
         Outcome::Failed(failure)
             if failure.error.retryable && record.attempts < record.max_attempts =>
         {
-            let delay = backoff(&target.config.retry, record.attempts, failure.retry_after);
+            let delay = backoff(
+                &target.policy().config.retry,
+                record.attempts,
+                failure.retry_after,
+            );
             let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
             delay_ms = Some(millis);
             let due = now_ms().saturating_add(i64::try_from(millis).unwrap_or(i64::MAX));

@@ -271,7 +271,7 @@ impl<'a> Attempt<'a> {
             ));
         };
         let uid = link.uid.as_str();
-        if let Some(protection) = &self.target.protection {
+        if let Some(protection) = &self.target.policy().protection {
             let connector = self.connector.clone();
             match self
                 .call(
@@ -396,7 +396,8 @@ impl<'a> Attempt<'a> {
             .filter(|a| !a.is_secret() && !a.is(names::NAME))
             .map(|a| a.name.clone())
             .collect();
-        if let Some(protection) = &self.target.protection {
+        let protection = self.target.policy().protection.clone();
+        if let Some(protection) = &protection {
             wanted.extend(protection.attributes());
         }
         let connector = self.connector.clone();
@@ -407,12 +408,7 @@ impl<'a> Attempt<'a> {
                 connector.get(record.class.clone(), found.uid.clone(), wanted),
             )
             .await?;
-        if let Some(part) = self
-            .target
-            .protection
-            .as_ref()
-            .and_then(|p| p.matched_part(&account))
-        {
+        if let Some(part) = protection.as_ref().and_then(|p| p.matched_part(&account)) {
             return Ok(Some(format!("it matches `{part}` of the protected filter")));
         }
         for attribute in written.iter().filter(|a| !a.is_secret()) {
@@ -541,7 +537,7 @@ impl<'a> Attempt<'a> {
     }
 
     async fn delete(&mut self, class: &str, uid: &str) -> Result<Outcome, Failure> {
-        match self.target.config.on_delete.clone() {
+        match self.target.policy().config.on_delete.clone() {
             OnDelete::Delete => {
                 let connector = self.connector.clone();
                 match self
@@ -602,7 +598,7 @@ impl<'a> Attempt<'a> {
             Ok(uid) => uid,
             Err(outcome) => return Ok(outcome),
         };
-        match self.target.config.membership.clone() {
+        match self.target.policy().config.membership.clone() {
             MembershipMode::AccountGroups => {
                 let groups = Attribute::single(names::GROUPS, Value::Reference(group));
                 self.update(class, uid, vec![change(groups)]).await
@@ -641,7 +637,7 @@ impl Attempt<'_> {
         if !capabilities.get || !capabilities.search {
             return Ok(Ok(group.to_owned()));
         }
-        let class = match &self.target.config.membership {
+        let class = match &self.target.policy().config.membership {
             MembershipMode::GroupAttribute { group_class, .. } => group_class.clone(),
             MembershipMode::AccountGroups => "group".to_owned(),
         };

@@ -61,8 +61,7 @@ pub(super) async fn test(target: &Target) -> Result<(), CallError> {
 /// `quarantine.probe_interval`, doubling to `max_probe_interval`, and
 /// lifts the quarantine at the first that passes (`lift_on_test`).
 pub(super) async fn monitor(target: Arc<Target>, shared: Arc<Shared>) {
-    let policy = target.config.quarantine;
-    let mut probe = policy.probe_interval;
+    let mut probe = target.policy().config.quarantine.probe_interval;
     let mut wait = Duration::ZERO;
     loop {
         let stopping = shared.stopping.notified();
@@ -75,6 +74,7 @@ pub(super) async fn monitor(target: Arc<Target>, shared: Arc<Shared>) {
             () = tokio::time::sleep(wait) => {}
             () = stopping => return,
         }
+        let policy = target.policy().config.quarantine;
         let quarantined = target.quarantine_reason().is_some();
         let passed = test(&target).await.is_ok();
         if quarantined && passed && policy.lift_on_test {
@@ -87,7 +87,7 @@ pub(super) async fn monitor(target: Arc<Target>, shared: Arc<Shared>) {
         wait = if target.quarantine_reason().is_some() {
             probe
         } else {
-            target.config.health.interval
+            target.policy().config.health.interval
         };
     }
 }

@@ -26,7 +26,7 @@ impl Shared {
         let reason = format!(
             "{:.0}% of the last calls failed (threshold {:.0}%)",
             rate * 100.0,
-            target.config.quarantine.failure_rate * 100.0
+            target.policy().config.quarantine.failure_rate * 100.0
         );
         {
             let mut quarantine = lock(&target.quarantine);

@@ -103,7 +103,7 @@ impl Engine {
     ) -> Result<Page, EngineError> {
         let target = self.target(name)?;
         let request = SearchRequest {
-            class: target.config.class.clone(),
+            class: target.policy().config.class.clone(),
             filter,
             page: PageRequest { size, cookie: None },
             attributes: vec![],
@@ -157,12 +157,13 @@ impl Engine {
         // Each page is a call under the target's timeout; the whole count
         // is bounded too, so a connector that never stops paging (or pages
         // slowly forever) cannot hold the request.
-        let deadline = std::time::Instant::now() + target.config.timeout * COUNT_TIMEOUTS;
+        let timeout = target.policy().config.timeout;
+        let deadline = std::time::Instant::now() + timeout * COUNT_TIMEOUTS;
         for pages in 0.. {
             if pages == MAX_COUNT_PAGES || std::time::Instant::now() > deadline {
                 return Err(EngineError::Refused(format!(
                     "{connector} paged {pages} times ({count} objects) without reaching the end; counting through search stops after {MAX_COUNT_PAGES} pages or {} ({COUNT_TIMEOUTS} call timeouts)",
-                    humantime::format_duration(target.config.timeout * COUNT_TIMEOUTS)
+                    humantime::format_duration(timeout * COUNT_TIMEOUTS)
                 )));
             }
             let page = lease

@@ -69,10 +69,11 @@ impl Engine {
     ) -> Result<Recorded<'_>, EngineError> {
         let target = self.target(target_name)?;
         let schema = target.schema();
+        let policy = target.policy();
         let validated = request.validate(&Rules {
-            default_class: &target.config.class,
+            default_class: &policy.config.class,
             schema: schema.as_ref(),
-            max_attributes: target.config.max_attributes,
+            max_attributes: policy.config.max_attributes,
         })?;
         supported(target, &validated)?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -83,7 +84,7 @@ impl Engine {
         // running: one commit instead of two, and no hop through the
         // dispatcher. The record is still durable before the connector is
         // called, so a crash cannot hide an attempt.
-        let needs_approval = target.approval.applies(&validated);
+        let needs_approval = policy.approval.applies(&validated);
         if needs_approval {
             self.refuse_if_protected(target, &validated).await?;
         }
@@ -143,7 +144,8 @@ impl Engine {
         target: &Target,
         validated: &Validated,
     ) -> Result<(), EngineError> {
-        let Some(protection) = &target.protection else {
+        let policy = target.policy();
+        let Some(protection) = &policy.protection else {
             return Ok(());
         };
         if validated.kind == OperationKind::Create {
@@ -250,7 +252,7 @@ impl Engine {
                 .as_ref()
                 .map(|p| self.shared.key.seal(p.as_bytes())),
             status,
-            max_attempts: target.config.retry.max_attempts,
+            max_attempts: target.policy().config.retry.max_attempts,
             idempotency_key: validated.idempotency_key,
             submitted_by: actor.to_owned(),
             created_at: now_ms(),
@@ -307,7 +309,7 @@ impl Engine {
         if !target.queue().claim_idle(account.clone(), id, now_ms()) {
             return None;
         }
-        if let Some(bucket) = &target.bucket
+        if let Some(bucket) = &target.policy().bucket
             && lock(bucket).try_take(std::time::Instant::now()).is_err()
         {
             target.queue().finish(id, Status::Cancelled, None);
@@ -323,7 +325,7 @@ fn supported(target: &Target, validated: &Validated) -> Result<(), EngineError> 
     let capabilities = active.connector.info().capabilities;
     let (operation, declared) = match validated.kind {
         OperationKind::Create => ("create", capabilities.create),
-        OperationKind::Delete if target.config.on_delete == OnDelete::Delete => {
+        OperationKind::Delete if target.policy().config.on_delete == OnDelete::Delete => {
             ("delete", capabilities.delete)
         }
         _ => ("update", capabilities.update),

@@ -7,7 +7,7 @@ use super::health::{Health, HealthState};
 use super::policy::{FailureWindow, TokenBucket};
 use super::protection::{Check, Protection};
 use super::queue::Queue;
-use super::sync::{lock, read};
+use super::sync::{lock, read, write};
 use crate::config::TargetConfig;
 use crate::model::ObjectSchema;
 use crate::runtime::{CallError, TargetSettings};
@@ -17,23 +17,61 @@ use tokio::sync::{Notify, Semaphore};
 
 pub struct Target {
     pub name: String,
-    pub config: TargetConfig,
+    /// What a configuration reload may change; read it once per decision
+    /// so that one decision sees one policy.
+    policy: RwLock<Arc<Policy>>,
     /// What every version of the connector is granted on this target.
     pub(super) settings: TargetSettings,
     pub(super) versions: RwLock<Versions>,
     /// Held while a switch prepares and swaps, so switches do not interleave.
     pub(super) switching: tokio::sync::Mutex<()>,
-    pub(super) protection: Option<Protection>,
-    pub(super) approval: ApprovalRule,
     pub(super) schema: Mutex<Option<ObjectSchema>>,
     pub(super) queue: Mutex<Queue>,
     /// Wakes the dispatcher: new work, a finished attempt, a lifted quarantine.
     pub(super) wake: Notify,
     pub(super) permits: Arc<Semaphore>,
-    pub(super) bucket: Option<Mutex<TokenBucket>>,
     pub(super) failures: Mutex<FailureWindow>,
     pub(super) quarantine: Mutex<Option<String>>,
     pub(super) health: Mutex<HealthState>,
+}
+
+/// A target's configuration with what is built from it: the part a
+/// configuration reload swaps whole.
+pub(super) struct Policy {
+    pub config: TargetConfig,
+    pub protection: Option<Arc<Protection>>,
+    pub approval: ApprovalRule,
+    pub bucket: Option<Arc<Mutex<TokenBucket>>>,
+}
+
+impl Policy {
+    pub(super) fn new(config: TargetConfig) -> Self {
+        Policy {
+            protection: config
+                .protected
+                .as_deref()
+                .map(|filter| Arc::new(Protection::new(filter))),
+            approval: ApprovalRule::new(&config.approval),
+            bucket: config
+                .rate_limit
+                .map(|r| Arc::new(Mutex::new(TokenBucket::new(r.per_second, r.burst)))),
+            config,
+        }
+    }
+
+    /// The policy `config` makes, keeping what this one has already
+    /// learnt where the setting is unchanged: a protected filter's check
+    /// against the schema, the rate limit's tokens.
+    pub(super) fn succeeded_by(&self, config: TargetConfig) -> Self {
+        let mut next = Policy::new(config);
+        if next.config.protected == self.config.protected {
+            next.protection = self.protection.clone();
+        }
+        if next.config.rate_limit == self.config.rate_limit {
+            next.bucket = self.bucket.clone();
+        }
+        next
+    }
 }
 
 /// Why a target's operations wait, as the API shows it.
@@ -101,21 +139,14 @@ impl Target {
         settings: TargetSettings,
         versions: Versions,
     ) -> Self {
-        let protection = config.protected.as_deref().map(Protection::new);
-        let bucket = config
-            .rate_limit
-            .map(|r| Mutex::new(TokenBucket::new(r.per_second, r.burst)));
         Target {
             permits: Arc::new(Semaphore::new(config.concurrency)),
             failures: Mutex::new(FailureWindow::new(config.quarantine)),
             name,
-            protection,
-            approval: ApprovalRule::new(&config.approval),
-            bucket,
             settings,
             versions: RwLock::new(versions),
             switching: tokio::sync::Mutex::new(()),
-            config,
+            policy: RwLock::new(Arc::new(Policy::new(config))),
             schema: Mutex::new(None),
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
@@ -150,6 +181,20 @@ impl Target {
         lock(&self.queue)
     }
 
+    pub(super) fn policy(&self) -> Arc<Policy> {
+        read(&self.policy).clone()
+    }
+
+    /// Puts `policy` in force; what it changes applies to the next
+    /// decision (a submission, an attempt, a retry's delay).
+    pub(super) fn set_policy(&self, policy: Policy) {
+        if policy.config.quarantine != self.policy().config.quarantine {
+            *lock(&self.failures) = FailureWindow::new(policy.config.quarantine);
+        }
+        *write(&self.policy) = Arc::new(policy);
+        self.wake.notify_one();
+    }
+
     pub fn schema(&self) -> Option<ObjectSchema> {
         lock(&self.schema).clone()
     }
@@ -157,17 +202,19 @@ impl Target {
     /// `class` (or the default class) as this target spells it.
     pub(super) fn class_name(&self, class: Option<&str>) -> String {
         let schema = self.schema();
+        let policy = self.policy();
         super::request::Rules {
-            default_class: &self.config.class,
+            default_class: &policy.config.class,
             schema: schema.as_ref(),
-            max_attributes: self.config.max_attributes,
+            max_attributes: policy.config.max_attributes,
         }
-        .class_name(class.unwrap_or(&self.config.class))
+        .class_name(class.unwrap_or(&policy.config.class))
     }
 
     pub(super) fn set_schema(&self, schema: ObjectSchema) {
-        if let Some(protection) = &self.protection {
-            protection.verify(&schema, &self.config.class);
+        let policy = self.policy();
+        if let Some(protection) = &policy.protection {
+            protection.verify(&schema, &policy.config.class);
         }
         *lock(&self.schema) = Some(schema);
         // A protected filter just checked may release held operations.
@@ -182,9 +229,10 @@ impl Target {
         drop(lease);
         self.set_schema(schema);
         Ok(self
+            .policy()
             .protection
             .as_ref()
-            .map_or(Check::Verified, Protection::check))
+            .map_or(Check::Verified, |p| p.check()))
     }
 
     pub fn quarantine_reason(&self) -> Option<String> {
@@ -204,6 +252,7 @@ impl Target {
     pub(super) fn needs_schema(&self) -> bool {
         lock(&self.schema).is_none()
             || self
+                .policy()
                 .protection
                 .as_ref()
                 .is_some_and(|p| p.check() != Check::Verified)
@@ -218,9 +267,10 @@ impl Target {
                 reason,
             });
         }
-        self.protection
+        self.policy()
+            .protection
             .as_ref()
-            .and_then(Protection::hold_reason)
+            .and_then(|p| p.hold_reason())
             .map(|reason| Held {
                 by: "protection",
                 reason,
@@ -233,6 +283,7 @@ impl Target {
             (queue.len(), queue.running())
         };
         let reason = self.quarantine_reason();
+        let policy = self.policy();
         let health = lock(&self.health).clone();
         let (active, previous, mut versions, switched_at, canary) = {
             let v = read(&self.versions);
@@ -260,7 +311,7 @@ impl Target {
         let stats = active.connector.stats();
         TargetStatus {
             name: self.name.clone(),
-            description: self.config.description.clone(),
+            description: policy.config.description.clone(),
             connector: active.label(),
             sha256: active.version.sha256.clone(),
             contract: format!("provisio:connector@{}", active.version.contract),
@@ -269,8 +320,8 @@ impl Target {
             switched_at: crate::store::rfc3339(switched_at),
             versions,
             capabilities: info.capabilities.names(),
-            class: self.config.class.clone(),
-            approval: self.approval.is_on(),
+            class: policy.config.class.clone(),
+            approval: policy.approval.is_on(),
             health: if reason.is_some() {
                 "quarantined"
             } else {
@@ -287,7 +338,7 @@ impl Target {
             held: self.held(),
             queue_depth: depth,
             running,
-            concurrency: self.config.concurrency,
+            concurrency: policy.config.concurrency,
             instances_created: stats.instantiated,
             instances_discarded: stats.discarded,
         }
