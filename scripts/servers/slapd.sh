@@ -10,9 +10,11 @@
 #
 # The suffix is dc=example,dc=com. Two accounts: the root DN
 # cn=admin,dc=example,dc=com (for test setup), and the service account
-# cn=provisio,dc=example,dc=com that connectors bind as: it may write
-# everything but is held to a size limit of 500 entries per search unless it
-# pages, like a real service account. Overlays: memberOf + refint (groupOfNames
+# cn=provisio,dc=example,dc=com that connectors bind as, with the rights
+# docs/connectors/ldap.md asks for and no more: write (not manage) below the
+# suffix, userPassword write-only, read elsewhere; it is held to a size
+# limit of 500 entries per search unless it pages, like a real service
+# account. Overlays: memberOf + refint (groupOfNames
 # membership), sssvlv (server-side sort), ppolicy (account locking) and
 # accesslog (deletes, for sync) into cn=accesslog. The TLS certificate is
 # self-signed for IP 127.0.0.1; DIR/ca.pem verifies it. Writes are not
@@ -134,8 +136,10 @@ olcDbIndex: objectClass eq
 olcDbIndex: uid,cn,mail,member,memberOf,entryUUID,entryCSN eq
 olcDbIndex: sn,givenName eq,sub
 olcLimits: dn.exact="cn=provisio,$SUFFIX" size.soft=500 size.hard=500 size.prtotal=unlimited
-olcAccess: {0}to attrs=userPassword by dn.exact="cn=provisio,$SUFFIX" manage by self write by anonymous auth by * none
-olcAccess: {1}to * by dn.exact="cn=provisio,$SUFFIX" manage by self read by users read by * none
+olcAccess: {0}to attrs=userPassword by dn.exact="cn=provisio,$SUFFIX" =wx by self =wx by anonymous auth by * none
+olcAccess: {1}to dn.exact="cn=provisio,$SUFFIX" by self read by * none
+olcAccess: {2}to dn.children="$SUFFIX" by dn.exact="cn=provisio,$SUFFIX" write by self read by users read by * none
+olcAccess: {3}to * by dn.exact="cn=provisio,$SUFFIX" read by users read by * none
 
 dn: olcOverlay={0}memberof,olcDatabase={2}mdb,cn=config
 objectClass: olcOverlayConfig

@@ -906,3 +906,62 @@ async fn a_hostile_directory_server_cannot_crash_or_fill_the_host() {
         }
     }
 }
+
+/// The service account has the rights docs/connectors/ldap.md asks for
+/// and no more: it provisions below its bases, but an entry elsewhere is
+/// `permission-denied`, and it cannot read the passwords it sets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_account_writes_where_it_is_granted_and_reads_no_password() {
+    let slapd = up().await;
+    let mut outside = config(&slapd, &slapd.url);
+    outside.retain(|(k, _)| k != "account.base");
+    outside.push(("account.base".into(), slapd.base.clone()));
+    let ldap = connector_with(&slapd.spec(), &outside);
+    let refused = ldap
+        .create("account", person("eve", "Eve", "Outside"))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&refused), "permission-denied", "{refused}");
+
+    let ldap = connector(&slapd);
+    let mut ada = person("ada", "Ada", "Lovelace");
+    ada.push(text("__password__", "correct horse"));
+    let ada = ldap.create("account", ada).await.unwrap();
+    let disabled = ldap
+        .update(
+            "account",
+            &ada.uid,
+            vec![AttributeChange::Replace(Attribute::single(
+                "__enable__",
+                Value::Boolean(false),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(values(&disabled, "__enable__"), [Value::Boolean(false)]);
+    let dn = format!("uid=ada,{PEOPLE}");
+    assert!(
+        !slapd.can_bind(&dn, "correct horse"),
+        "locked with write, not manage"
+    );
+    let seen = slapd.tool(
+        "ldapsearch",
+        &[
+            "-D",
+            &slapd.bind_dn,
+            "-w",
+            &slapd.bind_password,
+            "-LLL",
+            "-b",
+            &dn,
+            "userPassword",
+        ],
+        "",
+    );
+    assert!(seen.status.success(), "{seen:?}");
+    let seen = String::from_utf8_lossy(&seen.stdout);
+    assert!(
+        seen.contains(&dn) && !seen.contains("userPassword"),
+        "{seen}"
+    );
+}
