@@ -215,6 +215,27 @@ async fn active_directory_end_to_end() {
     // OldPasswordAllowedPeriod, which Samba honours too.)
     assert!(samba.can_bind("smithw@example.test", "An0ther-Passw0rd!"));
 
+    // A password reset on a disabled account leaves it disabled (issue
+    // 17, item 2: the engine also writes the disable back on any target
+    // that flips it; AD must not need it).
+    ad.update("account", &will.uid, enable(false))
+        .await
+        .unwrap();
+    ad.update(
+        "account",
+        &will.uid,
+        vec![AttributeChange::Replace(text(
+            "__password__",
+            "Th1rd-Passw0rd!",
+        ))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(uac(&samba, "smithw"), 512 | 0x10000 | 2, "still disabled");
+    assert!(!samba.can_bind("smithw@example.test", "Th1rd-Passw0rd!"));
+    ad.update("account", &will.uid, enable(true)).await.unwrap();
+    assert!(samba.can_bind("smithw@example.test", "Th1rd-Passw0rd!"));
+
     // A new department moves the account to its OU.
     let moved = ad
         .update(
