@@ -33,12 +33,14 @@ mod filter;
 mod lookup;
 mod mapping;
 mod membership;
+mod schema;
 
 pub use dn::{escape_dn_value, parent_dn, rdn_value};
 pub use filter::{escape_filter_bytes, escape_filter_value, scim_to_ldap};
 pub use lookup::{BATCH, KeyMatch, Lookup};
 pub use mapping::AttributeMap;
 pub use membership::{ALREADY_MEMBER, GroupChanges, Membership, NOT_MEMBER};
+pub use schema::{Definition, Subschema, parse as parse_definition, value_type};
 
 use crate::bindings::provisio::ldap::client;
 pub use client::{

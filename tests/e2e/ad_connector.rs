@@ -85,6 +85,66 @@ async fn active_directory_end_to_end() {
     let ad = connector(&samba, &samba.spec(), &samba.ldaps_url, &[]);
     ad.test().await.expect("the domain is there");
 
+    // The schema: the class's own attributes, its superclasses' and, from
+    // the DIT content rule, its auxiliary classes' (uidNumber comes from
+    // posixAccount); nothing the connector keeps to itself or any
+    // password material.
+    let schema = ad.schema().await.unwrap();
+    let class = |name: &str| {
+        schema
+            .classes
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no class {name}"))
+    };
+    let account = class("account");
+    let names: Vec<&str> = account.attributes.iter().map(|a| a.name.as_str()).collect();
+    for present in [
+        "__name__",
+        "familyName",
+        "givenName",
+        "mail",
+        "department",
+        "uidNumber",
+        "parent",
+        "__enable__",
+        "__groups__",
+    ] {
+        assert!(names.contains(&present), "no {present} in {names:?}");
+    }
+    for absent in [
+        "sn",
+        "sAMAccountName",
+        "unicodePwd",
+        "userAccountControl",
+        "objectGUID",
+        "memberOf",
+    ] {
+        assert!(!names.contains(&absent), "{absent} in {names:?}");
+    }
+    assert!(
+        account.attributes.iter().all(|a| !a.required),
+        "the connector fills what AD requires"
+    );
+    let password = account
+        .attributes
+        .iter()
+        .find(|a| a.name == "__password__")
+        .unwrap();
+    assert!(password.creatable && !password.readable);
+    assert!(
+        class("group")
+            .attributes
+            .iter()
+            .any(|a| a.name == "members")
+    );
+    assert!(
+        class("ou")
+            .attributes
+            .iter()
+            .any(|a| a.name == "description")
+    );
+
     // OUs, made through the connector.
     let root = ad
         .create(

@@ -8,7 +8,7 @@ use provisio_sdk::names::{ENABLE, GROUPS};
 use provisio_sdk::{Attribute, ConnectorObject, Error, Value};
 
 /// Attributes AD maintains that are not returned as ordinary attributes.
-const INTERNAL: &[&str] = &[
+pub(crate) const INTERNAL: &[&str] = &[
     "objectGUID",
     "objectSid",
     "objectClass",

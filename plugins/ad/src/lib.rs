@@ -20,6 +20,7 @@ mod directory;
 mod errors;
 mod group;
 mod guid;
+mod schema;
 pub mod settings;
 mod sync;
 
@@ -28,7 +29,7 @@ use provisio_sdk::ldap::{self, Connection, Scope, SearchRequest};
 use provisio_sdk::names::{ENABLE, GROUPS, NAME, PASSWORD};
 use provisio_sdk::{
     Attribute, AttributeChange, Capabilities, Config, Connector, ConnectorInfo, ConnectorObject,
-    Error, Page, Query, SyncBatch, SyncRequest, export_connector,
+    Error, ObjectSchema, Page, Query, SyncBatch, SyncRequest, export_connector,
 };
 use settings::Settings;
 
@@ -76,6 +77,15 @@ impl Class {
         }
     }
 
+    /// The structural object class of the class's entries.
+    fn object_class(self) -> &'static str {
+        match self {
+            Class::Account => "user",
+            Class::Group => "group",
+            Class::Ou => "organizationalUnit",
+        }
+    }
+
     fn naming(self) -> &'static str {
         match self {
             Class::Ou => "ou",
@@ -101,6 +111,7 @@ impl Connector for AdConnector {
                 | Capabilities::DELETE
                 | Capabilities::SEARCH
                 | Capabilities::SYNC
+                | Capabilities::SCHEMA
                 | Capabilities::TEST,
         )
     }
@@ -120,6 +131,10 @@ impl Connector for AdConnector {
                 format!("{base} is not in the directory"),
             )),
         }
+    }
+
+    fn schema(&mut self) -> Result<ObjectSchema, Error> {
+        self.read_schema()
     }
 
     fn create(
