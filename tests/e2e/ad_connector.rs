@@ -529,4 +529,87 @@ async fn active_directory_end_to_end() {
     let gone = ad.get("account", &will.uid, vec![]).await.unwrap_err();
     assert_eq!(code(&gone), "not-found", "{gone}");
     ad.delete("group", &group.uid).await.unwrap();
+
+    through_the_host(&samba).await;
+}
+
+/// Issue 17 through the real host: a protected filter is checked against
+/// the domain's schema (refused at start naming an attribute AD lacks)
+/// and refuses changes to what it matches; a password set on a disabled
+/// account leaves it disabled.
+async fn through_the_host(samba: &Samba) {
+    use provisio_tests::host::TestHost;
+    use serde_json::json;
+    let mut host = TestHost::start("", "", &[]).await;
+    host.stop().await;
+    std::fs::write(host.path("bind.pw"), &samba.bind_password).unwrap();
+    let target = |protected: &str| {
+        format!(
+            "[targets.ad]\nconnector = \"bundled:ad\"\nprotected = {protected:?}\n\
+             [targets.ad.grants.ldap]\nurls = [{url:?}]\nbind_dn = {dn:?}\n\
+             password = {{ file = \"{{dir}}/bind.pw\" }}\nca_file = {ca:?}\n\
+             [targets.ad.config]\nurl = {url:?}\nbase_dn = {BASE:?}\n\
+             \"account.base\" = \"OU=Provisio,{BASE}\"\n\"account.attribute.familyName\" = \"sn\"\n",
+            url = samba.ldaps_url,
+            dn = samba.bind_dn,
+            ca = samba.ca_file.display().to_string(),
+        )
+    };
+    host.rewrite_targets(&target(r#"nosuchattribute eq "x""#));
+    let config = provisio_host::config::Config::load(&host.config_file()).unwrap();
+    let refused = provisio_host::server::Server::start(&config)
+        .await
+        .err()
+        .expect("a filter naming what AD lacks stops the start");
+    assert!(
+        format!("{refused:#}").contains("nosuchattribute"),
+        "{refused:#}"
+    );
+
+    host.set_targets(&target(r#"description eq "keep""#));
+    host.restart().await;
+    let kept = host
+        .run(
+            "ad",
+            json!({"kind": "create", "identity": "k1", "attributes": {
+                "__name__": "keeper", "description": "keep", "__enable__": false}}),
+        )
+        .await;
+    assert_eq!(kept["status"], "succeeded", "{kept}");
+    let touched = host
+        .run(
+            "ad",
+            json!({"kind": "update", "identity": "k1", "changes": [
+                {"op": "replace", "name": "department", "values": "Sales"}]}),
+        )
+        .await;
+    assert_eq!(touched["error"]["code"], "protected", "{touched}");
+
+    let leaver = host
+        .run(
+            "ad",
+            json!({"kind": "create", "identity": "l1", "attributes": {
+                "__name__": "leaver", "__password__": "Str0ng-Passw0rd!", "__enable__": true}}),
+        )
+        .await;
+    assert_eq!(leaver["status"], "succeeded", "{leaver}");
+    let disabled = host
+        .run("ad", json!({"kind": "disable", "identity": "l1"}))
+        .await;
+    assert_eq!(disabled["status"], "succeeded", "{disabled}");
+    let reset = host
+        .run(
+            "ad",
+            json!({"kind": "update", "identity": "l1", "changes": [
+                {"op": "replace", "name": "__password__", "values": "An0ther-Passw0rd!"}]}),
+        )
+        .await;
+    assert_eq!(reset["status"], "succeeded", "{reset}");
+    assert_ne!(
+        reset["result"]["enable_restored"], true,
+        "AD keeps it disabled itself: {reset}"
+    );
+    assert_eq!(uac(samba, "leaver") & 2, 2, "still disabled");
+    assert!(!samba.can_bind("leaver@example.test", "An0ther-Passw0rd!"));
+    host.stop().await;
 }

@@ -644,6 +644,39 @@ mod directory {
     /// `add-member` takes a group's name as well as its uid; a name no
     /// group has is `not-found` saying so, and linking a uid the directory
     /// does not have answers 404, not 502.
+    /// A connector call's audit row names the entry (its name and uid) and
+    /// the attributes written, never a password's value.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_audit_log_names_the_entry_and_what_was_written() {
+        let slapd = up().await;
+        let host = host(&slapd, &slapd.bind_password, "", "").await;
+        let created = host.run("dir", person("e1", "ada")).await;
+        assert_eq!(created["status"], "succeeded", "{created}");
+        let changed = host
+            .run(
+                "dir",
+                json!({"kind": "update", "identity": "e1", "changes": [
+                    {"op": "replace", "name": "description", "values": "moved"},
+                    {"op": "replace", "name": "__password__", "values": "S3cret-value-9"}]}),
+            )
+            .await;
+        assert_eq!(changed["status"], "succeeded", "{changed}");
+        let rows = host.audit_of(changed["id"].as_str().unwrap()).await;
+        let write = rows
+            .iter()
+            .find(|e| e["event"] == "call" && e["detail"]["operation"] == "update")
+            .unwrap_or_else(|| panic!("no update call in {rows:?}"));
+        assert_eq!(write["detail"]["name"], "ada", "{write}");
+        assert_eq!(write["detail"]["uid"], created["result"]["uid"], "{write}");
+        assert_eq!(
+            write["detail"]["attributes"],
+            json!(["description", "__password__"]),
+            "{write}"
+        );
+        let everything = serde_json::to_string(&host.audit_all().await).unwrap();
+        assert!(!everything.contains("S3cret-value-9"));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn groups_by_name_and_links_to_nothing() {
         let slapd = up().await;
