@@ -82,6 +82,20 @@ impl Failure {
             fault: Fault::Request,
         }
     }
+
+    /// The store could not be read or written: retried, and not the
+    /// target's fault (it does not count towards a quarantine).
+    pub fn store(e: crate::store::StoreError) -> Failure {
+        Failure {
+            error: ErrorRecord {
+                code: "store".into(),
+                message: e.to_string(),
+                retryable: true,
+            },
+            retry_after: None,
+            fault: Fault::Request,
+        }
+    }
 }
 
 /// One connector call, for the audit log and quarantine.
@@ -240,15 +254,7 @@ impl<'a> Attempt<'a> {
             .store
             .link(target, class, identity)
             .await
-            .map_err(|e| Failure {
-                error: ErrorRecord {
-                    code: "store".into(),
-                    message: e.to_string(),
-                    retryable: true,
-                },
-                retry_after: None,
-                fault: Fault::Request,
-            })?;
+            .map_err(Failure::store)?;
         if let Work::Create(attributes) = work {
             if let Some(link) = link {
                 return Ok(failure(
@@ -379,15 +385,7 @@ impl<'a> Attempt<'a> {
             .store
             .link_by_uid(&record.target, &record.class, &found.uid)
             .await
-            .map_err(|e| Failure {
-                error: ErrorRecord {
-                    code: "store".into(),
-                    message: e.to_string(),
-                    retryable: true,
-                },
-                retry_after: None,
-                fault: Fault::Request,
-            })?;
+            .map_err(Failure::store)?;
         if let Some(link) = held {
             return Ok(Some(format!("identity {} holds it", link.identity)));
         }

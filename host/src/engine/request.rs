@@ -426,7 +426,7 @@ mod tests {
     use super::*;
     use crate::model::{AttributeInfo, ClassInfo, Value, ValueType};
 
-    fn schema() -> ObjectSchema {
+    pub(super) fn schema() -> ObjectSchema {
         let attribute = |name: &str, updatable: bool| AttributeInfo {
             name: name.into(),
             value_type: ValueType::Text,
@@ -588,8 +588,8 @@ mod tests {
 /// work it asked for.
 #[cfg(test)]
 mod fuzz {
+    use super::tests::schema;
     use super::*;
-    use crate::model::{AttributeInfo, ClassInfo, ValueType};
     use proptest::prelude::*;
     use serde_json::Map;
 
@@ -752,27 +752,6 @@ mod fuzz {
                 Json::Object(object)
             },
         )
-    }
-
-    fn schema() -> ObjectSchema {
-        let attribute = |name: &str, updatable: bool| AttributeInfo {
-            name: name.into(),
-            value_type: ValueType::Text,
-            multi_valued: false,
-            required: false,
-            readable: true,
-            creatable: true,
-            updatable,
-            returned_by_default: true,
-            description: None,
-        };
-        ObjectSchema {
-            classes: vec![ClassInfo {
-                name: "account".into(),
-                attributes: vec![attribute("id", false), attribute("userName", true)],
-                description: None,
-            }],
-        }
     }
 
     /// Cases per property: bounded so the test command stays quick; set
