@@ -350,6 +350,31 @@ directory = "hr"
     };
     assert_eq!(shown["decided_by"], "ops");
 
+    // An id cannot reach another route: a `/` stays inside the segment,
+    // `.` and `..` are refused before anything is sent.
+    let tricked = cli(&["operations", "approve", "../targets/hr/quarantine/lift#"]);
+    assert!(!tricked.status.success());
+    assert!(
+        stderr(&tricked).contains("404 (unknown-operation)"),
+        "{}",
+        stderr(&tricked)
+    );
+    for dots in ["..", "."] {
+        let refused = cli(&["operations", "show", dots]);
+        assert!(!refused.status.success());
+        assert!(
+            stderr(&refused).contains("is not an operation id"),
+            "{}",
+            stderr(&refused)
+        );
+    }
+    let refused = cli(&["targets", "test", ".."]);
+    assert!(
+        stderr(&refused).contains("is not a target name"),
+        "{}",
+        stderr(&refused)
+    );
+
     let again = cli(&["operations", "approve", &id]);
     assert!(!again.status.success());
     assert!(

@@ -247,6 +247,53 @@ async fn a_reload_applies_policies_and_tokens_whole_or_not_at_all() {
         "the tokens stay as they were"
     );
 
+    // Only an operator reloads; a provisioner's request changes nothing.
+    let provisioner = host.submit_raw("/v1/config/reload", json!({})).await;
+    assert_eq!(provisioner.status, 403, "{:?}", provisioner.body);
+
+    host.rewrite_targets(&(csv_target("hr", "approval = true\nmax_attributes = 8") + &token));
+    // Hostile files: a key twice, a key in the wrong case, a file that is
+    // gone; each names what is wrong and changes nothing.
+    let text = std::fs::read_to_string(host.config_file()).unwrap();
+    let duplicated = text.replace("approval = true", "approval = true\napproval = false");
+    let mixed_case = text.replace("approval = true", "Approval = false");
+    for (file, key) in [(duplicated, "approval"), (mixed_case, "Approval")] {
+        std::fs::write(host.config_file(), &file).unwrap();
+        let refused = host.post("/v1/config/reload", json!({})).await;
+        assert_eq!(refused.status, 422, "{:?}", refused.body);
+        assert!(
+            refused.body["detail"].as_str().unwrap().contains(key),
+            "{:?}",
+            refused.body
+        );
+        assert_eq!(host.get("/v1/targets/hr").await.body["approval"], true);
+    }
+    std::fs::remove_file(host.config_file()).unwrap();
+    let refused = host.post("/v1/config/reload", json!({})).await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read"),
+        "{:?}",
+        refused.body
+    );
+    std::fs::write(host.config_file(), &text).unwrap();
+    // Reloads at once take turns: each answers, none sees half of another.
+    let (a, b) = tokio::join!(
+        host.post("/v1/config/reload", json!({})),
+        host.post("/v1/config/reload", json!({}))
+    );
+    assert_eq!(
+        (a.status, b.status),
+        (200, 200),
+        "{:?} {:?}",
+        a.body,
+        b.body
+    );
+    assert_eq!(a.body["changed"], json!([]));
+
     std::fs::write(host.config_file(), "[targets.hr\nconnector = ").unwrap();
     let refused = host.post("/v1/config/reload", json!({})).await;
     assert_eq!(refused.status, 422, "{:?}", refused.body);
@@ -280,13 +327,18 @@ async fn a_reload_applies_policies_and_tokens_whole_or_not_at_all() {
         .filter(|e| e["event"] == "config-reloaded")
         .map(|e| e["detail"]["changed"].clone())
         .collect();
-    assert_eq!(reloads.len(), 3, "{reloads:?}");
+    assert_eq!(reloads.len(), 5, "{reloads:?}");
     assert_eq!(reloads[1][2], "tokens");
+    assert_eq!(
+        reloads[2],
+        json!([]),
+        "the concurrent reloads changed nothing"
+    );
     let refusals: Vec<_> = audit
         .iter()
         .filter(|e| e["event"] == "config-reload-refused")
         .collect();
-    assert_eq!(refusals.len(), 3, "{refusals:?}");
+    assert_eq!(refusals.len(), 6, "{refusals:?}");
     assert!(
         refusals[0]["detail"]["error"]
             .as_str()

@@ -3,6 +3,7 @@
 //! a target back, remove a version no target needs — over the host's HTTP
 //! API, with an operator's token.
 
+use super::operations::segment;
 use super::output::say;
 use super::remote::{Client, HostArgs};
 use anyhow::Context;
@@ -131,11 +132,10 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
         } => switch_to(&client, &target, &version, force).await?,
         ConnectorCommand::Rollback { target } => {
             let report = client
-                .send(
-                    client
-                        .http
-                        .post(client.url(&format!("/v1/targets/{target}/rollback"))),
-                )
+                .send(client.http.post(client.url(&format!(
+                    "/v1/targets/{}/rollback",
+                    segment("a target name", &target)?
+                ))))
                 .await?;
             print_switch(&report);
         }
@@ -149,7 +149,10 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
                 .send(
                     client
                         .http
-                        .post(client.url(&format!("/v1/targets/{target}/canary")))
+                        .post(client.url(&format!(
+                            "/v1/targets/{}/canary",
+                            segment("a target name", &target)?
+                        )))
                         .json(
                             &json!({"version": version, "share": share, "reads_only": reads_only}),
                         ),
@@ -164,21 +167,19 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
         }
         ConnectorCommand::StopCanary { target } => {
             client
-                .send(
-                    client
-                        .http
-                        .delete(client.url(&format!("/v1/targets/{target}/canary"))),
-                )
+                .send(client.http.delete(client.url(&format!(
+                    "/v1/targets/{}/canary",
+                    segment("a target name", &target)?
+                ))))
                 .await?;
             say!("target {target}: canary stopped");
         }
         ConnectorCommand::Remove { version } => {
             let removed = client
-                .send(
-                    client
-                        .http
-                        .delete(client.url(&format!("/v1/connectors/{version}"))),
-                )
+                .send(client.http.delete(client.url(&format!(
+                    "/v1/connectors/{}",
+                    segment("a connector version", &version)?
+                ))))
                 .await?;
             say!(
                 "removed {}@{} sha256 {}",
@@ -201,7 +202,10 @@ async fn switch_to(
         .send(
             client
                 .http
-                .post(client.url(&format!("/v1/targets/{target}/activate")))
+                .post(client.url(&format!(
+                    "/v1/targets/{}/activate",
+                    segment("a target name", target)?
+                )))
                 .json(&json!({"version": version, "force": force})),
         )
         .await?;

@@ -60,7 +60,13 @@ pub async fn run(args: OperationsArgs) -> anyhow::Result<ExitCode> {
                 None => json!({}),
             };
             let record = client
-                .post(&format!("/v1/operations/{}/{verb}", decision.id), &body)
+                .post(
+                    &format!(
+                        "/v1/operations/{}/{verb}",
+                        segment("an operation id", &decision.id)?
+                    ),
+                    &body,
+                )
                 .await?;
             client.show(&record, |r| {
                 say!("{}: {} ({verb})", field(r, "id"), field(r, "status"))
@@ -111,7 +117,10 @@ pub async fn run(args: OperationsArgs) -> anyhow::Result<ExitCode> {
         }
         OperationsCommand::Show { id } => {
             let record = client
-                .get(&format!("/v1/operations/{}", encode(&id)))
+                .get(&format!(
+                    "/v1/operations/{}",
+                    segment("an operation id", &id)?
+                ))
                 .await?;
             client.show(&record, |r| {
                 for key in [
@@ -173,6 +182,17 @@ fn why(operation: &Value) -> String {
             None => format!("held by {}", field(held, "by")),
         },
     }
+}
+
+/// `value` as one path segment of the API, naming a `what` (an operation
+/// id, a target): percent-encoded, so a `/` in it stays inside the
+/// segment, and refused when it is empty, `.` or `..` (which URLs resolve
+/// to another path, `%2E` included).
+pub fn segment(what: &str, value: &str) -> anyhow::Result<String> {
+    if matches!(value, "" | "." | "..") {
+        anyhow::bail!("`{value}` is not {what}");
+    }
+    Ok(encode(value))
 }
 
 /// Percent-encodes a query or path value (RFC 3986 unreserved kept).

@@ -1,7 +1,7 @@
 //! `provisio targets …`: a running host's targets, their health, a test
 //! now, and lifting a quarantine.
 
-use super::operations::encode;
+use super::operations::segment;
 use super::output::say;
 use super::remote::{Client, HostArgs, field, table};
 use clap::{Args, Subcommand};
@@ -57,12 +57,15 @@ pub async fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
         }
         TargetsCommand::Show { target } => {
             let status = client
-                .get(&format!("/v1/targets/{}", encode(&target)))
+                .get(&format!(
+                    "/v1/targets/{}",
+                    segment("a target name", &target)?
+                ))
                 .await?;
             client.show(&status, print_target)?;
         }
         TargetsCommand::Test { target } => {
-            let path = format!("/v1/targets/{}/test", encode(&target));
+            let path = format!("/v1/targets/{}/test", segment("a target name", &target)?);
             match client.post(&path, &json!({})).await {
                 Ok(answer) => client.show(&answer, |_| say!("target {target}: test passed"))?,
                 Err(e) => {
@@ -72,7 +75,10 @@ pub async fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         TargetsCommand::LiftQuarantine { target } => {
-            let path = format!("/v1/targets/{}/quarantine/lift", encode(&target));
+            let path = format!(
+                "/v1/targets/{}/quarantine/lift",
+                segment("a target name", &target)?
+            );
             let status = client.post(&path, &json!({})).await?;
             client.show(&status, |s| {
                 say!(

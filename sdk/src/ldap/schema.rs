@@ -248,6 +248,31 @@ mod tests {
         assert!(a.single);
     }
 
+    /// What a hostile or broken directory may publish: unbalanced
+    /// parentheses, an unterminated quote, classes that are their own
+    /// superclass or each other's auxiliary; parsing and resolving end,
+    /// with what could be read.
+    #[test]
+    fn malformed_and_cyclic_definitions_end() {
+        let broken = parse("( 1 NAME 'x MUST ( a $ b ");
+        assert_eq!(broken.names, ["x MUST ( a $ b "]);
+        let open = parse("( 1 NAME 'y' MUST ( a $ b ");
+        assert_eq!(open.must, ["a", "b"]);
+        assert!(parse("").names.is_empty());
+        let schema = Subschema::from_definitions(
+            vec![
+                "( 1 NAME 'a' SUP b MUST x )".into(),
+                "( 2 NAME 'b' SUP a MAY y )".into(),
+            ],
+            vec!["( 3 NAME 'x' SUP z )".into(), "( 4 NAME 'z' SUP x )".into()],
+            vec!["( 1 NAME 'a' AUX ( a $ b ) MAY w )".into()],
+        );
+        let (must, may) = schema.must_may(&["a".into()]);
+        assert_eq!(must.into_iter().collect::<Vec<_>>(), ["x"]);
+        assert_eq!(may.into_iter().collect::<Vec<_>>(), ["w", "y"]);
+        assert_eq!(schema.syntax("x"), None, "a SUP cycle has no syntax");
+    }
+
     #[test]
     fn content_rules_add_the_attributes_of_auxiliary_classes() {
         let schema = Subschema::from_definitions(
