@@ -3,6 +3,7 @@
 use crate::api::{self, AppState, Reloader, TokenSet, Tokens};
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::identity::{Identities, Policies};
 use crate::keys::HostKey;
 use crate::runtime::{EngineSettings, Runtime, RuntimeConfig};
 use crate::store::{SqliteStore, Store};
@@ -16,6 +17,7 @@ use tokio::task::JoinHandle;
 /// A running host.
 pub struct Server {
     pub engine: Engine,
+    pub identities: Identities,
     /// Reloads the configuration the host started from (SIGHUP).
     pub reloader: Arc<Reloader>,
     /// Where the API listens (the real port when the config asked for 0).
@@ -23,6 +25,8 @@ pub struct Server {
     stop: oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
     watcher: Option<JoinHandle<()>>,
+    /// Stops the identity reviews.
+    stop_reviews: tokio::sync::watch::Sender<bool>,
 }
 
 /// The SQLite file the configuration names.
@@ -67,6 +71,11 @@ impl Server {
                 config.server.max_connector_bytes,
             ))
         });
+        let identities = Identities::new(engine.clone(), Policies::from_config(config));
+        let (stop_reviews, reviews_stopped) = tokio::sync::watch::channel(false);
+        if identities.is_configured() {
+            identities.spawn_reviews(config.server.review_interval, reviews_stopped);
+        }
         let tokens = Arc::new(TokenSet::new(Tokens::new(
             &config.tokens,
             config.server.insecure_no_auth,
@@ -79,6 +88,7 @@ impl Server {
         let state = AppState {
             ready_requires_healthy_targets: config.server.ready_requires_healthy_targets,
             engine: engine.clone(),
+            identities: identities.clone(),
             tokens,
             reloader: reloader.clone(),
             max_connector_bytes: config.server.max_connector_bytes,
@@ -108,11 +118,13 @@ impl Server {
         tracing::info!("listening on http://{addr}");
         Ok(Server {
             engine,
+            identities,
             reloader,
             addr,
             stop,
             serving,
             watcher,
+            stop_reviews,
         })
     }
 
@@ -121,6 +133,7 @@ impl Server {
         if let Some(watcher) = &self.watcher {
             watcher.abort();
         }
+        let _ = self.stop_reviews.send(true);
         self.engine.shutdown();
         let _ = self.stop.send(());
         self.serving.await??;

@@ -4,6 +4,7 @@ mod ad_connector;
 mod api;
 mod csv_connector;
 mod hardening;
+mod identities;
 mod ldap_connector;
 mod load_errors;
 mod operators;

@@ -178,6 +178,30 @@ sha256 = "{feed}"
             .await
     }
 
+    /// Sets an identity's desired state as the provisioner (`query` after
+    /// the path: `?dry_run=true`, `?explain=true`).
+    pub async fn put_identity(&self, id: &str, query: &str, state: Value) -> Reply {
+        self.request(
+            reqwest::Method::PUT,
+            &format!("/v1/identities/{id}{query}"),
+            Some(PROVISIONER),
+            Some(state),
+        )
+        .await
+    }
+
+    /// Waits for every operation an identity outcome submitted to end;
+    /// returns them, each asserted succeeded.
+    pub async fn settle(&self, outcome: &Value) -> Vec<Value> {
+        let mut ended = Vec::new();
+        for operation in outcome["operations"].as_array().into_iter().flatten() {
+            let done = self.wait(operation["id"].as_str().unwrap()).await;
+            assert_eq!(done["status"], "succeeded", "{done}\nof {outcome}");
+            ended.push(done);
+        }
+        ended
+    }
+
     /// Uploads a connector file as the operator (raw body).
     pub async fn upload(&self, path: &str) -> Reply {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));

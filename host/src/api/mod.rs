@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod connectors;
 mod health;
+mod identities;
 mod openapi;
 mod operations;
 mod problem;
@@ -31,6 +32,7 @@ use serde::de::DeserializeOwned;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    pub identities: crate::identity::Identities,
     pub tokens: std::sync::Arc<TokenSet>,
     /// Reloads the configuration (`POST /v1/config/reload`).
     pub reloader: std::sync::Arc<Reloader>,
@@ -106,6 +108,15 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
             "/targets/{target}/links",
             get(targets::links).post(targets::link),
         )
+        .route("/identities", get(identities::list))
+        .route(
+            "/identities/{id}",
+            get(identities::get)
+                .put(identities::put)
+                .delete(identities::remove),
+        )
+        .route("/identities/{id}/plan", get(identities::plan))
+        .route("/identities/{id}/provision", post(identities::provision))
         .route("/operations", get(operations::list))
         .route("/operations/{id}", get(operations::get))
         .route("/operations/{id}/approve", post(operations::approve))

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers and types.
 
-use super::{audit, connectors, operations, problem, reload, targets, views};
+use super::{audit, connectors, identities, operations, problem, reload, targets, views};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -16,6 +16,8 @@ use utoipa::{Modify, OpenApi};
         audit::list, audit::verify,
         connectors::upload, connectors::list, connectors::remove, connectors::activate, connectors::rollback,
         connectors::start_canary, connectors::stop_canary, reload::reload,
+        identities::put, identities::get, identities::list, identities::plan, identities::provision,
+        identities::remove,
     ),
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
@@ -25,9 +27,11 @@ use utoipa::{Modify, OpenApi};
         crate::store::ConnectorVersion, crate::engine::SwitchReport, crate::engine::VersionStatus,
         crate::engine::VersionRole, connectors::CanaryRequest, crate::engine::CanaryStatus, crate::engine::Held,
         reload::Reloaded,
+        crate::identity::DesiredState, crate::identity::Outcome, crate::identity::Plan,
+        crate::identity::IdentityView, crate::identity::IdentityList,
     )),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config")),
+    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config"), (name = "identities")),
 )]
 pub struct ApiDoc;
 

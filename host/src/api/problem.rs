@@ -291,3 +291,24 @@ impl From<QueryRejection> for ApiError {
         ApiError::bad_request(rejection.body_text())
     }
 }
+
+impl From<crate::identity::IdentityError> for ApiError {
+    fn from(e: crate::identity::IdentityError) -> Self {
+        use crate::identity::IdentityError;
+        match e {
+            IdentityError::NotFound(_) => ApiError::not_found("unknown-identity", e.to_string()),
+            IdentityError::Invalid(invalid) => {
+                ApiError::bad_request(invalid.to_string()).field(invalid.field)
+            }
+            IdentityError::Plan(plan) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "plan-failed",
+                "The plan could not be made",
+                format!("{plan}; nothing was stored or submitted"),
+            )
+            .field(plan.key),
+            IdentityError::Store(e) => e.into(),
+            IdentityError::Engine(e) => e.into(),
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! resolved at load into values that never print.
 
 mod changes;
+mod identity;
 mod target;
 mod tokens;
 
@@ -15,6 +16,7 @@ pub use crate::runtime::capabilities::GrantsConfig;
 pub use crate::secret::SecretRef;
 pub use crate::setting::InvalidSetting;
 pub use changes::{Changes, LIVE_TARGET_KEYS};
+pub use identity::{AccountsConfig, Mapping, MappingOptions, RoleConfig, RoleTarget, Strength};
 pub use target::{
     Approval, HealthPolicy, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy,
     TargetConfig,
@@ -46,6 +48,16 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     #[serde(default)]
     pub targets: BTreeMap<String, TargetConfig>,
+    /// Roles: what holding one gives on which targets (docs/identities.md).
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleConfig>,
+    /// Operator tables policy expressions look values up in
+    /// (`department | lookup("ous")`).
+    #[serde(default)]
+    pub tables: crate::expr::Tables,
+    /// The policy expressions, compiled at load.
+    #[serde(skip)]
+    pub expressions: Option<crate::expr::Expressions>,
     /// The directory of the file; relative paths in it are relative to this.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -116,6 +128,10 @@ pub struct ServerConfig {
     /// not run yet) or it is quarantined; off, it checks only the store.
     #[serde(default)]
     pub ready_requires_healthy_targets: bool,
+    /// How often the host looks for identities a date has come for (a
+    /// role's end, an end date) and plans them again.
+    #[serde(default = "default_review_interval", with = "humantime_serde")]
+    pub review_interval: std::time::Duration,
     /// Serve the API without authentication. Only `provisio demo` sets it;
     /// the host logs a warning on every start with it.
     #[serde(default)]
@@ -161,6 +177,9 @@ fn default_request_timeout() -> std::time::Duration {
 fn default_max_long_polls() -> usize {
     1024
 }
+fn default_review_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(60)
+}
 fn default_max_instances() -> u32 {
     256
 }
@@ -188,6 +207,7 @@ impl Default for ServerConfig {
             request_timeout: default_request_timeout(),
             max_long_polls: default_max_long_polls(),
             ready_requires_healthy_targets: false,
+            review_interval: default_review_interval(),
             insecure_no_auth: false,
         }
     }
@@ -220,6 +240,7 @@ impl Config {
         config.file = file.to_path_buf();
         config.raw = text.parse().unwrap_or_default();
         config.validate()?;
+        config.expressions = Some(config.validate_identities()?);
         Ok(config)
     }
 
@@ -252,6 +273,9 @@ impl Config {
                 "server.request_timeout",
                 "must be longer than the longest long-poll (60s)",
             ));
+        }
+        if self.server.review_interval.is_zero() {
+            return Err(self.error("server.review_interval", "must be longer than zero"));
         }
         if self.server.max_instances == 0 {
             return Err(self.error("server.max_instances", "must be at least 1"));
@@ -308,6 +332,81 @@ impl Config {
             })?;
         }
         self.check_host_paths()
+    }
+
+    /// Checks roles and policy maps against the targets, and compiles
+    /// every expression (an error names its key, line and column).
+    fn validate_identities(&self) -> Result<crate::expr::Expressions, ConfigError> {
+        for (name, role) in &self.roles {
+            if !valid_target_name(name) {
+                return Err(self.error(
+                    format!("roles.{name}"),
+                    "a role name is 1 to 64 letters, digits, `-` or `_`",
+                ));
+            }
+            for target in role.targets.keys() {
+                match self.targets.get(target) {
+                    None => {
+                        return Err(self.error(
+                            format!("roles.{name}.targets.{target}"),
+                            format!("there is no target `{target}`"),
+                        ));
+                    }
+                    Some(t) if t.accounts.is_none() => {
+                        return Err(self.error(
+                            format!("roles.{name}.targets.{target}"),
+                            format!(
+                                "target `{target}` has no policy map: add [targets.{target}.accounts]"
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let maps = || {
+            self.targets
+                .iter()
+                .filter_map(|(name, t)| t.accounts.as_ref().map(|a| (name.as_str(), a)))
+        };
+        for (target, map) in maps() {
+            if let Some(role) = &map.default_role
+                && !self.roles.contains_key(role)
+            {
+                return Err(self.error(
+                    format!("targets.{target}.accounts.default_role"),
+                    format!("there is no role `{role}`"),
+                ));
+            }
+            for attribute in map.attributes.keys() {
+                let managed = [
+                    (
+                        crate::model::names::PASSWORD,
+                        "passwords are never computed: set them with a set-password operation",
+                    ),
+                    (
+                        crate::model::names::ENABLE,
+                        "the identity's status enables and disables its accounts",
+                    ),
+                    (
+                        crate::model::names::GROUPS,
+                        "roles give groups: list them under [roles.<name>.targets.<target>]",
+                    ),
+                ];
+                if let Some((_, why)) = managed
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(attribute))
+                {
+                    return Err(self.error(
+                        format!("targets.{target}.accounts.attributes.{attribute}"),
+                        *why,
+                    ));
+                }
+            }
+        }
+        let sources = identity::sources(&self.roles, maps())
+            .map_err(|(key, reason)| self.error(key, reason))?;
+        identity::compile(&self.tables, &sources).map_err(|(key, reason)| self.error(key, reason))
     }
 
     /// The SQLite file of the store.

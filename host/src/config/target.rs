@@ -67,6 +67,10 @@ pub struct TargetConfig {
     /// results, directory entries, what it returns).
     #[serde(default = "default_max_host_mib")]
     pub max_host_mib: usize,
+    /// The policy map: which identities get an account here and how its
+    /// attributes are computed (docs/identities.md).
+    #[serde(default)]
+    pub accounts: Option<super::AccountsConfig>,
 }
 
 fn default_max_host_mib() -> usize {

@@ -4,7 +4,9 @@
 use super::deployment::Purpose;
 use super::error::EngineError;
 use super::{Actor, Engine};
-use crate::model::{ConnectorError, CountRequest, ObjectSchema, Page, PageRequest, SearchRequest};
+use crate::model::{
+    ConnectorError, ConnectorObject, CountRequest, ObjectSchema, Page, PageRequest, SearchRequest,
+};
 use crate::runtime::{CallError, CallErrorKind};
 use crate::store::{AuditEvent, Link, now_ms};
 use serde_json::json;
@@ -92,6 +94,33 @@ impl Engine {
         };
         self.shared.store.put_link(link.clone(), audit).await?;
         Ok(link)
+    }
+
+    /// The account `uid` as the target holds it, with `attributes` (the
+    /// connector's defaults when empty); `None` when the target has no
+    /// such account. What planning reads before deciding what to change.
+    pub async fn read_account(
+        &self,
+        name: &str,
+        class: &str,
+        uid: &str,
+        attributes: Vec<String>,
+    ) -> Result<Option<ConnectorObject>, EngineError> {
+        let target = self.target(name)?;
+        let lease = target.lease_for(Purpose::Read);
+        match lease.connector.get(class.to_owned(), uid, attributes).await {
+            Ok(object) => Ok(Some(object)),
+            Err(e) if matches!(e.connector_error(), Some(ConnectorError::NotFound { .. })) => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The class `class` names on a target (its default when `None`), as
+    /// the target spells it.
+    pub fn class_name(&self, name: &str, class: Option<&str>) -> Result<String, EngineError> {
+        Ok(self.target(name)?.class_name(class))
     }
 
     /// Accounts on a target by name (for operators linking accounts).

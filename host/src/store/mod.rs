@@ -15,8 +15,9 @@ mod time;
 
 pub use audit::{AuditReport, GENESIS_MAC};
 pub use records::{
-    AuditEvent, AuditQuery, AuditRecord, Change, ConnectorVersion, Deployment, ErrorRecord, Link,
-    LinkChange, NewOperation, OperationKind, OperationQuery, OperationRecord, Status, Submitted,
+    AccountRecord, AuditEvent, AuditQuery, AuditRecord, Change, ConnectorVersion, Deployment,
+    ErrorRecord, IdentityRecord, IdentityWrite, Link, LinkChange, NewOperation, OperationKind,
+    OperationQuery, OperationRecord, Status, Submitted,
 };
 pub use sqlite::SqliteStore;
 pub use time::{parse_rfc3339, rfc3339};
@@ -138,6 +139,21 @@ pub trait Store: Send + Sync {
 
     /// Points a target at a version, with the audit event of the switch.
     async fn set_deployment(&self, deployment: Deployment, audit: AuditEvent) -> Result<()>;
+
+    /// Writes identities and their account records with their audit
+    /// events, in one transaction.
+    async fn write_identity(&self, write: IdentityWrite, audit: Vec<AuditEvent>) -> Result<()>;
+
+    async fn identity(&self, id: &str) -> Result<Option<IdentityRecord>>;
+
+    /// Identities by id, after `after`, at most `limit`.
+    async fn identities(&self, after: Option<&str>, limit: u32) -> Result<Vec<IdentityRecord>>;
+
+    /// Identities whose review time is at or before `at`, soonest first.
+    async fn identities_due(&self, at: i64, limit: u32) -> Result<Vec<IdentityRecord>>;
+
+    /// The account records of an identity, by target and class.
+    async fn identity_accounts(&self, id: &str) -> Result<Vec<AccountRecord>>;
 }
 
 /// Milliseconds since the Unix epoch.

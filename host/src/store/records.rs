@@ -339,3 +339,41 @@ pub struct Deployment {
     pub switched_at: i64,
     pub switched_by: String,
 }
+
+/// An identity as stored: its desired state is the identity layer's JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    pub id: String,
+    pub state: serde_json::Value,
+    /// Counts changes of `state`, from 1.
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub updated_by: String,
+    /// When the identity is to be planned again (a date in it passes).
+    pub review_at: Option<i64>,
+}
+
+/// What Provisio last asked one target for on an identity's behalf (the
+/// identity layer's JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub identity: String,
+    pub target: String,
+    pub class: String,
+    pub state: serde_json::Value,
+    pub updated_at: i64,
+}
+
+/// One write of the identity layer, committed in one transaction.
+#[derive(Debug, Clone)]
+pub enum IdentityWrite {
+    /// Sets the identity (when given) and these account records.
+    Put {
+        identity: Option<IdentityRecord>,
+        accounts: Vec<AccountRecord>,
+    },
+    /// Forgets the identity; its account records stay, as history of what
+    /// was asked for, until they are put again.
+    Remove { id: String },
+}

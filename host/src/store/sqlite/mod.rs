@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "host runs",
         include_str!("../../../migrations/sqlite/0004_host_runs.sql"),
     ),
+    (
+        5,
+        "identities",
+        include_str!("../../../migrations/sqlite/0005_identities.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -334,5 +339,32 @@ impl Store for SqliteStore {
         self.write(Write::Deploy(Box::new(deployment), audit))
             .await
             .map(|_| ())
+    }
+
+    async fn write_identity(&self, write: IdentityWrite, audit: Vec<AuditEvent>) -> Result<()> {
+        self.write(Write::Identity(Box::new(write), audit))
+            .await
+            .map(|_| ())
+    }
+
+    async fn identity(&self, id: &str) -> Result<Option<IdentityRecord>> {
+        self.readers.now(|conn| reads::identity(conn, id))
+    }
+
+    async fn identities(&self, after: Option<&str>, limit: u32) -> Result<Vec<IdentityRecord>> {
+        let after = after.unwrap_or("").to_owned();
+        self.readers
+            .long(move |conn| reads::identities(conn, &after, limit))
+            .await
+    }
+
+    async fn identities_due(&self, at: i64, limit: u32) -> Result<Vec<IdentityRecord>> {
+        self.readers
+            .long(move |conn| reads::identities_due(conn, at, limit))
+            .await
+    }
+
+    async fn identity_accounts(&self, id: &str) -> Result<Vec<AccountRecord>> {
+        self.readers.now(|conn| reads::identity_accounts(conn, id))
     }
 }

@@ -365,3 +365,37 @@ pub(super) fn deployments(conn: &Connection) -> Result<Vec<Deployment>> {
     )?;
     rows::collect(select.query([])?, rows::deployment)
 }
+
+pub(super) fn identity(conn: &Connection, id: &str) -> Result<Option<IdentityRecord>> {
+    let mut select = conn.prepare_cached("SELECT * FROM identities WHERE id = ?")?;
+    rows::first(select.query([id])?, rows::identity)
+}
+
+pub(super) fn identities(
+    conn: &Connection,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<IdentityRecord>> {
+    let mut select =
+        conn.prepare_cached("SELECT * FROM identities WHERE id > ? ORDER BY id LIMIT ?")?;
+    rows::collect(select.query(params![after, limit])?, rows::identity)
+}
+
+pub(super) fn identity_accounts(conn: &Connection, id: &str) -> Result<Vec<AccountRecord>> {
+    let mut select = conn.prepare_cached(
+        "SELECT * FROM identity_accounts WHERE identity = ? ORDER BY target, class",
+    )?;
+    rows::collect(select.query([id])?, rows::account)
+}
+
+pub(super) fn identities_due(
+    conn: &Connection,
+    at: i64,
+    limit: u32,
+) -> Result<Vec<IdentityRecord>> {
+    let mut select = conn.prepare_cached(
+        "SELECT * FROM identities WHERE review_at IS NOT NULL AND review_at <= ?
+         ORDER BY review_at, id LIMIT ?",
+    )?;
+    rows::collect(select.query(params![at, limit])?, rows::identity)
+}

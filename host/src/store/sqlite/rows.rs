@@ -155,3 +155,31 @@ pub(super) fn first<T>(
 ) -> Result<Option<T>> {
     rows.next()?.map(convert).transpose()
 }
+
+fn json_column(row: &Row, column: &str) -> Result<serde_json::Value> {
+    let text: String = row.get(column)?;
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::Database(format!("{column} is not JSON: {e}")))
+}
+
+pub(super) fn identity(row: &Row) -> Result<IdentityRecord> {
+    Ok(IdentityRecord {
+        id: row.get("id")?,
+        state: json_column(row, "state")?,
+        revision: row.get("revision")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        updated_by: row.get("updated_by")?,
+        review_at: row.get("review_at")?,
+    })
+}
+
+pub(super) fn account(row: &Row) -> Result<AccountRecord> {
+    Ok(AccountRecord {
+        identity: row.get("identity")?,
+        target: row.get("target")?,
+        class: row.get("class")?,
+        state: json_column(row, "state")?,
+        updated_at: row.get("updated_at")?,
+    })
+}

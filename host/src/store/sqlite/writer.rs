@@ -33,6 +33,7 @@ pub(super) enum Write {
     PutVersion(Box<ConnectorVersion>, AuditEvent),
     RemoveVersion(String, AuditEvent),
     Deploy(Box<Deployment>, AuditEvent),
+    Identity(Box<IdentityWrite>, Vec<AuditEvent>),
 }
 
 pub(super) enum Outcome {
@@ -357,7 +358,61 @@ fn apply_write(
             append(std::slice::from_ref(audit), chain, key);
             Ok(Outcome::Done)
         }
+        Write::Identity(write, audit) => {
+            write_identity(tx, write)?;
+            append(audit, chain, key);
+            Ok(Outcome::Done)
+        }
     }
+}
+
+fn write_identity(tx: &Connection, write: &IdentityWrite) -> Result<()> {
+    let json = |value: &serde_json::Value| {
+        serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
+    };
+    match write {
+        IdentityWrite::Put { identity, accounts } => {
+            if let Some(identity) = identity {
+                tx.prepare_cached(
+                    "INSERT INTO identities
+                       (id, state, revision, created_at, updated_at, updated_by, review_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                       revision = excluded.revision, updated_at = excluded.updated_at,
+                       updated_by = excluded.updated_by, review_at = excluded.review_at",
+                )?
+                .execute(params![
+                    identity.id,
+                    json(&identity.state)?,
+                    identity.revision,
+                    identity.created_at,
+                    identity.updated_at,
+                    identity.updated_by,
+                    identity.review_at,
+                ])?;
+            }
+            for account in accounts {
+                tx.prepare_cached(
+                    "INSERT INTO identity_accounts (identity, target, class, state, updated_at)
+                     VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (identity, target, class) DO UPDATE SET
+                       state = excluded.state, updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    account.identity,
+                    account.target,
+                    account.class,
+                    json(&account.state)?,
+                    account.updated_at,
+                ])?;
+            }
+        }
+        IdentityWrite::Remove { id } => {
+            tx.prepare_cached("DELETE FROM identities WHERE id = ?")?
+                .execute([id])?;
+        }
+    }
+    Ok(())
 }
 
 fn submit(

@@ -1,0 +1,27 @@
+//! Identities: what should be true about a person — profile, roles,
+//! status, dates — turned into plans per target (create, update with only
+//! what differs, groups, disable, deprovision), and the plans submitted as
+//! ordinary engine operations.
+//!
+//! `model` is the desired state and its checks; `policy` the roles and
+//! policy maps from the configuration; `plan` the planner (pure: given
+//! what the target holds, what to do and why); `account` what Provisio
+//! last asked each target for; `service` reads the targets, plans,
+//! submits and records; `review` plans identities again when a date in
+//! them passes. docs/identities.md is the operator's guide.
+
+mod account;
+mod model;
+mod plan;
+mod policy;
+mod review;
+mod service;
+
+pub use account::AccountState;
+pub use model::{DesiredState, InvalidIdentity, RoleGrant, Status, check_id};
+pub use plan::{Action, Explanation, PlanError, PlannedOperation, TargetPlan};
+pub use policy::{HeldBy, HeldRole, Policies};
+pub use service::{
+    AccountView, Identities, IdentityError, IdentityList, IdentitySummary, IdentityView, Outcome,
+    Plan, SubmittedOperation, TargetFailure,
+};

@@ -1,0 +1,715 @@
+//! The identity service: reads what each target holds, plans, submits the
+//! plan's operations to the engine and records what it asked for.
+
+use super::account::AccountState;
+use super::model::{DesiredState, InvalidIdentity, check_id};
+use super::plan::{Observed, PlanError, Planning, Read, TargetPlan};
+use super::policy::{HeldRole, Policies, TargetMap};
+use crate::engine::{Actor, Engine, EngineError, OperationRequest};
+use crate::model::names;
+use crate::store::{AccountRecord, AuditEvent, IdentityRecord, IdentityWrite, StoreError, now_ms};
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Identities planned at once are serialised per identity through one of
+/// these locks (by a hash of the id), so two requests for one person
+/// never plan from the same starting point.
+const LOCK_STRIPES: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("identity {0} does not exist")]
+    NotFound(String),
+    #[error(transparent)]
+    Invalid(#[from] InvalidIdentity),
+    #[error("the plan could not be made: {0}")]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// A plan for one identity at one reference time.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Plan {
+    pub identity: String,
+    /// The moment every expression saw as `now`.
+    pub reference_time: String,
+    /// The status at the reference time.
+    pub status: super::model::Status,
+    pub roles: Vec<HeldRole>,
+    pub targets: Vec<TargetPlan>,
+    /// When the plan will be made again by itself (a date in the identity
+    /// passes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_review: Option<String>,
+}
+
+/// An operation a plan submitted.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SubmittedOperation {
+    pub target: String,
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+}
+
+/// A target whose operations were not (all) accepted.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TargetFailure {
+    pub target: String,
+    pub error: String,
+}
+
+/// What setting or provisioning an identity did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Outcome {
+    pub identity: String,
+    pub revision: i64,
+    /// The identity did not exist before.
+    pub created: bool,
+    /// Nothing was stored or submitted.
+    pub dry_run: bool,
+    pub plan: Plan,
+    pub operations: Vec<SubmittedOperation>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<TargetFailure>,
+}
+
+/// An operation of an account's last plan, with its status now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OperationStatusView {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+}
+
+/// An identity's account on one target.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountView {
+    pub target: String,
+    pub class: String,
+    /// The account's uid on the target, once it is linked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    pub provisioned: bool,
+    pub enabled: bool,
+    pub groups: Vec<String>,
+    /// The last plan's operations.
+    pub operations: Vec<OperationStatusView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IdentityView {
+    pub id: String,
+    pub revision: i64,
+    #[serde(flatten)]
+    pub state: DesiredState,
+    pub updated_at: String,
+    pub updated_by: String,
+    pub accounts: Vec<AccountView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IdentitySummary {
+    pub id: String,
+    pub revision: i64,
+    pub status: super::model::Status,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IdentityList {
+    pub identities: Vec<IdentitySummary>,
+    /// Pass as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+struct Shared {
+    engine: Engine,
+    policies: Policies,
+    locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// The identity layer. Cheap to clone.
+#[derive(Clone)]
+pub struct Identities {
+    shared: Arc<Shared>,
+}
+
+/// The reference time of a plan: now, to the second.
+fn reference_now() -> (String, i64) {
+    let ms = now_ms() / 1000 * 1000;
+    (crate::expr::date_of_ms(ms), ms)
+}
+
+fn stored_state(record: &IdentityRecord) -> DesiredState {
+    serde_json::from_value(record.state.clone()).unwrap_or_default()
+}
+
+impl Identities {
+    pub fn new(engine: Engine, policies: Policies) -> Identities {
+        Identities {
+            shared: Arc::new(Shared {
+                engine,
+                policies,
+                locks: (0..LOCK_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
+            }),
+        }
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.shared.policies
+    }
+
+    async fn lock(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let digest = Sha256::digest(id.as_bytes());
+        let stripe = usize::from(digest[0]) % LOCK_STRIPES;
+        self.shared.locks[stripe].lock().await
+    }
+
+    /// Sets an identity's desired state and submits the plan it causes
+    /// (with `dry_run`, only answers the plan).
+    pub async fn put(
+        &self,
+        id: &str,
+        state: DesiredState,
+        actor: &Actor,
+        dry_run: bool,
+        explain: bool,
+    ) -> Result<Outcome, IdentityError> {
+        check_id(id)?;
+        let state = state.checked(&self.shared.policies.role_names())?;
+        let _guard = self.lock(id).await;
+        let stored = self.shared.engine.store().identity(id).await?;
+        self.converge(id, stored, Some(state), actor, dry_run, explain)
+            .await
+    }
+
+    /// Plans the stored identity again and submits the plan now
+    /// (provisioning on demand).
+    pub async fn provision(
+        &self,
+        id: &str,
+        actor: &Actor,
+        explain: bool,
+    ) -> Result<Outcome, IdentityError> {
+        let _guard = self.lock(id).await;
+        let stored = self.stored(id).await?;
+        self.converge(id, Some(stored), None, actor, false, explain)
+            .await
+    }
+
+    /// Terminates an identity, deprovisions its accounts everywhere, and
+    /// forgets it (its account records stay).
+    pub async fn remove(
+        &self,
+        id: &str,
+        actor: &Actor,
+        dry_run: bool,
+    ) -> Result<Outcome, IdentityError> {
+        let _guard = self.lock(id).await;
+        let stored = self.stored(id).await?;
+        let mut state = stored_state(&stored);
+        state.status = super::model::Status::Terminated;
+        let outcome = self
+            .converge(id, Some(stored), Some(state), actor, dry_run, false)
+            .await?;
+        if !dry_run && outcome.failures.is_empty() {
+            let audit = AuditEvent {
+                actor: actor.to_owned(),
+                target: None,
+                operation_id: None,
+                event: "identity-removed".into(),
+                detail: json!({"identity": id, "revision": outcome.revision}),
+            };
+            self.shared
+                .engine
+                .store()
+                .write_identity(IdentityWrite::Remove { id: id.to_owned() }, vec![audit])
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn stored(&self, id: &str) -> Result<IdentityRecord, IdentityError> {
+        self.shared
+            .engine
+            .store()
+            .identity(id)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(id.to_owned()))
+    }
+
+    /// What would change now (or at `at`), without changing anything.
+    pub async fn plan(
+        &self,
+        id: &str,
+        at: Option<String>,
+        explain: bool,
+    ) -> Result<Plan, IdentityError> {
+        let stored = self.stored(id).await?;
+        let (now, now_ms) = match at {
+            Some(at) => {
+                let canonical =
+                    crate::expr::canonical_date(&at).map_err(|reason| InvalidIdentity {
+                        field: "at".into(),
+                        message: reason,
+                    })?;
+                let ms = crate::expr::ms_of_date(&canonical).unwrap_or_default();
+                (canonical, ms)
+            }
+            None => reference_now(),
+        };
+        let state = stored_state(&stored);
+        let accounts = self.account_states(id).await?;
+        self.make_plan(id, &state, &accounts, &now, now_ms, explain)
+            .await
+    }
+
+    /// The desired state of `id` becomes `state` (or stays as stored),
+    /// then its plan is made and, unless `dry_run`, submitted.
+    async fn converge(
+        &self,
+        id: &str,
+        stored: Option<IdentityRecord>,
+        state: Option<DesiredState>,
+        actor: &Actor,
+        dry_run: bool,
+        explain: bool,
+    ) -> Result<Outcome, IdentityError> {
+        let created = stored.is_none();
+        let before = stored.as_ref().map(stored_state);
+        let state = state
+            .or_else(|| before.clone())
+            .ok_or_else(|| IdentityError::NotFound(id.to_owned()))?;
+        let changed = before.as_ref() != Some(&state);
+        let revision = stored.as_ref().map_or(0, |r| r.revision) + i64::from(changed);
+        let (now, now_ms) = reference_now();
+        let accounts = self.account_states(id).await?;
+        let plan = self
+            .make_plan(id, &state, &accounts, &now, now_ms, explain)
+            .await?;
+        let mut outcome = Outcome {
+            identity: id.to_owned(),
+            revision,
+            created,
+            dry_run,
+            plan,
+            operations: Vec::new(),
+            failures: Vec::new(),
+        };
+        if dry_run {
+            return Ok(outcome);
+        }
+
+        let mut records = Vec::new();
+        for target_plan in &outcome.plan.targets {
+            let Some(mut next) = target_plan.next.clone() else {
+                continue;
+            };
+            match self.submit(id, target_plan, &next, actor).await {
+                Ok(submitted) => {
+                    if !submitted.is_empty() {
+                        next.operations = submitted.iter().map(|s| s.id.clone()).collect();
+                    }
+                    outcome.operations.extend(submitted);
+                    records.push(AccountRecord {
+                        identity: id.to_owned(),
+                        target: target_plan.target.clone(),
+                        class: target_plan.class.clone(),
+                        state: next.to_json(),
+                        updated_at: now_ms,
+                    });
+                }
+                Err((submitted, error)) => {
+                    outcome.operations.extend(submitted);
+                    outcome.failures.push(TargetFailure {
+                        target: target_plan.target.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+        let review_at = state
+            .next_date_after(&now)
+            .and_then(|d| crate::expr::ms_of_date(&d));
+        let identity = IdentityRecord {
+            id: id.to_owned(),
+            state: serde_json::to_value(&state).unwrap_or_default(),
+            revision,
+            created_at: stored.as_ref().map_or(now_ms, |r| r.created_at),
+            updated_at: if changed {
+                now_ms
+            } else {
+                stored.as_ref().map_or(now_ms, |r| r.updated_at)
+            },
+            updated_by: if changed {
+                actor.to_owned()
+            } else {
+                stored
+                    .as_ref()
+                    .map_or_else(|| actor.to_owned(), |r| r.updated_by.clone())
+            },
+            review_at,
+        };
+        let write_identity = changed || stored.as_ref().map(|r| r.review_at) != Some(review_at);
+        let mut audit = Vec::new();
+        if changed || !outcome.operations.is_empty() {
+            audit.push(AuditEvent {
+                actor: actor.to_owned(),
+                target: None,
+                operation_id: None,
+                event: if changed {
+                    "identity-set".into()
+                } else {
+                    "identity-provisioned".into()
+                },
+                detail: json!({
+                    "identity": id,
+                    "revision": revision,
+                    "changed": changed_fields(before.as_ref(), &state),
+                    "targets": outcome.plan.targets.iter()
+                        .map(|t| (t.target.clone(), json!(t.action)))
+                        .collect::<serde_json::Map<_, _>>(),
+                    "operations": outcome.operations.iter().map(|o| o.id.clone()).collect::<Vec<_>>(),
+                }),
+            });
+        }
+        if write_identity || !records.is_empty() || !audit.is_empty() {
+            self.shared
+                .engine
+                .store()
+                .write_identity(
+                    IdentityWrite::Put {
+                        identity: write_identity.then_some(identity),
+                        accounts: records,
+                    },
+                    audit,
+                )
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn account_states(
+        &self,
+        id: &str,
+    ) -> Result<BTreeMap<(String, String), AccountState>, IdentityError> {
+        Ok(self
+            .shared
+            .engine
+            .store()
+            .identity_accounts(id)
+            .await?
+            .into_iter()
+            .map(|r| ((r.target, r.class), AccountState::from_json(&r.state)))
+            .collect())
+    }
+
+    /// The plan of `state` at `now`, reading each target.
+    async fn make_plan(
+        &self,
+        id: &str,
+        state: &DesiredState,
+        accounts: &BTreeMap<(String, String), AccountState>,
+        now: &str,
+        now_ms: i64,
+        explain: bool,
+    ) -> Result<Plan, IdentityError> {
+        let policies = &self.shared.policies;
+        let assigned = state.roles_at(now);
+        let names: Vec<String> = assigned.iter().map(|g| g.role.clone()).collect();
+        let context = state.context(id, now, &names);
+        let roles = policies
+            .held_roles(&assigned, &context)
+            .map_err(|(key, error)| PlanError {
+                target: None,
+                key,
+                error,
+            })?;
+        let names: Vec<String> = roles.iter().map(|r| r.role.clone()).collect();
+        let context = state.context(id, now, &names);
+        let planning = Planning {
+            policies,
+            state,
+            roles: &roles,
+            context: &context,
+            now,
+            now_ms,
+            explain,
+        };
+        let mut targets = Vec::new();
+        for map in policies.maps.values() {
+            let previous = accounts
+                .get(&(map.target.clone(), map.class.clone()))
+                .cloned();
+            let observed = self.observe(id, map, previous).await?;
+            targets.push(planning.target(map, &observed)?);
+        }
+        Ok(Plan {
+            identity: id.to_owned(),
+            reference_time: now.to_owned(),
+            status: state.status_at(now),
+            roles,
+            targets,
+            next_review: state.next_date_after(now),
+        })
+    }
+
+    /// What a target holds for the identity: its link, and the account
+    /// read back through `get` when there is one.
+    async fn observe(
+        &self,
+        id: &str,
+        map: &TargetMap,
+        previous: Option<AccountState>,
+    ) -> Result<Observed, IdentityError> {
+        let engine = &self.shared.engine;
+        let link = engine.store().link(&map.target, &map.class, id).await?;
+        let creating = match (&link, &previous) {
+            (None, Some(p)) if p.provisioned => self.any_open(&p.operations).await?,
+            _ => false,
+        };
+        let read = match &link {
+            None => Read::Nothing,
+            Some(link) => {
+                let mut attributes: Vec<String> = map
+                    .accounts
+                    .attributes
+                    .keys()
+                    .filter(|a| !a.eq_ignore_ascii_case(names::NAME))
+                    .cloned()
+                    .collect();
+                attributes.push(names::ENABLE.to_owned());
+                match engine
+                    .read_account(&map.target, &map.class, &link.uid, attributes)
+                    .await
+                {
+                    Ok(Some(object)) => Read::Account(object),
+                    Ok(None) => Read::Missing,
+                    Err(e) => Read::Failed(e.to_string()),
+                }
+            }
+        };
+        Ok(Observed {
+            uid: link.map(|l| l.uid),
+            read,
+            previous,
+            creating,
+        })
+    }
+
+    async fn any_open(&self, operations: &[String]) -> Result<bool, IdentityError> {
+        for id in operations {
+            if let Some(record) = self.shared.engine.store().operation(id).await?
+                && !record.status.is_final()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Submits one target's operations in order; stops at the first the
+    /// engine refuses, answering what was submitted and why it stopped.
+    async fn submit(
+        &self,
+        id: &str,
+        plan: &TargetPlan,
+        next: &AccountState,
+        actor: &Actor,
+    ) -> Result<Vec<SubmittedOperation>, (Vec<SubmittedOperation>, String)> {
+        let mut submitted = Vec::new();
+        for (i, operation) in plan.operations.iter().enumerate() {
+            let mut request = operation.request.clone();
+            let key = idempotency_key(id, plan, next.generation, i, &request);
+            if let Some(body) = request.as_object_mut() {
+                body.insert("identity".into(), json!(id));
+                body.insert("class".into(), json!(plan.class));
+                body.insert("idempotency_key".into(), json!(key));
+            }
+            let request: OperationRequest = match serde_json::from_value(request) {
+                Ok(request) => request,
+                Err(e) => {
+                    return Err((
+                        submitted,
+                        format!("the planned operation is not valid: {e}"),
+                    ));
+                }
+            };
+            match self
+                .shared
+                .engine
+                .submit(&plan.target, request, actor, None)
+                .await
+            {
+                Ok((record, _)) => submitted.push(SubmittedOperation {
+                    target: plan.target.clone(),
+                    id: record.id,
+                    kind: record.kind.as_str().to_owned(),
+                    status: record.status.as_str().to_owned(),
+                }),
+                Err(e) => return Err((submitted, e.to_string())),
+            }
+        }
+        Ok(submitted)
+    }
+
+    /// The identity as stored, with its accounts.
+    pub async fn get(&self, id: &str) -> Result<IdentityView, IdentityError> {
+        let stored = self.stored(id).await?;
+        let store = self.shared.engine.store();
+        let mut accounts = Vec::new();
+        for ((target, class), state) in self.account_states(id).await? {
+            let link = store.link(&target, &class, id).await?;
+            let mut operations = Vec::new();
+            for op in &state.operations {
+                if let Some(record) = store.operation(op).await? {
+                    operations.push(OperationStatusView {
+                        id: record.id,
+                        kind: record.kind.as_str().to_owned(),
+                        status: record.status.as_str().to_owned(),
+                    });
+                }
+            }
+            accounts.push(AccountView {
+                target,
+                class,
+                uid: link.map(|l| l.uid),
+                provisioned: state.provisioned,
+                enabled: state.enabled,
+                groups: state.groups.into_iter().collect(),
+                operations,
+            });
+        }
+        Ok(IdentityView {
+            id: stored.id.clone(),
+            revision: stored.revision,
+            state: stored_state(&stored),
+            updated_at: crate::expr::date_of_ms(stored.updated_at),
+            updated_by: stored.updated_by,
+            accounts,
+        })
+    }
+
+    /// A page of identities by id.
+    pub async fn list(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<IdentityList, IdentityError> {
+        let records = self
+            .shared
+            .engine
+            .store()
+            .identities(after, limit + 1)
+            .await?;
+        let more = records.len() > limit as usize;
+        let identities: Vec<IdentitySummary> = records
+            .into_iter()
+            .take(limit as usize)
+            .map(|r| {
+                let state = stored_state(&r);
+                IdentitySummary {
+                    status: state.status,
+                    id: r.id,
+                    revision: r.revision,
+                    updated_at: crate::expr::date_of_ms(r.updated_at),
+                }
+            })
+            .collect();
+        let next = more
+            .then(|| identities.last().map(|i| i.id.clone()))
+            .flatten();
+        Ok(IdentityList { identities, next })
+    }
+
+    /// Plans again, and submits, every identity whose review time has come.
+    /// Answers how many were planned.
+    pub async fn review_due(&self, actor: &Actor) -> Result<usize, IdentityError> {
+        let due = self
+            .shared
+            .engine
+            .store()
+            .identities_due(now_ms(), 100)
+            .await?;
+        let mut planned = 0;
+        for record in due {
+            let _guard = self.lock(&record.id).await;
+            let current = self.shared.engine.store().identity(&record.id).await?;
+            match self
+                .converge(&record.id, current, None, actor, false, false)
+                .await
+            {
+                Ok(_) => planned += 1,
+                Err(e) => {
+                    tracing::warn!(identity = %record.id, "planning at its review time failed: {e}")
+                }
+            }
+        }
+        Ok(planned)
+    }
+
+    /// Whether any policy map is configured.
+    pub fn is_configured(&self) -> bool {
+        !self.shared.policies.maps.is_empty()
+    }
+}
+
+/// The key an operation of a plan is submitted with: the same plan
+/// submitted again (after a crash before its record was written) replays
+/// the operations instead of repeating them.
+fn idempotency_key(
+    id: &str,
+    plan: &TargetPlan,
+    generation: u64,
+    index: usize,
+    request: &Json,
+) -> String {
+    let mut hash = Sha256::new();
+    for part in [id, &plan.target, &plan.class] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.update(generation.to_be_bytes());
+    hash.update(index.to_be_bytes());
+    hash.update(request.to_string().as_bytes());
+    format!("identity-plan:{}", &hex::encode(hash.finalize())[..40])
+}
+
+/// The fields that differ between two states (`profile.department`,
+/// `roles`, `status`), for the audit log: names, never values.
+fn changed_fields(before: Option<&DesiredState>, after: &DesiredState) -> Vec<String> {
+    let Some(before) = before else {
+        return vec!["(new)".into()];
+    };
+    let mut fields = Vec::new();
+    let keys: std::collections::BTreeSet<&String> =
+        before.profile.keys().chain(after.profile.keys()).collect();
+    for key in keys {
+        if before.profile.get(key) != after.profile.get(key) {
+            fields.push(format!("profile.{key}"));
+        }
+    }
+    if before.roles != after.roles {
+        fields.push("roles".into());
+    }
+    if before.status != after.status {
+        fields.push("status".into());
+    }
+    if before.start_date != after.start_date {
+        fields.push("start_date".into());
+    }
+    if before.end_date != after.end_date {
+        fields.push("end_date".into());
+    }
+    fields
+}

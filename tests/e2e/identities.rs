@@ -1,0 +1,541 @@
+//! Identities, roles and policy maps (issue 18) through the real host:
+//! a person's desired state becomes accounts, attributes and groups on CSV
+//! and LDAP targets, and movers, leavers and rehires converge.
+
+use provisio_tests::host::{OPERATOR, PROVISIONER, TestHost};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Roles giving groups on `target`: `staff` (the target's default role),
+/// and birthright `sales` and `research` by department; `projects` is
+/// assigned explicitly.
+fn roles(target: &str) -> String {
+    format!(
+        r#"
+[roles.staff]
+description = "everyone with an account"
+[roles.staff.targets.{target}]
+groups = ["everyone"]
+
+[roles.sales]
+when = 'department == "Sales"'
+[roles.sales.targets.{target}]
+groups = ["sales"]
+
+[roles.research]
+when = 'department == "Research"'
+[roles.research.targets.{target}]
+groups = ["research"]
+
+[roles.projects]
+[roles.projects.targets.{target}]
+groups = ["projects"]
+"#
+    )
+}
+
+const APP_COLUMNS: &str = "id,userName,displayName,mail,department,active";
+
+/// A CSV application target with a policy map; `extra` lines go in the
+/// target's table.
+fn app_target(extra: &str) -> String {
+    format!(
+        r#"
+[targets.app]
+connector = "bundled:csv"
+on_delete = "disable"
+membership = {{ mode = "group-attribute", group_class = "group", attribute = "members" }}
+{extra}
+[targets.app.grants]
+directory = "{{dir}}/app"
+[targets.app.config]
+"account.key" = "id"
+"account.name" = "userName"
+"account.enable" = "active"
+"account.columns" = "{APP_COLUMNS}"
+"group.key" = "id"
+"group.name" = "name"
+"group.references" = "members"
+"group.multivalued" = "members"
+"group.columns" = "id,name,members"
+
+[targets.app.accounts]
+scope = 'profile.type != "contractor"'
+default_role = "staff"
+[targets.app.accounts.attributes]
+id = {{ expr = "id", create_only = true }}
+__name__ = "{{{{ (first[0] ~ last) | normalize_diacritics | lower }}}}"
+displayName = "{{{{ first }}}} {{{{ last }}}}"
+mail = {{ value = "{{{{ (first ~ '.' ~ last) | normalize_diacritics | lower }}}}@example.com", create_only = true }}
+department = "{{{{ department }}}}"
+"#
+    )
+}
+
+async fn app_host(server: &str) -> TestHost {
+    let host = TestHost::start(&(app_target("") + &roles("app")), server, &["app"]).await;
+    std::fs::write(
+        host.path("app/groups.csv"),
+        "id,name,members\neveryone,Everyone,\nsales,Sales,\nresearch,Research,\nprojects,Projects,\n",
+    )
+    .unwrap();
+    host
+}
+
+/// The rows of a CSV file as maps from column to cell.
+fn rows(host: &TestHost, file: &str) -> Vec<serde_json::Map<String, Value>> {
+    let text = std::fs::read_to_string(host.path(file)).unwrap_or_default();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_owned(), Value::String(v.to_owned())))
+                .collect()
+        })
+        .collect()
+}
+
+fn account(host: &TestHost, id: &str) -> Option<serde_json::Map<String, Value>> {
+    rows(host, "app/accounts.csv")
+        .into_iter()
+        .find(|r| r["id"] == id)
+}
+
+/// The groups whose members list `uid`.
+fn groups_of(host: &TestHost, uid: &str) -> Vec<String> {
+    let mut groups: Vec<String> = rows(host, "app/groups.csv")
+        .into_iter()
+        .filter(|g| {
+            g["members"]
+                .as_str()
+                .unwrap_or_default()
+                .split('|')
+                .any(|m| m == uid)
+        })
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect();
+    groups.sort();
+    groups
+}
+
+fn zoe(department: &str) -> Value {
+    json!({"profile": {"first": "Zoë", "last": "Ødegård", "department": department}})
+}
+
+fn kinds(outcome: &Value) -> Vec<String> {
+    outcome["plan"]["targets"][0]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let kind = o["request"]["kind"].as_str().unwrap();
+            match o["request"]["group"].as_str() {
+                Some(group) => format!("{kind} {group}"),
+                None => kind.to_owned(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joiner_mover_leaver_and_rehire_on_a_csv_target() {
+    let host = app_host("").await;
+
+    // A dry run answers the plan and changes nothing.
+    let dry = host
+        .put_identity("emp-1", "?dry_run=true", zoe("Sales"))
+        .await;
+    assert_eq!(dry.status, 200, "{:?}", dry.body);
+    assert_eq!(dry.body["dry_run"], true);
+    assert_eq!(
+        kinds(&dry.body),
+        ["create", "add-member everyone", "add-member sales"],
+        "{}",
+        dry.body
+    );
+    assert!(dry.body["operations"].as_array().unwrap().is_empty());
+    assert_eq!(host.get("/v1/identities/emp-1").await.status, 404);
+    assert!(account(&host, "emp-1").is_none());
+    let stored = host.get("/v1/operations?target=app").await;
+    assert_eq!(stored.body["operations"], json!([]), "{:?}", stored.body);
+
+    // Joiner: an account with computed attributes and the roles' groups.
+    let joined = host.put_identity("emp-1", "", zoe("Sales")).await;
+    assert_eq!(joined.status, 201, "{:?}", joined.body);
+    assert_eq!(joined.body["revision"], 1);
+    host.settle(&joined.body).await;
+    let row = account(&host, "emp-1").expect("an account row");
+    assert_eq!(row["userName"], "zodegard");
+    assert_eq!(row["displayName"], "Zoë Ødegård");
+    assert_eq!(row["mail"], "zoe.odegard@example.com");
+    assert_eq!(row["department"], "Sales");
+    assert_eq!(row["active"], "true");
+    assert_eq!(groups_of(&host, "emp-1"), ["everyone", "sales"]);
+
+    // The same state again plans nothing.
+    let again = host.put_identity("emp-1", "", zoe("Sales")).await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["revision"], 1, "unchanged: same revision");
+    assert_eq!(again.body["plan"]["targets"][0]["action"], "none");
+    assert!(again.body["operations"].as_array().unwrap().is_empty());
+
+    // Mover: only what differs is written; the old role's group goes, the
+    // default role's stays, the create-only mail is kept.
+    let mut moved = zoe("Research");
+    moved["profile"]["last"] = json!("Ødegård-Berg");
+    let mover = host
+        .put_identity("emp-1", "?explain=true", moved.clone())
+        .await;
+    assert_eq!(mover.status, 200, "{:?}", mover.body);
+    assert_eq!(
+        kinds(&mover.body),
+        ["update", "remove-member sales", "add-member research"],
+        "{}",
+        mover.body
+    );
+    let changes = &mover.body["plan"]["targets"][0]["operations"][0]["request"]["changes"];
+    let changed: Vec<&str> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changed,
+        ["__name__", "department", "displayName"],
+        "{changes}"
+    );
+    let explain = &mover.body["plan"]["targets"][0]["explain"];
+    let display = explain["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["attribute"] == "displayName")
+        .unwrap();
+    assert_eq!(display["source"], "{{ first }} {{ last }}");
+    assert_eq!(
+        display["inputs"],
+        json!({"first": "Zoë", "last": "Ødegård-Berg"})
+    );
+    assert_eq!(display["current"], "Zoë Ødegård");
+    assert!(
+        display["decision"]
+            .as_str()
+            .unwrap()
+            .starts_with("replaced")
+    );
+    let mail = explain["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["attribute"] == "mail")
+        .unwrap();
+    assert!(
+        mail["decision"].as_str().unwrap().contains("create_only"),
+        "{mail}"
+    );
+    let research = explain["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "research")
+        .unwrap();
+    assert_eq!(research["granted_by"], json!(["research"]));
+    assert!(
+        mover.body["plan"]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["role"] == "research" && r["by"] == "birthright"),
+        "{}",
+        mover.body["plan"]
+    );
+    host.settle(&mover.body).await;
+    let row = account(&host, "emp-1").unwrap();
+    assert_eq!(row["userName"], "zodegard-berg");
+    assert_eq!(row["department"], "Research");
+    assert_eq!(row["mail"], "zoe.odegard@example.com", "create_only");
+    assert_eq!(groups_of(&host, "emp-1"), ["everyone", "research"]);
+
+    // The identity reads back with its account and the last operations.
+    let view = host.get("/v1/identities/emp-1").await;
+    assert_eq!(view.status, 200, "{:?}", view.body);
+    assert_eq!(view.body["revision"], 2);
+    assert_eq!(view.body["profile"]["department"], "Research");
+    let app = &view.body["accounts"][0];
+    assert_eq!(app["target"], "app");
+    assert_eq!(app["uid"], "emp-1");
+    assert_eq!(app["groups"], json!(["everyone", "research"]));
+    assert!(
+        app["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] == "succeeded"),
+        "{app}"
+    );
+
+    // Suspended: disabled, kept; back: enabled, nothing re-created.
+    let mut suspended = moved.clone();
+    suspended["status"] = json!("suspended");
+    let out = host.put_identity("emp-1", "", suspended).await;
+    assert_eq!(kinds(&out.body), ["disable"], "{}", out.body);
+    host.settle(&out.body).await;
+    assert_eq!(account(&host, "emp-1").unwrap()["active"], "false");
+    let back = host.put_identity("emp-1", "", moved.clone()).await;
+    assert_eq!(kinds(&back.body), ["enable"], "{}", back.body);
+    host.settle(&back.body).await;
+    assert_eq!(account(&host, "emp-1").unwrap()["active"], "true");
+
+    // Leaver: groups removed, then the target's on_delete (disable).
+    let mut left = moved.clone();
+    left["status"] = json!("terminated");
+    let leaver = host.put_identity("emp-1", "", left.clone()).await;
+    assert_eq!(
+        kinds(&leaver.body),
+        ["remove-member everyone", "remove-member research", "delete"],
+        "{}",
+        leaver.body
+    );
+    assert_eq!(leaver.body["plan"]["targets"][0]["action"], "deprovision");
+    host.settle(&leaver.body).await;
+    assert_eq!(account(&host, "emp-1").unwrap()["active"], "false");
+    assert!(groups_of(&host, "emp-1").is_empty());
+    let still = host.put_identity("emp-1", "", left).await;
+    assert!(kinds(&still.body).is_empty(), "{}", still.body);
+
+    // Rehire: the same account is enabled again and gets its groups back.
+    let rehired = host.put_identity("emp-1", "", moved).await;
+    assert_eq!(
+        kinds(&rehired.body),
+        ["enable", "add-member everyone", "add-member research"],
+        "{}",
+        rehired.body
+    );
+    host.settle(&rehired.body).await;
+    let rows_now = rows(&host, "app/accounts.csv");
+    assert_eq!(rows_now.len(), 1, "no second account: {rows_now:?}");
+    assert_eq!(account(&host, "emp-1").unwrap()["active"], "true");
+    assert_eq!(groups_of(&host, "emp-1"), ["everyone", "research"]);
+
+    // Out of scope: no account at all.
+    let contractor = host
+        .put_identity(
+            "emp-2",
+            "?explain=true",
+            json!({"profile": {"first": "Con", "last": "Tractor", "type": "contractor"}}),
+        )
+        .await;
+    assert_eq!(contractor.status, 201, "{:?}", contractor.body);
+    assert!(kinds(&contractor.body).is_empty());
+    assert!(
+        contractor.body["plan"]["targets"][0]["explain"]["entitlement"]
+            .to_string()
+            .contains("does not hold"),
+        "{}",
+        contractor.body
+    );
+
+    // The audit log names what changed, never the values.
+    let audit = host.audit_all().await;
+    let set = audit
+        .iter()
+        .filter(|e| e["event"] == "identity-set")
+        .find(|e| e["detail"]["revision"] == 2)
+        .expect("an identity-set row for the mover");
+    assert_eq!(
+        set["detail"]["changed"],
+        json!(["profile.department", "profile.last"]),
+        "{set}"
+    );
+    assert!(!serde_json::to_string(&set).unwrap().contains("Berg"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_ends_deprovisions_what_it_gave_without_a_call() {
+    let host = app_host("review_interval = \"200ms\"").await;
+    let ends = provisio_host::expr::date_of_ms(provisio_host::store::now_ms() + 3_000);
+    let state = json!({
+        "profile": {"first": "Ada", "last": "Lovelace", "department": "Finance"},
+        "roles": [{"role": "projects", "end": ends}],
+    });
+    let joined = host.put_identity("emp-7", "", state).await;
+    assert_eq!(joined.status, 201, "{:?}", joined.body);
+    assert_eq!(joined.body["plan"]["next_review"], ends);
+    host.settle(&joined.body).await;
+    assert_eq!(groups_of(&host, "emp-7"), ["everyone", "projects"]);
+
+    // The plan as of the end date says what will happen then.
+    let later = host
+        .get(&format!("/v1/identities/emp-7/plan?at={ends}"))
+        .await;
+    assert_eq!(later.status, 200, "{:?}", later.body);
+    assert_eq!(
+        kinds(&json!({"plan": later.body})),
+        ["remove-member projects"]
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while groups_of(&host, "emp-7") != ["everyone"] {
+        assert!(
+            Instant::now() < deadline,
+            "the role's end never removed its group: {:?}",
+            groups_of(&host, "emp-7")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let audit = host.audit_all().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["event"] == "identity-provisioned" && e["actor"] == "provisio:review"),
+        "the review is audited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_identities_and_failing_expressions_change_nothing() {
+    let fuel = "\nloop = \"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\"\n";
+    let mut host = app_host("").await;
+    let unknown_role = host
+        .put_identity("emp-1", "", json!({"roles": ["admins"]}))
+        .await;
+    assert_eq!(unknown_role.status, 400, "{:?}", unknown_role.body);
+    assert_eq!(unknown_role.body["field"], "roles[0]");
+    assert!(
+        unknown_role.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no role `admins`")
+    );
+    let nested = host
+        .put_identity("emp-1", "", json!({"profile": {"manager": {"id": 1}}}))
+        .await;
+    assert_eq!(nested.status, 400, "{:?}", nested.body);
+    assert_eq!(nested.body["field"], "profile.manager");
+    let unknown_field = host.put_identity("emp-1", "", json!({"profle": {}})).await;
+    assert_eq!(unknown_field.status, 400, "{:?}", unknown_field.body);
+    let bad_date = host
+        .put_identity("emp-1", "", json!({"end_date": "next tuesday"}))
+        .await;
+    assert_eq!(bad_date.status, 400, "{:?}", bad_date.body);
+    assert_eq!(bad_date.body["field"], "end_date");
+    let provisioner_delete = host
+        .request(
+            reqwest::Method::DELETE,
+            "/v1/identities/emp-1",
+            Some(PROVISIONER),
+            None,
+        )
+        .await;
+    assert_eq!(provisioner_delete.status, 403, "deleting takes an operator");
+
+    // An expression that runs out of fuel fails the plan, naming the
+    // attribute; nothing is stored or submitted.
+    host.stop().await;
+    let text = app_target("").replace(
+        "department = \"{{ department }}\"\n",
+        &format!("department = \"{{{{ department }}}}\"{fuel}"),
+    );
+    host.set_targets(&(text + &roles("app")));
+    host.restart().await;
+    let failed = host.put_identity("emp-1", "", zoe("Sales")).await;
+    assert_eq!(failed.status, 422, "{:?}", failed.body);
+    assert_eq!(failed.body["code"], "plan-failed");
+    assert_eq!(failed.body["field"], "targets.app.accounts.attributes.loop");
+    assert!(
+        failed.body["detail"].as_str().unwrap().contains("fuel"),
+        "{:?}",
+        failed.body
+    );
+    assert_eq!(host.get("/v1/identities/emp-1").await.status, 404);
+    assert!(account(&host, "emp-1").is_none());
+}
+
+#[test]
+fn an_expression_error_stops_the_load_naming_target_attribute_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("app")).unwrap();
+    let text = format!(
+        "[server]\ninsecure_no_auth = true\n{}{}",
+        app_target("").replace(
+            "displayName = \"{{ first }} {{ last }}\"",
+            "displayName = \"{{ first }} {{ last | lower( }}\""
+        ),
+        roles("app")
+    )
+    .replace("{dir}", &dir.path().display().to_string());
+    let file = dir.path().join("provisio.toml");
+    let error = provisio_host::config::Config::parse(&text, &file, dir.path()).unwrap_err();
+    assert_eq!(
+        error.key, "targets.app.accounts.attributes.displayName",
+        "{error}"
+    );
+    assert!(error.reason.contains("line 1, column"), "{error}");
+
+    for (from, to, key, says) in [
+        (
+            "[roles.sales.targets.app]",
+            "[roles.sales.targets.nowhere]",
+            "roles.sales.targets.nowhere",
+            "no target `nowhere`",
+        ),
+        (
+            "default_role = \"staff\"",
+            "default_role = \"everyone\"",
+            "targets.app.accounts.default_role",
+            "no role `everyone`",
+        ),
+        (
+            "department = \"{{ department }}\"",
+            "__password__ = \"{{ department }}\"",
+            "targets.app.accounts.attributes.__password__",
+            "never computed",
+        ),
+        (
+            "when = 'department == \"Sales\"'",
+            "when = 'department =='",
+            "roles.sales.when",
+            "syntax error",
+        ),
+    ] {
+        let text = format!(
+            "[server]\ninsecure_no_auth = true\n{}{}",
+            app_target(""),
+            roles("app")
+        )
+        .replace("{dir}", &dir.path().display().to_string())
+        .replace(from, to);
+        let error = provisio_host::config::Config::parse(&text, &file, dir.path()).unwrap_err();
+        assert_eq!(error.key, key, "{error}");
+        assert!(error.reason.contains(says), "{error}");
+    }
+}
+
+/// Operators delete identities; the accounts go per `on_delete`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_identity_deprovisions_it_everywhere() {
+    let host = app_host("").await;
+    let joined = host.put_identity("emp-3", "", zoe("Sales")).await;
+    host.settle(&joined.body).await;
+    let removed = host
+        .request(
+            reqwest::Method::DELETE,
+            "/v1/identities/emp-3",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{:?}", removed.body);
+    host.settle(&removed.body).await;
+    assert_eq!(account(&host, "emp-3").unwrap()["active"], "false");
+    assert!(groups_of(&host, "emp-3").is_empty());
+    assert_eq!(host.get("/v1/identities/emp-3").await.status, 404);
+    let listed = host.get("/v1/identities").await;
+    assert_eq!(listed.body["identities"], json!([]), "{:?}", listed.body);
+}
