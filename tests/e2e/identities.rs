@@ -539,3 +539,173 @@ async fn deleting_an_identity_deprovisions_it_everywhere() {
     let listed = host.get("/v1/identities").await;
     assert_eq!(listed.body["identities"], json!([]), "{:?}", listed.body);
 }
+
+mod directory {
+    //! The same life on a real slapd: entries, attributes and groupOfNames
+    //! memberships, deleted on leaving.
+
+    use super::kinds;
+    use provisio_tests::host::TestHost;
+    use provisio_tests::slapd::Slapd;
+    use serde_json::json;
+
+    const PEOPLE: &str = "ou=people,dc=example,dc=com";
+    const GROUPS: &str = "ou=groups,dc=example,dc=com";
+
+    async fn up() -> Slapd {
+        let slapd = tokio::task::spawn_blocking(Slapd::up).await.unwrap();
+        let mut ldif = format!(
+            "dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n\
+             dn: {GROUPS}\nobjectClass: organizationalUnit\nou: groups\n"
+        );
+        // groupOfNames must have a member: the directory's placeholder.
+        for group in ["everyone", "sales", "research"] {
+            ldif.push_str(&format!(
+                "\ndn: cn={group},{GROUPS}\nobjectClass: groupOfNames\ncn: {group}\nmember: cn=nobody\n"
+            ));
+        }
+        slapd.admin("ldapadd", &[], &ldif);
+        slapd
+    }
+
+    fn target(slapd: &Slapd) -> String {
+        format!(
+            r#"[targets.dir]
+connector = "bundled:ldap"
+on_delete = "delete"
+[targets.dir.grants.ldap]
+urls = [{ldaps:?}]
+bind_dn = {dn:?}
+password = {{ file = "{{dir}}/bind.pw" }}
+ca_file = {ca:?}
+[targets.dir.config]
+url = {ldaps:?}
+base_dn = {base:?}
+"account.base" = {PEOPLE:?}
+"group.base" = {GROUPS:?}
+
+[targets.dir.accounts]
+default_role = "staff"
+[targets.dir.accounts.attributes]
+__name__ = "{{{{ (first[0] ~ last) | normalize_diacritics | lower }}}}"
+cn = "{{{{ first }}}} {{{{ last }}}}"
+sn = "{{{{ last }}}}"
+givenName = "{{{{ first }}}}"
+departmentNumber = "{{{{ department }}}}"
+employeeNumber = {{ expr = "id", create_only = true }}
+title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
+"#,
+            ldaps = slapd.ldaps_url,
+            dn = slapd.bind_dn,
+            ca = slapd.ca_file.display().to_string(),
+            base = slapd.base,
+        ) + &super::roles("dir")
+    }
+
+    fn entry(slapd: &Slapd, uid: &str) -> String {
+        slapd.admin(
+            "ldapsearch",
+            &["-LLL", "-b", PEOPLE, &format!("(uid={uid})"), "*"],
+            "",
+        )
+    }
+
+    fn members(slapd: &Slapd, group: &str) -> String {
+        slapd.admin(
+            "ldapsearch",
+            &["-LLL", "-b", &format!("cn={group},{GROUPS}"), "-s", "base", "member"],
+            "",
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn joiner_mover_and_leaver_on_slapd() {
+        let slapd = up().await;
+        let mut host = TestHost::start("", "", &[]).await;
+        host.stop().await;
+        std::fs::write(host.path("bind.pw"), &slapd.bind_password).unwrap();
+        host.set_targets(&target(&slapd));
+        host.restart().await;
+        let dn = format!("uid=zodegard,{PEOPLE}");
+
+        let joined = host.put_identity("emp-1", "", super::zoe("Sales")).await;
+        assert_eq!(joined.status, 201, "{:?}", joined.body);
+        assert_eq!(
+            kinds(&joined.body),
+            ["create", "add-member everyone", "add-member sales"]
+        );
+        host.settle(&joined.body).await;
+        let person = entry(&slapd, "zodegard");
+        for line in [
+            "cn:: Wm/DqyDDmGRlZ8OlcmQ=", // "Zoë Ødegård", base64 as LDIF writes non-ASCII
+            "departmentNumber: Sales",
+            "employeeNumber: emp-1",
+            "title: Sales staff",
+        ] {
+            assert!(person.contains(line), "{line} not in {person}");
+        }
+        assert!(members(&slapd, "sales").contains(&dn));
+        assert!(members(&slapd, "everyone").contains(&dn));
+
+        // A directory admin sets the title by hand: the weak mapping keeps it.
+        slapd.admin(
+            "ldapmodify",
+            &[],
+            &format!("dn: {dn}\nchangetype: modify\nreplace: title\ntitle: Team lead\n"),
+        );
+        let same = host.put_identity("emp-1", "", super::zoe("Sales")).await;
+        assert_eq!(same.body["plan"]["targets"][0]["action"], "none", "{}", same.body);
+
+        // Mover: the attribute and the groups follow the department.
+        let mover = host
+            .put_identity("emp-1", "?explain=true", super::zoe("Research"))
+            .await;
+        assert_eq!(
+            kinds(&mover.body),
+            ["update", "remove-member sales", "add-member research"],
+            "{}",
+            mover.body
+        );
+        let changes = &mover.body["plan"]["targets"][0]["operations"][0]["request"]["changes"];
+        assert_eq!(
+            changes,
+            &json!([{"op": "replace", "name": "departmentNumber", "values": "Research"}]),
+            "only what differs; the weak title stays"
+        );
+        host.settle(&mover.body).await;
+        let person = entry(&slapd, "zodegard");
+        assert!(person.contains("departmentNumber: Research"), "{person}");
+        assert!(person.contains("title: Team lead"), "{person}");
+        assert!(!members(&slapd, "sales").contains(&dn));
+        assert!(members(&slapd, "research").contains(&dn));
+
+        // Leaver: out of every group Provisio gave, then deleted.
+        let mut left = super::zoe("Research");
+        left["status"] = json!("terminated");
+        let leaver = host.put_identity("emp-1", "", left).await;
+        assert_eq!(
+            kinds(&leaver.body),
+            ["remove-member everyone", "remove-member research", "delete"],
+            "{}",
+            leaver.body
+        );
+        host.settle(&leaver.body).await;
+        assert!(!entry(&slapd, "zodegard").contains("dn:"));
+        assert!(!members(&slapd, "research").contains(&dn));
+        assert!(!members(&slapd, "everyone").contains(&dn));
+        let view = host.get("/v1/identities/emp-1").await;
+        assert_eq!(view.body["accounts"][0]["provisioned"], false, "{:?}", view.body);
+        assert!(view.body["accounts"][0].get("uid").is_none(), "the link is gone");
+
+        // Rehired after deletion: a new account.
+        let back = host.put_identity("emp-1", "", super::zoe("Research")).await;
+        assert_eq!(
+            kinds(&back.body),
+            ["create", "add-member everyone", "add-member research"],
+            "{}",
+            back.body
+        );
+        host.settle(&back.body).await;
+        assert!(entry(&slapd, "zodegard").contains("dn:"));
+    }
+}
