@@ -28,7 +28,6 @@ fn connector(samba: &Samba, spec: &LdapSpec, url: &str, extra: &[(&str, &str)]) 
         ("account.base", people.as_str()),
         ("account.attribute.familyName", "sn"),
         ("account.upn_suffix", "example.test"),
-        ("account.mail_domain", "example.test"),
         ("account.ou_from", "department"),
         ("account.ou.Engineering", eng.as_str()),
         ("account.ou.Sales", sales.as_str()),
@@ -70,8 +69,12 @@ fn enable(on: bool) -> Vec<AttributeChange> {
     ))]
 }
 
-fn will_smith(department: &str) -> Vec<Attribute> {
+/// A Will Smith with his account name and address (a policy map's
+/// uniqueness rule makes them through the host: `through_the_host`).
+fn will_smith(name: &str, mail: &str, department: &str) -> Vec<Attribute> {
     vec![
+        text("__name__", name),
+        text("mail", mail),
         text("givenName", "Will"),
         text("familyName", "Smith"),
         text("department", department),
@@ -166,10 +169,13 @@ async fn active_directory_end_to_end() {
         .unwrap();
     }
 
-    // An enabled user with a password over LDAPS: the name and the address
-    // come from the rule, the OU from the department; it binds.
+    // An enabled user with a password over LDAPS: the OU comes from the
+    // department, the UPN from the name; it binds.
     let will = ad
-        .create("account", will_smith("Engineering"))
+        .create(
+            "account",
+            will_smith("smithw", "will.smith@example.test", "Engineering"),
+        )
         .await
         .unwrap();
     assert_eq!(will.name, "smithw");
@@ -187,8 +193,14 @@ async fn active_directory_end_to_end() {
     assert!(samba.can_bind("smithw@example.test", "Str0ng-Passw0rd!"));
     assert!(!samba.can_bind("smithw@example.test", "wrong"));
 
-    // A second Will Smith: the generator checks the domain and moves on.
-    let will2 = ad.create("account", will_smith("Sales")).await.unwrap();
+    // A second Will Smith, in another OU.
+    let will2 = ad
+        .create(
+            "account",
+            will_smith("smithw2", "will.smith2@example.test", "Sales"),
+        )
+        .await
+        .unwrap();
     assert_eq!(will2.name, "smithw2");
     assert_eq!(
         values(&will2, "mail"),
@@ -197,11 +209,28 @@ async fn active_directory_end_to_end() {
     assert_eq!(parent(&will2), format!("OU=Sales,OU=Provisio,{BASE}"));
 
     // An explicit duplicate sAMAccountName is refused, quoting the server.
-    let mut dup = will_smith("Sales");
-    dup.push(text("__name__", "smithw"));
+    let mut dup = will_smith("smithw", "another.will@example.test", "Sales");
     dup.push(text("cn", "Another Will"));
     let duplicate = ad.create("account", dup).await.unwrap_err();
     assert_eq!(code(&duplicate), "already-exists", "{duplicate}");
+
+    // The connector makes no names: a policy map's uniqueness rule does.
+    let nameless = ad
+        .create(
+            "account",
+            vec![
+                text("givenName", "Will"),
+                text("familyName", "Smith"),
+                Attribute::single("__enable__", Value::Boolean(false)),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&nameless), "invalid", "{nameless}");
+    assert!(
+        nameless.to_string().contains("uniqueness rule"),
+        "{nameless}"
+    );
 
     // A weak password: the domain's policy, quoted, and nothing created.
     let weak = ad
@@ -383,6 +412,7 @@ async fn active_directory_end_to_end() {
         .create(
             "account",
             vec![
+                text("__name__", "lovelacea"),
                 text("givenName", "Ada"),
                 text("familyName", "Lovelace"),
                 Attribute::single("__enable__", Value::Boolean(false)),
@@ -611,5 +641,80 @@ async fn through_the_host(samba: &Samba) {
     );
     assert_eq!(uac(samba, "leaver") & 2, 2, "still disabled");
     assert!(!samba.can_bind("leaver@example.test", "An0ther-Passw0rd!"));
+
+    // Issue 18: identities on AD. A uniqueness rule in the policy map asks
+    // the domain (smithw2 is left from the connector's part; smithw was
+    // deleted) and what is planned; accounts get a random initial
+    // password (AD enables none without one), never shown.
+    host.stop().await;
+    host.set_targets(&(target(r#"description eq "keep""#) + AD_POLICY));
+    host.restart().await;
+    let will = |n: u32| json!({"profile": {"first": "Will", "last": "Smith", "department": "Sales", "number": n}});
+    let mut outcomes = Vec::new();
+    for n in 3..=5 {
+        let outcome = host
+            .put_identity(&format!("w{n}"), "?explain=true", will(n))
+            .await;
+        assert_eq!(outcome.status, 201, "{:?}", outcome.body);
+        outcomes.push(outcome);
+    }
+    for (outcome, name, mail) in [
+        (&outcomes[0], "smithw", "will.smith@example.test"),
+        (&outcomes[1], "smithw3", "will.smith3@example.test"),
+        (&outcomes[2], "smithw4", "will.smith4@example.test"),
+    ] {
+        let create = &outcome.body["plan"]["targets"][0]["operations"][0]["request"];
+        assert_eq!(create["attributes"]["__name__"], name, "{create}");
+        assert_eq!(create["attributes"]["mail"], mail, "{create}");
+        assert!(
+            create["attributes"].get("__password__").is_none(),
+            "never in a plan: {create}"
+        );
+        host.settle(&outcome.body).await;
+        assert_eq!(
+            uac(samba, name),
+            512,
+            "{name} is enabled: it has a password"
+        );
+        let found = samba.admin_search(&["-b", BASE, &format!("(sAMAccountName={name})"), "mail"]);
+        assert!(found.contains(&format!("mail: {mail}")), "{found}");
+    }
+    let values = outcomes[1].body["plan"]["targets"][0]["explain"]["values"].to_string();
+    assert!(
+        values.contains("taken on the target by smithw2"),
+        "{values}"
+    );
+    // Every candidate (up to max_counter = 4) is taken: held, with why.
+    let sixth = host.put_identity("w6", "", will(6)).await;
+    let plan = &sixth.body["plan"]["targets"][0];
+    assert_eq!(plan["action"], "held", "{plan}");
+    assert!(
+        plan["reason"]
+            .as_str()
+            .unwrap()
+            .contains("smithw4 (taken on the target by smithw4"),
+        "{plan}"
+    );
+    let trail = serde_json::to_string(&host.audit_all().await).unwrap();
+    assert!(
+        !trail.contains("-Aa7"),
+        "no initial password in the audit log"
+    );
     host.stop().await;
 }
+
+/// The policy map of the AD target through the host.
+const AD_POLICY: &str = r#"
+[targets.ad.accounts]
+default_role = "staff"
+initial_password = "random"
+[targets.ad.accounts.attributes]
+__name__ = { unique = ["{{ (last[:19] ~ first[0]) | normalize_diacritics | lower }}", "{{ (last[:18] ~ first[0]) | normalize_diacritics | lower }}{{ n }}"], max_counter = 4 }
+mail = { unique = ["{{ (first ~ '.' ~ last) | normalize_diacritics | lower }}@example.test", "{{ (first ~ '.' ~ last) | normalize_diacritics | lower }}{{ n }}@example.test"], max_counter = 4 }
+givenName = "{{ first }}"
+familyName = "{{ last }}"
+department = "{{ department }}"
+
+[roles.staff]
+[roles.staff.targets.ad]
+"#;

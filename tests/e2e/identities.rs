@@ -613,7 +613,14 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
     fn members(slapd: &Slapd, group: &str) -> String {
         slapd.admin(
             "ldapsearch",
-            &["-LLL", "-b", &format!("cn={group},{GROUPS}"), "-s", "base", "member"],
+            &[
+                "-LLL",
+                "-b",
+                &format!("cn={group},{GROUPS}"),
+                "-s",
+                "base",
+                "member",
+            ],
             "",
         )
     }
@@ -654,7 +661,11 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
             &format!("dn: {dn}\nchangetype: modify\nreplace: title\ntitle: Team lead\n"),
         );
         let same = host.put_identity("emp-1", "", super::zoe("Sales")).await;
-        assert_eq!(same.body["plan"]["targets"][0]["action"], "none", "{}", same.body);
+        assert_eq!(
+            same.body["plan"]["targets"][0]["action"], "none",
+            "{}",
+            same.body
+        );
 
         // Mover: the attribute and the groups follow the department.
         let mover = host
@@ -694,8 +705,15 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
         assert!(!members(&slapd, "research").contains(&dn));
         assert!(!members(&slapd, "everyone").contains(&dn));
         let view = host.get("/v1/identities/emp-1").await;
-        assert_eq!(view.body["accounts"][0]["provisioned"], false, "{:?}", view.body);
-        assert!(view.body["accounts"][0].get("uid").is_none(), "the link is gone");
+        assert_eq!(
+            view.body["accounts"][0]["provisioned"], false,
+            "{:?}",
+            view.body
+        );
+        assert!(
+            view.body["accounts"][0].get("uid").is_none(),
+            "the link is gone"
+        );
 
         // Rehired after deletion: a new account.
         let back = host.put_identity("emp-1", "", super::zoe("Research")).await;
@@ -707,5 +725,123 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
         );
         host.settle(&back.body).await;
         assert!(entry(&slapd, "zodegard").contains("dn:"));
+    }
+
+    /// Account names and addresses by a uniqueness rule that asks the
+    /// directory.
+    const UNIQUE: &str = r#"__name__ = { unique = ["{{ (last ~ first[0]) | normalize_diacritics | lower }}", "{{ (last ~ first[0]) | normalize_diacritics | lower }}{{ n }}"], max_counter = 3 }
+mail = { unique = ["{{ (first ~ '.' ~ last) | lower }}@example.com", "{{ (first ~ '.' ~ last) | lower }}{{ n }}@example.com"] }"#;
+
+    fn will_smith(n: u32) -> serde_json::Value {
+        json!({"profile": {"first": "Will", "last": "Smith", "department": format!("D{n}")}})
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uniqueness_rules_ask_the_directory_and_what_is_planned() {
+        let slapd = up().await;
+        // A Will Smith the directory already has, made outside Provisio.
+        slapd.admin(
+            "ldapadd",
+            &[],
+            &format!(
+                "dn: uid=smithw,{PEOPLE}\nobjectClass: inetOrgPerson\nuid: smithw\ncn: Will Smith\nsn: Smith\nmail: will.smith@example.com\n"
+            ),
+        );
+        let mut host = TestHost::start("", "", &[]).await;
+        host.stop().await;
+        std::fs::write(host.path("bind.pw"), &slapd.bind_password).unwrap();
+        let text = target(&slapd).replace(
+            "__name__ = \"{{ (first[0] ~ last) | normalize_diacritics | lower }}\"",
+            UNIQUE,
+        );
+        assert!(text.contains("unique = "), "the rule is in the map");
+        // Creates wait for an operator, so the second plan is made while
+        // the first account does not exist yet.
+        let text = text.replace(
+            "on_delete = \"delete\"",
+            "on_delete = \"delete\"\napproval = { kinds = [\"create\"] }",
+        );
+        host.set_targets(&text);
+        host.restart().await;
+
+        // Two more Will Smiths planned one after the other, before either
+        // account exists: each gets its own name and address.
+        let first = host
+            .put_identity("emp-1", "?explain=true", will_smith(1))
+            .await;
+        let second = host
+            .put_identity("emp-2", "?explain=true", will_smith(2))
+            .await;
+        for (outcome, name, mail) in [
+            (&first, "smithw2", "will.smith2@example.com"),
+            (&second, "smithw3", "will.smith3@example.com"),
+        ] {
+            assert_eq!(outcome.status, 201, "{:?}", outcome.body);
+            let create = &outcome.body["plan"]["targets"][0]["operations"][0]["request"];
+            assert_eq!(create["attributes"]["__name__"], name, "{create}");
+            assert_eq!(create["attributes"]["mail"], mail, "{create}");
+        }
+        let explained = &second.body["plan"]["targets"][0]["explain"]["values"];
+        let name = explained
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["attribute"] == "__name__")
+            .unwrap();
+        let refused: Vec<String> = name["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c["value"].as_str().unwrap(),
+                    c["refused"].as_str().unwrap_or("chosen")
+                )
+            })
+            .collect();
+        assert_eq!(refused.len(), 3, "{refused:?}");
+        assert!(
+            refused[0].starts_with("smithw: taken on the target by smithw"),
+            "{refused:?}"
+        );
+        assert_eq!(refused[1], "smithw2: planned for identity emp-1");
+        assert_eq!(refused[2], "smithw3: chosen");
+        for outcome in [&first, &second] {
+            let create = outcome.body["operations"][0]["id"].as_str().unwrap();
+            let approved = host
+                .post(&format!("/v1/operations/{create}/approve"), json!({}))
+                .await;
+            assert_eq!(approved.status, 200, "{:?}", approved.body);
+            host.settle(&outcome.body).await;
+        }
+        assert!(entry(&slapd, "smithw2").contains("mail: will.smith2@example.com"));
+        assert!(entry(&slapd, "smithw3").contains("mail: will.smith3@example.com"));
+
+        // Planning an existing account again keeps its name.
+        let again = host.put_identity("emp-1", "", will_smith(1)).await;
+        assert_eq!(
+            again.body["plan"]["targets"][0]["action"], "none",
+            "{}",
+            again.body
+        );
+
+        // A fourth: every candidate up to max_counter is taken, so it is
+        // held with the reason and nothing is submitted.
+        let fourth = host.put_identity("emp-4", "", will_smith(4)).await;
+        assert_eq!(fourth.status, 201, "{:?}", fourth.body);
+        let plan = &fourth.body["plan"]["targets"][0];
+        assert_eq!(plan["action"], "held", "{plan}");
+        let reason = plan["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("every candidate for __name__ is taken"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("smithw3 (taken on the target by smithw3"),
+            "{reason}"
+        );
+        assert!(fourth.body["operations"].as_array().unwrap().is_empty());
+        assert!(!entry(&slapd, "smithw4").contains("dn:"));
     }
 }

@@ -47,6 +47,20 @@ pub struct AccountsConfig {
     /// Target attribute ← template or expression over the identity.
     #[serde(default)]
     pub attributes: BTreeMap<String, Mapping>,
+    /// `random`: accounts are created with a strong password nobody sees
+    /// (for targets that enable an account only with a password, such as
+    /// Active Directory); the person sets their own through the target's
+    /// reset process.
+    #[serde(default)]
+    pub initial_password: InitialPassword,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialPassword {
+    #[default]
+    None,
+    Random,
 }
 
 /// One attribute of a policy map: a template (`"{{ last }}"`), or a table
@@ -56,6 +70,10 @@ pub struct AccountsConfig {
 pub enum Mapping {
     Template(String),
     Full(MappingOptions),
+}
+
+fn default_max_counter() -> u32 {
+    99
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -68,6 +86,13 @@ pub struct MappingOptions {
     /// `""` or `[]` is no value).
     #[serde(default)]
     pub expr: Option<String>,
+    /// Candidates (templates) tried in order until one is free on the
+    /// target and in what is being planned: one that reads `n` is tried
+    /// with `n` = 2, 3, … up to `max_counter`.
+    #[serde(default)]
+    pub unique: Vec<String>,
+    #[serde(default = "default_max_counter")]
+    pub max_counter: u32,
     /// Written when the account is created, never afterwards.
     #[serde(default)]
     pub create_only: bool,
@@ -92,12 +117,24 @@ impl Mapping {
     pub fn source(&self) -> Result<(Form, &str), &'static str> {
         match self {
             Mapping::Template(text) => Ok((Form::Template, text)),
-            Mapping::Full(options) => match (&options.value, &options.expr) {
-                (Some(text), None) => Ok((Form::Template, text)),
-                (None, Some(text)) => Ok((Form::Expression, text)),
-                (Some(_), Some(_)) => Err("has both `value` and `expr`; give one"),
-                (None, None) => Err("needs `value` (a template) or `expr` (an expression)"),
+            Mapping::Full(options) => match (&options.value, &options.expr, options.unique.first())
+            {
+                (Some(text), None, None) => Ok((Form::Template, text)),
+                (None, Some(text), None) => Ok((Form::Expression, text)),
+                (None, None, Some(first)) => Ok((Form::Template, first)),
+                (None, None, None) => Err(
+                    "needs `value` (a template), `expr` (an expression) or `unique` (candidates)",
+                ),
+                _ => Err("give one of `value`, `expr` and `unique`"),
             },
+        }
+    }
+
+    /// The candidates of a uniqueness rule and the highest counter.
+    pub fn unique(&self) -> Option<(&[String], u32)> {
+        match self {
+            Mapping::Full(o) if !o.unique.is_empty() => Some((&o.unique, o.max_counter)),
+            _ => None,
         }
     }
 
@@ -154,7 +191,20 @@ pub fn sources<'a>(
         for (attribute, mapping) in &map.attributes {
             let key = format!("targets.{target}.accounts.attributes.{attribute}");
             let (form, text) = mapping.source().map_err(|e| (key.clone(), e.to_owned()))?;
-            keyed.push((key, form, text));
+            match mapping.unique() {
+                None => keyed.push((key, form, text)),
+                Some((candidates, max_counter)) => {
+                    if max_counter < 2 {
+                        return Err((
+                            format!("{key}.max_counter"),
+                            "must be at least 2 (the first counted candidate is n = 2)".into(),
+                        ));
+                    }
+                    for (i, candidate) in candidates.iter().enumerate() {
+                        keyed.push((format!("{key}.unique[{i}]"), Form::Template, candidate));
+                    }
+                }
+            }
         }
     }
     Ok(Sources { keyed })

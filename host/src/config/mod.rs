@@ -16,7 +16,9 @@ pub use crate::runtime::capabilities::GrantsConfig;
 pub use crate::secret::SecretRef;
 pub use crate::setting::InvalidSetting;
 pub use changes::{Changes, LIVE_TARGET_KEYS};
-pub use identity::{AccountsConfig, Mapping, MappingOptions, RoleConfig, RoleTarget, Strength};
+pub use identity::{
+    AccountsConfig, InitialPassword, Mapping, MappingOptions, RoleConfig, RoleTarget, Strength,
+};
 pub use target::{
     Approval, HealthPolicy, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy,
     TargetConfig,

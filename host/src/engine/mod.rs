@@ -23,6 +23,7 @@ mod dispatch;
 mod error;
 mod execute;
 mod health;
+mod initial_password;
 mod monitor;
 mod policy;
 mod protection;

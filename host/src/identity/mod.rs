@@ -7,15 +7,18 @@
 //! policy maps from the configuration; `plan` the planner (pure: given
 //! what the target holds, what to do and why); `account` what Provisio
 //! last asked each target for; `service` reads the targets, plans,
-//! submits and records; `review` plans identities again when a date in
+//! submits and records; `unique` chooses values uniqueness rules make
+//! free on the target; `review` plans identities again when a date in
 //! them passes. docs/identities.md is the operator's guide.
 
 mod account;
+mod error;
 mod model;
 mod plan;
 mod policy;
 mod review;
 mod service;
+mod unique;
 
 pub use account::AccountState;
 pub use model::{DesiredState, InvalidIdentity, RoleGrant, Status, check_id};

@@ -145,6 +145,8 @@ pub const RESERVED: &[&str] = &[
     "start_date",
     "end_date",
     "now",
+    // The counter of uniqueness rules.
+    "n",
 ];
 
 impl DesiredState {

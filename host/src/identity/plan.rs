@@ -27,6 +27,26 @@ pub enum Read {
     Failed(String),
 }
 
+/// A candidate value of a uniqueness rule, and why it was refused.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Candidate {
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// What a uniqueness rule chose.
+#[derive(Debug, Clone, Default)]
+pub struct Unique {
+    /// The first free candidate (or the account's own value, kept); none
+    /// when every candidate is taken.
+    pub value: Option<String>,
+    /// The candidates tried, in order.
+    pub candidates: Vec<Candidate>,
+    /// The account's value is still one of the candidates: it stays.
+    pub kept: bool,
+}
+
 /// What planning one target starts from.
 #[derive(Debug, Clone)]
 pub struct Observed {
@@ -37,6 +57,8 @@ pub struct Observed {
     pub previous: Option<AccountState>,
     /// A create from the last plan has not ended yet.
     pub creating: bool,
+    /// What each uniqueness rule chose, by attribute.
+    pub unique: BTreeMap<String, Unique>,
 }
 
 /// What a target's plan does.
@@ -82,6 +104,9 @@ pub struct ValueExplained {
     pub current: Option<Json>,
     /// What planning does with it and why.
     pub decision: String,
+    /// For a uniqueness rule: the candidates tried and why each was refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
 }
 
 /// Why a group is in the plan.
@@ -359,6 +384,40 @@ impl Planning<'_> {
             let (form, text) = mapping
                 .source()
                 .map_err(|e| self.fail(map, key.clone(), ExprError::from_message(e)))?;
+            if mapping.unique().is_some() {
+                let chosen = observed.unique.get(attribute);
+                match chosen.and_then(|u| u.value.clone()) {
+                    Some(value) => values.push((attribute.clone(), mapping, Json::String(value))),
+                    None => {
+                        let tried: Vec<String> = chosen
+                            .map(|u| {
+                                u.candidates
+                                    .iter()
+                                    .map(|c| {
+                                        format!(
+                                            "{} ({})",
+                                            c.value,
+                                            c.refused.as_deref().unwrap_or("not tried")
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        plan.action = Action::Held;
+                        plan.reason = format!(
+                            "every candidate for {attribute} is taken, so the account waits: {}",
+                            if tried.is_empty() {
+                                "no candidate gives a value".to_owned()
+                            } else {
+                                tried.join(", ")
+                            }
+                        );
+                        plan.explain = self.explain.then_some(explanation);
+                        return Ok(plan);
+                    }
+                }
+                continue;
+            }
             let value = self
                 .policies
                 .expressions
@@ -411,6 +470,11 @@ impl Planning<'_> {
                 create_only: mapping.create_only(),
                 current,
                 decision,
+                candidates: observed
+                    .unique
+                    .get(attribute)
+                    .map(|u| u.candidates.clone())
+                    .unwrap_or_default(),
             }
         };
 
@@ -442,6 +506,20 @@ impl Planning<'_> {
             // Created enabled or not in one step: a target that cannot
             // say whether an account is enabled cannot carry a status.
             attributes.insert(names::ENABLE.into(), Json::Bool(enabled));
+            if map.accounts.initial_password == crate::config::InitialPassword::Random {
+                explanation.values.push(ValueExplained {
+                    attribute: names::PASSWORD.into(),
+                    value: Json::String("***".into()),
+                    form: Form::Template,
+                    source: String::new(),
+                    inputs: BTreeMap::new(),
+                    strength: Strength::Strong,
+                    create_only: true,
+                    current: None,
+                    decision: "a random initial password (initial_password = \"random\"), added when the create is submitted and never shown".into(),
+                    candidates: Vec::new(),
+                });
+            }
             plan.operations.push(PlannedOperation {
                 request: json!({"kind": "create", "attributes": attributes}),
                 why: if enabled {
@@ -486,7 +564,11 @@ impl Planning<'_> {
                     .unwrap_or(Json::Null),
             };
             let differs = canonical(value) != canonical(&current);
-            let decision = if mapping.create_only() {
+            let kept = observed.unique.get(attribute).is_some_and(|u| u.kept);
+            let decision = if kept {
+                next.attributes.insert(attribute.clone(), current.clone());
+                "unchanged: the account's value is still one of the rule's candidates".to_owned()
+            } else if mapping.create_only() {
                 if let Some(written) = previous.attributes.get(attribute) {
                     next.attributes.insert(attribute.clone(), written.clone());
                 }

@@ -2,12 +2,14 @@
 //! plan's operations to the engine and records what it asked for.
 
 use super::account::AccountState;
+pub use super::error::IdentityError;
 use super::model::{DesiredState, InvalidIdentity, check_id};
 use super::plan::{Observed, PlanError, Planning, Read, TargetPlan};
 use super::policy::{HeldRole, Policies, TargetMap};
-use crate::engine::{Actor, Engine, EngineError, OperationRequest};
+use crate::config::InitialPassword;
+use crate::engine::{Actor, Engine, OperationRequest};
 use crate::model::names;
-use crate::store::{AccountRecord, AuditEvent, IdentityRecord, IdentityWrite, StoreError, now_ms};
+use crate::store::{AccountRecord, AuditEvent, IdentityRecord, IdentityWrite, now_ms};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -18,20 +20,6 @@ use std::sync::Arc;
 /// these locks (by a hash of the id), so two requests for one person
 /// never plan from the same starting point.
 const LOCK_STRIPES: usize = 64;
-
-#[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
-    #[error("identity {0} does not exist")]
-    NotFound(String),
-    #[error(transparent)]
-    Invalid(#[from] InvalidIdentity),
-    #[error("the plan could not be made: {0}")]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-}
 
 /// A plan for one identity at one reference time.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -134,6 +122,8 @@ struct Shared {
     engine: Engine,
     policies: Policies,
     locks: Vec<tokio::sync::Mutex<()>>,
+    /// Unique values planned but perhaps not yet on the target.
+    claims: super::unique::Claims,
 }
 
 /// The identity layer. Cheap to clone.
@@ -161,6 +151,7 @@ impl Identities {
                 locks: (0..LOCK_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
+                claims: super::unique::Claims::default(),
             }),
         }
     }
@@ -270,7 +261,7 @@ impl Identities {
         };
         let state = stored_state(&stored);
         let accounts = self.account_states(id).await?;
-        self.make_plan(id, &state, &accounts, &now, now_ms, explain)
+        self.make_plan(id, &state, &accounts, &now, now_ms, explain, false)
             .await
     }
 
@@ -295,7 +286,7 @@ impl Identities {
         let (now, now_ms) = reference_now();
         let accounts = self.account_states(id).await?;
         let plan = self
-            .make_plan(id, &state, &accounts, &now, now_ms, explain)
+            .make_plan(id, &state, &accounts, &now, now_ms, explain, !dry_run)
             .await?;
         let mut outcome = Outcome {
             identity: id.to_owned(),
@@ -414,7 +405,9 @@ impl Identities {
             .collect())
     }
 
-    /// The plan of `state` at `now`, reading each target.
+    /// The plan of `state` at `now`, reading each target; with `claim`,
+    /// the unique values it chooses are claimed for the identity.
+    #[allow(clippy::too_many_arguments)]
     async fn make_plan(
         &self,
         id: &str,
@@ -423,6 +416,7 @@ impl Identities {
         now: &str,
         now_ms: i64,
         explain: bool,
+        claim: bool,
     ) -> Result<Plan, IdentityError> {
         let policies = &self.shared.policies;
         let assigned = state.roles_at(now);
@@ -451,7 +445,17 @@ impl Identities {
             let previous = accounts
                 .get(&(map.target.clone(), map.class.clone()))
                 .cloned();
-            let observed = self.observe(id, map, previous).await?;
+            let mut observed = self.observe(id, map, previous).await?;
+            if state.status_at(now) != super::model::Status::Terminated {
+                observed.unique = super::unique::choose(
+                    &self.shared.engine,
+                    &policies.expressions,
+                    &self.shared.claims,
+                    (id, map, &observed, &context),
+                    claim,
+                )
+                .await?;
+            }
             targets.push(planning.target(map, &observed)?);
         }
         Ok(Plan {
@@ -504,6 +508,7 @@ impl Identities {
             read,
             previous,
             creating,
+            unique: BTreeMap::new(),
         })
     }
 
@@ -531,6 +536,22 @@ impl Identities {
         for (i, operation) in plan.operations.iter().enumerate() {
             let mut request = operation.request.clone();
             let key = idempotency_key(id, plan, next.generation, i, &request);
+            let random_password = self
+                .shared
+                .policies
+                .maps
+                .get(&plan.target)
+                .is_some_and(|m| m.accounts.initial_password == InitialPassword::Random);
+            if random_password
+                && request["kind"] == "create"
+                && let Some(attributes) = request["attributes"].as_object_mut()
+            {
+                // Added here, never in the plan: plans are shown.
+                attributes.insert(
+                    names::PASSWORD.into(),
+                    json!(self.shared.engine.initial_password(&key)),
+                );
+            }
             if let Some(body) = request.as_object_mut() {
                 body.insert("identity".into(), json!(id));
                 body.insert("class".into(), json!(plan.class));

@@ -1,5 +1,5 @@
-//! Accounts: what a create writes (a generated name and mail when none is
-//! given, the password over an encrypted connection only, the home OU) and
+//! Accounts: what a create writes (the name it is given, the password over
+//! an encrypted connection only, the home OU) and
 //! what an update changes (userAccountControl bits, a move when the OU
 //! rule or the enabled state says so, groups joined and left).
 
@@ -9,7 +9,7 @@ use provisio_sdk::ldap::{
     self, Attribute as LdapAttribute, GroupChanges, Membership, Modification, ModifyKind,
 };
 use provisio_sdk::names::{ENABLE, GROUPS, NAME, PASSWORD};
-use provisio_sdk::{Attribute, AttributeChange, ConnectorObject, Error, find_attribute, naming};
+use provisio_sdk::{Attribute, AttributeChange, ConnectorObject, Error, find_attribute};
 
 impl AdConnector {
     fn encrypted_or_refuse(&self) -> Result<(), Error> {
@@ -48,22 +48,14 @@ impl AdConnector {
                 .map(Attribute::single_text)
                 .transpose()
         };
-        let given = text_of(s.provisio_name("givenName"))?.or(text_of("givenName")?);
-        let family = text_of(s.provisio_name("sn"))?.or(text_of("sn")?);
-        let name = match text_of(NAME)? {
-            Some(name) => name,
-            None => match (&given, &family) {
-                (Some(g), Some(f)) => {
-                    naming::account_name(g, f, |n| self.taken("sAMAccountName", n))?
-                }
-                _ => {
-                    return Err(Error::invalid_attribute(
-                        NAME,
-                        "a new account needs __name__ (its sAMAccountName), or givenName and sn to make one",
-                    ));
-                }
-            },
-        };
+        // Names are the policy map's to choose (a uniqueness rule asks the
+        // domain through `search`), not the connector's.
+        let name = text_of(NAME)?.ok_or_else(|| {
+            Error::invalid_attribute(
+                NAME,
+                "a new account needs __name__ (its sAMAccountName); a policy map's uniqueness rule makes one (docs/identities.md)",
+            )
+        })?;
         let enabled = match find_attribute(attributes, ENABLE) {
             Some(a) => a.single_bool()?,
             None => true,
@@ -131,12 +123,6 @@ impl AdConnector {
                 "userPrincipalName",
                 &[&format!("{name}@{suffix}")],
             ));
-        }
-        if !has(&out, "mail")
-            && let (Some(domain), Some(g), Some(f)) = (&s.mail_domain, &given, &family)
-        {
-            let mail = naming::email(g, f, domain, |m| self.taken("mail", m))?;
-            out.push(LdapAttribute::text("mail", &[&mail]));
         }
         let parent = match (&s.disabled_ou, enabled) {
             (Some(disabled), false) => disabled.clone(),

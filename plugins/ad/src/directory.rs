@@ -60,20 +60,6 @@ impl AdConnector {
         Ok(out)
     }
 
-    /// Whether any object in the domain has `attribute` = `value`.
-    pub(crate) fn taken(&self, attribute: &str, value: &str) -> Result<bool, Error> {
-        let filter = format!("({attribute}={})", ldap::escape_filter_value(value));
-        let request = SearchRequest::new(&self.settings.base_dn, Scope::Subtree, &filter)
-            .attributes(&["1.1"])
-            .page_size(1);
-        Ok(!self
-            .conn
-            .search_page(&request, &[])
-            .map_err(ad_error)?
-            .entries
-            .is_empty())
-    }
-
     /// How objects of `class` are looked up by objectGUID.
     fn lookup(&self, class: Class) -> Lookup<'_> {
         Lookup {

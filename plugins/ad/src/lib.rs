@@ -4,9 +4,9 @@
 //! `docs/connectors/ad.md` for the operator's guide.
 //!
 //! - uid: `objectGUID` as a GUID string; name: `sAMAccountName` (OUs: `ou`).
-//! - A new account without a name gets one by the rule operators use most
-//!   ([`provisio_sdk::naming`]): `smithw`, then `smithw2`, … checked against
-//!   the domain; `mail` likewise (`will.smith@…`, `will.smith2@…`).
+//! - A new account needs its name (`__name__`, the sAMAccountName): the
+//!   host's policy maps make unique ones (`smithw`, `smithw2`, …) by asking
+//!   the domain through `search`.
 //! - `__enable__` flips bit 2 (ACCOUNTDISABLE) of `userAccountControl` and
 //!   keeps every other bit; `__password__` writes `unicodePwd` (quoted,
 //!   UTF-16LE) and is refused on an unencrypted connection before anything

@@ -11,7 +11,6 @@
 //! | `ou.base` | `<base_dn>` | where new OUs go (unless `parent` is given) |
 //! | `account.attribute.<name>` | `<name>` | the AD attribute behind attribute `<name>` |
 //! | `account.upn_suffix` | none | `userPrincipalName` = `<sAMAccountName>@<suffix>` when not given |
-//! | `account.mail_domain` | none | `mail` = `first.last@<domain>` (then `first.last2@…`) when not given |
 //! | `account.ou_from` | none | the attribute whose value places the account (e.g. `department`) |
 //! | `account.ou.<value>` | none | the OU for that value, e.g. `account.ou.Engineering = OU=Engineering,DC=example,DC=test` |
 //! | `account.disabled_ou` | none | disabled accounts move here, and back when enabled |
@@ -34,7 +33,6 @@ pub struct Settings {
     pub ou_base: String,
     pub mapping: AttributeMap,
     pub upn_suffix: Option<String>,
-    pub mail_domain: Option<String>,
     pub ou_from: Option<String>,
     /// Value of `ou_from` (lower-case) → OU.
     pub ou_by_value: BTreeMap<String, String>,
@@ -52,6 +50,12 @@ impl Settings {
                 format!("{page_size} is not between 1 and AD's MaxPageSize of {MAX_PAGE_SIZE}"),
             ));
         }
+        if config.get("account.mail_domain").is_some() {
+            return Err(Error::invalid_attribute(
+                "account.mail_domain",
+                "the connector no longer makes addresses: give mail in the target's policy map, with a uniqueness rule (docs/identities.md)",
+            ));
+        }
         let users = format!("CN=Users,{base_dn}");
         Ok(Settings {
             url: config.require("url")?,
@@ -62,7 +66,6 @@ impl Settings {
             ou_base: config.get("ou.base").unwrap_or_else(|| base_dn.clone()),
             mapping: AttributeMap::new(config.prefixed("account.attribute.")),
             upn_suffix: config.get("account.upn_suffix"),
-            mail_domain: config.get("account.mail_domain"),
             ou_from: config.get("account.ou_from"),
             ou_by_value: config
                 .prefixed("account.ou.")
