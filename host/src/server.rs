@@ -3,7 +3,7 @@
 use crate::api::{self, AppState, Reloader, TokenSet, Tokens};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::identity::{Identities, Policies};
+use crate::identity::{Identities, Policies, Sources};
 use crate::keys::HostKey;
 use crate::runtime::{EngineSettings, Runtime, RuntimeConfig};
 use crate::store::{SqliteStore, Store};
@@ -74,8 +74,13 @@ impl Server {
         let identities = Identities::new(engine.clone(), Policies::from_config(config));
         let (stop_reviews, reviews_stopped) = tokio::sync::watch::channel(false);
         if identities.is_configured() {
-            identities.spawn_reviews(config.server.review_interval, reviews_stopped);
+            identities.spawn_reviews(config.server.review_interval, reviews_stopped.clone());
         }
+        let sources = Sources::new(identities.clone(), config);
+        sources
+            .start(reviews_stopped)
+            .await
+            .context("cannot start the sources")?;
         let tokens = Arc::new(TokenSet::new(Tokens::new(
             &config.tokens,
             config.server.insecure_no_auth,
@@ -89,6 +94,7 @@ impl Server {
             ready_requires_healthy_targets: config.server.ready_requires_healthy_targets,
             engine: engine.clone(),
             identities: identities.clone(),
+            sources,
             tokens,
             reloader: reloader.clone(),
             max_connector_bytes: config.server.max_connector_bytes,

@@ -845,3 +845,316 @@ mail = { unique = ["{{ (first ~ '.' ~ last) | lower }}@example.com", "{{ (first 
         assert!(!entry(&slapd, "smithw4").contains("dn:"));
     }
 }
+
+mod sources {
+    //! An HR system drops a CSV file; a source run turns it into joiners,
+    //! movers and leavers, and the application target converges.
+
+    use super::{account, groups_of, rows};
+    use provisio_tests::host::{PROVISIONER, TestHost};
+    use serde_json::{Value, json};
+    use std::time::{Duration, Instant};
+
+    const HR_COLUMNS: &str = "employeeId,givenName,familyName,department,status";
+
+    fn hr_source(extra: &str) -> String {
+        format!(
+            r#"
+[targets.hr]
+connector = "bundled:csv"
+[targets.hr.grants]
+directory = "{{dir}}/hr"
+[targets.hr.config]
+"account.key" = "employeeId"
+"account.columns" = "{HR_COLUMNS}"
+"classes" = "account"
+
+[sources.hr]
+target = "hr"
+key = "employeeId"
+required = ["familyName"]
+missing = "terminate"
+{extra}
+[sources.hr.mapping]
+first = "{{{{ givenName }}}}"
+last = "{{{{ familyName }}}}"
+department = "{{{{ department }}}}"
+status = {{ expr = "'terminated' if status == 'left' else 'active'" }}
+"#
+        )
+    }
+
+    async fn host(extra: &str) -> TestHost {
+        let app = super::app_target("").replace(
+            "__name__ = \"{{ (first[0] ~ last) | normalize_diacritics | lower }}\"",
+            r#"__name__ = { unique = ["{{ (last ~ first[0]) | normalize_diacritics | lower }}", "{{ (last ~ first[0]) | normalize_diacritics | lower }}{{ n }}"] }"#,
+        );
+        assert!(app.contains("unique"));
+        let host = TestHost::start(
+            &(app + &super::roles("app") + &hr_source(extra)),
+            "",
+            &["app", "hr"],
+        )
+        .await;
+        std::fs::write(
+            host.path("app/groups.csv"),
+            "id,name,members\neveryone,Everyone,\nsales,Sales,\nresearch,Research,\nprojects,Projects,\n",
+        )
+        .unwrap();
+        host
+    }
+
+    fn drop_file(host: &TestHost, rows: &[&str]) {
+        let mut text = format!("{HR_COLUMNS}\n");
+        for row in rows {
+            text.push_str(row);
+            text.push('\n');
+        }
+        std::fs::write(host.path("hr/accounts.csv"), text).unwrap();
+    }
+
+    /// Starts a run and waits for it to stop running.
+    async fn run(host: &TestHost, query: &str) -> Value {
+        let started = host
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/sources/hr/runs{query}"),
+                Some(PROVISIONER),
+                None,
+            )
+            .await;
+        assert_eq!(started.status, 202, "{:?}", started.body);
+        let id = started.body["id"].as_str().unwrap().to_owned();
+        wait_run(host, &id).await
+    }
+
+    async fn wait_run(host: &TestHost, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let run = host.get(&format!("/v1/sources/hr/runs/{id}")).await.body;
+            if run["state"] != "running" {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "the run never ended: {run}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn items(host: &TestHost, run: &Value) -> Vec<Value> {
+        let id = run["id"].as_str().unwrap();
+        host.get(&format!("/v1/sources/hr/runs/{id}/items?limit=1000"))
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Waits until every operation of the app target has ended.
+    async fn settle_target(host: &TestHost) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let open = host.get("/v1/operations?target=app&limit=1000").await.body["operations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|o| {
+                    !["succeeded", "failed", "cancelled"].contains(&o["status"].as_str().unwrap())
+                })
+                .count();
+            if open == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{open} operations never ended");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn by_name(host: &TestHost, name: &str) -> Option<serde_json::Map<String, Value>> {
+        rows(host, "app/accounts.csv")
+            .into_iter()
+            .find(|r| r["userName"] == name)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_hr_file_converges_the_targets() {
+        let host = host("").await;
+        drop_file(
+            &host,
+            &[
+                "1001,Ada,Lovelace,Research,",
+                "1002,Will,Smith,Sales,",
+                "1003,Grace,Hopper,Research,",
+            ],
+        );
+
+        // A dry run decides and changes nothing.
+        let dry = run(&host, "?dry_run=true").await;
+        assert_eq!(dry["state"], "planned", "{dry}");
+        assert_eq!(dry["counts"]["joiners"], 3, "{dry}");
+        assert!(rows(&host, "app/accounts.csv").is_empty());
+        assert_eq!(
+            host.get("/v1/identities").await.body["identities"],
+            json!([])
+        );
+
+        let first = run(&host, "").await;
+        assert_eq!(first["state"], "succeeded", "{first}");
+        assert_eq!(first["counts"]["joiners"], 3, "{first}");
+        assert_eq!(
+            first["counts"]["operations"],
+            3 * 3,
+            "create and two groups each: {first}"
+        );
+        settle_target(&host).await;
+        assert_eq!(by_name(&host, "smithw").unwrap()["department"], "Sales");
+        assert_eq!(groups_of(&host, "1002"), ["everyone", "sales"]);
+
+        // The same file again plans nothing.
+        let again = run(&host, "").await;
+        assert_eq!(again["counts"]["unchanged"], 3, "{again}");
+        assert_eq!(again["counts"]["operations"], 0, "{again}");
+
+        // The next file: a mover, a leaver by status, one gone from the
+        // file, a second Will Smith, and a row without a family name.
+        drop_file(
+            &host,
+            &[
+                "1001,Ada,Lovelace,Sales,",
+                "1002,Will,Smith,Sales,left",
+                "1004,Will,Smith,Research,",
+                "1005,Nobody,,Research,",
+            ],
+        );
+        let second = run(&host, "").await;
+        assert_eq!(second["state"], "succeeded", "{second}");
+        let counts = &second["counts"];
+        assert_eq!(
+            (
+                counts["joiners"].as_u64(),
+                counts["movers"].as_u64(),
+                counts["leavers"].as_u64(),
+                counts["rejected"].as_u64()
+            ),
+            (Some(1), Some(1), Some(2), Some(1)),
+            "{second}"
+        );
+        assert_eq!(second["rejected"][0]["identity"], "1005", "{second}");
+        assert!(
+            second["rejected"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("familyName"),
+            "{second}"
+        );
+        let items = items(&host, &second).await;
+        let change = |id: &str| {
+            items
+                .iter()
+                .find(|i| i["identity"] == id)
+                .map(|i| i["change"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(change("1001").as_deref(), Some("mover"));
+        assert_eq!(change("1002").as_deref(), Some("leaver"));
+        assert_eq!(
+            change("1003").as_deref(),
+            Some("leaver"),
+            "gone from the file"
+        );
+        assert_eq!(change("1004").as_deref(), Some("joiner"));
+        settle_target(&host).await;
+        assert_eq!(account(&host, "1001").unwrap()["department"], "Sales");
+        assert_eq!(groups_of(&host, "1001"), ["everyone", "sales"]);
+        assert_eq!(account(&host, "1002").unwrap()["active"], "false");
+        assert_eq!(account(&host, "1003").unwrap()["active"], "false");
+        assert!(groups_of(&host, "1003").is_empty());
+        // The second Will Smith: the first still holds smithw (disabled).
+        assert_eq!(account(&host, "1004").unwrap()["userName"], "smithw2");
+        let view = host.get("/v1/identities/1003").await.body;
+        assert_eq!(view["status"], "terminated", "{view}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_deletion_guard_stops_a_run_before_it_acts() {
+        let host = host("max_leaver_share = 0.5").await;
+        drop_file(
+            &host,
+            &[
+                "1001,Ada,Lovelace,Research,",
+                "1002,Will,Smith,Sales,",
+                "1003,Grace,Hopper,Research,",
+                "1004,Alan,Turing,Research,",
+            ],
+        );
+        assert_eq!(run(&host, "").await["state"], "succeeded");
+        settle_target(&host).await;
+
+        // A truncated export: three of four people missing.
+        drop_file(&host, &["1001,Ada,Lovelace,Research,"]);
+        let stopped = run(&host, "").await;
+        assert_eq!(stopped["state"], "needs-confirmation", "{stopped}");
+        assert_eq!(stopped["guard"]["leavers"], 3, "{stopped}");
+        assert_eq!(stopped["guard"]["known"], 4, "{stopped}");
+        assert!(
+            stopped["guard"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("max_leaver_share"),
+            "{stopped}"
+        );
+        for id in ["1002", "1003", "1004"] {
+            assert_eq!(
+                account(&host, id).unwrap()["active"],
+                "true",
+                "nothing was sent"
+            );
+        }
+        let id = stopped["id"].as_str().unwrap();
+        let busy = run_status(&host, "").await;
+        assert_eq!(busy, 202, "a stopped run does not block the next");
+
+        // A provisioner cannot confirm; an operator can, and exactly the
+        // decided items are applied.
+        let refused = host
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/sources/hr/runs/{id}/confirm"),
+                Some(PROVISIONER),
+                None,
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        let confirmed = host
+            .post(&format!("/v1/sources/hr/runs/{id}/confirm"), json!({}))
+            .await;
+        assert_eq!(confirmed.status, 202, "{:?}", confirmed.body);
+        let done = wait_run(&host, id).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert_eq!(done["confirmed_by"], "ops", "{done}");
+        settle_target(&host).await;
+        for id in ["1002", "1003", "1004"] {
+            assert_eq!(account(&host, id).unwrap()["active"], "false");
+        }
+        assert_eq!(account(&host, "1001").unwrap()["active"], "true");
+        let again = host
+            .post(&format!("/v1/sources/hr/runs/{id}/confirm"), json!({}))
+            .await;
+        assert_eq!(again.status, 409, "{:?}", again.body);
+    }
+
+    async fn run_status(host: &TestHost, query: &str) -> u16 {
+        let started = host
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/sources/hr/runs{query}"),
+                Some(PROVISIONER),
+                None,
+            )
+            .await;
+        let id = started.body["id"].as_str().unwrap_or_default().to_owned();
+        if started.status == 202 {
+            wait_run(host, &id).await;
+        }
+        started.status
+    }
+}

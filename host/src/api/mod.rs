@@ -11,6 +11,7 @@ mod operations;
 mod problem;
 mod reload;
 mod serve;
+mod sources;
 mod targets;
 mod views;
 
@@ -33,6 +34,7 @@ use serde::de::DeserializeOwned;
 pub struct AppState {
     pub engine: Engine,
     pub identities: crate::identity::Identities,
+    pub sources: crate::identity::Sources,
     pub tokens: std::sync::Arc<TokenSet>,
     /// Reloads the configuration (`POST /v1/config/reload`).
     pub reloader: std::sync::Arc<Reloader>,
@@ -117,6 +119,21 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         )
         .route("/identities/{id}/plan", get(identities::plan))
         .route("/identities/{id}/provision", post(identities::provision))
+        .route("/sources", get(sources::list))
+        .route(
+            "/sources/{source}/runs",
+            post(sources::start).get(sources::runs),
+        )
+        .route("/sources/{source}/runs/{id}", get(sources::get))
+        .route("/sources/{source}/runs/{id}/items", get(sources::items))
+        .route(
+            "/sources/{source}/runs/{id}/confirm",
+            post(sources::confirm),
+        )
+        .route(
+            "/sources/{source}/runs/{id}/abandon",
+            post(sources::abandon),
+        )
         .route("/operations", get(operations::list))
         .route("/operations/{id}", get(operations::get))
         .route("/operations/{id}/approve", post(operations::approve))

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers and types.
 
-use super::{audit, connectors, identities, operations, problem, reload, targets, views};
+use super::{audit, connectors, identities, operations, problem, reload, sources, targets, views};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -18,6 +18,8 @@ use utoipa::{Modify, OpenApi};
         connectors::start_canary, connectors::stop_canary, reload::reload,
         identities::put, identities::get, identities::list, identities::plan, identities::provision,
         identities::remove,
+        sources::list, sources::start, sources::runs, sources::get, sources::items, sources::confirm,
+        sources::abandon,
     ),
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
@@ -28,10 +30,11 @@ use utoipa::{Modify, OpenApi};
         crate::engine::VersionRole, connectors::CanaryRequest, crate::engine::CanaryStatus, crate::engine::Held,
         reload::Reloaded,
         crate::identity::DesiredState, crate::identity::Outcome, crate::identity::Plan,
-        crate::identity::IdentityView, crate::identity::IdentityList,
+        crate::identity::IdentityView, crate::identity::IdentityList, crate::identity::RunView,
+        sources::SourceList, sources::ItemPage,
     )),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config"), (name = "identities")),
+    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config"), (name = "identities"), (name = "sources")),
 )]
 pub struct ApiDoc;
 

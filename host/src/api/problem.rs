@@ -312,3 +312,26 @@ impl From<crate::identity::IdentityError> for ApiError {
         }
     }
 }
+
+impl From<crate::identity::RunError> for ApiError {
+    fn from(e: crate::identity::RunError) -> Self {
+        use crate::identity::RunError;
+        match e {
+            RunError::UnknownSource(_) => ApiError::not_found("unknown-source", e.to_string()),
+            RunError::UnknownRun { .. } => ApiError::not_found("unknown-run", e.to_string()),
+            RunError::Busy { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "busy",
+                "A run is in progress",
+                e.to_string(),
+            ),
+            RunError::WrongState { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "wrong-state",
+                "The run is not in that state",
+                e.to_string(),
+            ),
+            RunError::Identity(e) => e.into(),
+        }
+    }
+}

@@ -9,6 +9,7 @@
 
 mod changes;
 mod identity;
+mod source;
 mod target;
 mod tokens;
 
@@ -19,6 +20,7 @@ pub use changes::{Changes, LIVE_TARGET_KEYS};
 pub use identity::{
     AccountsConfig, InitialPassword, Mapping, MappingOptions, RoleConfig, RoleTarget, Strength,
 };
+pub use source::{Missing, STATE_FIELDS, SourceConfig};
 pub use target::{
     Approval, HealthPolicy, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy,
     TargetConfig,
@@ -53,6 +55,9 @@ pub struct Config {
     /// Roles: what holding one gives on which targets (docs/identities.md).
     #[serde(default)]
     pub roles: BTreeMap<String, RoleConfig>,
+    /// Authoritative sources: targets read as the record of who works here.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
     /// Operator tables policy expressions look values up in
     /// (`department | lookup("ous")`).
     #[serde(default)]
@@ -406,8 +411,48 @@ impl Config {
                 }
             }
         }
-        let sources = identity::sources(&self.roles, maps())
+        let mut sources = identity::sources(&self.roles, maps())
             .map_err(|(key, reason)| self.error(key, reason))?;
+        for (name, source) in &self.sources {
+            let key = |k: &str| format!("sources.{name}.{k}");
+            if !valid_target_name(name) {
+                return Err(self.error(
+                    format!("sources.{name}"),
+                    "a source name is 1 to 64 letters, digits, `-` or `_`",
+                ));
+            }
+            if !self.targets.contains_key(&source.target) {
+                return Err(self.error(
+                    key("target"),
+                    format!("there is no target `{}`", source.target),
+                ));
+            }
+            if source.key.trim().is_empty() {
+                return Err(self.error(
+                    key("key"),
+                    "must name the record attribute holding the identity's id",
+                ));
+            }
+            if let Some(share) = source.max_leaver_share
+                && !(share > 0.0 && share <= 1.0)
+            {
+                return Err(self.error(key("max_leaver_share"), "must be above 0 and at most 1"));
+            }
+            if source.interval.is_some_and(|i| i.is_zero()) {
+                return Err(self.error(key("interval"), "must be longer than zero"));
+            }
+            if source.mapping.is_empty() {
+                return Err(self.error(key("mapping"), "maps no attribute: give at least one"));
+            }
+            for (attribute, mapping) in &source.mapping {
+                let at = key(&format!("mapping.{attribute}"));
+                if mapping.unique().is_some() || mapping.create_only() {
+                    return Err(self.error(at, "an inbound mapping takes `value` or `expr` only"));
+                }
+                let (form, text) = mapping.source().map_err(|e| self.error(at.clone(), e))?;
+                sources.keyed.push((at, form, text));
+            }
+        }
         identity::compile(&self.tables, &sources).map_err(|(key, reason)| self.error(key, reason))
     }
 

@@ -123,6 +123,13 @@ impl Engine {
         Ok(self.target(name)?.class_name(class))
     }
 
+    /// One page of a target's objects (what sources read).
+    pub async fn search(&self, name: &str, request: SearchRequest) -> Result<Page, EngineError> {
+        let target = self.target(name)?;
+        let lease = target.lease_for(Purpose::Read);
+        Ok(lease.connector.search(request).await?)
+    }
+
     /// Accounts on a target by name (for operators linking accounts).
     pub async fn find_accounts(
         &self,

@@ -13,14 +13,17 @@
 
 mod account;
 mod error;
+mod inbound;
 mod model;
 mod plan;
 mod policy;
 mod review;
 mod service;
+mod source;
 mod unique;
 
 pub use account::AccountState;
+pub use inbound::Rejected;
 pub use model::{DesiredState, InvalidIdentity, RoleGrant, Status, check_id};
 pub use plan::{Action, Explanation, PlanError, PlannedOperation, TargetPlan};
 pub use policy::{HeldBy, HeldRole, Policies};
@@ -28,3 +31,4 @@ pub use service::{
     AccountView, Identities, IdentityError, IdentityList, IdentitySummary, IdentityView, Outcome,
     Plan, SubmittedOperation, TargetFailure,
 };
+pub use source::{ChangeKind, Counts, Guard, RunError, RunItem, RunState, RunView, Sources};

@@ -156,6 +156,10 @@ impl Identities {
         }
     }
 
+    pub(super) fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
     pub fn policies(&self) -> &Policies {
         &self.shared.policies
     }
@@ -180,7 +184,24 @@ impl Identities {
         let state = state.checked(&self.shared.policies.role_names())?;
         let _guard = self.lock(id).await;
         let stored = self.shared.engine.store().identity(id).await?;
-        self.converge(id, stored, Some(state), actor, dry_run, explain)
+        self.converge(id, stored, Some(state), None, actor, dry_run, explain)
+            .await
+    }
+
+    /// Sets an identity's state as an authoritative source read it, and
+    /// submits its plan.
+    pub async fn put_from_source(
+        &self,
+        id: &str,
+        state: DesiredState,
+        source: &str,
+        actor: &Actor,
+    ) -> Result<Outcome, IdentityError> {
+        check_id(id)?;
+        let state = state.checked(&self.shared.policies.role_names())?;
+        let _guard = self.lock(id).await;
+        let stored = self.shared.engine.store().identity(id).await?;
+        self.converge(id, stored, Some(state), Some(source), actor, false, false)
             .await
     }
 
@@ -194,7 +215,7 @@ impl Identities {
     ) -> Result<Outcome, IdentityError> {
         let _guard = self.lock(id).await;
         let stored = self.stored(id).await?;
-        self.converge(id, Some(stored), None, actor, false, explain)
+        self.converge(id, Some(stored), None, None, actor, false, explain)
             .await
     }
 
@@ -211,7 +232,7 @@ impl Identities {
         let mut state = stored_state(&stored);
         state.status = super::model::Status::Terminated;
         let outcome = self
-            .converge(id, Some(stored), Some(state), actor, dry_run, false)
+            .converge(id, Some(stored), Some(state), None, actor, dry_run, false)
             .await?;
         if !dry_run && outcome.failures.is_empty() {
             let audit = AuditEvent {
@@ -265,13 +286,16 @@ impl Identities {
             .await
     }
 
-    /// The desired state of `id` becomes `state` (or stays as stored),
-    /// then its plan is made and, unless `dry_run`, submitted.
+    /// The desired state of `id` becomes `state` (or stays as stored; set
+    /// by `source` when a source read it), then its plan is made and,
+    /// unless `dry_run`, submitted.
+    #[allow(clippy::too_many_arguments)]
     async fn converge(
         &self,
         id: &str,
         stored: Option<IdentityRecord>,
         state: Option<DesiredState>,
+        source: Option<&str>,
         actor: &Actor,
         dry_run: bool,
         explain: bool,
@@ -350,8 +374,13 @@ impl Identities {
                     .map_or_else(|| actor.to_owned(), |r| r.updated_by.clone())
             },
             review_at,
+            source: source
+                .map(str::to_owned)
+                .or_else(|| stored.as_ref().and_then(|r| r.source.clone())),
         };
-        let write_identity = changed || stored.as_ref().map(|r| r.review_at) != Some(review_at);
+        let write_identity = changed
+            || stored.as_ref().map(|r| (r.review_at, r.source.clone()))
+                != Some((review_at, identity.source.clone()));
         let mut audit = Vec::new();
         if changed || !outcome.operations.is_empty() {
             audit.push(AuditEvent {
@@ -667,7 +696,7 @@ impl Identities {
             let _guard = self.lock(&record.id).await;
             let current = self.shared.engine.store().identity(&record.id).await?;
             match self
-                .converge(&record.id, current, None, actor, false, false)
+                .converge(&record.id, current, None, None, actor, false, false)
                 .await
             {
                 Ok(_) => planned += 1,

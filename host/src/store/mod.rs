@@ -17,7 +17,7 @@ pub use audit::{AuditReport, GENESIS_MAC};
 pub use records::{
     AccountRecord, AuditEvent, AuditQuery, AuditRecord, Change, ConnectorVersion, Deployment,
     ErrorRecord, IdentityRecord, IdentityWrite, Link, LinkChange, NewOperation, OperationKind,
-    OperationQuery, OperationRecord, Status, Submitted,
+    OperationQuery, OperationRecord, SourceRunRecord, Status, Submitted,
 };
 pub use sqlite::SqliteStore;
 pub use time::{parse_rfc3339, rfc3339};
@@ -148,6 +148,27 @@ pub trait Store: Send + Sync {
 
     /// Identities by id, after `after`, at most `limit`.
     async fn identities(&self, after: Option<&str>, limit: u32) -> Result<Vec<IdentityRecord>>;
+
+    /// Identities an authoritative source set, by id.
+    async fn identities_of_source(
+        &self,
+        source: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<IdentityRecord>>;
+
+    async fn source_run(&self, id: &str) -> Result<Option<SourceRunRecord>>;
+
+    /// A source's runs, newest first.
+    async fn source_runs(&self, source: &str, limit: u32) -> Result<Vec<SourceRunRecord>>;
+
+    /// A run's items after `after` (their sequence numbers), in order.
+    async fn source_run_items(
+        &self,
+        run: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>>;
 
     /// Identities whose review time is at or before `at`, soonest first.
     async fn identities_due(&self, at: i64, limit: u32) -> Result<Vec<IdentityRecord>>;

@@ -352,6 +352,22 @@ pub struct IdentityRecord {
     pub updated_by: String,
     /// When the identity is to be planned again (a date in it passes).
     pub review_at: Option<i64>,
+    /// The authoritative source that last set the state.
+    pub source: Option<String>,
+}
+
+/// A run of an authoritative source; its summary is the identity layer's
+/// JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRunRecord {
+    pub id: String,
+    pub source: String,
+    pub state: String,
+    pub dry_run: bool,
+    pub requested_by: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub summary: serde_json::Value,
 }
 
 /// What Provisio last asked one target for on an identity's behalf (the
@@ -376,4 +392,9 @@ pub enum IdentityWrite {
     /// Forgets the identity; its account records stay, as history of what
     /// was asked for, until they are put again.
     Remove { id: String },
+    /// Records a source run; `items` (when given) replace its items.
+    Run {
+        run: SourceRunRecord,
+        items: Option<Vec<serde_json::Value>>,
+    },
 }

@@ -358,6 +358,39 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn identities_of_source(
+        &self,
+        source: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<IdentityRecord>> {
+        let (source, after) = (source.to_owned(), after.unwrap_or("").to_owned());
+        self.readers
+            .long(move |conn| reads::identities_of_source(conn, &source, &after, limit))
+            .await
+    }
+
+    async fn source_run(&self, id: &str) -> Result<Option<SourceRunRecord>> {
+        self.readers.now(|conn| reads::source_run(conn, id))
+    }
+
+    async fn source_runs(&self, source: &str, limit: u32) -> Result<Vec<SourceRunRecord>> {
+        self.readers
+            .now(|conn| reads::source_runs(conn, source, limit))
+    }
+
+    async fn source_run_items(
+        &self,
+        run: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>> {
+        let run = run.to_owned();
+        self.readers
+            .long(move |conn| reads::source_run_items(conn, &run, after, limit))
+            .await
+    }
+
     async fn identities_due(&self, at: i64, limit: u32) -> Result<Vec<IdentityRecord>> {
         self.readers
             .long(move |conn| reads::identities_due(conn, at, limit))

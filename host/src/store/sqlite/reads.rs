@@ -399,3 +399,48 @@ pub(super) fn identities_due(
     )?;
     rows::collect(select.query(params![at, limit])?, rows::identity)
 }
+
+pub(super) fn identities_of_source(
+    conn: &Connection,
+    source: &str,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<IdentityRecord>> {
+    let mut select = conn.prepare_cached(
+        "SELECT * FROM identities WHERE source = ? AND id > ? ORDER BY id LIMIT ?",
+    )?;
+    rows::collect(select.query(params![source, after, limit])?, rows::identity)
+}
+
+pub(super) fn source_run(conn: &Connection, id: &str) -> Result<Option<SourceRunRecord>> {
+    let mut select = conn.prepare_cached("SELECT * FROM source_runs WHERE id = ?")?;
+    rows::first(select.query([id])?, rows::source_run)
+}
+
+pub(super) fn source_runs(
+    conn: &Connection,
+    source: &str,
+    limit: u32,
+) -> Result<Vec<SourceRunRecord>> {
+    let mut select = conn.prepare_cached(
+        "SELECT * FROM source_runs WHERE source = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+    )?;
+    rows::collect(select.query(params![source, limit])?, rows::source_run)
+}
+
+pub(super) fn source_run_items(
+    conn: &Connection,
+    run: &str,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<(i64, serde_json::Value)>> {
+    let mut select = conn.prepare_cached(
+        "SELECT seq, item FROM source_run_items WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )?;
+    rows::collect(select.query(params![run, after, limit])?, |row| {
+        let text: String = row.get(1)?;
+        let item = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Database(format!("a run item is not JSON: {e}")))?;
+        Ok((row.get(0)?, item))
+    })
+}

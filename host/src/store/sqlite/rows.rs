@@ -171,6 +171,7 @@ pub(super) fn identity(row: &Row) -> Result<IdentityRecord> {
         updated_at: row.get("updated_at")?,
         updated_by: row.get("updated_by")?,
         review_at: row.get("review_at")?,
+        source: row.get("source")?,
     })
 }
 
@@ -181,5 +182,18 @@ pub(super) fn account(row: &Row) -> Result<AccountRecord> {
         class: row.get("class")?,
         state: json_column(row, "state")?,
         updated_at: row.get("updated_at")?,
+    })
+}
+
+pub(super) fn source_run(row: &Row) -> Result<SourceRunRecord> {
+    Ok(SourceRunRecord {
+        id: row.get("id")?,
+        source: row.get("source")?,
+        state: row.get("state")?,
+        dry_run: row.get("dry_run")?,
+        requested_by: row.get("requested_by")?,
+        started_at: row.get("started_at")?,
+        finished_at: row.get("finished_at")?,
+        summary: json_column(row, "summary")?,
     })
 }

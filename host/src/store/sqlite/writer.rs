@@ -375,11 +375,12 @@ fn write_identity(tx: &Connection, write: &IdentityWrite) -> Result<()> {
             if let Some(identity) = identity {
                 tx.prepare_cached(
                     "INSERT INTO identities
-                       (id, state, revision, created_at, updated_at, updated_by, review_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?)
+                       (id, state, revision, created_at, updated_at, updated_by, review_at, source)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (id) DO UPDATE SET state = excluded.state,
                        revision = excluded.revision, updated_at = excluded.updated_at,
-                       updated_by = excluded.updated_by, review_at = excluded.review_at",
+                       updated_by = excluded.updated_by, review_at = excluded.review_at,
+                       source = excluded.source",
                 )?
                 .execute(params![
                     identity.id,
@@ -389,6 +390,7 @@ fn write_identity(tx: &Connection, write: &IdentityWrite) -> Result<()> {
                     identity.updated_at,
                     identity.updated_by,
                     identity.review_at,
+                    identity.source,
                 ])?;
             }
             for account in accounts {
@@ -410,6 +412,35 @@ fn write_identity(tx: &Connection, write: &IdentityWrite) -> Result<()> {
         IdentityWrite::Remove { id } => {
             tx.prepare_cached("DELETE FROM identities WHERE id = ?")?
                 .execute([id])?;
+        }
+        IdentityWrite::Run { run, items } => {
+            tx.prepare_cached(
+                "INSERT INTO source_runs
+                   (id, source, state, dry_run, requested_by, started_at, finished_at, summary)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                   finished_at = excluded.finished_at, summary = excluded.summary",
+            )?
+            .execute(params![
+                run.id,
+                run.source,
+                run.state,
+                run.dry_run,
+                run.requested_by,
+                run.started_at,
+                run.finished_at,
+                json(&run.summary)?,
+            ])?;
+            if let Some(items) = items {
+                tx.prepare_cached("DELETE FROM source_run_items WHERE run = ?")?
+                    .execute([&run.id])?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO source_run_items (run, seq, item) VALUES (?, ?, ?)",
+                )?;
+                for (seq, item) in items.iter().enumerate() {
+                    insert.execute(params![run.id, seq as i64 + 1, json(item)?])?;
+                }
+            }
         }
     }
     Ok(())
