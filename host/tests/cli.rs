@@ -173,25 +173,47 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     assert!(text.contains("done: 0 unexpected results"), "{text}");
     assert!(text.contains("chain intact: true"), "{text}");
     assert!(
-        text.contains("is protected on target hr: it matches `userName eq \"admin\"`"),
+        text.contains("joiners 2, movers 1, leavers 1, unchanged 1, rejected 0"),
         "{text}"
     );
-    let accounts = std::fs::read_to_string(dir.path().join("hr/accounts.csv")).unwrap();
-    assert_eq!(accounts.lines().count(), 5, "{accounts}");
     assert!(
-        accounts
-            .contains("1003,alan.turing,Alan,Turing,alan.turing@example.com,Research,Fellow,false")
+        text.contains("candidate will.smith2: taken on the target by will.smith2"),
+        "the third Will Smith's plan is explained: {text}"
     );
     assert!(
-        accounts.contains("0000,admin,"),
-        "the protected account is untouched: {accounts}"
+        text.contains("is protected on target directory: it matches `userName eq \"admin\"`"),
+        "{text}"
     );
-    let groups = std::fs::read_to_string(dir.path().join("hr/groups.csv")).unwrap();
+    let accounts = std::fs::read_to_string(dir.path().join("directory/accounts.csv")).unwrap();
+    assert_eq!(accounts.lines().count(), 7, "{accounts}");
+    for line in [
+        "1002,grace.hopper,Grace,Hopper,grace.hopper@example.com,Research,Director of Research,true",
+        "1003,alan.turing,Alan,Turing,alan.turing@example.com,Research,Fellow,false",
+        "1004,will.smith,Will,Smith,will.smith@example.com,Engineering,Engineer,true",
+        "1005,will.smith2,Will,Smith,will.smith2@example.com,Research,Analyst,true",
+        "0000,admin,",
+    ] {
+        assert!(accounts.contains(line), "{line} not in {accounts}");
+    }
+    let groups = std::fs::read_to_string(dir.path().join("directory/groups.csv")).unwrap();
     assert!(
-        groups.contains("engineering,Engineering,1001\n"),
+        groups.contains("engineering,Engineering,1001|1004\n"),
         "{groups}"
     );
-    assert!(groups.contains("research,Research,1002\n"), "{groups}");
+    assert!(groups.contains("research,Research,1002|1005\n"), "{groups}");
+    let db = rusqlite::Connection::open(dir.path().join("app.db")).unwrap();
+    let users: Vec<String> = db
+        .prepare("SELECT username FROM users ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        users,
+        ["lovelacea", "hopperg", "smithw", "smithw2"],
+        "Alan is deleted from the app"
+    );
 
     // The store survives: verifying the audit log from the command line.
     let config = dir.path().join("provisio.toml");
@@ -199,6 +221,68 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.starts_with("audit log verified: "), "{text}");
+
+    // The same host again, asked from the command line: the source
+    // changes nothing now, and a plan explains itself.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut host = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(host.0.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("provisio exited before serving")
+            .unwrap();
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break format!("http://{}", rest.split(' ').next().unwrap());
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .args(args)
+            .env("PROVISIO_URL", &base)
+            .env(
+                "PROVISIO_TOKEN",
+                "unused: the demo host has no authentication",
+            )
+            .output()
+            .unwrap()
+    };
+    let synced = cli(&["sync", "hr", "--dry-run"]);
+    let text = String::from_utf8_lossy(&synced.stdout);
+    assert!(synced.status.success(), "{text}\n{}", stderr(&synced));
+    assert!(
+        text.contains("planned (dry run: nothing changed)"),
+        "{text}"
+    );
+    let unchanged = text
+        .lines()
+        .find(|l| l.starts_with("unchanged"))
+        .unwrap_or_else(|| panic!("no unchanged row in {text}"));
+    assert!(
+        unchanged.ends_with(" 5"),
+        "everyone as the last run left them: {text}"
+    );
+    let planned = cli(&["plan", "1005", "--explain"]);
+    let text = String::from_utf8_lossy(&planned.stdout);
+    assert!(planned.status.success(), "{text}\n{}", stderr(&planned));
+    assert!(text.contains("directory: none"), "{text}");
+    assert!(text.contains("__name__ = \"will.smith2\""), "{text}");
+    let missing = cli(&["plan", "no-such-person"]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("does not exist"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]

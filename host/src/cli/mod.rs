@@ -5,6 +5,7 @@ mod config;
 mod connector;
 mod demo;
 mod grants;
+mod identities;
 mod inspect;
 mod invoke;
 mod operations;
@@ -63,6 +64,11 @@ enum Command {
     Targets(targets::TargetsArgs),
     /// A running host's configuration: reload it.
     Config(config::ConfigArgs),
+    /// Run an authoritative source now (joiners, movers, leavers), with
+    /// progress and a summary.
+    Sync(identities::SyncArgs),
+    /// What would change for an identity, and with --explain why.
+    Plan(identities::PlanArgs),
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -99,6 +105,8 @@ pub fn main() -> ExitCode {
             Command::Operations(args) => operations::run(args).await,
             Command::Targets(args) => targets::run(args).await,
             Command::Config(args) => config::run(args).await,
+            Command::Sync(args) => identities::sync(args).await,
+            Command::Plan(args) => identities::plan(args).await,
             Command::Token { command } => admin::token(command),
             Command::Audit { command } => admin::audit(command).await,
         }
