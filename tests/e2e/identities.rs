@@ -610,6 +610,23 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
         )
     }
 
+    /// Whether ppolicy locks the entry (how the LDAP connector disables).
+    fn locked(slapd: &Slapd, uid: &str) -> bool {
+        slapd
+            .admin(
+                "ldapsearch",
+                &[
+                    "-LLL",
+                    "-b",
+                    PEOPLE,
+                    &format!("(uid={uid})"),
+                    "pwdAccountLockedTime",
+                ],
+                "",
+            )
+            .contains("pwdAccountLockedTime:")
+    }
+
     fn members(slapd: &Slapd, group: &str) -> String {
         slapd.admin(
             "ldapsearch",
@@ -843,6 +860,105 @@ mail = { unique = ["{{ (first ~ '.' ~ last) | lower }}@example.com", "{{ (first 
         );
         assert!(fourth.body["operations"].as_array().unwrap().is_empty());
         assert!(!entry(&slapd, "smithw4").contains("dn:"));
+    }
+
+    /// The field's staged deprovisioning: disable and leave the groups at
+    /// once, mark the entry later, delete last; each step durable across a
+    /// restart, and a rehire before the end cancels the rest.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_staged_leaver_on_slapd_survives_a_restart_and_a_rehire_cancels_it() {
+        let slapd = up().await;
+        let mut host = TestHost::start("", "review_interval = \"200ms\"", &[]).await;
+        host.stop().await;
+        std::fs::write(host.path("bind.pw"), &slapd.bind_password).unwrap();
+        let text = target(&slapd).replace(
+            "default_role = \"staff\"\n",
+            "default_role = \"staff\"\nleaver = [{ after = \"0s\", do = \"disable\" }, { after = \"0s\", do = \"remove-groups\" }, { after = \"2s\", do = { update = { description = \"left\" } } }, { after = \"10s\", do = \"delete\" }]\n",
+        );
+        assert!(text.contains("leaver = ["));
+        host.set_targets(&text);
+        host.restart().await;
+        let dn = format!("uid=zodegard,{PEOPLE}");
+        let joined = host.put_identity("emp-1", "", super::zoe("Sales")).await;
+        host.settle(&joined.body).await;
+        assert!(members(&slapd, "sales").contains(&dn));
+
+        let mut left = super::zoe("Sales");
+        left["status"] = json!("terminated");
+        let leaver = host.put_identity("emp-1", "", left).await;
+        assert_eq!(
+            kinds(&leaver.body),
+            ["disable", "remove-member everyone", "remove-member sales"],
+            "{}",
+            leaver.body
+        );
+        let plan = &leaver.body["plan"]["targets"][0];
+        let scheduled: Vec<&str> = plan["scheduled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(scheduled, ["update", "delete"], "{plan}");
+        host.settle(&leaver.body).await;
+        assert!(locked(&slapd, "zodegard"), "disabled");
+        assert!(!members(&slapd, "sales").contains(&dn));
+        assert!(!members(&slapd, "everyone").contains(&dn));
+
+        // The plan shows what comes; a restart loses nothing of it.
+        let shown = host.get("/v1/identities/emp-1/plan").await.body;
+        assert_eq!(
+            shown["targets"][0]["scheduled"][0]["action"], "update",
+            "{shown}"
+        );
+        host.restart().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !entry(&slapd, "zodegard").contains("description: left") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the 2 s step never ran"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let shown = host.get("/v1/identities/emp-1/plan").await.body;
+        assert_eq!(
+            shown["targets"][0]["scheduled"][0]["action"], "delete",
+            "{shown}"
+        );
+
+        // Rehired before the last step: the same entry is enabled again and
+        // gets its groups back; nothing is deleted later.
+        let back = host.put_identity("emp-1", "", super::zoe("Sales")).await;
+        let kinds_back = kinds(&back.body);
+        assert!(kinds_back.contains(&"enable".to_owned()), "{}", back.body);
+        assert!(!kinds_back.iter().any(|k| k == "create"), "{}", back.body);
+        assert!(
+            back.body["plan"]["targets"][0].get("scheduled").is_none(),
+            "{}",
+            back.body
+        );
+        host.settle(&back.body).await;
+        assert!(members(&slapd, "sales").contains(&dn));
+        assert!(!locked(&slapd, "zodegard"), "enabled again");
+        let left_at = leaver.body["plan"]["reference_time"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let delete_due = provisio_host::expr::ms_of_date(&left_at).unwrap() + 10_000;
+        while provisio_host::store::now_ms() < delete_due + 1_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(
+            entry(&slapd, "zodegard").contains("dn:"),
+            "the delete was cancelled"
+        );
+        let audit = host.audit_all().await;
+        assert!(
+            audit
+                .iter()
+                .any(|e| e["event"] == "identity-provisioned" && e["actor"] == "provisio:review"),
+            "the later step ran at its review"
+        );
     }
 }
 

@@ -53,6 +53,53 @@ pub struct AccountsConfig {
     /// reset process.
     #[serde(default)]
     pub initial_password: InitialPassword,
+    /// Staged deprovisioning: what happens to a leaver's account, and when
+    /// (after the person left). Without it, a leaver's groups are removed
+    /// and the account deleted per `on_delete` at once.
+    #[serde(default)]
+    pub leaver: Vec<LeaverStep>,
+}
+
+/// One step of a leaver schedule: `{ after = "30d", do = "delete" }`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LeaverStep {
+    #[serde(with = "humantime_serde")]
+    pub after: std::time::Duration,
+    #[serde(rename = "do")]
+    pub action: LeaverAction,
+}
+
+/// What a leaver step does.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum LeaverAction {
+    /// `disable`, `remove-groups` or `delete` (a delete operation, which
+    /// the target's `on_delete` carries out).
+    Named(LeaverNamed),
+    /// `{ update = { description = "left 2026" } }`: these values written.
+    Update {
+        update: BTreeMap<String, toml::Value>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaverNamed {
+    Disable,
+    RemoveGroups,
+    Delete,
+}
+
+impl LeaverAction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            LeaverAction::Named(LeaverNamed::Disable) => "disable",
+            LeaverAction::Named(LeaverNamed::RemoveGroups) => "remove-groups",
+            LeaverAction::Named(LeaverNamed::Delete) => "delete",
+            LeaverAction::Update { .. } => "update",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]

@@ -18,7 +18,8 @@ pub use crate::secret::SecretRef;
 pub use crate::setting::InvalidSetting;
 pub use changes::{Changes, LIVE_TARGET_KEYS};
 pub use identity::{
-    AccountsConfig, InitialPassword, Mapping, MappingOptions, RoleConfig, RoleTarget, Strength,
+    AccountsConfig, InitialPassword, LeaverAction, LeaverNamed, LeaverStep, Mapping,
+    MappingOptions, RoleConfig, RoleTarget, Strength,
 };
 pub use source::{Missing, STATE_FIELDS, SourceConfig};
 pub use target::{
@@ -384,6 +385,25 @@ impl Config {
                     format!("targets.{target}.accounts.default_role"),
                     format!("there is no role `{role}`"),
                 ));
+            }
+            for (i, step) in map.leaver.iter().enumerate() {
+                let key = format!("targets.{target}.accounts.leaver[{i}]");
+                if i > 0 && step.after < map.leaver[i - 1].after {
+                    return Err(self.error(
+                        format!("{key}.after"),
+                        "comes before the step above it: list the steps in the order they happen",
+                    ));
+                }
+                if step.action == LeaverAction::Named(LeaverNamed::Delete)
+                    && i + 1 < map.leaver.len()
+                {
+                    return Err(self.error(key, "delete must be the last step"));
+                }
+                if let LeaverAction::Update { update } = &step.action
+                    && update.is_empty()
+                {
+                    return Err(self.error(format!("{key}.do.update"), "names no attribute"));
+                }
             }
             for attribute in map.attributes.keys() {
                 let managed = [

@@ -640,8 +640,15 @@ impl Attempt<'_> {
             MembershipMode::AccountGroups => "group".to_owned(),
         };
         let connector = self.connector.clone();
+        // Only the name: a group's default attributes include its members,
+        // which a large group makes expensive to read for every add.
+        let only_name = || vec![names::NAME.to_owned()];
         match self
-            .call("get", Some(group), connector.get(&class, group, vec![]))
+            .call(
+                "get",
+                Some(group),
+                connector.get(&class, group, only_name()),
+            )
             .await
         {
             Ok(found) => return Ok(Ok(found.uid)),
@@ -656,7 +663,7 @@ impl Attempt<'_> {
                 size: 2,
                 cookie: None,
             },
-            attributes: vec![],
+            attributes: only_name(),
         };
         let page = self.call("search", None, connector.search(request)).await?;
         let target = &self.target.name;

@@ -25,9 +25,13 @@ pub struct AccountState {
     /// crash replays instead of repeating.
     #[serde(default)]
     pub generation: u64,
-    /// When Provisio deprovisioned the account (Unix ms).
+    /// When Provisio deprovisioned the account (Unix ms): when the person
+    /// left, which a leaver schedule counts from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprovisioned_at: Option<i64>,
+    /// Steps of the target's leaver schedule done so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leaver_done: usize,
 }
 
 impl AccountState {
@@ -38,4 +42,8 @@ impl AccountState {
     pub fn to_json(&self) -> Json {
         serde_json::to_value(self).unwrap_or_default()
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

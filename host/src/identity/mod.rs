@@ -25,7 +25,9 @@ mod unique;
 pub use account::AccountState;
 pub use inbound::Rejected;
 pub use model::{DesiredState, InvalidIdentity, RoleGrant, Status, check_id};
-pub use plan::{Action, Explanation, PlanError, PlannedOperation, TargetPlan};
+pub use plan::{
+    Action, Explanation, Observed, PlanError, PlannedOperation, Planning, Read, TargetPlan,
+};
 pub use policy::{HeldBy, HeldRole, Policies};
 pub use service::{
     AccountView, Identities, IdentityError, IdentityList, IdentitySummary, IdentityView, Outcome,

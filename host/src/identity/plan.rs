@@ -7,7 +7,7 @@
 use super::account::AccountState;
 use super::model::{DesiredState, Status};
 use super::policy::{HeldRole, Policies, TargetMap};
-use crate::config::{Mapping, Strength};
+use crate::config::{LeaverAction, LeaverNamed, Mapping, Strength};
 use crate::expr::{ExprError, Form};
 use crate::model::{ConnectorObject, names};
 use serde::Serialize;
@@ -139,9 +139,24 @@ pub struct TargetPlan {
     pub operations: Vec<PlannedOperation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<Explanation>,
+    /// Leaver steps still to come, with when.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scheduled: Vec<ScheduledStep>,
     /// The account record to store once the operations are submitted.
     #[serde(skip)]
     pub next: Option<AccountState>,
+    /// When this target's plan changes by itself (a leaver step is due).
+    #[serde(skip)]
+    pub next_review_ms: Option<i64>,
+}
+
+/// A leaver step to come.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScheduledStep {
+    /// Its place in the schedule, from 1.
+    pub step: usize,
+    pub action: String,
+    pub at: String,
 }
 
 /// A plan that could not be made: an expression failed.
@@ -306,7 +321,9 @@ impl Planning<'_> {
             uid: observed.uid.clone(),
             operations: Vec::new(),
             explain: None,
+            scheduled: Vec::new(),
             next: None,
+            next_review_ms: None,
         };
         let mut explanation = Explanation {
             entitlement,
@@ -325,6 +342,24 @@ impl Planning<'_> {
                 "the linked account {} is no longer on the target; nothing is planned until it is relinked or the link is removed",
                 observed.uid.as_deref().unwrap_or_default()
             );
+            plan.explain = self.explain.then_some(explanation);
+            return Ok(plan);
+        }
+
+        if !entitled && !map.accounts.leaver.is_empty() {
+            let leaving = previous.provisioned
+                || (observed.previous.is_none() && observed.uid.is_some())
+                || (previous.deprovisioned_at.is_some()
+                    && previous.leaver_done < map.accounts.leaver.len());
+            if exists && leaving && !matches!(observed.read, Read::Missing) {
+                self.leaver_steps(map, &previous, &mut plan, &mut explanation);
+            } else {
+                plan.reason = if exists {
+                    "the leaver schedule is done".into()
+                } else {
+                    "no account, and none is wanted".into()
+                };
+            }
             plan.explain = self.explain.then_some(explanation);
             return Ok(plan);
         }
@@ -365,6 +400,7 @@ impl Planning<'_> {
                     operations: Vec::new(),
                     generation: previous.generation + 1,
                     deprovisioned_at: Some(self.now_ms),
+                    leaver_done: 0,
                 });
             } else {
                 plan.reason = if exists && !ours {
@@ -486,6 +522,7 @@ impl Planning<'_> {
             operations: Vec::new(),
             generation: previous.generation + 1,
             deprovisioned_at: None,
+            leaver_done: 0,
         };
 
         if !exists {
@@ -685,6 +722,132 @@ impl Planning<'_> {
         }
         plan.explain = self.explain.then_some(explanation);
         Ok(plan)
+    }
+}
+
+impl Planning<'_> {
+    /// A leaver's account under the target's leaver schedule: the steps
+    /// whose time has come (counted from when the person left), and the
+    /// rest scheduled.
+    fn leaver_steps(
+        &self,
+        map: &TargetMap,
+        previous: &AccountState,
+        plan: &mut TargetPlan,
+        explanation: &mut Explanation,
+    ) {
+        let schedule = &map.accounts.leaver;
+        // Leaving now, or a schedule under way since it began.
+        let (left_at, mut done) = match (previous.provisioned, previous.deprovisioned_at) {
+            (false, Some(at)) => (at, previous.leaver_done),
+            _ => (self.now_ms, 0),
+        };
+        let mut next = AccountState {
+            provisioned: false,
+            enabled: previous.enabled && previous.provisioned,
+            attributes: previous.attributes.clone(),
+            groups: previous.groups.clone(),
+            operations: Vec::new(),
+            generation: previous.generation + 1,
+            deprovisioned_at: Some(left_at),
+            leaver_done: done,
+        };
+        let at = |step: &crate::config::LeaverStep| {
+            left_at.saturating_add(i64::try_from(step.after.as_millis()).unwrap_or(i64::MAX))
+        };
+        let mut ran = Vec::new();
+        while let Some(step) = schedule.get(done) {
+            if at(step) > self.now_ms {
+                break;
+            }
+            let why = format!(
+                "leaver step {} of {} ({}, {} after leaving)",
+                done + 1,
+                schedule.len(),
+                step.action.name(),
+                humantime::format_duration(step.after)
+            );
+            match &step.action {
+                LeaverAction::Named(LeaverNamed::Disable) => {
+                    if next.enabled || previous.provisioned {
+                        plan.operations.push(PlannedOperation {
+                            request: json!({"kind": "disable"}),
+                            why,
+                        });
+                    }
+                    next.enabled = false;
+                }
+                LeaverAction::Named(LeaverNamed::RemoveGroups) => {
+                    for group in &next.groups {
+                        plan.operations.push(PlannedOperation {
+                            request: json!({"kind": "remove-member", "group": group}),
+                            why: why.clone(),
+                        });
+                        explanation.groups.push(GroupExplained {
+                            group: group.clone(),
+                            granted_by: Vec::new(),
+                            decision: format!("removed: {why}"),
+                        });
+                    }
+                    next.groups.clear();
+                }
+                LeaverAction::Named(LeaverNamed::Delete) => {
+                    plan.operations.push(PlannedOperation {
+                        request: json!({"kind": "delete"}),
+                        why: format!("{why}; the target's on_delete is {}", on_delete_name(map)),
+                    });
+                }
+                LeaverAction::Update { update } => {
+                    let changes: Vec<Json> = update
+                        .iter()
+                        .map(|(name, value)| {
+                            json!({"op": "replace", "name": name,
+                                   "values": serde_json::to_value(value).unwrap_or_default()})
+                        })
+                        .collect();
+                    plan.operations.push(PlannedOperation {
+                        request: json!({"kind": "update", "changes": changes}),
+                        why,
+                    });
+                }
+            }
+            ran.push(step.action.name());
+            done += 1;
+        }
+        next.leaver_done = done;
+        plan.scheduled = schedule[done..]
+            .iter()
+            .enumerate()
+            .map(|(i, step)| ScheduledStep {
+                step: done + i + 1,
+                action: step.action.name().to_owned(),
+                at: crate::expr::date_of_ms(at(step)),
+            })
+            .collect();
+        plan.next_review_ms = schedule.get(done).map(at);
+        plan.action = if plan.operations.is_empty() {
+            Action::None
+        } else {
+            Action::Deprovision
+        };
+        let left = crate::expr::date_of_ms(left_at);
+        plan.reason = match (ran.is_empty(), plan.scheduled.first()) {
+            (false, Some(next)) => format!(
+                "leaver (left {left}): {} now; next {} at {}",
+                ran.join(", "),
+                next.action,
+                next.at
+            ),
+            (false, None) => format!(
+                "leaver (left {left}): {}; the schedule is done",
+                ran.join(", ")
+            ),
+            (true, Some(next)) => {
+                format!("leaver (left {left}): next {} at {}", next.action, next.at)
+            }
+            (true, None) => "the leaver schedule is done".into(),
+        };
+        plan.next = Some(next);
     }
 }
 

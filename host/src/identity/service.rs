@@ -355,7 +355,10 @@ impl Identities {
         }
         let review_at = state
             .next_date_after(&now)
-            .and_then(|d| crate::expr::ms_of_date(&d));
+            .and_then(|d| crate::expr::ms_of_date(&d))
+            .into_iter()
+            .chain(outcome.plan.targets.iter().filter_map(|t| t.next_review_ms))
+            .min();
         let identity = IdentityRecord {
             id: id.to_owned(),
             state: serde_json::to_value(&state).unwrap_or_default(),

@@ -13,6 +13,7 @@ use crate::config::{Config, Missing, SourceConfig};
 use crate::engine::{Actor, Engine};
 use crate::model::{PageRequest, SearchRequest};
 use crate::store::{AuditEvent, IdentityWrite, SourceRunRecord, now_ms};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -24,6 +25,8 @@ const PAGE: u32 = 500;
 const MAX_PAGES: u32 = 10_000;
 /// Rejected records a run's summary lists (all are counted).
 const MAX_REJECTED_LISTED: usize = 200;
+/// Identities a run sets at once.
+const APPLY_CONCURRENCY: usize = 16;
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -444,13 +447,22 @@ impl Sources {
         }
         let actor = actor_of(&source);
         let mut applied = Vec::with_capacity(items.len());
-        for mut item in items {
-            match self
-                .shared
-                .identities
-                .put_from_source(&item.identity, item.state.clone(), &source, &actor)
-                .await
-            {
+        // Identities are set several at once (each one's operations still
+        // run in order); results come back in the items' order.
+        let identities = &self.shared.identities;
+        let mut outcomes = futures_util::stream::iter(items)
+            .map(|item| {
+                let (source, actor) = (&source, &actor);
+                async move {
+                    let outcome = identities
+                        .put_from_source(&item.identity, item.state.clone(), source, actor)
+                        .await;
+                    (item, outcome)
+                }
+            })
+            .buffered(APPLY_CONCURRENCY);
+        while let Some((mut item, outcome)) = outcomes.next().await {
+            match outcome {
                 Ok(outcome) => {
                     summary.counts.applied += 1;
                     summary.counts.operations += outcome.operations.len() as u64;
@@ -478,8 +490,11 @@ impl Sources {
                 }
             }
             applied.push(item);
-            self.set_progress(&record.id, &summary.counts);
+            if applied.len() % 100 == 0 {
+                self.set_progress(&record.id, &summary.counts);
+            }
         }
+        drop(outcomes);
         self.finish(record, RunState::Succeeded, &summary, stored(&applied))
             .await;
     }
@@ -735,13 +750,17 @@ impl Sources {
     pub async fn view(&self, source: &str, id: &str) -> Result<RunView, RunError> {
         let record = self.record(source, id).await?;
         let summary: Summary = serde_json::from_value(record.summary).unwrap_or_default();
-        let live = self
-            .shared
-            .progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned();
+        // Live counts only while it runs: the final record has its own.
+        let live = (record.state == RunState::Running.as_str())
+            .then(|| {
+                self.shared
+                    .progress
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(id)
+                    .cloned()
+            })
+            .flatten();
         Ok(RunView {
             id: record.id,
             source: record.source,

@@ -8,7 +8,7 @@ use super::plan::{Candidate, Observed, Read, Unique};
 use super::policy::TargetMap;
 use crate::engine::Engine;
 use crate::expr::{Expressions, Form};
-use crate::model::names;
+use crate::model::{PageRequest, SearchRequest, names};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -29,40 +29,35 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The other identity that has claimed `value`, if one has.
-    fn holder(&self, target: &str, attribute: &str, value: &str, id: &str) -> Option<String> {
+    /// The other identity that has claimed `value`, if one has; else,
+    /// with `claim`, claims it for `id` (one step, so two plans made at
+    /// once cannot both take it).
+    fn take(
+        &self,
+        (target, attribute, value): (&str, &str, &str),
+        id: &str,
+        claim: bool,
+    ) -> Option<String> {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
         let key = (
             target.to_owned(),
             attribute.to_owned(),
             value.to_lowercase(),
         );
-        match held.get(&key) {
-            Some((holder, until)) if *until > Instant::now() && holder != id => {
-                Some(holder.clone())
-            }
-            Some((_, until)) if *until <= Instant::now() => {
-                held.remove(&key);
-                None
-            }
-            _ => None,
+        if let Some((holder, until)) = held.get(&key)
+            && *until > now
+            && holder != id
+        {
+            return Some(holder.clone());
         }
-    }
-
-    fn claim(&self, target: &str, attribute: &str, value: &str, id: &str) {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if held.len() > 100_000 {
-            held.retain(|_, (_, until)| *until > now);
+        if claim {
+            if held.len() > 100_000 {
+                held.retain(|_, (_, until)| *until > now);
+            }
+            held.insert(key, (id.to_owned(), now + CLAIM_TTL));
         }
-        held.insert(
-            (
-                target.to_owned(),
-                attribute.to_owned(),
-                value.to_lowercase(),
-            ),
-            (id.to_owned(), now + CLAIM_TTL),
-        );
+        None
     }
 }
 
@@ -175,7 +170,18 @@ pub async fn choose(
         let mut unique = Unique::default();
         for value in values {
             let page = engine
-                .find_accounts(&map.target, Some(equals(attribute, &value)), 2)
+                .search(
+                    &map.target,
+                    SearchRequest {
+                        class: map.class.clone(),
+                        filter: Some(equals(attribute, &value)),
+                        page: PageRequest {
+                            size: 2,
+                            cookie: None,
+                        },
+                        attributes: vec![names::NAME.to_owned()],
+                    },
+                )
                 .await?;
             let other = page
                 .objects
@@ -191,15 +197,12 @@ pub async fn choose(
                 });
                 continue;
             }
-            if let Some(holder) = claims.holder(&map.target, attribute, &value, id) {
+            if let Some(holder) = claims.take((&map.target, attribute, &value), id, claim) {
                 unique.candidates.push(Candidate {
                     value,
                     refused: Some(format!("planned for identity {holder}")),
                 });
                 continue;
-            }
-            if claim {
-                claims.claim(&map.target, attribute, &value, id);
             }
             unique.candidates.push(Candidate {
                 value: value.clone(),
