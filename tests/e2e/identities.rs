@@ -540,6 +540,120 @@ async fn deleting_an_identity_deprovisions_it_everywhere() {
     assert_eq!(listed.body["identities"], json!([]), "{:?}", listed.body);
 }
 
+/// The kill switch disables a person on every target at once, ahead of
+/// the work other people's changes queued; the termination report reads
+/// each account back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_switch_goes_ahead_of_queued_work_and_the_report_reads_back() {
+    let app = app_target("rate_limit = { per_second = 20.0, burst = 1 }");
+    let app2 = app_target("")
+        .replace("targets.app", "targets.app2")
+        .replace("{dir}/app", "{dir}/app2");
+    let host = TestHost::start(&(app + &app2 + &roles("app")), "", &["app", "app2"]).await;
+    let groups = "id,name,members\neveryone,Everyone,\nsales,Sales,\nresearch,Research,\nprojects,Projects,\n";
+    std::fs::write(host.path("app/groups.csv"), groups).unwrap();
+    std::fs::write(host.path("app2/groups.csv"), groups).unwrap();
+    let joined = host.put_identity("emp-1", "", zoe("Sales")).await;
+    host.settle(&joined.body).await;
+
+    // Others' joiners queue up behind the rate limit: 25 × 3 operations.
+    for n in 0..25 {
+        let other =
+            json!({"profile": {"first": format!("P{n}"), "last": "Other", "department": "Sales"}});
+        let put = host.put_identity(&format!("other-{n}"), "", other).await;
+        assert_eq!(put.status, 201, "{:?}", put.body);
+    }
+    let refused = host
+        .request(
+            reqwest::Method::POST,
+            "/v1/identities/emp-1/terminate-now",
+            Some(PROVISIONER),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 403, "the kill switch takes an operator");
+    let killed = host
+        .post("/v1/identities/emp-1/terminate-now", json!({}))
+        .await;
+    assert_eq!(killed.status, 200, "{:?}", killed.body);
+    let first: Vec<(String, String)> = killed.body["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .map(|o| {
+            (
+                o["target"].as_str().unwrap().to_owned(),
+                o["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        first,
+        [
+            ("app".to_owned(), "disable".to_owned()),
+            ("app2".to_owned(), "disable".to_owned())
+        ],
+        "{}",
+        killed.body
+    );
+    let disable = killed.body["operations"][0]["id"].as_str().unwrap();
+    let done = host.wait(disable).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    // Of the work queued before it, only what was already running (or
+    // took the rate limit's last token) started before the disable did.
+    let listed = host.get("/v1/operations?target=app&limit=1000").await.body;
+    let started = done["started_at"].as_str().unwrap().to_owned();
+    let created = done["created_at"].as_str().unwrap().to_owned();
+    let overtook = listed["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["identity"] != "emp-1")
+        .filter(|o| o["created_at"].as_str().unwrap() < created.as_str())
+        .filter(|o| {
+            o["started_at"]
+                .as_str()
+                .is_some_and(|s| s > created.as_str() && s < started.as_str())
+        })
+        .count();
+    assert!(
+        overtook <= 1,
+        "{overtook} operations queued earlier started between its submission and its start"
+    );
+    assert_eq!(account(&host, "emp-1").unwrap()["active"], "false");
+    host.settle(&killed.body).await;
+
+    let report = host.get("/v1/identities/emp-1/termination-report").await;
+    assert_eq!(report.status, 200, "{:?}", report.body);
+    assert_eq!(report.body["verified"], true, "{}", report.body);
+    assert_eq!(report.body["status"], "terminated");
+    for target in report.body["targets"].as_array().unwrap() {
+        assert_eq!(target["read_back"]["account"], "disabled", "{target}");
+        assert_eq!(target["deprovisioned"], true, "{target}");
+        assert!(
+            target["operations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|o| o["status"] == "succeeded"),
+            "{target}"
+        );
+    }
+    let audit = host.audit_all().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["event"] == "identity-terminated-now" && e["actor"] == "ops")
+    );
+    assert_eq!(
+        host.get("/v1/identities/nobody/termination-report")
+            .await
+            .status,
+        404
+    );
+}
+
 mod directory {
     //! The same life on a real slapd: entries, attributes and groupOfNames
     //! memberships, deleted on leaving.

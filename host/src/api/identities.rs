@@ -5,7 +5,7 @@ use super::auth::Caller;
 use super::problem::ApiError;
 use super::{ApiJson, ApiQuery, AppState};
 use crate::config::Role;
-use crate::identity::{DesiredState, IdentityList, IdentityView, Outcome, Plan};
+use crate::identity::{DesiredState, IdentityList, IdentityView, Outcome, Plan, TerminationReport};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -174,4 +174,37 @@ pub async fn remove(
             .remove(&id, &caller.name, params.dry_run)
             .await?,
     ))
+}
+
+/// The kill switch: terminates the identity and disables its account on
+/// every target at once, ahead of other queued work; then plans the rest
+/// of leaving as usual. Operator role.
+#[utoipa::path(post, path = "/v1/identities/{id}/terminate-now", tag = "identities",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Outcome), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn terminate_now(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Outcome>, ApiError> {
+    caller.require(Role::Operator)?;
+    Ok(Json(
+        state.identities.terminate_now(&id, &caller.name).await?,
+    ))
+}
+
+/// Per target: what was done for a leaver, when, and what the target holds
+/// now (read back through the connector's `get`).
+#[utoipa::path(get, path = "/v1/identities/{id}/termination-report", tag = "identities",
+    params(("id" = String, Path)),
+    responses((status = 200, body = TerminationReport), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn termination_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TerminationReport>, ApiError> {
+    caller.require(Role::Provisioner)?;
+    Ok(Json(state.identities.termination_report(&id).await?))
 }

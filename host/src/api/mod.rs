@@ -119,6 +119,14 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         )
         .route("/identities/{id}/plan", get(identities::plan))
         .route("/identities/{id}/provision", post(identities::provision))
+        .route(
+            "/identities/{id}/terminate-now",
+            post(identities::terminate_now),
+        )
+        .route(
+            "/identities/{id}/termination-report",
+            get(identities::termination_report),
+        )
         .route("/sources", get(sources::list))
         .route(
             "/sources/{source}/runs",

@@ -35,6 +35,9 @@ pub struct Queue {
     queued: HashSet<AccountKey>,
     in_flight: HashSet<AccountKey>,
     index: HashMap<String, AccountKey>,
+    /// Operations that go ahead of every other account's queued work (a
+    /// kill switch's disables).
+    urgent: HashSet<String>,
 }
 
 /// What the dispatcher should do next.
@@ -63,6 +66,42 @@ impl Queue {
             .or_default()
             .push_back(entry);
         self.consider(&account);
+    }
+
+    /// Adds an operation ahead of its account's queued work (right after
+    /// the one running, if one is) and its account ahead of every other.
+    pub fn push_urgent(&mut self, account: AccountKey, entry: Entry) {
+        self.index.insert(entry.id.clone(), account.clone());
+        self.urgent.insert(entry.id.clone());
+        let fifo = self.accounts.entry(account.clone()).or_default();
+        if self.in_flight.contains(&account) {
+            let at = 1.min(fifo.len());
+            fifo.insert(at, entry);
+            return;
+        }
+        fifo.push_front(entry);
+        self.ready.retain(|a| a != &account);
+        self.queued.insert(account.clone());
+        self.ready.push_front(account);
+    }
+
+    /// [`Self::claim_idle`] for an urgent operation: it starts even when
+    /// other accounts' work is ready.
+    pub fn claim_idle_urgent(&mut self, account: AccountKey, id: &str) -> bool {
+        if self.accounts.contains_key(&account) || self.in_flight.contains(&account) {
+            return false;
+        }
+        self.index.insert(id.to_owned(), account.clone());
+        self.accounts
+            .entry(account.clone())
+            .or_default()
+            .push_back(Entry {
+                id: id.to_owned(),
+                status: Status::Running,
+                due_at: None,
+            });
+        self.in_flight.insert(account);
+        true
     }
 
     /// Adds an operation that starts at once, if its account has nothing
@@ -175,6 +214,7 @@ impl Queue {
             if status.is_final() {
                 fifo.retain(|e| e.id != id);
                 self.index.remove(id);
+                self.urgent.remove(id);
             } else if let Some(entry) = fifo.iter_mut().find(|e| e.id == id) {
                 entry.status = status;
                 entry.due_at = due_at;
@@ -234,7 +274,12 @@ impl Queue {
                 self.retries.insert((due, account.clone()));
             }
             (Status::Queued | Status::Retrying | Status::Running, _) => {
-                self.enqueue(account.clone())
+                if self.urgent.contains(&head.id) {
+                    self.queued.insert(account.clone());
+                    self.ready.push_front(account.clone());
+                } else {
+                    self.enqueue(account.clone())
+                }
             }
             _ => {}
         }
@@ -272,6 +317,30 @@ mod tests {
             status,
             due_at: None,
         }
+    }
+
+    #[test]
+    fn an_urgent_operation_goes_ahead_of_other_accounts_work() {
+        let mut q = Queue::default();
+        for i in 0..3 {
+            q.push(
+                key(&format!("a{i}")),
+                entry(&format!("q{i}"), Status::Queued),
+            );
+        }
+        // b runs one operation; its urgent one follows it at once, ahead of
+        // a0..a2 which were queued first.
+        assert!(q.claim_idle_urgent(key("b"), "b-running"));
+        q.push(key("b"), entry("b-queued", Status::Queued));
+        q.push_urgent(key("b"), entry("b-urgent", Status::Queued));
+        assert_eq!(q.next(0), Next::Run(key("a0"), "q0".into()));
+        q.finish("b-running", Status::Succeeded, None);
+        assert_eq!(q.next(0), Next::Run(key("b"), "b-urgent".into()));
+        q.finish("b-urgent", Status::Succeeded, None);
+        assert_eq!(q.next(0), Next::Run(key("a1"), "q1".into()));
+        // An idle account's urgent operation goes first of all.
+        q.push_urgent(key("c"), entry("c-urgent", Status::Queued));
+        assert_eq!(q.next(0), Next::Run(key("c"), "c-urgent".into()));
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Engine {
             replayed,
             finished,
         } = self
-            .record(target_name, request, actor, wait.is_some())
+            .record(target_name, request, actor, wait.is_some(), false)
             .await?;
         let (Some(wait), Some(mut finished)) = (wait, finished) else {
             return Ok((record, replayed));
@@ -60,12 +60,28 @@ impl Engine {
         }
     }
 
+    /// Stores an operation that goes ahead of every other account's queued
+    /// work on the target, and of its own account's (after the attempt
+    /// running, if one is): a kill switch's disable.
+    pub async fn submit_urgent(
+        &self,
+        target_name: &str,
+        request: OperationRequest,
+        actor: &Actor,
+    ) -> Result<OperationRecord, EngineError> {
+        Ok(self
+            .record(target_name, request, actor, false, true)
+            .await?
+            .record)
+    }
+
     async fn record(
         &self,
         target_name: &str,
         request: OperationRequest,
         actor: &Actor,
         wait: bool,
+        urgent: bool,
     ) -> Result<Recorded<'_>, EngineError> {
         let target = self.target(target_name)?;
         let schema = target.schema();
@@ -89,7 +105,7 @@ impl Engine {
             self.refuse_if_protected(target, &validated).await?;
         }
         let slot = (!needs_approval)
-            .then(|| self.start_now(target, &account, &id))
+            .then(|| self.start_now(target, &account, &id, urgent))
             .flatten()
             .map(|permit| (permit, target.lease_for(Purpose::Operation)));
         let (operation, audit) =
@@ -105,7 +121,7 @@ impl Engine {
         match submitted {
             Ok(Submitted::Created(record)) => {
                 metrics::counter!("provisio_operations_submitted_total", "target" => target_name.to_owned()).increment(1);
-                self.start_or_queue(target, &record, account, slot);
+                self.start_or_queue(target, &record, account, slot, urgent);
                 Ok(Recorded {
                     record,
                     replayed: false,
@@ -268,6 +284,7 @@ impl Engine {
         record: &OperationRecord,
         account: AccountKey,
         slot: Option<StartSlot>,
+        urgent: bool,
     ) {
         match slot {
             Some((permit, lease)) => {
@@ -280,14 +297,16 @@ impl Engine {
                 ));
             }
             None => {
-                target.queue().push(
-                    account,
-                    Entry {
-                        id: record.id.clone(),
-                        status: record.status,
-                        due_at: None,
-                    },
-                );
+                let entry = Entry {
+                    id: record.id.clone(),
+                    status: record.status,
+                    due_at: None,
+                };
+                if urgent {
+                    target.queue().push_urgent(account, entry);
+                } else {
+                    target.queue().push(account, entry);
+                }
                 target.wake.notify_one();
             }
         }
@@ -301,12 +320,18 @@ impl Engine {
         target: &Target,
         account: &AccountKey,
         id: &str,
+        urgent: bool,
     ) -> Option<OwnedSemaphorePermit> {
         if target.held().is_some() || self.shared.is_shutting_down() {
             return None;
         }
         let permit = target.permits.clone().try_acquire_owned().ok()?;
-        if !target.queue().claim_idle(account.clone(), id, now_ms()) {
+        let claimed = if urgent {
+            target.queue().claim_idle_urgent(account.clone(), id)
+        } else {
+            target.queue().claim_idle(account.clone(), id, now_ms())
+        };
+        if !claimed {
             return None;
         }
         if let Some(bucket) = &target.policy().bucket

@@ -8,12 +8,13 @@
 //! what the target holds, what to do and why); `account` what Provisio
 //! last asked each target for; `service` reads the targets, plans,
 //! submits and records; `unique` chooses values uniqueness rules make
-//! free on the target; `review` plans identities again when a date in
+//! free on the target; `leaver` is the kill switch and the termination report; `review` plans identities again when a date in
 //! them passes. docs/identities.md is the operator's guide.
 
 mod account;
 mod error;
 mod inbound;
+mod leaver;
 mod model;
 mod plan;
 mod policy;
@@ -24,6 +25,7 @@ mod unique;
 
 pub use account::AccountState;
 pub use inbound::Rejected;
+pub use leaver::{TargetReport, TerminationReport};
 pub use model::{DesiredState, InvalidIdentity, RoleGrant, Status, check_id};
 pub use plan::{
     Action, Explanation, Observed, PlanError, PlannedOperation, Planning, Read, TargetPlan,

@@ -164,7 +164,7 @@ impl Identities {
         &self.shared.policies
     }
 
-    async fn lock(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(super) async fn lock(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
         let digest = Sha256::digest(id.as_bytes());
         let stripe = usize::from(digest[0]) % LOCK_STRIPES;
         self.shared.locks[stripe].lock().await
@@ -251,7 +251,7 @@ impl Identities {
         Ok(outcome)
     }
 
-    async fn stored(&self, id: &str) -> Result<IdentityRecord, IdentityError> {
+    pub(super) async fn stored(&self, id: &str) -> Result<IdentityRecord, IdentityError> {
         self.shared
             .engine
             .store()
