@@ -262,6 +262,26 @@ async fn joiner_mover_leaver_and_rehire_on_a_csv_target() {
     assert_eq!(row["mail"], "zoe.odegard@example.com", "create_only");
     assert_eq!(groups_of(&host, "emp-1"), ["everyone", "research"]);
 
+    // How long the change took to reach the target, for SLA monitoring.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = host
+            .get("/metrics")
+            .await
+            .body
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if metrics.contains("provisio_time_to_provision_seconds_count{target=\"app\"}") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no time to provision in {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // The identity reads back with its account and the last operations.
     let view = host.get("/v1/identities/emp-1").await;
     assert_eq!(view.status, 200, "{:?}", view.body);
@@ -306,6 +326,18 @@ async fn joiner_mover_leaver_and_rehire_on_a_csv_target() {
     host.settle(&leaver.body).await;
     assert_eq!(account(&host, "emp-1").unwrap()["active"], "false");
     assert!(groups_of(&host, "emp-1").is_empty());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !host
+        .get("/metrics")
+        .await
+        .body
+        .as_str()
+        .unwrap_or_default()
+        .contains("provisio_time_to_deprovision_seconds_count{target=\"app\"}")
+    {
+        assert!(Instant::now() < deadline, "no time to deprovision");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let still = host.put_identity("emp-1", "", left).await;
     assert!(kinds(&still.body).is_empty(), "{}", still.body);
 
@@ -1074,6 +1106,79 @@ mail = { unique = ["{{ (first ~ '.' ~ last) | lower }}@example.com", "{{ (first 
             "the later step ran at its review"
         );
     }
+
+    /// Waits for every operation a source run's identities submitted.
+    async fn settle_run(host: &TestHost, run: &serde_json::Value) {
+        let id = run["id"].as_str().unwrap();
+        let items = host
+            .get(&format!("/v1/sources/hr/runs/{id}/items?limit=1000"))
+            .await
+            .body;
+        for identity in items["items"].as_array().unwrap() {
+            let view = host
+                .get(&format!(
+                    "/v1/identities/{}",
+                    identity["identity"].as_str().unwrap()
+                ))
+                .await
+                .body;
+            for account in view["accounts"].as_array().unwrap() {
+                for op in account["operations"].as_array().unwrap() {
+                    let done = host.wait(op["id"].as_str().unwrap()).await;
+                    assert_eq!(done["status"], "succeeded", "{done}");
+                }
+            }
+        }
+    }
+
+    /// An HR export run into slapd through a source: joiners get entries
+    /// and groups, a mover's groups follow, a leaver gone from the file is
+    /// deleted, and the same file again plans nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_hr_source_converges_slapd() {
+        let slapd = up().await;
+        let mut host = TestHost::start("", "", &["hr"]).await;
+        host.stop().await;
+        std::fs::write(host.path("bind.pw"), &slapd.bind_password).unwrap();
+        host.set_targets(&(target(&slapd) + &super::sources::hr_source("")));
+        host.restart().await;
+        super::sources::drop_file(
+            &host,
+            &["1001,Zoë,Ødegård,Sales,", "1002,Grace,Hopper,Research,"],
+        );
+        let first = super::sources::run(&host, "").await;
+        assert_eq!(first["counts"]["joiners"], 2, "{first}");
+        settle_run(&host, &first).await;
+        let zoe = format!("uid=zodegard,{PEOPLE}");
+        let grace = format!("uid=ghopper,{PEOPLE}");
+        assert!(members(&slapd, "sales").contains(&zoe));
+        assert!(members(&slapd, "research").contains(&grace));
+        assert!(members(&slapd, "everyone").contains(&grace));
+
+        super::sources::drop_file(&host, &["1001,Zoë,Ødegård,Research,"]);
+        let second = super::sources::run(&host, "").await;
+        assert_eq!(
+            (
+                second["counts"]["movers"].as_u64(),
+                second["counts"]["leavers"].as_u64()
+            ),
+            (Some(1), Some(1)),
+            "{second}"
+        );
+        settle_run(&host, &second).await;
+        assert!(!members(&slapd, "sales").contains(&zoe));
+        assert!(members(&slapd, "research").contains(&zoe));
+        assert!(entry(&slapd, "zodegard").contains("departmentNumber: Research"));
+        assert!(
+            !entry(&slapd, "ghopper").contains("dn:"),
+            "the leaver is deleted"
+        );
+        assert!(!members(&slapd, "research").contains(&grace));
+
+        let third = super::sources::run(&host, "").await;
+        assert_eq!(third["counts"]["unchanged"], 1, "{third}");
+        assert_eq!(third["counts"]["operations"], 0, "{third}");
+    }
 }
 
 mod sources {
@@ -1087,7 +1192,7 @@ mod sources {
 
     const HR_COLUMNS: &str = "employeeId,givenName,familyName,department,status";
 
-    fn hr_source(extra: &str) -> String {
+    pub(super) fn hr_source(extra: &str) -> String {
         format!(
             r#"
 [targets.hr]
@@ -1134,7 +1239,7 @@ status = {{ expr = "'terminated' if status == 'left' else 'active'" }}
         host
     }
 
-    fn drop_file(host: &TestHost, rows: &[&str]) {
+    pub(super) fn drop_file(host: &TestHost, rows: &[&str]) {
         let mut text = format!("{HR_COLUMNS}\n");
         for row in rows {
             text.push_str(row);
@@ -1144,7 +1249,7 @@ status = {{ expr = "'terminated' if status == 'left' else 'active'" }}
     }
 
     /// Starts a run and waits for it to stop running.
-    async fn run(host: &TestHost, query: &str) -> Value {
+    pub(super) async fn run(host: &TestHost, query: &str) -> Value {
         let started = host
             .request(
                 reqwest::Method::POST,
@@ -1158,7 +1263,7 @@ status = {{ expr = "'terminated' if status == 'left' else 'active'" }}
         wait_run(host, &id).await
     }
 
-    async fn wait_run(host: &TestHost, id: &str) -> Value {
+    pub(super) async fn wait_run(host: &TestHost, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let run = host.get(&format!("/v1/sources/hr/runs/{id}")).await.body;

@@ -61,6 +61,14 @@ pub fn recorder() -> &'static PrometheusHandle {
                 ],
             )
             .expect("valid buckets")
+            // Time to provision is an SLA in seconds to hours.
+            .set_buckets_for_metric(
+                Matcher::Prefix("provisio_time_to_".into()),
+                &[
+                    0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0,
+                ],
+            )
+            .expect("valid buckets")
             .install_recorder()
             .expect("no other metrics recorder is installed")
     })

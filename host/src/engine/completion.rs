@@ -87,6 +87,24 @@ impl Completions {
     }
 }
 
+impl super::Engine {
+    /// The operation `id` once it has ended (now, if it already has), or
+    /// `None` when it has not within `within` or does not exist.
+    pub async fn ended(&self, id: &str, within: std::time::Duration) -> Option<OperationRecord> {
+        let mut waiter = self.shared.completions.register(id);
+        // It may have ended before the waiter was registered.
+        match self.shared.store.operation(id).await.ok()? {
+            Some(record) if record.status.is_final() => return Some(record),
+            None => return None,
+            Some(_) => {}
+        }
+        tokio::time::timeout(within, waiter.ended())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,10 @@ use std::sync::Arc;
 /// never plan from the same starting point.
 const LOCK_STRIPES: usize = 64;
 
+/// How long the time to provision is waited for (operations waiting for
+/// an approval may take longer; they are not measured).
+const MEASURE_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// A plan for one identity at one reference time.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Plan {
@@ -334,6 +338,7 @@ impl Identities {
                 Ok(submitted) => {
                     if !submitted.is_empty() {
                         next.operations = submitted.iter().map(|s| s.id.clone()).collect();
+                        self.measure(target_plan, &next.operations, now_ms);
                     }
                     outcome.operations.extend(submitted);
                     records.push(AccountRecord {
@@ -709,6 +714,37 @@ impl Identities {
             }
         }
         Ok(planned)
+    }
+
+    /// Observes how long the identity's change took to reach the target:
+    /// from the plan's reference time to the end of its last operation,
+    /// once they all succeeded (for SLA monitoring).
+    fn measure(&self, plan: &TargetPlan, operations: &[String], changed_ms: i64) {
+        let metric = match plan.action {
+            super::plan::Action::Create | super::plan::Action::Update => {
+                "provisio_time_to_provision_seconds"
+            }
+            super::plan::Action::Deprovision => "provisio_time_to_deprovision_seconds",
+            _ => return,
+        };
+        let (engine, target, operations) = (
+            self.shared.engine.clone(),
+            plan.target.clone(),
+            operations.to_vec(),
+        );
+        tokio::spawn(async move {
+            let mut last = changed_ms;
+            for id in &operations {
+                match engine.ended(id, MEASURE_FOR).await {
+                    Some(record) if record.status == crate::store::Status::Succeeded => {
+                        last = last.max(record.finished_at.unwrap_or(last));
+                    }
+                    _ => return,
+                }
+            }
+            metrics::histogram!(metric, "target" => target)
+                .record((last - changed_ms).max(0) as f64 / 1000.0);
+        });
     }
 
     /// Whether any policy map is configured.

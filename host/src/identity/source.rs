@@ -447,21 +447,30 @@ impl Sources {
         }
         let actor = actor_of(&source);
         let mut applied = Vec::with_capacity(items.len());
-        // Identities are set several at once (each one's operations still
-        // run in order); results come back in the items' order.
+        // Joiners and rehires are set one at a time in the file's order, so
+        // that of two Will Smiths the first row gets `smithw` every time;
+        // the others several at once (each one's operations still run in
+        // order). The items keep the file's order.
         let identities = &self.shared.identities;
-        let mut outcomes = futures_util::stream::iter(items)
-            .map(|item| {
-                let (source, actor) = (&source, &actor);
-                async move {
-                    let outcome = identities
-                        .put_from_source(&item.identity, item.state.clone(), source, actor)
-                        .await;
-                    (item, outcome)
-                }
-            })
-            .buffered(APPLY_CONCURRENCY);
-        while let Some((mut item, outcome)) = outcomes.next().await {
+        let (new, rest): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .enumerate()
+            .partition(|(_, item)| matches!(item.change, ChangeKind::Joiner | ChangeKind::Rehire));
+        let set = |(index, item): (usize, RunItem)| {
+            let (source, actor) = (&source, &actor);
+            async move {
+                let outcome = identities
+                    .put_from_source(&item.identity, item.state.clone(), source, actor)
+                    .await;
+                (index, item, outcome)
+            }
+        };
+        let mut outcomes = futures_util::stream::iter(new).map(set).buffered(1).chain(
+            futures_util::stream::iter(rest)
+                .map(set)
+                .buffered(APPLY_CONCURRENCY),
+        );
+        while let Some((index, mut item, outcome)) = outcomes.next().await {
             match outcome {
                 Ok(outcome) => {
                     summary.counts.applied += 1;
@@ -489,12 +498,14 @@ impl Sources {
                     item.error = Some(e.to_string());
                 }
             }
-            applied.push(item);
+            applied.push((index, item));
             if applied.len() % 100 == 0 {
                 self.set_progress(&record.id, &summary.counts);
             }
         }
         drop(outcomes);
+        applied.sort_by_key(|(index, _)| *index);
+        let applied: Vec<RunItem> = applied.into_iter().map(|(_, item)| item).collect();
         self.finish(record, RunState::Succeeded, &summary, stored(&applied))
             .await;
     }
