@@ -794,9 +794,26 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
         let mut host = TestHost::start("", "", &[]).await;
         host.stop().await;
         std::fs::write(host.path("bind.pw"), &slapd.bind_password).unwrap();
-        host.set_targets(&target(&slapd));
+        // The department places the entry in its OU (the connector's
+        // `parent`), from an operator table.
+        slapd.admin(
+            "ldapadd",
+            &[],
+            &format!(
+                "dn: ou=sales,{PEOPLE}\nobjectClass: organizationalUnit\nou: sales\n\n\
+                 dn: ou=research,{PEOPLE}\nobjectClass: organizationalUnit\nou: research\n"
+            ),
+        );
+        let text = target(&slapd).replace(
+            "departmentNumber = ",
+            "parent = \"{{ department | lookup('ous') }}\"\ndepartmentNumber = ",
+        ) + &format!(
+            "\n[tables.ous]\nSales = \"ou=sales,{PEOPLE}\"\nResearch = \"ou=research,{PEOPLE}\"\n"
+        );
+        host.set_targets(&text);
         host.restart().await;
-        let dn = format!("uid=zodegard,{PEOPLE}");
+        let dn = format!("uid=zodegard,ou=sales,{PEOPLE}");
+        let moved = format!("uid=zodegard,ou=research,{PEOPLE}");
 
         let joined = host.put_identity("emp-1", "", super::zoe("Sales")).await;
         assert_eq!(joined.status, 201, "{:?}", joined.body);
@@ -814,6 +831,7 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
         ] {
             assert!(person.contains(line), "{line} not in {person}");
         }
+        assert!(person.starts_with(&format!("dn: {dn}")), "{person}");
         assert!(members(&slapd, "sales").contains(&dn));
         assert!(members(&slapd, "everyone").contains(&dn));
 
@@ -843,15 +861,31 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
         let changes = &mover.body["plan"]["targets"][0]["operations"][0]["request"]["changes"];
         assert_eq!(
             changes,
-            &json!([{"op": "replace", "name": "departmentNumber", "values": "Research"}]),
+            &json!([
+                {"op": "replace", "name": "departmentNumber", "values": "Research"},
+                {"op": "replace", "name": "parent", "values": format!("ou=research,{PEOPLE}")},
+            ]),
             "only what differs; the weak title stays"
         );
         host.settle(&mover.body).await;
         let person = entry(&slapd, "zodegard");
         assert!(person.contains("departmentNumber: Research"), "{person}");
         assert!(person.contains("title: Team lead"), "{person}");
+        assert!(
+            person.starts_with(&format!("dn: {moved}")),
+            "moved to its new OU: {person}"
+        );
         assert!(!members(&slapd, "sales").contains(&dn));
-        assert!(members(&slapd, "research").contains(&dn));
+        assert!(
+            members(&slapd, "research").contains(&moved),
+            "refint follows the move"
+        );
+        let again = host.put_identity("emp-1", "", super::zoe("Research")).await;
+        assert_eq!(
+            again.body["plan"]["targets"][0]["action"], "none",
+            "{}",
+            again.body
+        );
 
         // Leaver: out of every group Provisio gave, then deleted.
         let mut left = super::zoe("Research");
@@ -865,8 +899,8 @@ title = {{ value = "{{{{ department }}}} staff", strength = "weak" }}
         );
         host.settle(&leaver.body).await;
         assert!(!entry(&slapd, "zodegard").contains("dn:"));
-        assert!(!members(&slapd, "research").contains(&dn));
-        assert!(!members(&slapd, "everyone").contains(&dn));
+        assert!(!members(&slapd, "research").contains(&moved));
+        assert!(!members(&slapd, "everyone").contains(&moved));
         let view = host.get("/v1/identities/emp-1").await;
         assert_eq!(
             view.body["accounts"][0]["provisioned"], false,

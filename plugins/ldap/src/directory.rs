@@ -34,6 +34,7 @@ impl Directory {
                     ![NAME, ENABLE, GROUPS]
                         .iter()
                         .any(|s| w.eq_ignore_ascii_case(s))
+                        && (!w.eq_ignore_ascii_case("parent") || class.mapping.maps("parent"))
                 })
                 .map(|w| {
                     if class.name == "group" && w.eq_ignore_ascii_case(MEMBERS) {
@@ -197,6 +198,12 @@ impl Directory {
         let name = ldap::rdn_value(&entry.dn);
         let wants = |n: &str| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(n));
         let mut object = ConnectorObject::new(class.name, uid, name);
+        if wants("parent") && !class.mapping.maps("parent") {
+            object.attributes.push(Attribute::single(
+                "parent",
+                provisio_sdk::Value::Text(ldap::parent_dn(&entry.dn).to_owned()),
+            ));
+        }
         let skip = |n: &str| {
             INTERNAL.iter().any(|i| i.eq_ignore_ascii_case(n))
                 || n.eq_ignore_ascii_case(&class.uid)

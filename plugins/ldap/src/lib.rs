@@ -45,6 +45,28 @@ struct Plan {
     move_enabled: Option<bool>,
     groups: Option<Membership>,
     members: Option<Membership>,
+    /// `parent` replaced: move the entry under this DN.
+    new_parent: Option<String>,
+}
+
+/// The attribute naming the entry's container (its parent DN): writing it
+/// places or moves the entry (a mover's OU).
+const PARENT: &str = "parent";
+
+/// `value` as a container for entries of `class`: the class's base or a
+/// DN under it (entries outside it would not be found again).
+fn container(class: &ClassSettings, value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    let base = class.base.to_ascii_lowercase();
+    let lower = value.to_ascii_lowercase();
+    if lower == base || lower.ends_with(&format!(",{base}")) {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid_attribute(
+            PARENT,
+            format!("{value:?} is not {} or under it", class.base),
+        ))
+    }
 }
 
 impl LdapConnector {
@@ -105,8 +127,13 @@ impl LdapConnector {
         };
         push(&class.naming, vec![name.as_bytes().to_vec()]);
         let mut groups = Vec::new();
+        let mut parent = None;
         for attribute in attributes {
             if attribute.is(NAME) {
+                continue;
+            }
+            if attribute.is(PARENT) && !class.mapping.maps(PARENT) {
+                parent = Some(container(class, &attribute.single_text()?)?);
                 continue;
             }
             if attribute.is(ENABLE) {
@@ -156,6 +183,12 @@ impl LdapConnector {
                 }
             }
         }
+        // A disabled account created under the disabled base stays there.
+        if let Some(parent) = parent
+            && base == class.base
+        {
+            base = parent;
+        }
         let dn = format!("{}={},{}", class.naming, ldap::escape_dn_value(&name), base);
         Ok((dn, out, groups))
     }
@@ -169,7 +202,12 @@ impl LdapConnector {
             let replace_only = |what: &str| {
                 Error::invalid_attribute(&attribute.name, format!("{what} is only replaced"))
             };
-            if attribute.is(NAME) || attribute.is(class.provisio_name(&class.naming)) {
+            if attribute.is(PARENT) && !class.mapping.maps(PARENT) {
+                if kind != K::Replace {
+                    return Err(replace_only("the parent"));
+                }
+                plan.new_parent = Some(container(class, &attribute.single_text()?)?);
+            } else if attribute.is(NAME) || attribute.is(class.provisio_name(&class.naming)) {
                 if kind != K::Replace {
                     return Err(replace_only("the name"));
                 }
@@ -369,9 +407,13 @@ impl Connector for LdapConnector {
             self.dir.conn.modify(&dn, &plan.modifications)?;
         }
         let target_base = match (plan.move_enabled, &settings.disable) {
-            (Some(true), _) => Some(class.base.clone()),
             (Some(false), Disable::Move { base }) => Some(base.clone()),
-            _ => None,
+            (Some(true), _) => Some(
+                plan.new_parent
+                    .clone()
+                    .unwrap_or_else(|| class.base.clone()),
+            ),
+            _ => plan.new_parent.clone(),
         };
         let parent = ldap::parent_dn(&dn).to_owned();
         let moving = target_base

@@ -66,6 +66,7 @@ fn class_info(
     if class.name == "account" {
         attributes.push(AttributeInfo::new(PASSWORD, ValueType::Text).write_only());
         attributes.push(AttributeInfo::new(ENABLE, ValueType::Boolean));
+        attributes.push(AttributeInfo::new("parent", ValueType::Text));
         attributes.push(AttributeInfo::new(GROUPS, ValueType::Reference).multi_valued());
     } else {
         attributes.push(AttributeInfo::new(MEMBERS, ValueType::Reference).multi_valued());
