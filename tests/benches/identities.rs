@@ -16,6 +16,7 @@
 use provisio_host::config::Config;
 use provisio_host::identity::{DesiredState, Observed, Planning, Policies, Read};
 use provisio_tests::host::{PROVISIONER, TestHost};
+use provisio_tests::load::env_or;
 use provisio_tests::slapd::Slapd;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -23,13 +24,6 @@ use std::time::{Duration, Instant};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// VmHWM (peak resident memory) of this process, in MiB.
 fn peak_mib() -> f64 {

@@ -16,7 +16,7 @@ use provisio_host::model::{Attribute, PageRequest, SearchRequest, Value};
 use provisio_host::runtime::capabilities::ldap::LdapGrant;
 use provisio_host::runtime::{Connector, TargetSettings};
 use provisio_tests::host::TestHost;
-use provisio_tests::load::{drive, submit_and_wait};
+use provisio_tests::load::{drive, env_or, submit_and_wait};
 use provisio_tests::slapd::Slapd;
 use serde_json::json;
 use std::sync::Arc;
@@ -24,13 +24,6 @@ use std::time::{Duration, Instant};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// VmRSS and VmHWM of this process, in MiB.
 fn memory() -> (f64, f64) {

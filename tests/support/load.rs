@@ -82,3 +82,11 @@ pub async fn submit_and_wait(
         .await
         .unwrap()
 }
+
+/// A benchmark's size from the environment, or `default`.
+pub fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -88,20 +88,7 @@ impl Queue {
     /// [`Self::claim_idle`] for an urgent operation: it starts even when
     /// other accounts' work is ready.
     pub fn claim_idle_urgent(&mut self, account: AccountKey, id: &str) -> bool {
-        if self.accounts.contains_key(&account) || self.in_flight.contains(&account) {
-            return false;
-        }
-        self.index.insert(id.to_owned(), account.clone());
-        self.accounts
-            .entry(account.clone())
-            .or_default()
-            .push_back(Entry {
-                id: id.to_owned(),
-                status: Status::Running,
-                due_at: None,
-            });
-        self.in_flight.insert(account);
-        true
+        self.claim(account, id, None)
     }
 
     /// Adds an operation that starts at once, if its account has nothing
@@ -110,9 +97,15 @@ impl Queue {
     /// waiting for a slot); marks it in flight. False leaves the queue as
     /// it was.
     pub fn claim_idle(&mut self, account: AccountKey, id: &str, now: i64) -> bool {
+        self.claim(account, id, Some(now))
+    }
+
+    /// Claims an idle account for `id`; with `now`, only when nothing else
+    /// is ready then.
+    fn claim(&mut self, account: AccountKey, id: &str, now: Option<i64>) -> bool {
         if self.accounts.contains_key(&account)
             || self.in_flight.contains(&account)
-            || self.has_ready(now)
+            || now.is_some_and(|now| self.has_ready(now))
         {
             return false;
         }

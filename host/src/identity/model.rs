@@ -293,6 +293,31 @@ impl DesiredState {
             .collect()
     }
 
+    /// The fields that differ in `after` (`profile.department`, `roles`,
+    /// `status`, `start_date`, `end_date`): names, never values, for the
+    /// audit log and a source run's reasons.
+    pub fn changed_fields(&self, after: &DesiredState) -> Vec<String> {
+        let keys: BTreeSet<&String> = self.profile.keys().chain(after.profile.keys()).collect();
+        let mut fields: Vec<String> = keys
+            .into_iter()
+            .filter(|key| self.profile.get(*key) != after.profile.get(*key))
+            .map(|key| format!("profile.{key}"))
+            .collect();
+        let others = [
+            ("roles", self.roles != after.roles),
+            ("status", self.status != after.status),
+            ("start_date", self.start_date != after.start_date),
+            ("end_date", self.end_date != after.end_date),
+        ];
+        fields.extend(
+            others
+                .iter()
+                .filter(|(_, d)| *d)
+                .map(|(n, _)| (*n).to_owned()),
+        );
+        fields
+    }
+
     /// The first date after `now` at which the plan may change.
     pub fn next_date_after(&self, now: &str) -> Option<String> {
         let mut dates: Vec<&str> = Vec::new();

@@ -202,8 +202,9 @@ fn present(value: Json) -> Json {
     }
 }
 
-/// What the target holds for an attribute, as JSON.
-fn held(object: &ConnectorObject, attribute: &str) -> Json {
+/// What the target holds for an attribute, as JSON (`__name__` is the
+/// object's name).
+pub(super) fn held(object: &ConnectorObject, attribute: &str) -> Json {
     if attribute.eq_ignore_ascii_case(names::NAME) {
         return Json::String(object.name.clone());
     }

@@ -403,7 +403,7 @@ impl Identities {
                 detail: json!({
                     "identity": id,
                     "revision": revision,
-                    "changed": changed_fields(before.as_ref(), &state),
+                    "changed": before.as_ref().map_or_else(|| vec!["(new)".to_owned()], |b| b.changed_fields(&state)),
                     "targets": outcome.plan.targets.iter()
                         .map(|t| (t.target.clone(), json!(t.action)))
                         .collect::<serde_json::Map<_, _>>(),
@@ -772,33 +772,4 @@ fn idempotency_key(
     hash.update(index.to_be_bytes());
     hash.update(request.to_string().as_bytes());
     format!("identity-plan:{}", &hex::encode(hash.finalize())[..40])
-}
-
-/// The fields that differ between two states (`profile.department`,
-/// `roles`, `status`), for the audit log: names, never values.
-fn changed_fields(before: Option<&DesiredState>, after: &DesiredState) -> Vec<String> {
-    let Some(before) = before else {
-        return vec!["(new)".into()];
-    };
-    let mut fields = Vec::new();
-    let keys: std::collections::BTreeSet<&String> =
-        before.profile.keys().chain(after.profile.keys()).collect();
-    for key in keys {
-        if before.profile.get(key) != after.profile.get(key) {
-            fields.push(format!("profile.{key}"));
-        }
-    }
-    if before.roles != after.roles {
-        fields.push("roles".into());
-    }
-    if before.status != after.status {
-        fields.push("status".into());
-    }
-    if before.start_date != after.start_date {
-        fields.push("start_date".into());
-    }
-    if before.end_date != after.end_date {
-        fields.push("end_date".into());
-    }
-    fields
 }

@@ -136,14 +136,9 @@ pub async fn choose(
         };
         let values = candidates(expressions, map, attribute, templates, max_counter, context)?;
         let current = match &observed.read {
-            Read::Account(object) if attribute.eq_ignore_ascii_case(names::NAME) => {
-                Some(object.name.clone())
-            }
-            Read::Account(object) => object
-                .attribute(attribute)
-                .and_then(|a| a.values.first())
-                .and_then(|v| serde_json::to_value(v).ok())
-                .and_then(|v| v.as_str().map(str::to_owned)),
+            Read::Account(object) => super::plan::held(object, attribute)
+                .as_str()
+                .map(str::to_owned),
             _ if observed.creating => observed
                 .previous
                 .as_ref()
