@@ -1527,3 +1527,258 @@ status = {{ expr = "'terminated' if status == 'left' else 'active'" }}
         started.status
     }
 }
+
+mod hostile {
+    //! What a hostile caller, operator file or connector can do to the
+    //! identity layer: a clear error, a bound that holds, nothing stored.
+
+    use super::{app_host, app_target, roles};
+    use provisio_tests::host::{PROVISIONER, TestHost};
+    use serde_json::json;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hostile_identity_requests_store_nothing() {
+        let host = app_host("").await;
+        let many: serde_json::Map<String, serde_json::Value> =
+            (0..501).map(|i| (format!("a{i}"), json!("x"))).collect();
+        let huge = "x".repeat(70 * 1024);
+        for (id, body, field) in [
+            ("emp-1", json!({"profile": many}), Some("profile")),
+            ("emp-1", json!({"profile": {"note": huge}}), Some("profile")),
+            ("emp-1", json!({"roles": ["Staff"]}), Some("roles[0]")),
+            (
+                "emp-1",
+                json!({"roles": ["staff", "staff"]}),
+                Some("roles[1]"),
+            ),
+            (
+                "emp-1",
+                json!({"roles": [{"role": "staff", "start": "2027-01-02", "end": "2027-01-01"}]}),
+                Some("roles[0].end"),
+            ),
+            (
+                "emp-1",
+                json!({"profile": {"bad name": "x"}}),
+                Some("profile.bad name"),
+            ),
+            ("a%2Fb", json!({}), Some("id")),
+            ("a%01b", json!({}), Some("id")),
+            ("%20lead", json!({}), Some("id")),
+            (&"x".repeat(300), json!({}), Some("id")),
+        ] {
+            let reply = host.put_identity(id, "", body).await;
+            assert_eq!(reply.status, 400, "{id}: {:?}", reply.body);
+            if let Some(field) = field {
+                assert_eq!(reply.body["field"], field, "{id}: {:?}", reply.body);
+            }
+        }
+        // A body with a field twice, or not JSON at all.
+        for raw in [
+            r#"{"profile": {}, "profile": {"first": "x"}}"#,
+            "{\"profile\": ",
+        ] {
+            let reply = reqwest::Client::new()
+                .put(format!("{}/v1/identities/emp-1", host.base))
+                .bearer_auth(PROVISIONER)
+                .header("content-type", "application/json")
+                .body(raw)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 400, "{raw}");
+        }
+        // A body over the server's limit is refused before it is read.
+        let big = json!({"profile": {"note": "x".repeat(2 << 20)}});
+        assert_eq!(host.put_identity("emp-1", "", big).await.status, 413);
+        let plan = host
+            .get("/v1/identities/emp-1/plan?at=next%20tuesday")
+            .await;
+        assert_eq!(plan.status, 404, "no such identity: {:?}", plan.body);
+        let listed = host.get("/v1/identities?limit=abc").await;
+        assert_eq!(listed.status, 400, "{:?}", listed.body);
+        let listed = host.get("/v1/identities?limit=0").await;
+        assert_eq!(listed.status, 200, "clamped: {:?}", listed.body);
+        assert_eq!(listed.body["identities"], json!([]), "nothing was stored");
+        let operations = host.get("/v1/operations?target=app").await;
+        assert_eq!(
+            operations.body["operations"],
+            json!([]),
+            "nothing was submitted"
+        );
+
+        // A bad reference time on an identity that exists names the field.
+        let made = host.put_identity("emp-2", "", super::zoe("Sales")).await;
+        assert_eq!(made.status, 201);
+        let plan = host
+            .get("/v1/identities/emp-2/plan?at=next%20tuesday")
+            .await;
+        assert_eq!(plan.status, 400, "{:?}", plan.body);
+        assert_eq!(plan.body["field"], "at");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hostile_source_requests_and_a_source_that_never_ends() {
+        use provisio_tests::fixtures;
+        let endless = format!(
+            "[targets.endless]\nconnector = {:?}\ntimeout = \"60s\"\n\
+             [sources.endless]\ntarget = \"endless\"\nkey = \"employeeId\"\nmissing = \"terminate\"\n\
+             [sources.endless.mapping]\nfirst = \"{{{{ name }}}}\"\n",
+            fixtures::HOSTILE
+        );
+        let host = TestHost::start(&endless, "", &[]).await;
+        let post = |path: &str| {
+            let path = path.to_owned();
+            let host = &host;
+            async move {
+                host.request(reqwest::Method::POST, &path, Some(PROVISIONER), None)
+                    .await
+            }
+        };
+        assert_eq!(post("/v1/sources/nope/runs").await.status, 404);
+        assert_eq!(host.get("/v1/sources/endless/runs/nope").await.status, 404);
+        assert_eq!(
+            host.get("/v1/sources/endless/runs/nope/items").await.status,
+            404
+        );
+        assert_eq!(host.get("/v1/sources/endless/runs?x=1").await.status, 200);
+        assert_eq!(
+            post("/v1/sources/endless/runs?dry_run=maybe").await.status,
+            400
+        );
+
+        // The connector pages forever: the run fails saying so, having
+        // decided (and terminated) nobody.
+        let started = post("/v1/sources/endless/runs").await;
+        assert_eq!(started.status, 202, "{:?}", started.body);
+        let id = started.body["id"].as_str().unwrap().to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let run = loop {
+            let run = host
+                .get(&format!("/v1/sources/endless/runs/{id}"))
+                .await
+                .body;
+            if run["state"] != "running" {
+                break run;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never ended: {run}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(run["state"], "failed", "{run}");
+        assert!(
+            run["error"]
+                .as_str()
+                .unwrap()
+                .contains("without reaching the end"),
+            "{run}"
+        );
+        assert_eq!(
+            host.get("/v1/identities").await.body["identities"],
+            json!([])
+        );
+        let confirm = host
+            .post(&format!("/v1/sources/endless/runs/{id}/confirm"), json!({}))
+            .await;
+        assert_eq!(
+            confirm.status, 409,
+            "only a stopped run is confirmed: {:?}",
+            confirm.body
+        );
+    }
+
+    #[test]
+    fn hostile_configuration_is_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("app")).unwrap();
+        let file = dir.path().join("provisio.toml");
+        let base = format!(
+            "[server]\ninsecure_no_auth = true\n{}{}",
+            app_target(""),
+            roles("app")
+        )
+        .replace("{dir}", &dir.path().display().to_string());
+        let source = "\n[sources.hr]\ntarget = \"app\"\nkey = \"id\"\n[sources.hr.mapping]\nfirst = \"{{ givenName }}\"\n";
+        for (from, to, key, says) in [
+            (
+                "default_role = \"staff\"\n",
+                "default_role = \"staff\"\nleaver = [{ after = \"30d\", do = \"disable\" }, { after = \"1d\", do = \"delete\" }]\n",
+                "targets.app.accounts.leaver[1].after",
+                "comes before",
+            ),
+            (
+                "default_role = \"staff\"\n",
+                "default_role = \"staff\"\nleaver = [{ after = \"0s\", do = \"delete\" }, { after = \"1d\", do = \"disable\" }]\n",
+                "targets.app.accounts.leaver[0]",
+                "last step",
+            ),
+            (
+                "default_role = \"staff\"\n",
+                "default_role = \"staff\"\nleaver = [{ after = \"0s\", do = \"explode\" }]\n",
+                "targets.app.accounts.leaver",
+                "",
+            ),
+            (
+                "department = \"{{ department }}\"",
+                "department = { unique = [\"{{ department }}{{ n }}\"], max_counter = 1 }",
+                "targets.app.accounts.attributes.department.max_counter",
+                "at least 2",
+            ),
+            (
+                "department = \"{{ department }}\"",
+                "department = { value = \"x\", unique = [\"y\"] }",
+                "targets.app.accounts.attributes.department",
+                "one of",
+            ),
+            (
+                "department = \"{{ department }}\"",
+                "Department = \"{{ department }}\"\ndepartment = \"{{ department }}\"",
+                "targets.app.accounts.attributes.department",
+                "spelled another way",
+            ),
+        ] {
+            let text = base.replace(from, to);
+            assert_ne!(text, base, "{from} is in the configuration");
+            let error = provisio_host::config::Config::parse(&text, &file, dir.path())
+                .err()
+                .unwrap_or_else(|| panic!("{to} was accepted"));
+            assert!(error.key.starts_with(key), "{key}: {error}");
+            assert!(error.reason.contains(says), "{says}: {error}");
+        }
+        for (to, key, says) in [
+            ("target = \"nowhere\"", "sources.hr.target", "no target"),
+            (
+                "target = \"app\"\nmax_leaver_share = 2.0",
+                "sources.hr.max_leaver_share",
+                "at most 1",
+            ),
+            (
+                "target = \"app\"\ninterval = \"0s\"",
+                "sources.hr.interval",
+                "longer than zero",
+            ),
+        ] {
+            let text = format!("{base}{}", source.replace("target = \"app\"", to));
+            let error = provisio_host::config::Config::parse(&text, &file, dir.path()).unwrap_err();
+            assert_eq!(error.key, key, "{error}");
+            assert!(error.reason.contains(says), "{error}");
+        }
+        let text = format!(
+            "{base}{}",
+            source.replace(
+                "first = \"{{ givenName }}\"",
+                "first = { unique = [\"x\"] }"
+            )
+        );
+        let error = provisio_host::config::Config::parse(&text, &file, dir.path()).unwrap_err();
+        assert_eq!(error.key, "sources.hr.mapping.first", "{error}");
+        let text = format!(
+            "{base}{}",
+            source.replace("first = \"{{ givenName }}\"", "first = \"{{ givenName \"")
+        );
+        let error = provisio_host::config::Config::parse(&text, &file, dir.path()).unwrap_err();
+        assert_eq!(error.key, "sources.hr.mapping.first", "{error}");
+        assert!(error.reason.contains("line 1"), "{error}");
+    }
+}

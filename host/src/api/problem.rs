@@ -331,6 +331,12 @@ impl From<crate::identity::RunError> for ApiError {
                 "The run is not in that state",
                 e.to_string(),
             ),
+            RunError::Unreadable(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "source-unreadable",
+                "The source could not be read",
+                e.to_string(),
+            ),
             RunError::Identity(e) => e.into(),
         }
     }

@@ -405,6 +405,17 @@ impl Config {
                     return Err(self.error(format!("{key}.do.update"), "names no attribute"));
                 }
             }
+            let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+            for attribute in map.attributes.keys() {
+                // Targets compare attribute names ignoring case (LDAP, AD,
+                // SCIM): two spellings would write one attribute twice.
+                if let Some(first) = seen.insert(attribute.to_ascii_lowercase(), attribute) {
+                    return Err(self.error(
+                        format!("targets.{target}.accounts.attributes.{attribute}"),
+                        format!("is the attribute `{first}` spelled another way; map it once"),
+                    ));
+                }
+            }
             for attribute in map.attributes.keys() {
                 let managed = [
                     (

@@ -188,6 +188,8 @@ pub enum RunError {
         state: &'static str,
         verb: &'static str,
     },
+    #[error("the source could not be read: {0}")]
+    Unreadable(String),
     #[error(transparent)]
     Identity(#[from] IdentityError),
 }
@@ -525,6 +527,7 @@ impl Sources {
         let mut desired: Vec<(String, DesiredState)> = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut cookie = None;
+        let mut reached_end = false;
         for _ in 0..MAX_PAGES {
             let page = engine
                 .search(
@@ -568,8 +571,21 @@ impl Sources {
             self.set_progress(&record.id, &summary.counts);
             match page.cookie {
                 Some(next) => cookie = Some(next),
-                None => break,
+                None => {
+                    reached_end = true;
+                    break;
+                }
             }
+        }
+        // Never decide on part of a source: whoever was not read would
+        // count as missing, and leave.
+        if !reached_end {
+            return Err(RunError::Unreadable(format!(
+                "target {} paged {MAX_PAGES} times ({} records) without reaching the end; a source run reads at most {} records",
+                config.target,
+                summary.counts.read,
+                u64::from(MAX_PAGES) * u64::from(PAGE)
+            )));
         }
 
         // What the source set before: to tell movers from joiners, and to
@@ -857,23 +873,16 @@ fn classify(before: &DesiredState, after: &DesiredState, now: &str) -> (ChangeKi
             format!("status {} → {}", was.as_str(), is.as_str()),
         );
     }
-    let mut changed: Vec<String> = before
-        .profile
-        .keys()
-        .chain(after.profile.keys())
-        .filter(|k| before.profile.get(*k) != after.profile.get(*k))
-        .map(|k| k.to_owned())
-        .collect();
-    changed.sort();
-    changed.dedup();
-    if before.roles != after.roles {
-        changed.push("roles".into());
-    }
-    if is != was {
-        changed.push("status".into());
-    }
-    if before.start_date != after.start_date || before.end_date != after.end_date {
-        changed.push("dates".into());
+    let mut changed: Vec<String> = Vec::new();
+    for field in before.changed_fields(after) {
+        let field = match field.strip_prefix("profile.") {
+            Some(name) => name.to_owned(),
+            None if field.ends_with("_date") => "dates".to_owned(),
+            None => field,
+        };
+        if !changed.contains(&field) {
+            changed.push(field);
+        }
     }
     (
         ChangeKind::Mover,
