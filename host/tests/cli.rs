@@ -173,7 +173,7 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     assert!(text.contains("done: 0 unexpected results"), "{text}");
     assert!(text.contains("chain intact: true"), "{text}");
     assert!(
-        text.contains("joiners 2, movers 1, leavers 1, unchanged 1, rejected 0"),
+        text.contains("(read by sync): read 4, joiners 2, movers 1, leavers 1, unchanged 0"),
         "{text}"
     );
     assert!(
@@ -272,16 +272,16 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     let text = String::from_utf8_lossy(&synced.stdout);
     assert!(synced.status.success(), "{text}\n{}", stderr(&synced));
     assert!(
-        text.contains("planned (dry run: nothing changed)"),
+        text.contains("planned, read by sync (dry run: nothing changed)"),
         "{text}"
     );
-    let unchanged = text
+    let read = text
         .lines()
-        .find(|l| l.starts_with("unchanged"))
-        .unwrap_or_else(|| panic!("no unchanged row in {text}"));
+        .find(|l| l.starts_with("read "))
+        .unwrap_or_else(|| panic!("no read row in {text}"));
     assert!(
-        unchanged.ends_with(" 5"),
-        "everyone as the last run left them: {text}"
+        read.ends_with(" 0"),
+        "the file is as the last run left it: the sync reads nothing: {text}"
     );
     let planned = cli(&["plan", "1005", "--explain"]);
     let text = String::from_utf8_lossy(&planned.stdout);

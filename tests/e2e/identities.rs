@@ -1209,8 +1209,10 @@ mail = { unique = ["{{ (first ~ '.' ~ last) | lower }}@example.com", "{{ (first 
         );
         assert!(!members(&slapd, "research").contains(&grace));
 
+        // The same file again: the sync reports no change, nothing is planned.
         let third = super::sources::run(&host, "").await;
-        assert_eq!(third["counts"]["unchanged"], 1, "{third}");
+        assert_eq!(third["read_by"], "sync", "{third}");
+        assert_eq!(third["counts"]["read"], 0, "{third}");
         assert_eq!(third["counts"]["operations"], 0, "{third}");
     }
 }
@@ -1379,9 +1381,16 @@ status = {{ expr = "'terminated' if status == 'left' else 'active'" }}
         assert_eq!(by_name(&host, "smithw").unwrap()["department"], "Sales");
         assert_eq!(groups_of(&host, "1002"), ["everyone", "sales"]);
 
-        // The same file again plans nothing.
+        assert_eq!(
+            first["read_by"], "search",
+            "the first run reads every record"
+        );
+
+        // The same file again plans nothing: the CSV connector has `sync`,
+        // so the run reads only what changed since the first (nothing).
         let again = run(&host, "").await;
-        assert_eq!(again["counts"]["unchanged"], 3, "{again}");
+        assert_eq!(again["read_by"], "sync", "{again}");
+        assert_eq!(again["counts"]["read"], 0, "{again}");
         assert_eq!(again["counts"]["operations"], 0, "{again}");
 
         // The next file: a mover, a leaver by status, one gone from the
@@ -1441,6 +1450,46 @@ status = {{ expr = "'terminated' if status == 'left' else 'active'" }}
         assert_eq!(account(&host, "1004").unwrap()["userName"], "smithw2");
         let view = host.get("/v1/identities/1003").await.body;
         assert_eq!(view["status"], "terminated", "{view}");
+        // The sync read only the four rows that changed or came; 1003's row
+        // is gone and its delete named the identity it had set.
+        assert_eq!(second["read_by"], "sync", "{second}");
+        assert_eq!(second["counts"]["read"], 4, "{second}");
+
+        // A token the connector no longer knows (its snapshots removed):
+        // the run says so and reads everything, deciding the same.
+        std::fs::remove_dir_all(host.path("hr/.provisio-sync")).unwrap();
+        let fallback = run(&host, "").await;
+        assert_eq!(fallback["state"], "succeeded", "{fallback}");
+        assert_eq!(fallback["read_by"], "search", "{fallback}");
+        assert!(
+            fallback["notes"][0].as_str().unwrap().contains("sync"),
+            "{fallback}"
+        );
+        assert_eq!(fallback["counts"]["read"], 4, "{fallback}");
+        assert_eq!(fallback["counts"]["unchanged"], 3, "{fallback}");
+        assert_eq!(fallback["counts"]["operations"], 0, "{fallback}");
+
+        // A known person's row that is rejected (no family name) is
+        // skipped, never taken for a leaver: read by sync, and read whole.
+        drop_file(
+            &host,
+            &[
+                "1001,Ada,,Sales,",
+                "1002,Will,Smith,Sales,left",
+                "1004,Will,Smith,Research,",
+                "1005,Nobody,,Research,",
+            ],
+        );
+        for read_by in ["sync", "search"] {
+            if read_by == "search" {
+                std::fs::remove_dir_all(host.path("hr/.provisio-sync")).unwrap();
+            }
+            let skipped = run(&host, "").await;
+            assert_eq!(skipped["read_by"], read_by, "{skipped}");
+            assert_eq!(skipped["counts"]["leavers"], 0, "{skipped}");
+            assert_eq!(skipped["rejected"][0]["identity"], "1001", "{skipped}");
+        }
+        assert_eq!(account(&host, "1001").unwrap()["active"], "true");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -279,7 +279,8 @@ impl Demo {
             ("joiners", 2),
             ("movers", 1),
             ("leavers", 1),
-            ("unchanged", 1),
+            // Read by sync: only the four rows that changed or came.
+            ("read", 4),
         ])
         .await?;
         self.settle().await?;
@@ -402,8 +403,9 @@ impl Demo {
         .map(|name| format!("{name} {}", counts[name]))
         .collect();
         say!(
-            "  provisio sync hr -> {}: {}",
+            "  provisio sync hr -> {} (read by {}): {}",
             run["state"].as_str().unwrap_or("?"),
+            run["read_by"].as_str().unwrap_or("?"),
             shown.join(", ")
         );
         if run["state"] != "succeeded" {

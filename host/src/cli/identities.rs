@@ -98,9 +98,10 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
         say!(
-            "run {id} of {}: {}{}",
+            "run {id} of {}: {}, read by {}{}",
             args.source,
             run["state"].as_str().unwrap_or("?"),
+            run["read_by"].as_str().unwrap_or("?"),
             if args.dry_run {
                 " (dry run: nothing changed)"
             } else {

@@ -6,6 +6,7 @@ use super::error::EngineError;
 use super::{Actor, Engine};
 use crate::model::{
     ConnectorError, ConnectorObject, CountRequest, ObjectSchema, Page, PageRequest, SearchRequest,
+    SyncBatch, SyncRequest,
 };
 use crate::runtime::{CallError, CallErrorKind};
 use crate::store::{AuditEvent, Link, now_ms};
@@ -128,6 +129,32 @@ impl Engine {
         let target = self.target(name)?;
         let lease = target.lease_for(Purpose::Read);
         Ok(lease.connector.search(request).await?)
+    }
+
+    /// Whether the active connector declares `sync`.
+    pub fn can_sync(&self, name: &str) -> Result<bool, EngineError> {
+        Ok(self
+            .target(name)?
+            .active()
+            .connector
+            .info()
+            .capabilities
+            .sync)
+    }
+
+    /// One batch of changes after a token (what sources and live
+    /// reconciliation read).
+    pub async fn sync(&self, name: &str, request: SyncRequest) -> Result<SyncBatch, EngineError> {
+        let target = self.target(name)?;
+        let lease = target.lease_for(Purpose::Read);
+        Ok(lease.connector.sync(request).await?)
+    }
+
+    /// The token that marks "now" for a class of a target.
+    pub async fn latest_sync_token(&self, name: &str, class: &str) -> Result<String, EngineError> {
+        let target = self.target(name)?;
+        let lease = target.lease_for(Purpose::Read);
+        Ok(lease.connector.latest_sync_token(class).await?)
     }
 
     /// Accounts on a target by name (for operators linking accounts).

@@ -17,7 +17,7 @@ pub use audit::{AuditReport, GENESIS_MAC};
 pub use records::{
     AccountRecord, AuditEvent, AuditQuery, AuditRecord, Change, ConnectorVersion, Deployment,
     ErrorRecord, IdentityRecord, IdentityWrite, Link, LinkChange, NewOperation, OperationKind,
-    OperationQuery, OperationRecord, SourceRunRecord, Status, Submitted,
+    OperationQuery, OperationRecord, SourceCursor, SourceRunRecord, Status, Submitted,
 };
 pub use sqlite::SqliteStore;
 pub use time::{parse_rfc3339, rfc3339};
@@ -169,6 +169,17 @@ pub trait Store: Send + Sync {
         after: i64,
         limit: u32,
     ) -> Result<Vec<(i64, serde_json::Value)>>;
+
+    /// Where a source's next `sync` starts, once a run was applied.
+    async fn source_cursor(&self, source: &str) -> Result<Option<SourceCursor>>;
+
+    /// The identities these records of a source set (records it has no
+    /// identity for are left out).
+    async fn source_record_identities(
+        &self,
+        source: &str,
+        records: Vec<String>,
+    ) -> Result<Vec<(String, String)>>;
 
     /// Identities whose review time is at or before `at`, soonest first.
     async fn identities_due(&self, at: i64, limit: u32) -> Result<Vec<IdentityRecord>>;

@@ -392,9 +392,26 @@ pub enum IdentityWrite {
     /// Forgets the identity; its account records stay, as history of what
     /// was asked for, until they are put again.
     Remove { id: String },
-    /// Records a source run; `items` (when given) replace its items.
+    /// Records a source run; `items` (when given) replace its items,
+    /// `cursor` (when given) is where the source's next `sync` starts, and
+    /// `records` say which identity each record read set.
     Run {
         run: SourceRunRecord,
         items: Option<Vec<serde_json::Value>>,
+        cursor: Option<SourceCursor>,
+        records: Vec<(String, String)>,
     },
+    /// Which identity each record of a source set, all of them: the
+    /// source's other records are forgotten.
+    SourceRecords {
+        source: String,
+        records: Vec<(String, String)>,
+    },
+}
+
+/// Where a source's next `sync` starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCursor {
+    pub class: String,
+    pub token: String,
 }

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identities",
         include_str!("../../../migrations/sqlite/0005_identities.sql"),
     ),
+    (
+        6,
+        "source sync",
+        include_str!("../../../migrations/sqlite/0006_source_sync.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -388,6 +393,21 @@ impl Store for SqliteStore {
         let run = run.to_owned();
         self.readers
             .long(move |conn| reads::source_run_items(conn, &run, after, limit))
+            .await
+    }
+
+    async fn source_cursor(&self, source: &str) -> Result<Option<SourceCursor>> {
+        self.readers.now(|conn| reads::source_cursor(conn, source))
+    }
+
+    async fn source_record_identities(
+        &self,
+        source: &str,
+        records: Vec<String>,
+    ) -> Result<Vec<(String, String)>> {
+        let source = source.to_owned();
+        self.readers
+            .long(move |conn| reads::source_record_identities(conn, &source, &records))
             .await
     }
 

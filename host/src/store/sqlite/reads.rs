@@ -417,6 +417,36 @@ pub(super) fn source_run(conn: &Connection, id: &str) -> Result<Option<SourceRun
     rows::first(select.query([id])?, rows::source_run)
 }
 
+pub(super) fn source_cursor(conn: &Connection, source: &str) -> Result<Option<SourceCursor>> {
+    let mut select =
+        conn.prepare_cached("SELECT class, token FROM source_cursors WHERE source = ?")?;
+    rows::first(select.query([source])?, |row| {
+        Ok(SourceCursor {
+            class: row.get(0)?,
+            token: row.get(1)?,
+        })
+    })
+}
+
+pub(super) fn source_record_identities(
+    conn: &Connection,
+    source: &str,
+    records: &[String],
+) -> Result<Vec<(String, String)>> {
+    let mut select =
+        conn.prepare_cached("SELECT identity FROM source_records WHERE source = ? AND record = ?")?;
+    let mut found = Vec::new();
+    for record in records {
+        if let Some(identity) = select
+            .query_row(params![source, record], |row| row.get::<_, String>(0))
+            .optional()?
+        {
+            found.push((record.clone(), identity));
+        }
+    }
+    Ok(found)
+}
+
 pub(super) fn source_runs(
     conn: &Connection,
     source: &str,

@@ -413,7 +413,12 @@ fn write_identity(tx: &Connection, write: &IdentityWrite) -> Result<()> {
             tx.prepare_cached("DELETE FROM identities WHERE id = ?")?
                 .execute([id])?;
         }
-        IdentityWrite::Run { run, items } => {
+        IdentityWrite::Run {
+            run,
+            items,
+            cursor,
+            records,
+        } => {
             tx.prepare_cached(
                 "INSERT INTO source_runs
                    (id, source, state, dry_run, requested_by, started_at, finished_at, summary)
@@ -441,7 +446,38 @@ fn write_identity(tx: &Connection, write: &IdentityWrite) -> Result<()> {
                     insert.execute(params![run.id, seq as i64 + 1, json(item)?])?;
                 }
             }
+            if let Some(cursor) = cursor {
+                tx.prepare_cached(
+                    "INSERT INTO source_cursors (source, class, token, updated_at)
+                     VALUES (?, ?, ?, ?)
+                     ON CONFLICT (source) DO UPDATE SET class = excluded.class,
+                       token = excluded.token, updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    run.source,
+                    cursor.class,
+                    cursor.token,
+                    now_ms()
+                ])?;
+            }
+            put_source_records(tx, &run.source, records)?;
         }
+        IdentityWrite::SourceRecords { source, records } => {
+            tx.prepare_cached("DELETE FROM source_records WHERE source = ?")?
+                .execute([&source])?;
+            put_source_records(tx, source, records)?;
+        }
+    }
+    Ok(())
+}
+
+fn put_source_records(tx: &Connection, source: &str, records: &[(String, String)]) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO source_records (source, record, identity) VALUES (?, ?, ?)
+         ON CONFLICT (source, record) DO UPDATE SET identity = excluded.identity",
+    )?;
+    for (record, identity) in records {
+        insert.execute(params![source, record, identity])?;
     }
     Ok(())
 }

@@ -6,18 +6,20 @@
 //! confirming it applies exactly that.
 
 use super::error::IdentityError;
-use super::inbound::{self, Rejected};
+use super::inbound::Rejected;
 use super::model::{DesiredState, Status};
 use super::service::Identities;
 use crate::config::{Config, Missing, SourceConfig};
 use crate::engine::{Actor, Engine};
-use crate::model::{PageRequest, SearchRequest};
-use crate::store::{AuditEvent, IdentityWrite, SourceRunRecord, now_ms};
+use crate::store::{AuditEvent, IdentityWrite, SourceCursor, SourceRunRecord, now_ms};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+
+mod read;
+pub use read::ReadBy;
 
 /// Records read per page.
 const PAGE: u32 = 500;
@@ -150,6 +152,19 @@ struct Summary {
     error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     confirmed_by: Option<String>,
+    #[serde(default)]
+    read_by: ReadBy,
+    /// What the run noticed on the way (a sync that fell back to reading
+    /// everything).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
+    /// Where the source's next sync starts, once this run is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor: Option<SourceCursor>,
+    /// A sync's records and the identities they set, written with the
+    /// cursor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    records: Vec<(String, String)>,
 }
 
 /// A run, as the API shows it.
@@ -172,6 +187,12 @@ pub struct RunView {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmed_by: Option<String>,
+    /// `search` (every record) or `sync` (what changed since the last
+    /// applied run).
+    #[schema(value_type = String)]
+    pub read_by: ReadBy,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -256,7 +277,15 @@ impl Sources {
                     run.finished_at = Some(now_ms());
                     self.engine()
                         .store()
-                        .write_identity(IdentityWrite::Run { run, items: None }, Vec::new())
+                        .write_identity(
+                            IdentityWrite::Run {
+                                run,
+                                items: None,
+                                cursor: None,
+                                records: Vec::new(),
+                            },
+                            Vec::new(),
+                        )
                         .await?;
                 }
             }
@@ -322,6 +351,8 @@ impl Sources {
                 IdentityWrite::Run {
                     run: record.clone(),
                     items: Some(Vec::new()),
+                    cursor: None,
+                    records: Vec::new(),
                 },
                 vec![audit],
             )
@@ -382,6 +413,13 @@ impl Sources {
         if state != RunState::NeedsConfirmation {
             record.finished_at = Some(now_ms());
         }
+        // The cursor moves only when what was read was applied.
+        let (cursor, records) = match state {
+            RunState::Succeeded => (summary.cursor.clone(), summary.records.clone()),
+            _ => (None, Vec::new()),
+        };
+        let mut summary = summary.clone();
+        summary.records = Vec::new();
         record.summary = json!(summary);
         let audit = AuditEvent {
             actor: record.requested_by.clone(),
@@ -395,7 +433,15 @@ impl Sources {
         if let Err(e) = self
             .engine()
             .store()
-            .write_identity(IdentityWrite::Run { run: record, items }, vec![audit])
+            .write_identity(
+                IdentityWrite::Run {
+                    run: record,
+                    items,
+                    cursor,
+                    records,
+                },
+                vec![audit],
+            )
             .await
         {
             tracing::error!(run = %id, "cannot record the end of a source run: {e}");
@@ -512,86 +558,67 @@ impl Sources {
             .await;
     }
 
-    /// Reads every record and decides what changes.
+    /// Reads the source and decides what changes.
     async fn decide(
         &self,
         record: &SourceRunRecord,
         config: &SourceConfig,
     ) -> Result<(Vec<RunItem>, Summary), RunError> {
         let engine = self.engine();
-        let expressions = &self.shared.identities.policies().expressions;
+        let store = engine.store();
         let class = engine
             .class_name(&config.target, config.class.as_deref())
             .map_err(IdentityError::from)?;
+        let reader = read::Reader {
+            engine,
+            config,
+            source: &record.source,
+            expressions: &self.shared.identities.policies().expressions,
+            class,
+        };
         let mut summary = Summary::default();
-        let mut desired: Vec<(String, DesiredState)> = Vec::new();
-        let mut seen: HashMap<String, String> = HashMap::new();
-        let mut cookie = None;
-        let mut reached_end = false;
-        for _ in 0..MAX_PAGES {
-            let page = engine
-                .search(
-                    &config.target,
-                    SearchRequest {
-                        class: class.clone(),
-                        filter: None,
-                        page: PageRequest { size: PAGE, cookie },
-                        attributes: Vec::new(),
-                    },
-                )
-                .await
-                .map_err(IdentityError::from)?;
-            for object in &page.objects {
-                summary.counts.read += 1;
-                match inbound::desired(config, expressions, object) {
-                    Ok((id, state)) => {
-                        if let Some(first) = seen.get(&id) {
-                            summary.counts.rejected += 1;
-                            push_rejected(
-                                &mut summary,
-                                Rejected {
-                                    record: object.uid.clone(),
-                                    identity: Some(id.clone()),
-                                    reason: format!(
-                                        "its key {id} is also on record {first}; the first is kept"
-                                    ),
-                                },
-                            );
-                            continue;
-                        }
-                        seen.insert(id.clone(), object.uid.clone());
-                        desired.push((id, state));
-                    }
-                    Err(rejected) => {
-                        summary.counts.rejected += 1;
-                        push_rejected(&mut summary, rejected);
-                    }
-                }
+        let progress = |summary: &Summary| self.set_progress(&record.id, &summary.counts);
+        let reading = reader.read(&mut summary, &progress).await?;
+        summary.read_by = reading.read_by;
+        summary.cursor = reading.cursor.clone();
+        let pairs = || {
+            reading
+                .records
+                .iter()
+                .map(|(id, record)| (record.clone(), id.clone()))
+                .collect::<Vec<_>>()
+        };
+        match reading.read_by {
+            // Which identity each record set, for the syncs that follow
+            // (a delete names only the record). Written now, not with the
+            // cursor: a full read repeats until a run is applied.
+            ReadBy::Search if !record.dry_run => {
+                store
+                    .write_identity(
+                        IdentityWrite::SourceRecords {
+                            source: record.source.clone(),
+                            records: pairs(),
+                        },
+                        Vec::new(),
+                    )
+                    .await?
             }
-            self.set_progress(&record.id, &summary.counts);
-            match page.cookie {
-                Some(next) => cookie = Some(next),
-                None => {
-                    reached_end = true;
-                    break;
-                }
-            }
+            ReadBy::Search => {}
+            // Written with the cursor once the run is applied.
+            ReadBy::Sync => summary.records = pairs(),
         }
-        // Never decide on part of a source: whoever was not read would
-        // count as missing, and leave.
-        if !reached_end {
-            return Err(RunError::Unreadable(format!(
-                "target {} paged {MAX_PAGES} times ({} records) without reaching the end; a source run reads at most {} records",
-                config.target,
-                summary.counts.read,
-                u64::from(MAX_PAGES) * u64::from(PAGE)
-            )));
-        }
+        let read::Reading {
+            desired,
+            records: seen,
+            rejected,
+            vanished,
+            ..
+        } = reading;
 
         // What the source set before: to tell movers from joiners, and to
-        // find who is missing now.
-        let store = engine.store();
+        // find who is missing now. A sync reads only who it names.
         let mut known: HashMap<String, DesiredState> = HashMap::new();
+        let mut known_count = 0u64;
         let mut after: Option<String> = None;
         loop {
             let page = store
@@ -599,15 +626,45 @@ impl Sources {
                 .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
-            for identity in page {
-                let state = serde_json::from_value(identity.state).unwrap_or_default();
-                known.insert(identity.id, state);
+            known_count += page.len() as u64;
+            if vanished.is_none() {
+                for identity in page {
+                    let state = serde_json::from_value(identity.state).unwrap_or_default();
+                    known.insert(identity.id, state);
+                }
             }
         }
+        let present: HashSet<String> = desired
+            .iter()
+            .map(|(id, _)| id.clone())
+            .chain(rejected)
+            .collect();
+        let gone: Vec<String> = match vanished {
+            None => known
+                .keys()
+                .filter(|id| !present.contains(*id))
+                .cloned()
+                .collect(),
+            Some(vanished) => {
+                let mut gone = Vec::new();
+                for id in vanished {
+                    if present.contains(&id) || known.contains_key(&id) {
+                        continue;
+                    }
+                    if let Some(identity) = store.identity(&id).await?
+                        && identity.source.as_deref() == Some(record.source.as_str())
+                    {
+                        let state = serde_json::from_value(identity.state).unwrap_or_default();
+                        known.insert(id.clone(), state);
+                        gone.push(id);
+                    }
+                }
+                gone
+            }
+        };
         let now = crate::expr::date_of_ms(now_ms() / 1000 * 1000);
         let roles = self.shared.identities.policies().role_names();
         let mut items = Vec::new();
-        let present: HashSet<String> = desired.iter().map(|(id, _)| id.clone()).collect();
         for (id, state) in desired {
             let state = match state.checked(&roles) {
                 Ok(state) => state,
@@ -656,9 +713,9 @@ impl Sources {
             Missing::Terminate => Some(Status::Terminated),
         };
         if let Some(status) = missing_status {
-            let mut gone: Vec<(&String, &DesiredState)> = known
+            let mut gone: Vec<(&String, &DesiredState)> = gone
                 .iter()
-                .filter(|(id, _)| !present.contains(*id))
+                .filter_map(|id| Some((id, known.get(id)?)))
                 .collect();
             gone.sort_by(|a, b| a.0.cmp(b.0));
             for (id, before) in gone {
@@ -679,7 +736,7 @@ impl Sources {
                 });
             }
         }
-        summary.known = known.len() as u64;
+        summary.known = known_count;
         Ok((items, summary))
     }
 
@@ -710,6 +767,8 @@ impl Sources {
                 IdentityWrite::Run {
                     run: record.clone(),
                     items: None,
+                    cursor: None,
+                    records: Vec::new(),
                 },
                 vec![audit],
             )
@@ -801,6 +860,8 @@ impl Sources {
             rejected: summary.rejected,
             error: summary.error,
             confirmed_by: summary.confirmed_by,
+            read_by: summary.read_by,
+            notes: summary.notes,
         })
     }
 
