@@ -22,6 +22,7 @@ pub mod expr;
 pub mod identity;
 pub mod keys;
 pub mod model;
+pub mod recon;
 mod registry;
 pub mod runtime;
 mod secret;

@@ -78,9 +78,15 @@ impl Server {
         }
         let sources = Sources::new(identities.clone(), config);
         sources
-            .start(reviews_stopped)
+            .start(reviews_stopped.clone())
             .await
             .context("cannot start the sources")?;
+        let reconciliations =
+            crate::recon::Reconciliations::new(engine.clone(), identities.clone(), config);
+        reconciliations
+            .start(reviews_stopped)
+            .await
+            .context("cannot start reconciliation")?;
         let tokens = Arc::new(TokenSet::new(Tokens::new(
             &config.tokens,
             config.server.insecure_no_auth,
@@ -95,6 +101,7 @@ impl Server {
             engine: engine.clone(),
             identities: identities.clone(),
             sources,
+            reconciliations,
             tokens,
             reloader: reloader.clone(),
             max_connector_bytes: config.server.max_connector_bytes,

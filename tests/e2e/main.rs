@@ -8,6 +8,7 @@ mod identities;
 mod ldap_connector;
 mod load_errors;
 mod operators;
+mod reconciliation;
 mod sandbox;
 mod scim_connector;
 mod sql_connector;

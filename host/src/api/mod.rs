@@ -9,6 +9,7 @@ mod identities;
 mod openapi;
 mod operations;
 mod problem;
+mod reconciliations;
 mod reload;
 mod serve;
 mod sources;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub engine: Engine,
     pub identities: crate::identity::Identities,
     pub sources: crate::identity::Sources,
+    pub reconciliations: crate::recon::Reconciliations,
     pub tokens: std::sync::Arc<TokenSet>,
     /// Reloads the configuration (`POST /v1/config/reload`).
     pub reloader: std::sync::Arc<Reloader>,
@@ -141,6 +143,25 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .route(
             "/sources/{source}/runs/{id}/abandon",
             post(sources::abandon),
+        )
+        .route(
+            "/targets/{target}/reconciliations",
+            post(reconciliations::start).get(reconciliations::runs),
+        )
+        .route("/reconciliations/{id}", get(reconciliations::get))
+        .route("/reconciliations/{id}/items", get(reconciliations::items))
+        .route(
+            "/reconciliations/{id}/report.csv",
+            get(reconciliations::report),
+        )
+        .route("/reconciliations/{id}/apply", post(reconciliations::apply))
+        .route(
+            "/reconciliations/{id}/confirm",
+            post(reconciliations::confirm),
+        )
+        .route(
+            "/reconciliations/{id}/abandon",
+            post(reconciliations::abandon),
         )
         .route("/operations", get(operations::list))
         .route("/operations/{id}", get(operations::get))

@@ -1,6 +1,9 @@
 //! The OpenAPI document, generated from the handlers and types.
 
-use super::{audit, connectors, identities, operations, problem, reload, sources, targets, views};
+use super::{
+    audit, connectors, identities, operations, problem, reconciliations, reload, sources, targets,
+    views,
+};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -20,6 +23,8 @@ use utoipa::{Modify, OpenApi};
         identities::remove, identities::terminate_now, identities::termination_report,
         sources::list, sources::start, sources::runs, sources::get, sources::items, sources::confirm,
         sources::abandon,
+        reconciliations::start, reconciliations::runs, reconciliations::get, reconciliations::items,
+        reconciliations::report, reconciliations::apply, reconciliations::confirm, reconciliations::abandon,
     ),
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
@@ -32,9 +37,11 @@ use utoipa::{Modify, OpenApi};
         crate::identity::DesiredState, crate::identity::Outcome, crate::identity::Plan,
         crate::identity::IdentityView, crate::identity::IdentityList, crate::identity::RunView, crate::identity::TerminationReport,
         sources::SourceList, sources::ItemPage,
+        reconciliations::StartRequest, reconciliations::ReconItemPage, crate::recon::ReconciliationView,
+        crate::recon::Item, crate::recon::Diff, crate::recon::Outcome, crate::recon::Budget,
     )),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config"), (name = "identities"), (name = "sources")),
+    tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config"), (name = "identities"), (name = "sources"), (name = "reconciliation")),
 )]
 pub struct ApiDoc;
 

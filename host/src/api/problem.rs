@@ -341,3 +341,38 @@ impl From<crate::identity::RunError> for ApiError {
         }
     }
 }
+
+impl From<crate::recon::ReconError> for ApiError {
+    fn from(e: crate::recon::ReconError) -> Self {
+        use crate::recon::ReconError;
+        match e {
+            ReconError::UnknownTarget(_) => ApiError::not_found("unknown-target", e.to_string()),
+            ReconError::UnknownRun(_) => ApiError::not_found("unknown-run", e.to_string()),
+            ReconError::Busy { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "busy",
+                "A run is in progress",
+                e.to_string(),
+            ),
+            ReconError::WrongState { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "wrong-state",
+                "The run is not in that state",
+                e.to_string(),
+            ),
+            ReconError::Invalid { ref field, .. } => {
+                let field = field.clone();
+                ApiError::bad_request(e.to_string()).field(field)
+            }
+            ReconError::Unreadable(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "target-unreadable",
+                "The target could not be read",
+                e.to_string(),
+            ),
+            ReconError::Identity(e) => e.into(),
+            ReconError::Engine(e) => e.into(),
+            ReconError::Store(e) => e.into(),
+        }
+    }
+}

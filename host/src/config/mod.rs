@@ -9,6 +9,7 @@
 
 mod changes;
 mod identity;
+mod recon;
 mod source;
 mod target;
 mod tokens;
@@ -21,6 +22,7 @@ pub use identity::{
     AccountsConfig, InitialPassword, LeaverAction, LeaverNamed, LeaverStep, Mapping,
     MappingOptions, RoleConfig, RoleTarget, Strength,
 };
+pub use recon::{CorrelationRule, Normalize, Reaction, ReconConfig, Situation};
 pub use source::{Missing, STATE_FIELDS, SourceConfig};
 pub use target::{
     Approval, HealthPolicy, MembershipMode, OnDelete, QuarantinePolicy, RateLimit, RetryPolicy,
@@ -338,6 +340,11 @@ impl Config {
                 let e = e.under(&format!("targets.{name}"));
                 self.error(e.key, e.reason)
             })?;
+            if let Some(recon) = &target.reconciliation {
+                recon.check().map_err(|(key, reason)| {
+                    self.error(format!("targets.{name}.reconciliation.{key}"), reason)
+                })?;
+            }
         }
         self.check_host_paths()
     }

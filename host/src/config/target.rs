@@ -71,6 +71,9 @@ pub struct TargetConfig {
     /// attributes are computed (docs/identities.md).
     #[serde(default)]
     pub accounts: Option<super::AccountsConfig>,
+    /// How the target's accounts are reconciled (docs/reconciliation.md).
+    #[serde(default)]
+    pub reconciliation: Option<super::ReconConfig>,
 }
 
 fn default_max_host_mib() -> usize {

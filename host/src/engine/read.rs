@@ -131,6 +131,33 @@ impl Engine {
         Ok(lease.connector.search(request).await?)
     }
 
+    /// The attributes the target's protected filter reads (none without
+    /// one): what a reconciliation asks `search` for besides its own.
+    pub fn protected_attributes(&self, name: &str) -> Result<Vec<String>, EngineError> {
+        let target = self.target(name)?;
+        let policy = target.policy();
+        Ok(policy
+            .protection
+            .as_ref()
+            .map(|p| p.attributes())
+            .unwrap_or_default())
+    }
+
+    /// The part of the target's protected filter `account` matches, if it
+    /// matches.
+    pub fn protected_part(
+        &self,
+        name: &str,
+        account: &ConnectorObject,
+    ) -> Result<Option<String>, EngineError> {
+        let target = self.target(name)?;
+        let policy = target.policy();
+        Ok(policy
+            .protection
+            .as_ref()
+            .and_then(|p| p.matched_part(account)))
+    }
+
     /// Whether the active connector declares `sync`.
     pub fn can_sync(&self, name: &str) -> Result<bool, EngineError> {
         Ok(self

@@ -19,6 +19,8 @@
 mod dates;
 mod functions;
 
+pub use functions::normalize_diacritics;
+
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::Value as Json;

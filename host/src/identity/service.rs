@@ -8,7 +8,7 @@ use super::plan::{Observed, PlanError, Planning, Read, TargetPlan};
 use super::policy::{HeldRole, Policies, TargetMap};
 use crate::config::InitialPassword;
 use crate::engine::{Actor, Engine, OperationRequest};
-use crate::model::names;
+use crate::model::{ConnectorObject, names};
 use crate::store::{AccountRecord, AuditEvent, IdentityRecord, IdentityWrite, now_ms};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
@@ -456,18 +456,7 @@ impl Identities {
         claim: bool,
     ) -> Result<Plan, IdentityError> {
         let policies = &self.shared.policies;
-        let assigned = state.roles_at(now);
-        let names: Vec<String> = assigned.iter().map(|g| g.role.clone()).collect();
-        let context = state.context(id, now, &names);
-        let roles = policies
-            .held_roles(&assigned, &context)
-            .map_err(|(key, error)| PlanError {
-                target: None,
-                key,
-                error,
-            })?;
-        let names: Vec<String> = roles.iter().map(|r| r.role.clone()).collect();
-        let context = state.context(id, now, &names);
+        let (roles, context) = self.roles_and_context(id, state, now)?;
         let planning = Planning {
             policies,
             state,
@@ -503,6 +492,100 @@ impl Identities {
             targets,
             next_review: state.next_date_after(now),
         })
+    }
+
+    /// The roles `state` holds at `now` (assigned and birthright) and the
+    /// context expressions see.
+    fn roles_and_context(
+        &self,
+        id: &str,
+        state: &DesiredState,
+        now: &str,
+    ) -> Result<(Vec<HeldRole>, serde_json::Value), IdentityError> {
+        let assigned = state.roles_at(now);
+        let names: Vec<String> = assigned.iter().map(|g| g.role.clone()).collect();
+        let context = state.context(id, now, &names);
+        let roles = self
+            .shared
+            .policies
+            .held_roles(&assigned, &context)
+            .map_err(|(key, error)| PlanError {
+                target: None,
+                key,
+                error,
+            })?;
+        let names: Vec<String> = roles.iter().map(|r| r.role.clone()).collect();
+        let context = state.context(id, now, &names);
+        Ok((roles, context))
+    }
+
+    /// The plan of `id` on one target against an account as a
+    /// reconciliation read it (no `get`), or, with `None`, against no
+    /// account (what re-creating it would submit). `None` when there is no
+    /// such identity or the target has no policy map. Nothing is claimed.
+    pub async fn plan_against(
+        &self,
+        id: &str,
+        target: &str,
+        account: Option<ConnectorObject>,
+    ) -> Result<Option<TargetPlan>, IdentityError> {
+        let Some(map) = self.shared.policies.maps.get(target) else {
+            return Ok(None);
+        };
+        let Some(stored) = self.shared.engine.store().identity(id).await? else {
+            return Ok(None);
+        };
+        let state = stored_state(&stored);
+        let (now, now_ms) = reference_now();
+        let (roles, context) = self.roles_and_context(id, &state, &now)?;
+        let previous = self
+            .account_states(id)
+            .await?
+            .remove(&(map.target.clone(), map.class.clone()));
+        let mut observed = Observed {
+            uid: account.as_ref().map(|a| a.uid.clone()),
+            read: account.map_or(Read::Nothing, Read::Account),
+            previous,
+            creating: false,
+            unique: BTreeMap::new(),
+        };
+        if state.status_at(&now) != super::model::Status::Terminated {
+            observed.unique = super::unique::choose(
+                &self.shared.engine,
+                &self.shared.policies.expressions,
+                &self.shared.claims,
+                (id, map, &observed, &context),
+                false,
+            )
+            .await?;
+        }
+        let planning = Planning {
+            policies: &self.shared.policies,
+            state: &state,
+            roles: &roles,
+            context: &context,
+            now: &now,
+            now_ms,
+            explain: true,
+        };
+        Ok(Some(planning.target(map, &observed)?))
+    }
+
+    /// The attributes a reconciliation reads to compare an account with
+    /// the target's policy map (none without one).
+    pub fn mapped_attributes(&self, target: &str) -> Vec<String> {
+        let Some(map) = self.shared.policies.maps.get(target) else {
+            return Vec::new();
+        };
+        let mut attributes: Vec<String> = map
+            .accounts
+            .attributes
+            .keys()
+            .filter(|a| !a.eq_ignore_ascii_case(names::NAME))
+            .cloned()
+            .collect();
+        attributes.push(names::ENABLE.to_owned());
+        attributes
     }
 
     /// What a target holds for the identity: its link, and the account

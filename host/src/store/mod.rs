@@ -17,7 +17,8 @@ pub use audit::{AuditReport, GENESIS_MAC};
 pub use records::{
     AccountRecord, AuditEvent, AuditQuery, AuditRecord, Change, ConnectorVersion, Deployment,
     ErrorRecord, IdentityRecord, IdentityWrite, Link, LinkChange, NewOperation, OperationKind,
-    OperationQuery, OperationRecord, SourceCursor, SourceRunRecord, Status, Submitted,
+    OperationQuery, OperationRecord, ReconItemRecord, ReconRunRecord, ReconWrite, SourceCursor,
+    SourceRunRecord, Status, Submitted,
 };
 pub use sqlite::SqliteStore;
 pub use time::{parse_rfc3339, rfc3339};
@@ -180,6 +181,33 @@ pub trait Store: Send + Sync {
         source: &str,
         records: Vec<String>,
     ) -> Result<Vec<(String, String)>>;
+
+    /// Forgets a link (the account is no longer the identity's); false
+    /// when there was none.
+    async fn remove_link(
+        &self,
+        target: &str,
+        class: &str,
+        identity: &str,
+        audit: AuditEvent,
+    ) -> Result<bool>;
+
+    async fn write_recon(&self, write: ReconWrite, audit: Vec<AuditEvent>) -> Result<()>;
+
+    async fn recon_run(&self, id: &str) -> Result<Option<ReconRunRecord>>;
+
+    /// A target's reconciliation runs, newest first.
+    async fn recon_runs(&self, target: &str, limit: u32) -> Result<Vec<ReconRunRecord>>;
+
+    /// A run's items after `after` (sequence numbers), in order; only
+    /// those of `situation` when given.
+    async fn recon_items(
+        &self,
+        run: &str,
+        situation: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ReconItemRecord>>;
 
     /// Identities whose review time is at or before `at`, soonest first.
     async fn identities_due(&self, at: i64, limit: u32) -> Result<Vec<IdentityRecord>>;

@@ -415,3 +415,39 @@ pub struct SourceCursor {
     pub class: String,
     pub token: String,
 }
+
+/// A reconciliation run; its summary is the reconciliation layer's JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReconRunRecord {
+    pub id: String,
+    pub target: String,
+    pub class: String,
+    pub state: String,
+    pub dry_run: bool,
+    pub requested_by: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub summary: serde_json::Value,
+}
+
+/// One account a reconciliation run classified (the layer's JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReconItemRecord {
+    pub seq: i64,
+    pub situation: String,
+    pub item: serde_json::Value,
+}
+
+pub enum ReconWrite {
+    /// Records the run; `clear_items` forgets its items first (a run read
+    /// again from the start).
+    Run {
+        run: ReconRunRecord,
+        clear_items: bool,
+    },
+    /// Adds items, or replaces those of the same sequence numbers.
+    Items {
+        run: String,
+        items: Vec<ReconItemRecord>,
+    },
+}

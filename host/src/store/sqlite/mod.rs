@@ -71,6 +71,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "source sync",
         include_str!("../../../migrations/sqlite/0006_source_sync.sql"),
     ),
+    (
+        7,
+        "reconciliation",
+        include_str!("../../../migrations/sqlite/0007_reconciliation.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -408,6 +413,53 @@ impl Store for SqliteStore {
         let source = source.to_owned();
         self.readers
             .long(move |conn| reads::source_record_identities(conn, &source, &records))
+            .await
+    }
+
+    async fn remove_link(
+        &self,
+        target: &str,
+        class: &str,
+        identity: &str,
+        audit: AuditEvent,
+    ) -> Result<bool> {
+        let write = Write::RemoveLink(
+            target.to_owned(),
+            class.to_owned(),
+            identity.to_owned(),
+            audit,
+        );
+        match self.write(write).await? {
+            Outcome::Removed(removed) => Ok(removed),
+            _ => Ok(false),
+        }
+    }
+
+    async fn write_recon(&self, write: ReconWrite, audit: Vec<AuditEvent>) -> Result<()> {
+        self.write(Write::Recon(Box::new(write), audit))
+            .await
+            .map(|_| ())
+    }
+
+    async fn recon_run(&self, id: &str) -> Result<Option<ReconRunRecord>> {
+        self.readers.now(|conn| reads::recon_run(conn, id))
+    }
+
+    async fn recon_runs(&self, target: &str, limit: u32) -> Result<Vec<ReconRunRecord>> {
+        self.readers
+            .now(|conn| reads::recon_runs(conn, target, limit))
+    }
+
+    async fn recon_items(
+        &self,
+        run: &str,
+        situation: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ReconItemRecord>> {
+        let (run, situation) = (run.to_owned(), situation.map(str::to_owned));
+        self.readers
+            .long(move |conn| reads::recon_items(conn, &run, situation.as_deref(), after, limit))
             .await
     }
 

@@ -474,3 +474,47 @@ pub(super) fn source_run_items(
         Ok((row.get(0)?, item))
     })
 }
+
+pub(super) fn recon_run(conn: &Connection, id: &str) -> Result<Option<ReconRunRecord>> {
+    let mut select = conn.prepare_cached("SELECT * FROM recon_runs WHERE id = ?")?;
+    rows::first(select.query([id])?, rows::recon_run)
+}
+
+pub(super) fn recon_runs(
+    conn: &Connection,
+    target: &str,
+    limit: u32,
+) -> Result<Vec<ReconRunRecord>> {
+    let mut select = conn.prepare_cached(
+        "SELECT * FROM recon_runs WHERE target = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+    )?;
+    rows::collect(select.query(params![target, limit])?, rows::recon_run)
+}
+
+pub(super) fn recon_items(
+    conn: &Connection,
+    run: &str,
+    situation: Option<&str>,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<ReconItemRecord>> {
+    match situation {
+        Some(situation) => {
+            let mut select = conn.prepare_cached(
+                "SELECT seq, situation, item FROM recon_items
+                 WHERE run = ? AND situation = ? AND seq > ? ORDER BY seq LIMIT ?",
+            )?;
+            rows::collect(
+                select.query(params![run, situation, after, limit])?,
+                rows::recon_item,
+            )
+        }
+        None => {
+            let mut select = conn.prepare_cached(
+                "SELECT seq, situation, item FROM recon_items
+                 WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?",
+            )?;
+            rows::collect(select.query(params![run, after, limit])?, rows::recon_item)
+        }
+    }
+}

@@ -185,6 +185,28 @@ pub(super) fn account(row: &Row) -> Result<AccountRecord> {
     })
 }
 
+pub(super) fn recon_run(row: &Row) -> Result<ReconRunRecord> {
+    Ok(ReconRunRecord {
+        id: row.get("id")?,
+        target: row.get("target")?,
+        class: row.get("class")?,
+        state: row.get("state")?,
+        dry_run: row.get("dry_run")?,
+        requested_by: row.get("requested_by")?,
+        started_at: row.get("started_at")?,
+        finished_at: row.get("finished_at")?,
+        summary: json_column(row, "summary")?,
+    })
+}
+
+pub(super) fn recon_item(row: &Row) -> Result<ReconItemRecord> {
+    Ok(ReconItemRecord {
+        seq: row.get("seq")?,
+        situation: row.get("situation")?,
+        item: json_column(row, "item")?,
+    })
+}
+
 pub(super) fn source_run(row: &Row) -> Result<SourceRunRecord> {
     Ok(SourceRunRecord {
         id: row.get("id")?,

@@ -34,6 +34,8 @@ pub(super) enum Write {
     RemoveVersion(String, AuditEvent),
     Deploy(Box<Deployment>, AuditEvent),
     Identity(Box<IdentityWrite>, Vec<AuditEvent>),
+    RemoveLink(String, String, String, AuditEvent),
+    Recon(Box<ReconWrite>, Vec<AuditEvent>),
 }
 
 pub(super) enum Outcome {
@@ -363,7 +365,72 @@ fn apply_write(
             append(audit, chain, key);
             Ok(Outcome::Done)
         }
+        Write::RemoveLink(target, class, identity, audit) => {
+            let removed = tx
+                .prepare_cached(
+                    "DELETE FROM account_links WHERE target = ? AND class = ? AND identity = ?",
+                )?
+                .execute(params![target, class, identity])?
+                == 1;
+            if removed {
+                append(std::slice::from_ref(audit), chain, key);
+            }
+            Ok(Outcome::Removed(removed))
+        }
+        Write::Recon(write, audit) => {
+            write_recon(tx, write)?;
+            append(audit, chain, key);
+            Ok(Outcome::Done)
+        }
     }
+}
+
+fn write_recon(tx: &Connection, write: &ReconWrite) -> Result<()> {
+    match write {
+        ReconWrite::Run { run, clear_items } => {
+            if *clear_items {
+                tx.prepare_cached("DELETE FROM recon_items WHERE run = ?")?
+                    .execute([&run.id])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO recon_runs
+                   (id, target, class, state, dry_run, requested_by, started_at, finished_at, summary)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                   requested_by = excluded.requested_by,
+                   finished_at = excluded.finished_at, summary = excluded.summary",
+            )?
+            .execute(params![
+                run.id,
+                run.target,
+                run.class,
+                run.state,
+                run.dry_run,
+                run.requested_by,
+                run.started_at,
+                run.finished_at,
+                serde_json::to_string(&run.summary)
+                    .map_err(|e| StoreError::Database(e.to_string()))?,
+            ])?;
+        }
+        ReconWrite::Items { run, items } => {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO recon_items (run, seq, situation, item) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (run, seq) DO UPDATE SET situation = excluded.situation,
+                   item = excluded.item",
+            )?;
+            for item in items {
+                insert.execute(params![
+                    run,
+                    item.seq,
+                    item.situation,
+                    serde_json::to_string(&item.item)
+                        .map_err(|e| StoreError::Database(e.to_string()))?,
+                ])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_identity(tx: &Connection, write: &IdentityWrite) -> Result<()> {
