@@ -23,6 +23,10 @@ use std::time::Instant;
 const PAGE: u32 = 500;
 /// Pages one run reads at most (5 million accounts).
 const MAX_PAGES: u64 = 10_000;
+/// Tries of one page before the run fails, the first pause between them
+/// doubling.
+const PAGE_ATTEMPTS: u32 = 3;
+const PAGE_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A run, as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -391,23 +395,18 @@ impl Reconciliations {
                     summary.seen
                 )));
             }
-            let page = engine
-                .search(
-                    &target,
-                    SearchRequest {
-                        class: record.class.clone(),
-                        filter: None,
-                        page: PageRequest { size: PAGE, cookie },
-                        attributes: attributes.clone(),
-                    },
-                )
-                .await
-                .map_err(|e| {
-                    ReconError::Unreadable(format!(
-                        "target {target} failed at page {}: {e}",
-                        summary.pages + 1
-                    ))
-                })?;
+            let request = SearchRequest {
+                class: record.class.clone(),
+                filter: None,
+                page: PageRequest { size: PAGE, cookie },
+                attributes: attributes.clone(),
+            };
+            let page = search_page(engine, &target, request).await.map_err(|e| {
+                ReconError::Unreadable(format!(
+                    "target {target} failed at page {}: {e}",
+                    summary.pages + 1
+                ))
+            })?;
             let mut items = Vec::with_capacity(page.objects.len());
             for account in page.objects {
                 summary.seen += 1;
@@ -643,6 +642,26 @@ impl Reconciliations {
             .filter_map(|row| Some((row.seq, serde_json::from_value(row.item).ok()?)))
             .collect())
     }
+}
+
+/// One page, tried again after a pause when it fails: a pooled connection
+/// a restarted server dropped fails once and then works; a target that is
+/// down fails every time, and the run with it.
+async fn search_page(
+    engine: &Engine,
+    target: &str,
+    request: SearchRequest,
+) -> Result<crate::model::Page, crate::engine::EngineError> {
+    let mut pause = PAGE_RETRY_PAUSE;
+    for _ in 1..PAGE_ATTEMPTS {
+        match engine.search(target, request.clone()).await {
+            Ok(page) => return Ok(page),
+            Err(e) => tracing::debug!(%target, "a reconciliation page failed, trying again: {e}"),
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
+    engine.search(target, request).await
 }
 
 fn view(record: ReconRunRecord) -> ReconciliationView {
