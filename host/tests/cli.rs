@@ -177,6 +177,20 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
         "{text}"
     );
     assert!(
+        text.contains(
+            "dry-run -> planned: 7 accounts: in-sync 4, drifted 1, unmatched 1, protected 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("title: \"Chief Engineer\" (the policy map gives \"Engineer\")"),
+        "{text}"
+    );
+    assert!(
+        text.contains("succeeded: applied 2, stale 0, failed 0"),
+        "{text}"
+    );
+    assert!(
         text.contains("candidate will.smith2: taken on the target by will.smith2"),
         "the third Will Smith's plan is explained: {text}"
     );
@@ -185,13 +199,15 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
         "{text}"
     );
     let accounts = std::fs::read_to_string(dir.path().join("directory/accounts.csv")).unwrap();
-    assert_eq!(accounts.lines().count(), 7, "{accounts}");
+    assert_eq!(accounts.lines().count(), 8, "{accounts}");
     for line in [
         "1002,grace.hopper,Grace,Hopper,grace.hopper@example.com,Research,Director of Research,true",
         "1003,alan.turing,Alan,Turing,alan.turing@example.com,Research,Fellow,false",
         "1004,will.smith,Will,Smith,will.smith@example.com,Engineering,Engineer,true",
         "1005,will.smith2,Will,Smith,will.smith2@example.com,Research,Analyst,true",
         "0000,admin,",
+        // Added by hand, then disabled by reconciliation.
+        "9999,temp.contractor,Temp,Contractor,,Sales,Contractor,false",
     ] {
         assert!(accounts.contains(line), "{line} not in {accounts}");
     }
@@ -282,6 +298,42 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     assert!(
         read.ends_with(" 0"),
         "the file is as the last run left it: the sync reads nothing: {text}"
+    );
+    // Reconciling from the command line: what the demo repaired is in
+    // sync; nothing is planned.
+    let reconciled = cli(&["reconcile", "directory", "--dry-run"]);
+    let text = String::from_utf8_lossy(&reconciled.stdout);
+    assert!(
+        reconciled.status.success(),
+        "{text}\n{}",
+        stderr(&reconciled)
+    );
+    assert!(
+        text.contains("planned (dry run: nothing changed), 7 accounts"),
+        "{text}"
+    );
+    let row = |situation: &str| {
+        text.lines()
+            .find(|l| l.starts_with(situation))
+            .unwrap_or_else(|| panic!("no {situation} row in {text}"))
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        row("in-sync"),
+        "6",
+        "the orphan disabled is linked now: {text}"
+    );
+    assert_eq!(row("drifted"), "0", "{text}");
+    assert_eq!(row("protected"), "1", "{text}");
+    let unknown = cli(&["reconcile", "nowhere"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("no target"),
+        "{}",
+        stderr(&unknown)
     );
     let planned = cli(&["plan", "1005", "--explain"]);
     let text = String::from_utf8_lossy(&planned.stdout);

@@ -134,6 +134,15 @@ familyName = "{{{{ last }}}}"
 department = "{{{{ department }}}}"
 title = "{{{{ title }}}}"
 
+# Reconciliation: an account with no link whose id is an identity's is
+# that identity's; drift is repaired, an account nobody owns disabled.
+[targets.directory.reconciliation]
+[[targets.directory.reconciliation.correlation]]
+match = {{ id = "id" }}
+[targets.directory.reconciliation.reactions]
+drifted = "update"
+unmatched = "disable"
+
 # An application's SQLite database (the bundled SQL connector): only
 # engineers and researchers have accounts there.
 [targets.app]
@@ -324,6 +333,68 @@ impl Demo {
         )
         .await?;
 
+        say!("");
+        say!("reconciliation: someone edits the directory by hand");
+        let accounts = dir.join("directory/accounts.csv");
+        let edited = std::fs::read_to_string(&accounts)?.replace(
+            "Engineering,Engineer,true",
+            "Engineering,Chief Engineer,true",
+        ) + "9999,temp.contractor,Temp,Contractor,,Sales,Contractor,true\n";
+        std::fs::write(&accounts, edited)?;
+        say!("  (Will Smith's title changed, and an account nobody asked for)");
+        let planned = self
+            .reconcile(
+                json!({"dry_run": true}),
+                "planned",
+                &[
+                    ("in-sync", 4),
+                    ("drifted", 1),
+                    ("unmatched", 1),
+                    ("protected", 1),
+                ],
+            )
+            .await?;
+        let id = planned["id"].as_str().unwrap_or_default().to_owned();
+        let items: Value = self
+            .get(&format!("/v1/reconciliations/{id}/items?limit=100"))
+            .await?;
+        for item in items["items"].as_array().into_iter().flatten() {
+            if item["situation"] == "in-sync" {
+                continue;
+            }
+            say!(
+                "    {:<10} {:<16} {} -> {}",
+                item["situation"].as_str().unwrap_or("?"),
+                item["name"].as_str().unwrap_or("?"),
+                item["why"].as_str().unwrap_or(""),
+                item["reaction"].as_str().unwrap_or("?")
+            );
+            for diff in item["diffs"].as_array().into_iter().flatten() {
+                say!(
+                    "               {}: {} (the policy map gives {})",
+                    diff["attribute"].as_str().unwrap_or("?"),
+                    diff["actual"],
+                    diff["expected"]
+                );
+            }
+        }
+        say!("  apply exactly that plan (POST /v1/reconciliations/{{id}}/apply)");
+        let started: Value = self
+            .post(&format!("/v1/reconciliations/{id}/apply"), json!({}))
+            .await?;
+        let applied = self.wait_reconciliation(&started).await?;
+        say!(
+            "  {}: applied {}, stale {}, failed {}",
+            applied["state"].as_str().unwrap_or("?"),
+            applied["applied"]["applied"],
+            applied["applied"]["stale"],
+            applied["applied"]["failed"]
+        );
+        if applied["state"] != "succeeded" || applied["applied"]["applied"] != json!(2) {
+            self.failures += 1;
+        }
+        self.settle().await?;
+
         let audit: Value = self.get("/v1/audit/verify").await?;
         say!("");
         say!(
@@ -368,6 +439,63 @@ impl Demo {
         }
         say!("done: {} unexpected results", self.failures);
         Ok(self.failures)
+    }
+
+    /// Reconciles the directory, waits for it, prints its situations; a
+    /// state or count other than expected is a failure.
+    async fn reconcile(
+        &mut self,
+        body: Value,
+        state: &str,
+        expected: &[(&str, u64)],
+    ) -> anyhow::Result<Value> {
+        let started: Value = self
+            .post("/v1/targets/directory/reconciliations", body)
+            .await?;
+        let run = self.wait_reconciliation(&started).await?;
+        let counts: Vec<String> = run["situations"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(situation, n)| format!("{situation} {n}"))
+            .collect();
+        say!(
+            "  provisio reconcile directory --dry-run -> {}: {} accounts: {}",
+            run["state"].as_str().unwrap_or("?"),
+            run["seen"],
+            counts.join(", ")
+        );
+        if run["state"] != state {
+            self.failures += 1;
+        }
+        for (situation, n) in expected {
+            if run["situations"][situation] != json!(n) {
+                say!(
+                    "  unexpected: {situation} is {}, not {n}",
+                    run["situations"][situation]
+                );
+                self.failures += 1;
+            }
+        }
+        Ok(run)
+    }
+
+    async fn wait_reconciliation(&self, started: &Value) -> anyhow::Result<Value> {
+        let id = started["id"]
+            .as_str()
+            .context("the API returned no reconciliation id")?
+            .to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let run: Value = self.get(&format!("/v1/reconciliations/{id}")).await?;
+            if !matches!(run["state"].as_str(), Some("running" | "applying")) {
+                return Ok(run);
+            }
+            if Instant::now() > deadline {
+                bail!("reconciliation {id} did not finish in 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Runs the HR source, waits for it, prints its counts; each expected

@@ -44,7 +44,7 @@ pub struct PlanArgs {
 }
 
 /// The client for `host`, asking the address `config` listens on when given.
-fn client(host: &HostArgs, config: Option<&PathBuf>) -> anyhow::Result<Client> {
+pub(super) fn client(host: &HostArgs, config: Option<&PathBuf>) -> anyhow::Result<Client> {
     let mut host = host.clone();
     if let Some(file) = config {
         let config = crate::config::Config::load(file)?;

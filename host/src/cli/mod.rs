@@ -10,6 +10,7 @@ mod inspect;
 mod invoke;
 mod operations;
 mod output;
+mod reconcile;
 mod remote;
 mod serve;
 mod source;
@@ -69,6 +70,9 @@ enum Command {
     Sync(identities::SyncArgs),
     /// What would change for an identity, and with --explain why.
     Plan(identities::PlanArgs),
+    /// Reconcile a target now: compare every account with what Provisio
+    /// expects, with progress and a summary per situation.
+    Reconcile(reconcile::ReconcileArgs),
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -107,6 +111,7 @@ pub fn main() -> ExitCode {
             Command::Config(args) => config::run(args).await,
             Command::Sync(args) => identities::sync(args).await,
             Command::Plan(args) => identities::plan(args).await,
+            Command::Reconcile(args) => reconcile::run(args).await,
             Command::Token { command } => admin::token(command),
             Command::Audit { command } => admin::audit(command).await,
         }

@@ -169,7 +169,8 @@ impl Classifier<'_> {
         }
         item.situation = Situation::Drifted;
         item.reaction = self.reaction(Situation::Drifted);
-        item.why = format!("linked to {identity}; {}", plan.reason);
+        let whys: Vec<&str> = plan.operations.iter().map(|o| o.why.as_str()).collect();
+        item.why = format!("linked to {identity}; {}", whys.join("; "));
         item.diffs = diffs(&plan);
         item.operations = plan.operations.iter().map(|o| o.request.clone()).collect();
         Ok(item)
