@@ -472,6 +472,7 @@ ca_file = {ca:?}
 url = {ldaps:?}
 base_dn = {base:?}
 "account.base" = {PEOPLE:?}
+"sync.accesslog_base" = "cn=accesslog"
 "#,
                 ldaps = slapd.ldaps_url,
                 dn = slapd.bind_dn,
@@ -534,6 +535,66 @@ base_dn = {base:?}
         fn start(&self) {
             self.0.start();
         }
+    }
+
+    /// Live reconciliation: an account added behind Provisio's back shows
+    /// up `unmatched`, a linked one deleted `deleted`, within a few polls of
+    /// one second (the LDAP connector reports a change once it is a second
+    /// old).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn live_reconciliation_on_slapd_sees_changes_as_they_happen() {
+        let slapd = tokio::task::spawn_blocking(Slapd::up).await.unwrap();
+        slapd.admin(
+            "ldapadd",
+            &[],
+            &format!("dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n"),
+        );
+        let directory = Directory(slapd);
+        let mut host = TestHost::start("", "", &[]).await;
+        host.stop().await;
+        directory.prepare(&host);
+        host.set_targets(&directory.target("", "live = \"1s\""));
+        host.restart().await;
+        let outcome = host
+            .put_identity(
+                "1001",
+                "",
+                json!({"profile": {"first": "Ada", "last": "Lovelace", "department": "Research"}}),
+            )
+            .await;
+        assert_eq!(outcome.status, 201, "{:?}", outcome.body);
+        host.settle(&outcome.body).await;
+        // The first poll marks "now"; what exists before it is a full run's.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        directory
+            .add("intruder", "Eve", "Intruder", &[("employeeNumber", "6666")])
+            .await;
+        directory.delete("alovelace").await;
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let seen = loop {
+            let runs = host.get("/v1/targets/acct/reconciliations").await.body;
+            let mut seen: BTreeMap<String, Value> = BTreeMap::new();
+            for run in runs.as_array().unwrap() {
+                assert_eq!(run["requested_by"], "provisio:live", "{run}");
+                if run["state"] == "succeeded" {
+                    seen.extend(items(&host, run).await);
+                }
+            }
+            let done =
+                seen.contains_key("intruder") && seen.values().any(|i| i["situation"] == "deleted");
+            if done {
+                break seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "live reconciliation saw only {seen:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(situation(&seen, "intruder"), "unmatched", "{seen:#?}");
+        let deleted = seen.values().find(|i| i["situation"] == "deleted").unwrap();
+        assert_eq!(deleted["identity"], "1001", "{deleted:#}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

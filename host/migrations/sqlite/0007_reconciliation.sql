@@ -23,3 +23,12 @@ CREATE TABLE recon_items (
     PRIMARY KEY (run, seq)
 );
 CREATE INDEX recon_items_situation ON recon_items (run, situation, seq);
+
+-- Live reconciliation: where each target's next `sync` starts.
+CREATE TABLE recon_cursors (
+    target TEXT NOT NULL,
+    class TEXT NOT NULL,
+    token TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (target, class)
+);

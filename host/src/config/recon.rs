@@ -28,6 +28,10 @@ pub struct ReconConfig {
     /// Reconcile every interval (none: only on request).
     #[serde(default, with = "humantime_serde::option")]
     pub interval: Option<Duration>,
+    /// Live reconciliation: ask the connector's `sync` for changes every
+    /// interval and classify what changed, with the same reactions.
+    #[serde(default, with = "humantime_serde::option")]
+    pub live: Option<Duration>,
 }
 
 fn default_max_deletes() -> u64 {

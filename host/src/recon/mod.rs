@@ -7,13 +7,15 @@
 //! account with the identity's plan made against the account as read;
 //! `run` pages, stores every item, checks the deletion budget and starts
 //! applying; `apply` executes exactly the stored items, skipping those
-//! whose account changed since (`stale`); `report` writes a run as CSV.
+//! whose account changed since (`stale`); `live` polls the connector's
+//! `sync` and classifies what changed; `report` writes a run as CSV.
 //! docs/reconciliation.md is the operator's guide.
 
 mod apply;
 mod classify;
 mod error;
 mod index;
+mod live;
 mod model;
 mod report;
 mod run;

@@ -94,7 +94,7 @@ impl Reconciliations {
         }
     }
 
-    fn config(&self, target: &str) -> Result<&ReconConfig, ReconError> {
+    pub(super) fn config(&self, target: &str) -> Result<&ReconConfig, ReconError> {
         self.shared
             .configs
             .get(target)
@@ -124,6 +124,9 @@ impl Reconciliations {
             }
         }
         for (target, config) in &self.shared.configs {
+            if let Some(live) = config.live {
+                self.spawn_live(target.clone(), live, stop.clone());
+            }
             let Some(interval) = config.interval else {
                 continue;
             };
@@ -178,12 +181,32 @@ impl Reconciliations {
             used.insert(situation, reaction);
         }
         let class = self.shared.engine.class_name(target, class)?;
+        let record = self.begin(target, &class, dry_run, used, actor).await?;
+        let id = record.id.clone();
+        let runs = self.clone();
+        tokio::spawn(async move {
+            let target = record.target.clone();
+            runs.execute(record, false).await;
+            runs.release(&target);
+        });
+        self.view(&id).await
+    }
+
+    /// Claims the target for a new run and records it as running.
+    pub(super) async fn begin(
+        &self,
+        target: &str,
+        class: &str,
+        dry_run: bool,
+        used: BTreeMap<Situation, Reaction>,
+        actor: &Actor,
+    ) -> Result<ReconRunRecord, ReconError> {
         let id = uuid::Uuid::now_v7().to_string();
         self.claim(target, &id)?;
         let record = ReconRunRecord {
             id: id.clone(),
             target: target.to_owned(),
-            class: class.clone(),
+            class: class.to_owned(),
             state: RunState::Running.as_str().into(),
             dry_run,
             requested_by: actor.to_owned(),
@@ -217,16 +240,10 @@ impl Reconciliations {
             self.release(target);
             return Err(e.into());
         }
-        let runs = self.clone();
-        tokio::spawn(async move {
-            let target = record.target.clone();
-            runs.execute(record, false).await;
-            runs.release(&target);
-        });
-        self.view(&id).await
+        Ok(record)
     }
 
-    fn claim(&self, target: &str, id: &str) -> Result<(), ReconError> {
+    pub(super) fn claim(&self, target: &str, id: &str) -> Result<(), ReconError> {
         let mut running = self
             .shared
             .running
@@ -242,7 +259,7 @@ impl Reconciliations {
         Ok(())
     }
 
-    fn release(&self, target: &str) {
+    pub(super) fn release(&self, target: &str) {
         self.shared
             .running
             .lock()
@@ -334,6 +351,15 @@ impl Reconciliations {
                 .await;
             return;
         }
+        record.summary = json!(summary);
+        self.decide(record).await;
+    }
+
+    /// After reading: a dry run ends `planned`; over the budget the run
+    /// waits for an operator; otherwise it applies.
+    pub(super) async fn decide(&self, mut record: ReconRunRecord) {
+        let mut summary: Summary =
+            serde_json::from_value(record.summary.clone()).unwrap_or_default();
         if record.dry_run {
             let audit = Self::ended(&record, RunState::Planned, &summary);
             self.save(&mut record, RunState::Planned, &summary, vec![audit])
@@ -358,34 +384,26 @@ impl Reconciliations {
         self.apply_stored(record).await;
     }
 
+    pub(super) fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    pub(super) fn identities(&self) -> &Identities {
+        &self.shared.identities
+    }
+
     async fn read(
         &self,
         record: &mut ReconRunRecord,
         summary: &mut Summary,
     ) -> Result<(), ReconError> {
         let engine = &self.shared.engine;
-        let store = engine.store();
         let target = record.target.clone();
-        let config = self.config(&target)?.clone();
-        let links = Links::load(store.as_ref(), &target, &record.class).await?;
-        let correlation = Correlation::build(store.as_ref(), &config.correlation).await?;
-        summary.links = links.len() as u64;
-        let mut attributes = self.shared.identities.mapped_attributes(&target);
-        attributes.extend(correlation.attributes());
-        attributes.extend(engine.protected_attributes(&target)?);
-        attributes.sort();
-        attributes.dedup();
-        attributes.retain(|a| !a.eq_ignore_ascii_case(crate::model::names::NAME));
+        let known = self.known(&target, &record.class).await?;
+        summary.links = known.links.len() as u64;
         let reactions = summary.reactions_used.clone();
-        let mut classifier = Classifier {
-            identities: &self.shared.identities,
-            target: &target,
-            links: &links,
-            correlation: &correlation,
-            reactions: &reactions,
-            attributes: &attributes,
-            claimed: HashMap::new(),
-        };
+        let mut classifier = known.classifier(&self.shared.identities, &target, &reactions);
+        let (links, attributes) = (&known.links, &known.attributes);
         let mut seen_linked: HashSet<String> = HashSet::new();
         let mut cookie = None;
         loop {
@@ -435,8 +453,29 @@ impl Reconciliations {
         Ok(())
     }
 
+    /// What classifying on a target needs: its links, the correlation
+    /// index and the attributes to read.
+    pub(super) async fn known(&self, target: &str, class: &str) -> Result<Known, ReconError> {
+        let engine = &self.shared.engine;
+        let store = engine.store();
+        let config = self.config(target)?;
+        let links = Links::load(store.as_ref(), target, class).await?;
+        let correlation = Correlation::build(store.as_ref(), &config.correlation).await?;
+        let mut attributes = self.shared.identities.mapped_attributes(target);
+        attributes.extend(correlation.attributes());
+        attributes.extend(engine.protected_attributes(target)?);
+        attributes.sort();
+        attributes.dedup();
+        attributes.retain(|a| !a.eq_ignore_ascii_case(crate::model::names::NAME));
+        Ok(Known {
+            links,
+            correlation,
+            attributes,
+        })
+    }
+
     /// Stores a page of items and the run's progress with them.
-    async fn store_items(
+    pub(super) async fn store_items(
         &self,
         record: &mut ReconRunRecord,
         summary: &mut Summary,
@@ -662,6 +701,32 @@ async fn search_page(
         pause *= 2;
     }
     engine.search(target, request).await
+}
+
+/// What a run classifies against.
+pub(super) struct Known {
+    pub links: Links,
+    pub correlation: Correlation,
+    pub attributes: Vec<String>,
+}
+
+impl Known {
+    pub fn classifier<'a>(
+        &'a self,
+        identities: &'a Identities,
+        target: &'a str,
+        reactions: &'a BTreeMap<Situation, Reaction>,
+    ) -> Classifier<'a> {
+        Classifier {
+            identities,
+            target,
+            links: &self.links,
+            correlation: &self.correlation,
+            reactions,
+            attributes: &self.attributes,
+            claimed: HashMap::new(),
+        }
+    }
 }
 
 fn view(record: ReconRunRecord) -> ReconciliationView {

@@ -196,6 +196,9 @@ pub trait Store: Send + Sync {
 
     async fn recon_run(&self, id: &str) -> Result<Option<ReconRunRecord>>;
 
+    /// Where live reconciliation's next `sync` of a class starts.
+    async fn recon_cursor(&self, target: &str, class: &str) -> Result<Option<String>>;
+
     /// A target's reconciliation runs, newest first.
     async fn recon_runs(&self, target: &str, limit: u32) -> Result<Vec<ReconRunRecord>>;
 

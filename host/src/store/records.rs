@@ -450,4 +450,10 @@ pub enum ReconWrite {
         run: String,
         items: Vec<ReconItemRecord>,
     },
+    /// Where live reconciliation's next `sync` of a class starts.
+    Cursor {
+        target: String,
+        class: String,
+        token: String,
+    },
 }

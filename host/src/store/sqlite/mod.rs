@@ -445,6 +445,11 @@ impl Store for SqliteStore {
         self.readers.now(|conn| reads::recon_run(conn, id))
     }
 
+    async fn recon_cursor(&self, target: &str, class: &str) -> Result<Option<String>> {
+        self.readers
+            .now(|conn| reads::recon_cursor(conn, target, class))
+    }
+
     async fn recon_runs(&self, target: &str, limit: u32) -> Result<Vec<ReconRunRecord>> {
         self.readers
             .now(|conn| reads::recon_runs(conn, target, limit))

@@ -518,3 +518,11 @@ pub(super) fn recon_items(
         }
     }
 }
+
+pub(super) fn recon_cursor(conn: &Connection, target: &str, class: &str) -> Result<Option<String>> {
+    let mut select =
+        conn.prepare_cached("SELECT token FROM recon_cursors WHERE target = ? AND class = ?")?;
+    Ok(select
+        .query_row(params![target, class], |row| row.get::<_, String>(0))
+        .optional()?)
+}

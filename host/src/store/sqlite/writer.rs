@@ -429,6 +429,18 @@ fn write_recon(tx: &Connection, write: &ReconWrite) -> Result<()> {
                 ])?;
             }
         }
+        ReconWrite::Cursor {
+            target,
+            class,
+            token,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO recon_cursors (target, class, token, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (target, class) DO UPDATE SET token = excluded.token,
+                   updated_at = excluded.updated_at",
+            )?
+            .execute(params![target, class, token, now_ms()])?;
+        }
     }
     Ok(())
 }
