@@ -447,6 +447,55 @@ async fn every_situation<S: Seeded>(server: S) {
     assert!(server.disabled("orphan2").await, "{rerun}");
 }
 
+/// A host stopped while a run reads: the run stays `running`, and the host
+/// started again reads it again from the start (connector page cookies do
+/// not outlive a process) to the end, each account once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_a_stopped_host_left_resumes_when_it_starts_again() {
+    const ACCOUNTS: usize = 20_000;
+    let mut host = TestHost::start(
+        &provisio_tests::host::csv_target("acct", "[targets.acct.reconciliation]"),
+        "",
+        &["acct"],
+    )
+    .await;
+    let mut rows = String::from("id,userName,department,active\n");
+    for i in 0..ACCOUNTS {
+        rows.push_str(&format!("{i:05},user{i:05},Sales,true\n"));
+    }
+    std::fs::write(host.path("acct/accounts.csv"), rows).unwrap();
+    let started = host
+        .post("/v1/targets/acct/reconciliations", json!({"dry_run": true}))
+        .await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let id = started.body["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let run = host.get(&format!("/v1/reconciliations/{id}")).await.body;
+        assert_eq!(
+            run["state"], "running",
+            "the run ended before the host stopped: {run}"
+        );
+        if run["pages"].as_u64().unwrap() >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    host.restart().await;
+    let done = wait_run(&host, &id).await;
+    assert_eq!(done["state"], "planned", "{done}");
+    assert_eq!(done["seen"], ACCOUNTS, "every account once: {done}");
+    assert_eq!(done["situations"]["unmatched"], ACCOUNTS, "{done}");
+    let resumed = host
+        .audit_all()
+        .await
+        .into_iter()
+        .filter(|row| row["event"] == "reconciliation-resumed")
+        .count();
+    assert_eq!(resumed, 1, "the host resumed the run it left");
+}
+
 mod slapd {
     use super::*;
     use provisio_tests::slapd::Slapd;

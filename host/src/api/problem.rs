@@ -370,6 +370,12 @@ impl From<crate::recon::ReconError> for ApiError {
                 "The target could not be read",
                 e.to_string(),
             ),
+            ReconError::Stopping => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "stopping",
+                "The host is stopping",
+                e.to_string(),
+            ),
             ReconError::Identity(e) => e.into(),
             ReconError::Engine(e) => e.into(),
             ReconError::Store(e) => e.into(),

@@ -23,10 +23,16 @@ pub async fn apply(
     record: &ReconRunRecord,
     summary: &mut Summary,
     actor: &Actor,
+    stopping: Option<&tokio::sync::watch::Receiver<bool>>,
 ) -> Result<(), ReconError> {
     let store = engine.store();
     let mut after = 0;
     loop {
+        // What was applied is recorded per batch; a stopped host resumes
+        // with the rest (idempotency keys make a repeated item harmless).
+        if stopping.is_some_and(|s| *s.borrow()) {
+            return Err(ReconError::Stopping);
+        }
         let rows = store.recon_items(&record.id, None, after, BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = last.seq;

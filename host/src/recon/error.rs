@@ -20,6 +20,8 @@ pub enum ReconError {
     },
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    #[error("the host is stopping; the run resumes when it starts again")]
+    Stopping,
     #[error("the target could not be read: {0}")]
     Unreadable(String),
     #[error(transparent)]

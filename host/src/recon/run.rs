@@ -69,6 +69,9 @@ struct Shared {
     configs: BTreeMap<String, ReconConfig>,
     /// The run in progress per target.
     running: Mutex<HashMap<String, String>>,
+    /// Set when the host stops: a run stops between pages and stays
+    /// `running` (or `applying`), to resume when the host starts again.
+    stopping: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// Reconciliation of every target. Cheap to clone.
@@ -90,6 +93,7 @@ impl Reconciliations {
                 identities,
                 configs,
                 running: Mutex::default(),
+                stopping: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -106,11 +110,20 @@ impl Reconciliations {
     /// process), one that was applying goes on with the items not yet
     /// applied. Then starts each target's schedule.
     pub async fn start(&self, stop: tokio::sync::watch::Receiver<bool>) -> Result<(), ReconError> {
+        let _ = self.shared.stopping.set(stop.clone());
         for target in self.shared.configs.keys() {
             for record in self.shared.engine.store().recon_runs(target, 20).await? {
                 let state = RunState::parse(&record.state);
                 if matches!(state, RunState::Running | RunState::Applying) {
                     self.claim(target, &record.id)?;
+                    let audit = AuditEvent {
+                        actor: "host".into(),
+                        target: Some(target.clone()),
+                        operation_id: None,
+                        event: "reconciliation-resumed".into(),
+                        detail: json!({"run": record.id, "state": state.as_str()}),
+                    };
+                    self.shared.engine.store().append_audit(vec![audit]).await?;
                     let runs = self.clone();
                     tokio::spawn(async move {
                         let target = record.target.clone();
@@ -344,6 +357,9 @@ impl Reconciliations {
         let started = Instant::now();
         let read = self.read(&mut record, &mut summary).await;
         summary.read_ms = started.elapsed().as_millis() as u64;
+        if matches!(read, Err(ReconError::Stopping)) {
+            return;
+        }
         if let Err(e) = read {
             summary.error = Some(e.to_string());
             let audit = Self::ended(&record, RunState::Failed, &summary);
@@ -384,6 +400,14 @@ impl Reconciliations {
         self.apply_stored(record).await;
     }
 
+    /// Whether the host is stopping.
+    pub(super) fn stopping(&self) -> bool {
+        self.shared
+            .stopping
+            .get()
+            .is_some_and(|stop| *stop.borrow())
+    }
+
     pub(super) fn engine(&self) -> &Engine {
         &self.shared.engine
     }
@@ -407,6 +431,9 @@ impl Reconciliations {
         let mut seen_linked: HashSet<String> = HashSet::new();
         let mut cookie = None;
         loop {
+            if self.stopping() {
+                return Err(ReconError::Stopping);
+            }
             if summary.pages == MAX_PAGES {
                 return Err(ReconError::Unreadable(format!(
                     "target {target} paged {MAX_PAGES} times ({} accounts) without reaching the end",
@@ -525,14 +552,19 @@ impl Reconciliations {
         let mut summary: Summary =
             serde_json::from_value(record.summary.clone()).unwrap_or_default();
         let started = Instant::now();
+        let stopping = self.shared.stopping.get().cloned();
         let outcome = apply::apply(
             &self.shared.engine,
             &record,
             &mut summary,
             &record.requested_by.clone(),
+            stopping.as_ref(),
         )
         .await;
         summary.apply_ms += started.elapsed().as_millis() as u64;
+        if matches!(outcome, Err(ReconError::Stopping)) {
+            return;
+        }
         let state = match outcome {
             Ok(()) => RunState::Succeeded,
             Err(e) => {
