@@ -13,10 +13,13 @@ use crate::config::{Reaction, Situation};
 use crate::engine::{Actor, Engine, OperationRequest};
 use crate::model::names;
 use crate::store::{AuditEvent, ReconItemRecord, ReconRunRecord, ReconWrite};
+use futures_util::StreamExt;
 use serde_json::json;
 
 /// Items read from the store at once.
 const BATCH: u32 = 200;
+/// Items applied at once.
+const CONCURRENCY: usize = 16;
 
 pub async fn apply(
     engine: &Engine,
@@ -37,27 +40,37 @@ pub async fn apply(
         let Some(last) = rows.last() else { break };
         after = last.seq;
         let full = rows.len() as u32 == BATCH;
+        let todo: Vec<(ReconItemRecord, Item)> = rows
+            .into_iter()
+            .filter_map(|row| {
+                let item = serde_json::from_value::<Item>(row.item.clone()).ok()?;
+                (item.acts() && item.outcome.is_none()).then_some((row, item))
+            })
+            .collect();
+        // Items are distinct accounts: several at once, each one's
+        // operations still in order.
+        let outcomes: Vec<(ReconItemRecord, Item, Outcome)> = futures_util::stream::iter(todo)
+            .map(|(row, item)| async move {
+                let outcome = match stale(engine, record, &item).await {
+                    Ok(Some(why)) => Outcome {
+                        result: ItemResult::Stale,
+                        detail: why,
+                        operations: Vec::new(),
+                    },
+                    Ok(None) => react(engine, record, row.seq, &item, actor).await,
+                    Err(e) => Outcome {
+                        result: ItemResult::Failed,
+                        detail: format!("the account could not be read again: {e}"),
+                        operations: Vec::new(),
+                    },
+                };
+                (row, item, outcome)
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
         let mut changed = Vec::new();
-        for row in rows {
-            let Ok(mut item) = serde_json::from_value::<Item>(row.item) else {
-                continue;
-            };
-            if !item.acts() || item.outcome.is_some() {
-                continue;
-            }
-            let outcome = match stale(engine, record, &item).await {
-                Ok(Some(why)) => Outcome {
-                    result: ItemResult::Stale,
-                    detail: why,
-                    operations: Vec::new(),
-                },
-                Ok(None) => react(engine, record, row.seq, &item, actor).await,
-                Err(e) => Outcome {
-                    result: ItemResult::Failed,
-                    detail: format!("the account could not be read again: {e}"),
-                    operations: Vec::new(),
-                },
-            };
+        for (row, mut item, outcome) in outcomes {
             let counts = &mut summary.applied;
             match outcome.result {
                 ItemResult::Applied => counts.applied += 1,
