@@ -32,7 +32,7 @@ pub use plan::{
 };
 pub use policy::{HeldBy, HeldRole, Policies};
 pub use service::{
-    AccountView, Identities, IdentityError, IdentityList, IdentitySummary, IdentityView, Outcome,
-    Plan, SubmittedOperation, TargetFailure,
+    AccountView, Expectations, Identities, IdentityError, IdentityList, IdentitySummary,
+    IdentityView, Outcome, Plan, SubmittedOperation, TargetFailure,
 };
 pub use source::{ChangeKind, Counts, Guard, RunError, RunItem, RunState, RunView, Sources};

@@ -13,7 +13,7 @@ use crate::store::{AccountRecord, AuditEvent, IdentityRecord, IdentityWrite, now
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Identities planned at once are serialised per identity through one of
@@ -24,6 +24,15 @@ const LOCK_STRIPES: usize = 64;
 /// How long the time to provision is waited for (operations waiting for
 /// an approval may take longer; they are not measured).
 const MEASURE_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Identities and what Provisio last asked one target for on their
+/// behalf, read at once, with the reference time their plans share.
+pub struct Expectations {
+    records: HashMap<String, IdentityRecord>,
+    previous: HashMap<String, AccountState>,
+    now: String,
+    now_ms: i64,
+}
 
 /// A plan for one identity at one reference time.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -519,12 +528,47 @@ impl Identities {
         Ok((roles, context))
     }
 
+    /// What planning these identities against one target needs, read at
+    /// once (a reconciliation reads a page of accounts, then plans each).
+    pub async fn expectations(
+        &self,
+        target: &str,
+        ids: Vec<String>,
+    ) -> Result<Expectations, IdentityError> {
+        let (now, now_ms) = reference_now();
+        let mut expectations = Expectations {
+            records: HashMap::new(),
+            previous: HashMap::new(),
+            now,
+            now_ms,
+        };
+        let Some(map) = self.shared.policies.maps.get(target) else {
+            return Ok(expectations);
+        };
+        if ids.is_empty() {
+            return Ok(expectations);
+        }
+        let store = self.shared.engine.store();
+        for record in store.identities_in(ids.clone()).await? {
+            expectations.records.insert(record.id.clone(), record);
+        }
+        for record in store.accounts_in(&map.target, &map.class, ids).await? {
+            expectations.previous.insert(
+                record.identity.clone(),
+                AccountState::from_json(&record.state),
+            );
+        }
+        Ok(expectations)
+    }
+
     /// The plan of `id` on one target against an account as a
     /// reconciliation read it (no `get`), or, with `None`, against no
     /// account (what re-creating it would submit). `None` when there is no
-    /// such identity or the target has no policy map. Nothing is claimed.
+    /// such identity or the target has no policy map. Nothing is claimed;
+    /// values are explained only when the plan changes something.
     pub async fn plan_against(
         &self,
+        expectations: &Expectations,
         id: &str,
         target: &str,
         account: Option<ConnectorObject>,
@@ -532,24 +576,20 @@ impl Identities {
         let Some(map) = self.shared.policies.maps.get(target) else {
             return Ok(None);
         };
-        let Some(stored) = self.shared.engine.store().identity(id).await? else {
+        let Some(stored) = expectations.records.get(id) else {
             return Ok(None);
         };
-        let state = stored_state(&stored);
-        let (now, now_ms) = reference_now();
-        let (roles, context) = self.roles_and_context(id, &state, &now)?;
-        let previous = self
-            .account_states(id)
-            .await?
-            .remove(&(map.target.clone(), map.class.clone()));
+        let state = stored_state(stored);
+        let (now, now_ms) = (&expectations.now, expectations.now_ms);
+        let (roles, context) = self.roles_and_context(id, &state, now)?;
         let mut observed = Observed {
             uid: account.as_ref().map(|a| a.uid.clone()),
             read: account.map_or(Read::Nothing, Read::Account),
-            previous,
+            previous: expectations.previous.get(id).cloned(),
             creating: false,
             unique: BTreeMap::new(),
         };
-        if state.status_at(&now) != super::model::Status::Terminated {
+        if state.status_at(now) != super::model::Status::Terminated {
             observed.unique = super::unique::choose(
                 &self.shared.engine,
                 &self.shared.policies.expressions,
@@ -559,15 +599,20 @@ impl Identities {
             )
             .await?;
         }
-        let planning = Planning {
+        let mut planning = Planning {
             policies: &self.shared.policies,
             state: &state,
             roles: &roles,
             context: &context,
-            now: &now,
+            now,
             now_ms,
-            explain: true,
+            explain: false,
         };
+        let plan = planning.target(map, &observed)?;
+        if plan.operations.is_empty() {
+            return Ok(Some(plan));
+        }
+        planning.explain = true;
         Ok(Some(planning.target(map, &observed)?))
     }
 

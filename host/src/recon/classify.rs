@@ -5,7 +5,7 @@
 use super::index::{Correlation, Links, Matched, texts};
 use super::model::{Diff, Item};
 use crate::config::{Reaction, Situation};
-use crate::identity::{Identities, IdentityError, TargetPlan};
+use crate::identity::{Expectations, Identities, IdentityError, TargetPlan};
 use crate::model::ConnectorObject;
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +21,8 @@ pub struct Classifier<'a> {
     pub attributes: &'a [String],
     /// Identities an unlinked account of this run already matched.
     pub claimed: HashMap<String, String>,
+    /// The linked identities of the page being classified, read at once.
+    pub expectations: Option<Expectations>,
 }
 
 /// An orphan's stand-in identity: operations address accounts through a
@@ -65,6 +67,17 @@ impl Classifier<'_> {
             read: self.read(account),
             outcome: None,
         }
+    }
+
+    /// Reads at once what classifying `accounts` needs of their linked
+    /// identities.
+    pub async fn prepare(&mut self, accounts: &[ConnectorObject]) -> Result<(), IdentityError> {
+        let ids: Vec<String> = accounts
+            .iter()
+            .filter_map(|a| self.links.identity_of(&a.uid).map(str::to_owned))
+            .collect();
+        self.expectations = Some(self.identities.expectations(self.target, ids).await?);
+        Ok(())
     }
 
     /// The situation of an account the target holds.
@@ -148,10 +161,22 @@ impl Classifier<'_> {
         account: ConnectorObject,
     ) -> Result<Item, IdentityError> {
         let read = self.read(&account);
-        let plan = self
-            .identities
-            .plan_against(&identity, self.target, Some(account.clone()))
-            .await?;
+        let plan = match &self.expectations {
+            Some(expectations) => {
+                self.identities
+                    .plan_against(expectations, &identity, self.target, Some(account.clone()))
+                    .await?
+            }
+            None => {
+                let expectations = self
+                    .identities
+                    .expectations(self.target, vec![identity.clone()])
+                    .await?;
+                self.identities
+                    .plan_against(&expectations, &identity, self.target, Some(account.clone()))
+                    .await?
+            }
+        };
         let mut item = self.item(Situation::InSync, &account, String::new());
         item.identity = Some(identity.clone());
         item.read = read;
@@ -178,9 +203,13 @@ impl Classifier<'_> {
 
     /// A link whose account the target no longer has.
     pub async fn deleted(&self, identity: &str, uid: &str) -> Result<Item, IdentityError> {
+        let expectations = self
+            .identities
+            .expectations(self.target, vec![identity.to_owned()])
+            .await?;
         let plan = self
             .identities
-            .plan_against(identity, self.target, None)
+            .plan_against(&expectations, identity, self.target, None)
             .await?;
         let mut item = Item {
             situation: Situation::Deleted,

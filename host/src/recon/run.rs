@@ -429,29 +429,41 @@ impl Reconciliations {
         let mut classifier = known.classifier(&self.shared.identities, &target, &reactions);
         let (links, attributes) = (&known.links, &known.attributes);
         let mut seen_linked: HashSet<String> = HashSet::new();
-        let mut cookie = None;
-        loop {
-            if self.stopping() {
-                return Err(ReconError::Stopping);
-            }
-            if summary.pages == MAX_PAGES {
-                return Err(ReconError::Unreadable(format!(
-                    "target {target} paged {MAX_PAGES} times ({} accounts) without reaching the end",
-                    summary.seen
-                )));
-            }
+        // The next page is read while this one is classified and stored.
+        let class = record.class.clone();
+        let fetch = |cookie: Option<String>| {
+            let (engine, target) = (engine.clone(), target.clone());
             let request = SearchRequest {
-                class: record.class.clone(),
+                class: class.clone(),
                 filter: None,
                 page: PageRequest { size: PAGE, cookie },
                 attributes: attributes.clone(),
             };
-            let page = search_page(engine, &target, request).await.map_err(|e| {
-                ReconError::Unreadable(format!(
-                    "target {target} failed at page {}: {e}",
-                    summary.pages + 1
-                ))
-            })?;
+            tokio::spawn(async move { search_page(&engine, &target, request).await })
+        };
+        let mut next = Some(fetch(None));
+        while let Some(reading) = next.take() {
+            if self.stopping() {
+                reading.abort();
+                return Err(ReconError::Stopping);
+            }
+            let unreadable = |e: String, pages: u64| {
+                ReconError::Unreadable(format!("target {target} failed at page {}: {e}", pages + 1))
+            };
+            let page = match reading.await {
+                Ok(Ok(page)) => page,
+                Ok(Err(e)) => return Err(unreadable(e.to_string(), summary.pages)),
+                Err(e) => return Err(unreadable(e.to_string(), summary.pages)),
+            };
+            let more = page.cookie.is_some();
+            if more && summary.pages + 1 == MAX_PAGES {
+                return Err(ReconError::Unreadable(format!(
+                    "target {target} paged {MAX_PAGES} times ({} accounts) without reaching the end",
+                    summary.seen + page.objects.len() as u64
+                )));
+            }
+            next = page.cookie.clone().map(|cookie| fetch(Some(cookie)));
+            classifier.prepare(&page.objects).await?;
             let mut items = Vec::with_capacity(page.objects.len());
             for account in page.objects {
                 summary.seen += 1;
@@ -462,10 +474,11 @@ impl Reconciliations {
                 items.push(classifier.account(account, protected).await?);
             }
             summary.pages += 1;
-            self.store_items(record, summary, items).await?;
-            match page.cookie {
-                Some(next) => cookie = Some(next),
-                None => break,
+            if let Err(e) = self.store_items(record, summary, items).await {
+                if let Some(reading) = next {
+                    reading.abort();
+                }
+                return Err(e);
             }
         }
         let mut deleted = Vec::new();
@@ -757,6 +770,7 @@ impl Known {
             reactions,
             attributes: &self.attributes,
             claimed: HashMap::new(),
+            expectations: None,
         }
     }
 }

@@ -217,6 +217,17 @@ pub trait Store: Send + Sync {
 
     /// The account records of an identity, by target and class.
     async fn identity_accounts(&self, id: &str) -> Result<Vec<AccountRecord>>;
+
+    /// The identities of these ids that exist, in no order.
+    async fn identities_in(&self, ids: Vec<String>) -> Result<Vec<IdentityRecord>>;
+
+    /// The account records of these identities on one class of a target.
+    async fn accounts_in(
+        &self,
+        target: &str,
+        class: &str,
+        ids: Vec<String>,
+    ) -> Result<Vec<AccountRecord>>;
 }
 
 /// Milliseconds since the Unix epoch.

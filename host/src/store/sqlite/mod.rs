@@ -477,4 +477,22 @@ impl Store for SqliteStore {
     async fn identity_accounts(&self, id: &str) -> Result<Vec<AccountRecord>> {
         self.readers.now(|conn| reads::identity_accounts(conn, id))
     }
+
+    async fn identities_in(&self, ids: Vec<String>) -> Result<Vec<IdentityRecord>> {
+        self.readers
+            .long(move |conn| reads::identities_in(conn, &ids))
+            .await
+    }
+
+    async fn accounts_in(
+        &self,
+        target: &str,
+        class: &str,
+        ids: Vec<String>,
+    ) -> Result<Vec<AccountRecord>> {
+        let (target, class) = (target.to_owned(), class.to_owned());
+        self.readers
+            .long(move |conn| reads::accounts_in(conn, &target, &class, &ids))
+            .await
+    }
 }

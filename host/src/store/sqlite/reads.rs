@@ -526,3 +526,30 @@ pub(super) fn recon_cursor(conn: &Connection, target: &str, class: &str) -> Resu
         .query_row(params![target, class], |row| row.get::<_, String>(0))
         .optional()?)
 }
+
+/// `ids` as the one parameter `json_each` reads.
+fn id_list(ids: &[String]) -> Result<String> {
+    serde_json::to_string(ids).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+pub(super) fn identities_in(conn: &Connection, ids: &[String]) -> Result<Vec<IdentityRecord>> {
+    let mut select = conn
+        .prepare_cached("SELECT * FROM identities WHERE id IN (SELECT value FROM json_each(?))")?;
+    rows::collect(select.query([id_list(ids)?])?, rows::identity)
+}
+
+pub(super) fn accounts_in(
+    conn: &Connection,
+    target: &str,
+    class: &str,
+    ids: &[String],
+) -> Result<Vec<AccountRecord>> {
+    let mut select = conn.prepare_cached(
+        "SELECT * FROM identity_accounts WHERE target = ? AND class = ?
+           AND identity IN (SELECT value FROM json_each(?))",
+    )?;
+    rows::collect(
+        select.query(params![target, class, id_list(ids)?])?,
+        rows::account,
+    )
+}
