@@ -1613,6 +1613,8 @@ mod hostile {
             ("a%2Fb", json!({}), Some("id")),
             ("a%01b", json!({}), Some("id")),
             ("%20lead", json!({}), Some("id")),
+            // Reconciliation's stand-in for orphan accounts.
+            ("orphan:9999", json!({}), Some("id")),
             (&"x".repeat(300), json!({}), Some("id")),
         ] {
             let reply = host.put_identity(id, "", body).await;

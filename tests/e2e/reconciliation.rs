@@ -797,3 +797,48 @@ classes = "account"
         every_situation(db).await;
     }
 }
+
+/// A reconciliation section that cannot work is refused when the file
+/// loads, naming the key.
+#[test]
+fn a_bad_reconciliation_section_is_refused_at_load_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (section, key, reason) in [
+        (
+            "[targets.acct.reconciliation.reactions]\ndeleted = \"disable\"",
+            "targets.acct.reconciliation.reactions.deleted",
+            "may be report, create, unlink",
+        ),
+        (
+            "[targets.acct.reconciliation.reactions]\nlost = \"report\"",
+            "targets.acct.reconciliation",
+            "lost",
+        ),
+        (
+            "[targets.acct.reconciliation]\nmax_delete_share = 1.5",
+            "targets.acct.reconciliation.max_delete_share",
+            "between 0 and 1",
+        ),
+        (
+            "[[targets.acct.reconciliation.correlation]]\nmatch = {}",
+            "targets.acct.reconciliation.correlation[0].match",
+            "at least one attribute",
+        ),
+    ] {
+        std::fs::create_dir_all(dir.path().join("acct")).unwrap();
+        let text = format!(
+            "[server]\ninsecure_no_auth = true\n{}\n{section}\n",
+            provisio_tests::host::csv_target("acct", "")
+                .replace("{dir}", dir.path().to_str().unwrap())
+        );
+        let error = provisio_host::config::Config::parse(
+            &text,
+            &dir.path().join("provisio.toml"),
+            dir.path(),
+        )
+        .expect_err(section)
+        .to_string();
+        assert!(error.contains(key), "{section}: {error}");
+        assert!(error.contains(reason), "{section}: {error}");
+    }
+}

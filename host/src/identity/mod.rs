@@ -26,7 +26,7 @@ mod unique;
 pub use account::AccountState;
 pub use inbound::Rejected;
 pub use leaver::{TargetReport, TerminationReport};
-pub use model::{DesiredState, InvalidIdentity, RoleGrant, Status, check_id};
+pub use model::{DesiredState, InvalidIdentity, ORPHAN_PREFIX, RoleGrant, Status, check_id};
 pub use plan::{
     Action, Explanation, Observed, PlanError, PlannedOperation, Planning, Read, TargetPlan,
 };

@@ -118,8 +118,18 @@ pub fn check_id(id: &str) -> Result<(), InvalidIdentity> {
             "must not contain control characters or `/`, nor start or end with spaces",
         ));
     }
+    if id.starts_with(ORPHAN_PREFIX) {
+        return Err(invalid(
+            "id",
+            "`orphan:` starts the stand-in identities reconciliation links orphan accounts to",
+        ));
+    }
     Ok(())
 }
+
+/// What the stand-in identity of an orphan account reconciliation acts on
+/// starts with (docs/reconciliation.md).
+pub const ORPHAN_PREFIX: &str = "orphan:";
 
 fn check_date(field: &str, value: &str) -> Result<String, InvalidIdentity> {
     crate::expr::canonical_date(value).map_err(|reason| invalid(field, reason))

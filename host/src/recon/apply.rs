@@ -127,7 +127,9 @@ async fn stale(
     }
     let was_linked = matches!(item.situation, Situation::InSync | Situation::Drifted);
     if was_linked != linked.is_some()
-        && !linked.as_deref().is_some_and(|l| l.starts_with("orphan:"))
+        && !linked
+            .as_deref()
+            .is_some_and(|l| l.starts_with(crate::identity::ORPHAN_PREFIX))
     {
         return Ok(Some(if was_linked {
             "the account was unlinked since the run".into()

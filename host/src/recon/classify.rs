@@ -29,7 +29,7 @@ pub struct Classifier<'a> {
 /// link, so disabling or deleting an account nobody owns links it to this
 /// first (the audit log shows who did it and why).
 pub fn orphan_identity(uid: &str) -> String {
-    format!("orphan:{uid}")
+    format!("{}{uid}", crate::identity::ORPHAN_PREFIX)
 }
 
 impl Classifier<'_> {

@@ -47,10 +47,18 @@ impl Links {
         let mut links = Links::default();
         let mut after: Option<String> = None;
         loop {
-            let page = store.links(target, after.as_deref(), LINK_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.identity.clone());
+            let mut page = store.links(target, after.as_deref(), LINK_PAGE).await?;
+            let Some(last) = page.last().map(|l| l.identity.clone()) else {
+                break;
+            };
             let full = page.len() as u32 == LINK_PAGE;
+            // Pages end after an identity (its links in other classes may
+            // be on the next page): a full page's last identity is read
+            // again whole with the next one, unless it fills the page.
+            if full && page.iter().any(|l| l.identity != last) {
+                page.retain(|l| l.identity != last);
+            }
+            after = page.last().map(|l| l.identity.clone());
             for link in page.into_iter().filter(|l| l.class == class) {
                 links
                     .by_identity
