@@ -292,6 +292,17 @@ async fn a_connector_cannot_make_the_host_repeat_its_secret() {
         )
         .await;
     assert_eq!(linked.status, 502, "{:?}", linked.body);
+    // Read through the host: the object the connector answers with the
+    // secret in its uid and an attribute, and its search.
+    let read = host.get("/v1/targets/leaky/objects/leak").await;
+    assert_eq!(read.status, 200, "{:?}", read.body);
+    assert_eq!(
+        read.body["attributes"]["note"], "raw=*** b64=*** url=***",
+        "{:?}",
+        read.body
+    );
+    let searched = host.get("/v1/targets/leaky/objects?page_size=1").await;
+    assert_eq!(searched.status, 200, "{:?}", searched.body);
 
     let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
     let forms = [secret.to_owned(), b64, "Tr0ub4dor%263".to_owned()];
@@ -299,6 +310,8 @@ async fn a_connector_cannot_make_the_host_repeat_its_secret() {
         ("operation", created.to_string()),
         ("failed operation", failed.to_string()),
         ("link answer", linked.body.to_string()),
+        ("object read", read.body.to_string()),
+        ("object search", searched.body.to_string()),
         (
             "audit",
             serde_json::to_string(&host.audit_of_target("leaky").await).unwrap(),

@@ -6,6 +6,7 @@ mod auth;
 mod connectors;
 mod health;
 mod identities;
+mod objects;
 mod openapi;
 mod operations;
 mod problem;
@@ -104,6 +105,8 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .route("/targets/{target}/test", post(targets::test))
         .route("/targets/{target}/schema", get(targets::schema))
         .route("/targets/{target}/count", get(targets::count))
+        .route("/targets/{target}/objects", get(objects::search))
+        .route("/targets/{target}/objects/{uid}", get(objects::get))
         .route(
             "/targets/{target}/quarantine/lift",
             post(targets::lift_quarantine),

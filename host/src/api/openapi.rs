@@ -1,8 +1,8 @@
 //! The OpenAPI document, generated from the handlers and types.
 
 use super::{
-    audit, connectors, identities, operations, problem, reconciliations, reload, sources, targets,
-    views,
+    audit, connectors, identities, objects, operations, problem, reconciliations, reload, sources,
+    targets, views,
 };
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         sources::abandon,
         reconciliations::start, reconciliations::runs, reconciliations::get, reconciliations::items,
         reconciliations::report, reconciliations::apply, reconciliations::confirm, reconciliations::abandon,
+        objects::search, objects::get,
     ),
     components(schemas(
         problem::Problem, views::OperationView, views::OperationList, views::ErrorView,
@@ -39,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         sources::SourceList, sources::ItemPage,
         reconciliations::StartRequest, reconciliations::ReconItemPage, crate::recon::ReconciliationView,
         crate::recon::Item, crate::recon::Diff, crate::recon::Outcome, crate::recon::Budget,
+        objects::ObjectView, objects::ObjectPage,
     )),
     modifiers(&BearerAuth),
     tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config"), (name = "identities"), (name = "sources"), (name = "reconciliation")),
