@@ -4,64 +4,17 @@
 //! run, or the budget stops it) apply exactly the stored items.
 
 use super::apply;
-use super::classify::Classifier;
 use super::error::ReconError;
-use super::index::{Correlation, Links};
 use super::model::{Budget, Item, RunState, Summary};
+use super::view::{ReconciliationView, view};
 use crate::config::{Config, Reaction, ReconConfig, Situation};
 use crate::engine::{Actor, Engine};
 use crate::identity::Identities;
-use crate::model::{PageRequest, SearchRequest};
 use crate::store::{AuditEvent, ReconItemRecord, ReconRunRecord, ReconWrite, now_ms};
-use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// Accounts read per page.
-const PAGE: u32 = 500;
-/// Pages one run reads at most (5 million accounts).
-const MAX_PAGES: u64 = 10_000;
-/// Tries of one page before the run fails, the first pause between them
-/// doubling.
-const PAGE_ATTEMPTS: u32 = 3;
-const PAGE_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// A run, as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ReconciliationView {
-    pub id: String,
-    pub target: String,
-    pub class: String,
-    pub state: RunState,
-    pub dry_run: bool,
-    pub requested_by: String,
-    pub started_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
-    /// Pages read so far (the page a failed run reached).
-    pub pages: u64,
-    /// Accounts read.
-    pub seen: u64,
-    /// Items per situation.
-    #[schema(value_type = Object)]
-    pub situations: BTreeMap<Situation, u64>,
-    /// Items per reaction (`report` left out).
-    #[schema(value_type = Object)]
-    pub reactions: BTreeMap<Reaction, u64>,
-    /// Disables and deletes the run makes (or would).
-    pub removals: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub budget: Option<Budget>,
-    pub applied: super::model::Applied,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub confirmed_by: Option<String>,
-    pub read_ms: u64,
-    pub apply_ms: u64,
-}
 
 struct Shared {
     engine: Engine,
@@ -416,104 +369,6 @@ impl Reconciliations {
         &self.shared.identities
     }
 
-    async fn read(
-        &self,
-        record: &mut ReconRunRecord,
-        summary: &mut Summary,
-    ) -> Result<(), ReconError> {
-        let engine = &self.shared.engine;
-        let target = record.target.clone();
-        let known = self.known(&target, &record.class).await?;
-        summary.links = known.links.len() as u64;
-        let reactions = summary.reactions_used.clone();
-        let mut classifier = known.classifier(&self.shared.identities, &target, &reactions);
-        let (links, attributes) = (&known.links, &known.attributes);
-        let mut seen_linked: HashSet<String> = HashSet::new();
-        // The next page is read while this one is classified and stored.
-        let class = record.class.clone();
-        let fetch = |cookie: Option<String>| {
-            let (engine, target) = (engine.clone(), target.clone());
-            let request = SearchRequest {
-                class: class.clone(),
-                filter: None,
-                page: PageRequest { size: PAGE, cookie },
-                attributes: attributes.clone(),
-            };
-            tokio::spawn(async move { search_page(&engine, &target, request).await })
-        };
-        let mut next = Some(fetch(None));
-        while let Some(reading) = next.take() {
-            if self.stopping() {
-                reading.abort();
-                return Err(ReconError::Stopping);
-            }
-            let unreadable = |e: String, pages: u64| {
-                ReconError::Unreadable(format!("target {target} failed at page {}: {e}", pages + 1))
-            };
-            let page = match reading.await {
-                Ok(Ok(page)) => page,
-                Ok(Err(e)) => return Err(unreadable(e.to_string(), summary.pages)),
-                Err(e) => return Err(unreadable(e.to_string(), summary.pages)),
-            };
-            let more = page.cookie.is_some();
-            if more && summary.pages + 1 == MAX_PAGES {
-                return Err(ReconError::Unreadable(format!(
-                    "target {target} paged {MAX_PAGES} times ({} accounts) without reaching the end",
-                    summary.seen + page.objects.len() as u64
-                )));
-            }
-            next = page.cookie.clone().map(|cookie| fetch(Some(cookie)));
-            classifier.prepare(&page.objects).await?;
-            let mut items = Vec::with_capacity(page.objects.len());
-            for account in page.objects {
-                summary.seen += 1;
-                if links.identity_of(&account.uid).is_some() {
-                    seen_linked.insert(account.uid.clone());
-                }
-                let protected = engine.protected_part(&target, &account)?;
-                items.push(classifier.account(account, protected).await?);
-            }
-            summary.pages += 1;
-            if let Err(e) = self.store_items(record, summary, items).await {
-                if let Some(reading) = next {
-                    reading.abort();
-                }
-                return Err(e);
-            }
-        }
-        let mut deleted = Vec::new();
-        for (identity, uid) in links.unseen(&seen_linked) {
-            deleted.push(classifier.deleted(identity, uid).await?);
-            if deleted.len() == PAGE as usize {
-                self.store_items(record, summary, std::mem::take(&mut deleted))
-                    .await?;
-            }
-        }
-        self.store_items(record, summary, deleted).await?;
-        Ok(())
-    }
-
-    /// What classifying on a target needs: its links, the correlation
-    /// index and the attributes to read.
-    pub(super) async fn known(&self, target: &str, class: &str) -> Result<Known, ReconError> {
-        let engine = &self.shared.engine;
-        let store = engine.store();
-        let config = self.config(target)?;
-        let links = Links::load(store.as_ref(), target, class).await?;
-        let correlation = Correlation::build(store.as_ref(), &config.correlation).await?;
-        let mut attributes = self.shared.identities.mapped_attributes(target);
-        attributes.extend(correlation.attributes());
-        attributes.extend(engine.protected_attributes(target)?);
-        attributes.sort();
-        attributes.dedup();
-        attributes.retain(|a| !a.eq_ignore_ascii_case(crate::model::names::NAME));
-        Ok(Known {
-            links,
-            correlation,
-            attributes,
-        })
-    }
-
     /// Stores a page of items and the run's progress with them.
     pub(super) async fn store_items(
         &self,
@@ -725,78 +580,6 @@ impl Reconciliations {
             .into_iter()
             .filter_map(|row| Some((row.seq, serde_json::from_value(row.item).ok()?)))
             .collect())
-    }
-}
-
-/// One page, tried again after a pause when it fails: a pooled connection
-/// a restarted server dropped fails once and then works; a target that is
-/// down fails every time, and the run with it.
-async fn search_page(
-    engine: &Engine,
-    target: &str,
-    request: SearchRequest,
-) -> Result<crate::model::Page, crate::engine::EngineError> {
-    let mut pause = PAGE_RETRY_PAUSE;
-    for _ in 1..PAGE_ATTEMPTS {
-        match engine.search(target, request.clone()).await {
-            Ok(page) => return Ok(page),
-            Err(e) => tracing::debug!(%target, "a reconciliation page failed, trying again: {e}"),
-        }
-        tokio::time::sleep(pause).await;
-        pause *= 2;
-    }
-    engine.search(target, request).await
-}
-
-/// What a run classifies against.
-pub(super) struct Known {
-    pub links: Links,
-    pub correlation: Correlation,
-    pub attributes: Vec<String>,
-}
-
-impl Known {
-    pub fn classifier<'a>(
-        &'a self,
-        identities: &'a Identities,
-        target: &'a str,
-        reactions: &'a BTreeMap<Situation, Reaction>,
-    ) -> Classifier<'a> {
-        Classifier {
-            identities,
-            target,
-            links: &self.links,
-            correlation: &self.correlation,
-            reactions,
-            attributes: &self.attributes,
-            claimed: HashMap::new(),
-            expectations: None,
-        }
-    }
-}
-
-fn view(record: ReconRunRecord) -> ReconciliationView {
-    let summary: Summary = serde_json::from_value(record.summary).unwrap_or_default();
-    ReconciliationView {
-        id: record.id,
-        target: record.target,
-        class: record.class,
-        state: RunState::parse(&record.state),
-        dry_run: record.dry_run,
-        requested_by: record.requested_by,
-        started_at: crate::store::rfc3339(record.started_at),
-        finished_at: record.finished_at.map(crate::store::rfc3339),
-        pages: summary.pages,
-        seen: summary.seen,
-        situations: summary.situations,
-        reactions: summary.reactions,
-        removals: summary.removals,
-        budget: summary.budget,
-        applied: summary.applied,
-        error: summary.error,
-        confirmed_by: summary.confirmed_by,
-        read_ms: summary.read_ms,
-        apply_ms: summary.apply_ms,
     }
 }
 
