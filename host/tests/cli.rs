@@ -250,6 +250,53 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     assert!(out.status.success(), "{text}");
     assert!(text.starts_with("audit log verified: "), "{text}");
 
+    // A connector tried by hand with a target's configuration and grants
+    // (the application database through the bundled SQL connector).
+    let config_arg = config.to_str().unwrap();
+    let out = provisio(&[
+        "invoke",
+        "bundled:sql",
+        "--target-config",
+        config_arg,
+        "--target",
+        "app",
+        "search",
+        "account",
+        "--page-size",
+        "2",
+        "--all",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    for user in ["lovelacea", "hopperg", "smithw", "smithw2"] {
+        assert!(
+            text.contains(&format!("\"{user}\"")),
+            "{user} not in {text}"
+        );
+    }
+    let out = provisio(&["invoke", "bundled:sql", "search", "account"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("does not grant") && stderr(&out).contains("--target-config"),
+        "{}",
+        stderr(&out)
+    );
+    let out = provisio(&[
+        "invoke",
+        "bundled:sql",
+        "--target-config",
+        config_arg,
+        "--target",
+        "nope",
+        "info",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("has no target `nope`; its targets: app, directory, hr"),
+        "{}",
+        stderr(&out)
+    );
+
     // The same host again, asked from the command line: the source
     // changes nothing now, and a plan explains itself.
     use std::io::{BufRead, BufReader};

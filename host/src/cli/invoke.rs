@@ -17,6 +17,15 @@ use std::process::ExitCode;
 pub struct InvokeArgs {
     /// A connector `.wasm` file, or `bundled:<name>`.
     file: String,
+    /// A host configuration (`provisio.toml`): the connector runs with the
+    /// configuration, secrets and grants (HTTP allow-list, SQL databases,
+    /// LDAP URLs and bind, directory) of its target `--target`; `--config`
+    /// values are added over the target's.
+    #[arg(long, requires = "target", value_name = "FILE")]
+    target_config: Option<PathBuf>,
+    /// The target of `--target-config` whose grants the connector gets.
+    #[arg(long, requires = "target_config", value_name = "NAME")]
+    target: Option<String>,
     #[command(flatten)]
     grants: GrantArgs,
     #[command(subcommand)]
@@ -83,10 +92,58 @@ enum Operation {
     },
 }
 
+/// What target `target` of the configuration `file` grants, with the
+/// `--config` values of `grants` over its own.
+fn target_settings(
+    file: &std::path::Path,
+    target: &str,
+    grants: &GrantArgs,
+) -> anyhow::Result<crate::runtime::TargetSettings> {
+    let config = crate::config::Config::load(file)?;
+    let Some(target_config) = config.targets.get(target) else {
+        let known: Vec<&str> = config.targets.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "{} has no target `{target}`; its targets: {}",
+            file.display(),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let mut settings = target_config
+        .settings(target, &config.base_dir)
+        .map_err(|e| anyhow::anyhow!("{}: targets.{target}.{e}", file.display()))?;
+    let extra = grants.settings(target)?;
+    settings
+        .grants
+        .config
+        .values
+        .extend(extra.grants.config.values);
+    settings
+        .grants
+        .config
+        .secrets
+        .extend(extra.grants.config.secrets);
+    Ok(settings)
+}
+
 pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let runtime = source::runtime(cache_dir)?;
     let component = source::load(&runtime, &args.file)?;
-    let connector = component.start(args.grants.settings("cli")?)?;
+    let settings = match (&args.target_config, &args.target) {
+        (Some(file), Some(target)) => target_settings(file, target, &args.grants)?,
+        _ => args.grants.settings("cli")?,
+    };
+    let connector = component.start(settings).map_err(|e| {
+        let hint = if args.target_config.is_none() {
+            "; to run it with a target's grants, pass --target-config provisio.toml --target NAME"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("{e}{hint}")
+    })?;
     let result = match args.operation {
         Operation::Info => {
             return print(&json!({
