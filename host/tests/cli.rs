@@ -162,6 +162,30 @@ fn invoke_runs_operations_with_json_in_and_out() {
         "{}",
         stderr(&out)
     );
+    // A grant flag that cannot work names the flag.
+    for (args, expected) in [
+        (
+            &["--allow-http", "ftp://example.com"][..],
+            "--allow-http (grants.http",
+        ),
+        (&["--sql", "main"][..], "--sql expects KEY=VALUE"),
+        (&["--sql", "main=mysql://db/x"][..], "--sql (grants.sql"),
+        (
+            &["--ldap", "ldap://127.0.0.1:1", "--ldap-bind-dn", "cn=x"][..],
+            "PROVISIO_LDAP_PASSWORD",
+        ),
+    ] {
+        let mut full = vec!["invoke", "bundled:csv"];
+        full.extend_from_slice(args);
+        full.push("info");
+        let out = provisio(&full);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]
@@ -277,7 +301,44 @@ fn demo_runs_a_host_through_joiners_a_mover_and_a_leaver() {
     let out = provisio(&["invoke", "bundled:sql", "search", "account"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("does not grant") && stderr(&out).contains("--target-config"),
+        stderr(&out).contains("does not grant")
+            && stderr(&out).contains("--sql NAME=URL")
+            && stderr(&out).contains("--target-config"),
+        "{}",
+        stderr(&out)
+    );
+    // The same database granted by a flag.
+    let database = format!("main=sqlite://{}", dir.path().join("app.db").display());
+    let out = provisio(&[
+        "invoke",
+        "bundled:sql",
+        "--sql",
+        &database,
+        "-c",
+        "account.table=users",
+        "-c",
+        "account.name=username",
+        "search",
+        "account",
+        "--all",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("\"smithw2\""), "{text}");
+    let out = provisio(&[
+        "invoke",
+        "bundled:sql",
+        "--target-config",
+        config_arg,
+        "--target",
+        "app",
+        "--sql",
+        &database,
+        "info",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("do not go with --target-config"),
         "{}",
         stderr(&out)
     );

@@ -99,6 +99,15 @@ fn target_settings(
     target: &str,
     grants: &GrantArgs,
 ) -> anyhow::Result<crate::runtime::TargetSettings> {
+    if grants.dir.is_some()
+        || !grants.allow_http.is_empty()
+        || !grants.sql.is_empty()
+        || !grants.ldap.is_empty()
+    {
+        anyhow::bail!(
+            "--dir, --allow-http, --sql and --ldap do not go with --target-config: the target's grants apply"
+        );
+    }
     let config = crate::config::Config::load(file)?;
     let Some(target_config) = config.targets.get(target) else {
         let known: Vec<&str> = config.targets.keys().map(String::as_str).collect();
@@ -138,7 +147,7 @@ pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result
     };
     let connector = component.start(settings).map_err(|e| {
         let hint = if args.target_config.is_none() {
-            "; to run it with a target's grants, pass --target-config provisio.toml --target NAME"
+            "; grant it with --allow-http ORIGIN, --sql NAME=URL, --ldap URL or --dir DIR, or run it with a target's grants: --target-config provisio.toml --target NAME"
         } else {
             ""
         };

@@ -51,7 +51,7 @@ enum Command {
     #[command(alias = "plugin")]
     Connector(connector::ConnectorArgs),
     /// Call one operation of a connector, JSON in and out.
-    Invoke(invoke::InvokeArgs),
+    Invoke(Box<invoke::InvokeArgs>),
     /// Run the host: the engine and the HTTP API, as the configuration says.
     Serve(serve::ServeArgs),
     /// Start a host on an embedded SQLite store with the bundled CSV
@@ -103,7 +103,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Connector(args) => connector::run(args, cache_dir).await,
-            Command::Invoke(args) => invoke::run(args, cache_dir).await,
+            Command::Invoke(args) => invoke::run(*args, cache_dir).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args, cache_dir).await,
             Command::Operations(args) => operations::run(args).await,
