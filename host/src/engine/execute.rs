@@ -16,6 +16,7 @@
 //!   alone (for reconciliation).
 
 use super::request::Work;
+use super::sync::lock;
 use super::target::Target;
 use crate::config::{MembershipMode, OnDelete};
 use crate::model::{
@@ -585,16 +586,38 @@ impl<'a> Attempt<'a> {
         group: String,
         add: bool,
     ) -> Result<Outcome, Failure> {
+        let name = group;
+        let group = match self.group_uid(&name).await? {
+            Ok(uid) => uid,
+            Err(outcome) => return Ok(outcome),
+        };
+        let outcome = self.change_membership(class, uid, group, add).await;
+        // A remembered name whose group is gone is asked for again next time.
+        if let Err(f) = &outcome
+            && matches!(f.error.code.as_str(), "not-found" | "invalid")
+        {
+            let class = match &self.target.policy().config.membership {
+                MembershipMode::GroupAttribute { group_class, .. } => group_class.clone(),
+                MembershipMode::AccountGroups => "group".to_owned(),
+            };
+            lock(&self.target.group_names).forget(&class, &name);
+        }
+        outcome
+    }
+
+    async fn change_membership(
+        &mut self,
+        class: &str,
+        uid: &str,
+        group: String,
+        add: bool,
+    ) -> Result<Outcome, Failure> {
         let change = |attribute: Attribute| {
             if add {
                 AttributeChange::AddValues(attribute)
             } else {
                 AttributeChange::RemoveValues(attribute)
             }
-        };
-        let group = match self.group_uid(&group).await? {
-            Ok(uid) => uid,
-            Err(outcome) => return Ok(outcome),
         };
         match self.target.policy().config.membership.clone() {
             MembershipMode::AccountGroups => {
@@ -639,6 +662,9 @@ impl Attempt<'_> {
             MembershipMode::GroupAttribute { group_class, .. } => group_class.clone(),
             MembershipMode::AccountGroups => "group".to_owned(),
         };
+        if let Some(uid) = lock(&self.target.group_names).get(&class, group) {
+            return Ok(Ok(uid));
+        }
         let connector = self.connector.clone();
         // Only the name: a group's default attributes include its members,
         // which a large group makes expensive to read for every add.
@@ -651,7 +677,10 @@ impl Attempt<'_> {
             )
             .await
         {
-            Ok(found) => return Ok(Ok(found.uid)),
+            Ok(found) => {
+                lock(&self.target.group_names).put(&class, group, &found.uid);
+                return Ok(Ok(found.uid));
+            }
             Err(f) if f.error.code == "not-found" => {}
             Err(f) => return Err(f),
         }
@@ -668,7 +697,10 @@ impl Attempt<'_> {
         let page = self.call("search", None, connector.search(request)).await?;
         let target = &self.target.name;
         Ok(match page.objects.as_slice() {
-            [one] => Ok(one.uid.clone()),
+            [one] => {
+                lock(&self.target.group_names).put(&class, group, &one.uid);
+                Ok(one.uid.clone())
+            }
             [] => Err(failure(
                 "not-found",
                 format!("no {class} on target {target} has uid or name {group:?}"),

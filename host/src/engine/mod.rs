@@ -22,6 +22,7 @@ mod deployment;
 mod dispatch;
 mod error;
 mod execute;
+mod group_names;
 mod health;
 mod initial_password;
 mod monitor;

@@ -27,6 +27,8 @@ pub struct Target {
     pub(super) switching: tokio::sync::Mutex<()>,
     pub(super) schema: Mutex<Option<ObjectSchema>>,
     pub(super) queue: Mutex<Queue>,
+    /// Group names membership changes resolved to uids.
+    pub(super) group_names: Mutex<super::group_names::GroupNames>,
     /// Wakes the dispatcher: new work, a finished attempt, a lifted quarantine.
     pub(super) wake: Notify,
     pub(super) permits: Arc<Semaphore>,
@@ -149,6 +151,7 @@ impl Target {
             policy: RwLock::new(Arc::new(Policy::new(config))),
             schema: Mutex::new(None),
             queue: Mutex::new(Queue::default()),
+            group_names: Mutex::default(),
             wake: Notify::new(),
             quarantine: Mutex::new(None),
             health: Mutex::new(HealthState::default()),
