@@ -1085,6 +1085,12 @@ async fn objects_are_read_through_the_host() {
             Some("page_size"),
         ),
         ("/v1/targets/hr/objects?sort=name", 400, None),
+        (
+            "/v1/targets/hr/objects/..%2F..%2Fetc%2Fpasswd",
+            404,
+            Some("uid"),
+        ),
+        ("/v1/targets/hr/objects?page_size=-1", 400, None),
         ("/v1/targets/nowhere/objects", 404, None),
     ] {
         let reply = host.get(path).await;
@@ -1093,6 +1099,15 @@ async fn objects_are_read_through_the_host() {
             assert_eq!(reply.body["field"], field, "{path}: {:?}", reply.body);
         }
     }
+    let many = (0..101)
+        .map(|i| format!("a{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let reply = host
+        .get(&format!("/v1/targets/hr/objects?attributes={many}"))
+        .await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.body["field"], "attributes");
     let anonymous = host
         .request(Method::GET, "/v1/targets/hr/objects", None, None)
         .await;

@@ -842,3 +842,133 @@ fn a_bad_reconciliation_section_is_refused_at_load_naming_the_key() {
         assert!(error.contains(reason), "{section}: {error}");
     }
 }
+
+/// What a hostile or careless caller can send the reconciliation routes:
+/// each is a clear refusal that starts and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_reconciliation_requests_start_nothing() {
+    let host = TestHost::start(
+        &provisio_tests::host::csv_target("acct", "[targets.acct.reconciliation]"),
+        "",
+        &["acct"],
+    )
+    .await;
+    let raw = |body: &'static str| {
+        let host = &host;
+        async move {
+            reqwest::Client::new()
+                .post(format!("{}/v1/targets/acct/reconciliations", host.base))
+                .bearer_auth(provisio_tests::host::OPERATOR)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(raw("{\"dry_run\": ").await, 400, "malformed JSON");
+    assert_eq!(
+        raw("{\"dry_run\": true, \"sort\": 1}").await,
+        400,
+        "an unknown field"
+    );
+    assert_eq!(raw("{\"dry_run\": \"yes\"}").await, 400, "a wrong type");
+    assert_eq!(
+        raw("{\"reactions\": {\"lost\": \"report\"}}").await,
+        400,
+        "an unknown situation"
+    );
+    let huge = format!("{{\"class\": \"{}\"}}", "x".repeat(2 << 20));
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/targets/acct/reconciliations", host.base))
+        .bearer_auth(provisio_tests::host::OPERATOR)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 413, "a body over the server's limit");
+    let wrong = host
+        .post(
+            "/v1/targets/acct/reconciliations",
+            json!({"reactions": {"deleted": "disable"}}),
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{:?}", wrong.body);
+    assert_eq!(wrong.body["field"], "reactions.deleted", "{:?}", wrong.body);
+    let not_operator = host
+        .request(
+            reqwest::Method::POST,
+            "/v1/targets/acct/reconciliations",
+            Some(PROVISIONER),
+            Some(json!({"reactions": {"unmatched": "delete"}})),
+        )
+        .await;
+    assert_eq!(
+        not_operator.status, 403,
+        "overriding reactions takes an operator"
+    );
+    for path in [
+        "/v1/targets/nowhere/reconciliations",
+        "/v1/targets/..%2Facct/reconciliations",
+    ] {
+        let reply = host.post(path, json!({})).await;
+        assert_eq!(reply.status, 404, "{path}: {:?}", reply.body);
+    }
+    let runs = host.get("/v1/targets/acct/reconciliations").await;
+    assert_eq!(runs.body, json!([]), "nothing was started: {:?}", runs.body);
+
+    // Unknown runs, bad paging, and decisions in the wrong state.
+    assert_eq!(host.get("/v1/reconciliations/nope").await.status, 404);
+    assert_eq!(host.get("/v1/reconciliations/nope/items").await.status, 404);
+    assert_eq!(
+        host.get("/v1/reconciliations/nope/report.csv").await.status,
+        404
+    );
+    for verb in ["apply", "confirm", "abandon"] {
+        let reply = host
+            .post(&format!("/v1/reconciliations/nope/{verb}"), json!({}))
+            .await;
+        assert_eq!(reply.status, 404, "{verb}: {:?}", reply.body);
+    }
+    std::fs::write(
+        host.path("acct/accounts.csv"),
+        "id,userName,department,active\n1,ada,Sales,true\n",
+    )
+    .unwrap();
+    let done = reconcile(&host, "acct", json!({})).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let id = done["id"].as_str().unwrap();
+    for (verb, status) in [("apply", 409), ("confirm", 409), ("abandon", 409)] {
+        let reply = host
+            .post(&format!("/v1/reconciliations/{id}/{verb}"), json!({}))
+            .await;
+        assert_eq!(
+            reply.status, status,
+            "{verb} of a finished run: {:?}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        host.get(&format!("/v1/reconciliations/{id}/items?after=x"))
+            .await
+            .status,
+        400
+    );
+    let clamped = host
+        .get(&format!("/v1/reconciliations/{id}/items?limit=0"))
+        .await;
+    assert_eq!(clamped.status, 200, "{:?}", clamped.body);
+    assert_eq!(clamped.body["items"].as_array().unwrap().len(), 1);
+    // A class the target does not have fails the run naming it, applying
+    // nothing.
+    let unknown = reconcile(&host, "acct", json!({"class": "printer"})).await;
+    assert_eq!(unknown["state"], "failed", "{unknown}");
+    assert!(
+        unknown["error"].as_str().unwrap().contains("printer"),
+        "{unknown}"
+    );
+    assert_eq!(unknown["applied"]["applied"], 0);
+}
