@@ -16,7 +16,7 @@
 use provisio_host::config::Config;
 use provisio_host::identity::{DesiredState, Observed, Planning, Policies, Read};
 use provisio_tests::host::{PROVISIONER, TestHost};
-use provisio_tests::load::env_or;
+use provisio_tests::load::{env_or, peak_mib, reset_peak};
 use provisio_tests::slapd::Slapd;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -24,21 +24,6 @@ use std::time::{Duration, Instant};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// VmHWM (peak resident memory) of this process, in MiB.
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Resets VmHWM to the current resident size (Linux 4.0+).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
 
 const MAP: &str = r#"
 [targets.dir.accounts]

@@ -14,28 +14,13 @@
 
 use futures_util::StreamExt;
 use provisio_tests::host::{PROVISIONER, TestHost};
-use provisio_tests::load::env_or;
+use provisio_tests::load::{env_or, peak_mib, reset_peak};
 use provisio_tests::slapd::Slapd;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// VmHWM (peak resident memory) of this process, in MiB.
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Resets VmHWM to the current resident size (Linux 4.0+).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
 
 const DEPARTMENTS: [&str; 3] = ["Sales", "Research", "Engineering"];
 const ATTRIBUTES: &str = "cn sn givenName departmentNumber employeeNumber pwdAccountLockedTime";

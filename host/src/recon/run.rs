@@ -190,23 +190,27 @@ impl Reconciliations {
             event: "reconciliation-started".into(),
             detail: json!({"run": id, "class": class, "dry_run": dry_run}),
         };
-        if let Err(e) = self
-            .shared
-            .engine
-            .store()
-            .write_recon(
-                ReconWrite::Run {
-                    run: record.clone(),
-                    clear_items: false,
-                },
-                vec![audit],
-            )
-            .await
-        {
+        if let Err(e) = self.write_run(&record, false, vec![audit]).await {
             self.release(target);
-            return Err(e.into());
+            return Err(e);
         }
         Ok(record)
+    }
+
+    /// Records the run (forgetting its items first with `clear_items`).
+    async fn write_run(
+        &self,
+        record: &ReconRunRecord,
+        clear_items: bool,
+        audit: Vec<AuditEvent>,
+    ) -> Result<(), ReconError> {
+        let run = record.clone();
+        self.shared
+            .engine
+            .store()
+            .write_recon(ReconWrite::Run { run, clear_items }, audit)
+            .await?;
+        Ok(())
     }
 
     pub(super) fn claim(&self, target: &str, id: &str) -> Result<(), ReconError> {
@@ -252,19 +256,7 @@ impl Reconciliations {
             record.finished_at = Some(now_ms());
         }
         record.summary = json!(summary);
-        if let Err(e) = self
-            .shared
-            .engine
-            .store()
-            .write_recon(
-                ReconWrite::Run {
-                    run: record.clone(),
-                    clear_items: false,
-                },
-                audit,
-            )
-            .await
-        {
+        if let Err(e) = self.write_run(record, false, audit).await {
             tracing::error!(run = %record.id, "cannot record a reconciliation run: {e}");
         }
     }
@@ -294,18 +286,7 @@ impl Reconciliations {
                 ..Summary::default()
             };
             record.summary = json!(summary);
-            let _ = self
-                .shared
-                .engine
-                .store()
-                .write_recon(
-                    ReconWrite::Run {
-                        run: record.clone(),
-                        clear_items: true,
-                    },
-                    Vec::new(),
-                )
-                .await;
+            let _ = self.write_run(&record, true, Vec::new()).await;
         }
         let started = Instant::now();
         let read = self.read(&mut record, &mut summary).await;
@@ -403,16 +384,7 @@ impl Reconciliations {
                 Vec::new(),
             )
             .await?;
-        store
-            .write_recon(
-                ReconWrite::Run {
-                    run: record.clone(),
-                    clear_items: false,
-                },
-                Vec::new(),
-            )
-            .await?;
-        Ok(())
+        self.write_run(record, false, Vec::new()).await
     }
 
     /// Applies the stored items not yet applied, then ends the run.
