@@ -173,16 +173,67 @@ async fn accounts_and_groups_through_their_life() {
         .create("account", person("grace", "Grace", "Hopper"))
         .await
         .unwrap();
-    ldap.update(
-        "account",
-        &grace.uid,
-        vec![AttributeChange::AddValues(Attribute::single(
-            "__groups__",
-            Value::Reference(group.uid.clone()),
-        ))],
-    )
-    .await
-    .unwrap();
+    let joined = ldap
+        .update(
+            "account",
+            &grace.uid,
+            vec![AttributeChange::AddValues(Attribute::single(
+                "__groups__",
+                Value::Reference(group.uid.clone()),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reference_uids(&joined, "__groups__"), [group.uid.as_str()]);
+    // A membership change answers the account as the directory then holds
+    // it, groups it did not touch included, without reading it back.
+    let second = ldap
+        .create(
+            "group",
+            vec![
+                text("__name__", "reviewers"),
+                Attribute::single("members", Value::Reference(created.uid.clone())),
+            ],
+        )
+        .await
+        .unwrap();
+    let joined_both = ldap
+        .update(
+            "account",
+            &grace.uid,
+            vec![AttributeChange::AddValues(Attribute::single(
+                "__groups__",
+                Value::Reference(second.uid.clone()),
+            ))],
+        )
+        .await
+        .unwrap();
+    let read = ldap.get("account", &grace.uid, vec![]).await.unwrap();
+    let sorted = |object: &provisio_host::model::ConnectorObject| {
+        let mut uids = reference_uids(object, "__groups__");
+        uids.sort();
+        uids
+    };
+    let mut both = vec![group.uid.clone(), second.uid.clone()];
+    both.sort();
+    assert_eq!(sorted(&joined_both), both);
+    assert_eq!(sorted(&read), both);
+    assert_eq!(values(&joined_both, "sn"), values(&read, "sn"));
+    let left = ldap
+        .update(
+            "account",
+            &grace.uid,
+            vec![AttributeChange::RemoveValues(Attribute::single(
+                "__groups__",
+                Value::Reference(second.uid.clone()),
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reference_uids(&left, "__groups__"), [group.uid.as_str()]);
+    let read = ldap.get("account", &grace.uid, vec![]).await.unwrap();
+    assert_eq!(reference_uids(&read, "__groups__"), [group.uid.as_str()]);
+    ldap.delete("group", &second.uid).await.unwrap();
     let group_now = ldap.get("group", &group.uid, vec![]).await.unwrap();
     let mut members = reference_uids(&group_now, "members");
     members.sort();

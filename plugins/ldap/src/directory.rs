@@ -189,6 +189,18 @@ impl Directory {
         entry: &Entry,
         wanted: &[String],
     ) -> Result<ConnectorObject, Error> {
+        self.object_with_groups(class, entry, wanted, None)
+    }
+
+    /// As [`Directory::object`], an account's groups given as uids when the
+    /// caller already knows them (otherwise read from its `memberOf` DNs).
+    pub fn object_with_groups(
+        &self,
+        class: &ClassSettings,
+        entry: &Entry,
+        wanted: &[String],
+        groups: Option<Vec<String>>,
+    ) -> Result<ConnectorObject, Error> {
         let uid = entry.text(&class.uid).ok_or_else(|| {
             Error::failed(format!(
                 "{} has no {}: is uid_attribute right, and may this bind read it?",
@@ -237,10 +249,13 @@ impl Directory {
                 object.attributes.push(Attribute::single(ENABLE, enabled));
             }
             if wants(GROUPS) {
-                let groups = self.uids_of(
-                    &self.settings.group,
-                    &entry.texts(&self.settings.member_of_attribute),
-                )?;
+                let groups = match groups {
+                    Some(groups) => groups,
+                    None => self.uids_of(
+                        &self.settings.group,
+                        &entry.texts(&self.settings.member_of_attribute),
+                    )?,
+                };
                 object.attributes.push(Attribute::multi(
                     GROUPS,
                     groups.into_iter().map(provisio_sdk::Value::Reference),
