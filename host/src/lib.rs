@@ -17,6 +17,7 @@ pub mod api;
 pub mod bundled;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod engine;
 pub mod expr;
 pub mod identity;

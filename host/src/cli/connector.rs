@@ -25,6 +25,10 @@ enum ConnectorCommand {
     /// Show a connector's name, version, contract, capabilities and
     /// imports (a file or `bundled:<name>`; no host needed).
     Inspect(super::inspect::InspectArgs),
+    /// Run the conformance suite against a target (no host needed): the
+    /// connector's objects are created under a unique prefix, checked
+    /// against the contract, and removed. Exits non-zero on any failure.
+    Test(Box<super::certify::CertifyArgs>),
     /// Upload a `.wasm`; the host validates and keeps it.
     Upload {
         file: PathBuf,
@@ -67,11 +71,14 @@ enum ConnectorCommand {
 pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let command = match args.command {
         ConnectorCommand::Inspect(inspect) => return super::inspect::run(inspect, cache_dir),
+        ConnectorCommand::Test(test) => return super::certify::run(*test, cache_dir).await,
         command => command,
     };
     let client = Client::new(&args.host)?;
     match command {
-        ConnectorCommand::Inspect(_) => unreachable!("inspected above"),
+        ConnectorCommand::Inspect(_) | ConnectorCommand::Test(_) => {
+            unreachable!("run without a host above")
+        }
         ConnectorCommand::Upload {
             file,
             activate,

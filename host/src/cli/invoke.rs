@@ -94,7 +94,7 @@ enum Operation {
 
 /// What target `target` of the configuration `file` grants, with the
 /// `--config` values of `grants` over its own.
-fn target_settings(
+pub(super) fn target_settings(
     file: &std::path::Path,
     target: &str,
     grants: &GrantArgs,
@@ -145,14 +145,7 @@ pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result
         (Some(file), Some(target)) => target_settings(file, target, &args.grants)?,
         _ => args.grants.settings("cli")?,
     };
-    let connector = component.start(settings).map_err(|e| {
-        let hint = if args.target_config.is_none() {
-            "; grant it with --allow-http ORIGIN, --sql NAME=URL, --ldap URL or --dir DIR, or run it with a target's grants: --target-config provisio.toml --target NAME"
-        } else {
-            ""
-        };
-        anyhow::anyhow!("{e}{hint}")
-    })?;
+    let connector = start(&component, settings, args.target_config.is_some())?;
     let result = match args.operation {
         Operation::Info => {
             return print(&json!({
@@ -233,6 +226,23 @@ pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Starts `component` with `settings`; a refusal for a capability nobody
+/// granted says how to grant it.
+pub(super) fn start(
+    component: &std::sync::Arc<crate::runtime::LoadedComponent>,
+    settings: crate::runtime::TargetSettings,
+    from_target: bool,
+) -> anyhow::Result<crate::runtime::Connector> {
+    component.start(settings).map_err(|e| {
+        let hint = if from_target {
+            ""
+        } else {
+            "; grant it with --allow-http ORIGIN, --sql NAME=URL, --ldap URL or --dir DIR, or run it with a target's grants: --target-config provisio.toml --target NAME"
+        };
+        anyhow::anyhow!("{e}{hint}")
+    })
 }
 
 async fn search_all(

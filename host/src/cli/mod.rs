@@ -1,6 +1,7 @@
 //! The `provisio` command line: a thin layer over the library.
 
 mod admin;
+mod certify;
 mod config;
 mod connector;
 mod demo;

@@ -1,0 +1,58 @@
+//! `provisio connector test FILE`: the conformance suite against a target,
+//! with the grants `invoke` takes (a target of a configuration file, or
+//! flags).
+
+use super::grants::GrantArgs;
+use super::invoke::{start, target_settings};
+use super::output::say;
+use super::source;
+use crate::conformance::{self, Format, Options};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct CertifyArgs {
+    /// A connector `.wasm` file, or `bundled:<name>`.
+    file: String,
+    /// A host configuration (`provisio.toml`) whose target `--target` gives
+    /// the connector its configuration, secrets and grants.
+    #[arg(long, requires = "target", value_name = "FILE")]
+    target_config: Option<PathBuf>,
+    /// The target of `--target-config` to test against.
+    #[arg(long, requires = "target_config", value_name = "NAME")]
+    target: Option<String>,
+    /// The object class to exercise (default: `account`, else the first
+    /// class the schema lists).
+    #[arg(long)]
+    class: Option<String>,
+    /// The prefix of every object the suite creates (default: `pvct-` and
+    /// six random hex digits); it deletes them at the end.
+    #[arg(long)]
+    prefix: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    grants: GrantArgs,
+}
+
+pub async fn run(args: CertifyArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let runtime = source::runtime(cache_dir)?;
+    let component = source::load(&runtime, &args.file)?;
+    let settings = match (&args.target_config, &args.target) {
+        (Some(file), Some(target)) => target_settings(file, target, &args.grants)?,
+        _ => args.grants.settings("cli")?,
+    };
+    let connector = start(&component, settings, args.target_config.is_some())?;
+    let options = Options {
+        class: args.class,
+        prefix: args.prefix,
+    };
+    let report = conformance::run(&connector, &component.info, &options).await;
+    say!("{}", report.render(args.format).trim_end());
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

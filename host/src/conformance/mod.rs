@@ -1,0 +1,265 @@
+//! The conformance suite: cases that check a connector keeps the
+//! contract's semantics against a real target, not merely that its calls
+//! return. `provisio connector test` runs it; authors certify with it.
+//!
+//! Every case works on objects the suite creates itself, named with a
+//! prefix unique to the run, and the suite deletes them at the end (also
+//! when a case fails), so it can run against a shared target. A case the
+//! connector does not declare the capability for is skipped, named, never
+//! passed.
+
+mod cases;
+mod report;
+mod sample;
+
+pub use report::Format;
+
+use crate::model::{ClassInfo, ConnectorError, ConnectorInfo};
+use crate::runtime::{CallError, Connector};
+use serde::Serialize;
+use std::sync::Mutex;
+
+/// What one run checks.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The class to exercise; default: `account` if the schema lists it,
+    /// else its first class.
+    pub class: Option<String>,
+    /// The prefix of every object the run creates; default `pvct-` and six
+    /// random hex digits.
+    pub prefix: Option<String>,
+}
+
+/// How a case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Skip,
+}
+
+/// One case's result: on a failure, what the contract expects and what the
+/// connector did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseReport {
+    pub name: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+    /// Why a case was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A run's results, in the order the cases ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub connector: String,
+    pub version: String,
+    pub class: String,
+    pub prefix: String,
+    pub cases: Vec<CaseReport>,
+    /// Objects the run created and could not delete again.
+    pub left_behind: Vec<String>,
+}
+
+impl Report {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.cases.iter().filter(|c| c.outcome == outcome).count()
+    }
+
+    /// True when no case failed and nothing was left behind.
+    pub fn passed(&self) -> bool {
+        self.count(Outcome::Fail) == 0 && self.left_behind.is_empty()
+    }
+
+    pub fn render(&self, format: Format) -> String {
+        report::render(self, format)
+    }
+}
+
+/// Why a case did not pass.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    Fail { expected: String, observed: String },
+    Skip(String),
+}
+
+pub(crate) type CaseResult = Result<(), Verdict>;
+
+pub(crate) fn fail(expected: impl Into<String>, observed: impl Into<String>) -> Verdict {
+    Verdict::Fail {
+        expected: expected.into(),
+        observed: observed.into(),
+    }
+}
+
+/// A call that should have worked and did not.
+pub(crate) fn failed_call(what: &str, error: &CallError) -> Verdict {
+    fail(format!("{what} to succeed"), format!("{error}"))
+}
+
+/// The contract's name for an error (`not-found`), or what the call did
+/// instead of answering one.
+pub(crate) fn error_case(error: &CallError) -> String {
+    error
+        .connector_error()
+        .map(|e| e.code().to_owned())
+        .unwrap_or_else(|| format!("a host error ({error})"))
+}
+
+pub(crate) fn is_refusal(error: &CallError) -> bool {
+    matches!(
+        error.connector_error(),
+        Some(ConnectorError::Unsupported { .. } | ConnectorError::Invalid { .. })
+    )
+}
+
+/// What the cases share: the connector, the class and what was created.
+pub(crate) struct Suite<'a> {
+    pub connector: &'a Connector,
+    pub info: &'a ConnectorInfo,
+    pub class: ClassInfo,
+    pub prefix: String,
+    created: Mutex<Vec<String>>,
+    counter: Mutex<u32>,
+}
+
+impl Suite<'_> {
+    /// A fresh name under the run's prefix: `{prefix}-{tag}{n}`.
+    pub fn name(&self, tag: &str) -> String {
+        let mut counter = self.counter.lock().expect("not poisoned");
+        *counter += 1;
+        format!("{}-{tag}{}", self.prefix, *counter)
+    }
+
+    pub fn remember(&self, uid: &str) {
+        self.created
+            .lock()
+            .expect("not poisoned")
+            .push(uid.to_owned());
+    }
+
+    pub fn forget(&self, uid: &str) {
+        self.created
+            .lock()
+            .expect("not poisoned")
+            .retain(|u| u != uid);
+    }
+
+    fn created(&self) -> Vec<String> {
+        self.created.lock().expect("not poisoned").clone()
+    }
+}
+
+/// Runs every case against `connector` and removes what it created.
+pub async fn run(connector: &Connector, info: &ConnectorInfo, options: &Options) -> Report {
+    let prefix = options
+        .prefix
+        .clone()
+        .unwrap_or_else(|| format!("pvct-{:06x}", rand::random::<u32>() & 0xff_ffff));
+    let mut cases = Vec::new();
+    let class = match choose_class(connector, info, options).await {
+        Ok(class) => class,
+        Err(verdict) => {
+            cases.push(case_report("schema.lists-the-class", Err(verdict)));
+            return Report {
+                connector: info.name.clone(),
+                version: info.version.clone(),
+                class: options.class.clone().unwrap_or_default(),
+                prefix,
+                cases,
+                left_behind: Vec::new(),
+            };
+        }
+    };
+    cases.push(case_report("schema.lists-the-class", Ok(())));
+    let suite = Suite {
+        connector,
+        info,
+        class,
+        prefix: prefix.clone(),
+        created: Mutex::new(Vec::new()),
+        counter: Mutex::new(0),
+    };
+    cases.extend(cases::run_all(&suite).await);
+    let mut left_behind = Vec::new();
+    for uid in suite.created() {
+        match connector
+            .delete(suite.class.name.clone(), uid.clone())
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.connector_error().is_some_and(|e| e.code() == "not-found") => {}
+            Err(e) => left_behind.push(format!("{uid}: {e}")),
+        }
+    }
+    Report {
+        connector: info.name.clone(),
+        version: info.version.clone(),
+        class: suite.class.name.clone(),
+        prefix,
+        cases,
+        left_behind,
+    }
+}
+
+pub(crate) fn case_report(name: &str, result: CaseResult) -> CaseReport {
+    let mut report = CaseReport {
+        name: name.to_owned(),
+        outcome: Outcome::Pass,
+        expected: None,
+        observed: None,
+        reason: None,
+    };
+    match result {
+        Ok(()) => {}
+        Err(Verdict::Fail { expected, observed }) => {
+            report.outcome = Outcome::Fail;
+            report.expected = Some(expected);
+            report.observed = Some(observed);
+        }
+        Err(Verdict::Skip(reason)) => {
+            report.outcome = Outcome::Skip;
+            report.reason = Some(reason);
+        }
+    }
+    report
+}
+
+async fn choose_class(
+    connector: &Connector,
+    info: &ConnectorInfo,
+    options: &Options,
+) -> Result<ClassInfo, Verdict> {
+    if !info.capabilities.schema {
+        return Err(fail(
+            "the connector to declare `schema` (the suite builds its objects from it)",
+            "no schema capability",
+        ));
+    }
+    let schema = connector
+        .schema()
+        .await
+        .map_err(|e| failed_call("schema", &e))?;
+    let names: Vec<&str> = schema.classes.iter().map(|c| c.name.as_str()).collect();
+    let wanted = match &options.class {
+        Some(class) => class.as_str(),
+        None if names.contains(&"account") => "account",
+        None => names.first().copied().unwrap_or(""),
+    };
+    schema
+        .classes
+        .iter()
+        .find(|c| c.name == wanted)
+        .cloned()
+        .ok_or_else(|| {
+            fail(
+                format!("the schema to list class `{wanted}`"),
+                format!("classes: {}", names.join(", ")),
+            )
+        })
+}
