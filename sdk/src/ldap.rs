@@ -36,7 +36,7 @@ mod membership;
 mod schema;
 
 pub use dn::{escape_dn_value, parent_dn, rdn_value};
-pub use filter::{escape_filter_bytes, escape_filter_value, scim_to_ldap};
+pub use filter::{escape_filter_bytes, escape_filter_value, ordered_attributes, scim_to_ldap};
 pub use lookup::{BATCH, KeyMatch, Lookup};
 pub use mapping::AttributeMap;
 pub use membership::{ALREADY_MEMBER, GroupChanges, Membership, NOT_MEMBER};

@@ -561,6 +561,15 @@ async fn active_directory_end_to_end() {
     ad.delete("group", &group.uid).await.unwrap();
 
     through_the_host(&samba).await;
+
+    // The conformance suite, on the same domain controller.
+    let report = provisio_host::conformance::run(&ad, &crate::conformance::accounts()).await;
+    // The text attribute the suite works on is cn, the RDN, which AD
+    // cannot empty; AD has no count.
+    crate::conformance::assert_conforms(
+        &report,
+        &["update.empty-replace-clears", "count.equals-search"],
+    );
 }
 
 /// Issue 17 through the real host: a protected filter is checked against

@@ -55,11 +55,11 @@ fn connector_with(spec: &LdapSpec, config: &[(String, String)]) -> Connector {
     provisio_tests::start(provisio_host::bundled::LDAP.bytes, settings)
 }
 
-fn connector(slapd: &Slapd) -> Connector {
+pub(crate) fn connector(slapd: &Slapd) -> Connector {
     connector_with(&slapd.spec(), &config(slapd, &slapd.url))
 }
 
-async fn up() -> Slapd {
+pub(crate) async fn up() -> Slapd {
     let slapd = tokio::task::spawn_blocking(Slapd::up).await.unwrap();
     setup(&slapd);
     slapd

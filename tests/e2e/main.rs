@@ -2,6 +2,7 @@
 
 mod ad_connector;
 mod api;
+mod conformance;
 mod csv_connector;
 mod hardening;
 mod identities;

@@ -35,7 +35,7 @@ fn connector(base: &str, token: &str, allow: &[&str]) -> Connector {
     provisio_tests::start(provisio_host::bundled::SCIM.bytes, settings)
 }
 
-async fn server() -> (ScimServer, Connector) {
+pub(crate) async fn server() -> (ScimServer, Connector) {
     let server = tokio::task::spawn_blocking(ScimServer::up).await.unwrap();
     let scim = connector(&server.base, &server.token, &[&server.base]);
     (server, scim)

@@ -70,7 +70,7 @@ const SQLITE_DDL: &[&str] = &[
      BEGIN INSERT INTO accounts_deleted (id) VALUES (OLD.id); END",
 ];
 
-const CONFIG: &[(&str, &str)] = &[
+pub(crate) const CONFIG: &[(&str, &str)] = &[
     ("classes", "account,group"),
     ("account.table", "accounts"),
     ("account.name", "username"),
@@ -87,20 +87,20 @@ const CONFIG: &[(&str, &str)] = &[
 ];
 
 /// A database of one kind with the test tables.
-enum Backend {
+pub(crate) enum Backend {
     Postgres(Postgres),
     Sqlite(tempfile::TempDir),
 }
 
 impl Backend {
-    async fn postgres() -> Backend {
+    pub(crate) async fn postgres() -> Backend {
         let pg = tokio::task::spawn_blocking(Postgres::up).await.unwrap();
         let backend = Backend::Postgres(pg);
         backend.run_all(POSTGRES_DDL).await;
         backend
     }
 
-    async fn sqlite() -> Backend {
+    pub(crate) async fn sqlite() -> Backend {
         let backend = Backend::Sqlite(tempfile::tempdir().unwrap());
         backend.run_all(SQLITE_DDL).await;
         backend
@@ -170,7 +170,7 @@ impl Backend {
     }
 
     /// The connector on this database, granted as `main`.
-    fn connector(&self, config: &[(&str, &str)]) -> Connector {
+    pub(crate) fn connector(&self, config: &[(&str, &str)]) -> Connector {
         let mut settings = TargetSettings::new(format!("sql-{}", self.name()));
         settings.limits.timeout = Duration::from_secs(10);
         for (k, v) in config {

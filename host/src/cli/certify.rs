@@ -30,6 +30,10 @@ pub struct CertifyArgs {
     /// six random hex digits); it deletes them at the end.
     #[arg(long)]
     prefix: Option<String>,
+    /// The connector documents that its sync cannot see deletes (as SCIM
+    /// services keep no tombstones): skip `sync.reports-deletes`.
+    #[arg(long)]
+    sync_without_deletes: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
@@ -47,8 +51,9 @@ pub async fn run(args: CertifyArgs, cache_dir: Option<PathBuf>) -> anyhow::Resul
     let options = Options {
         class: args.class,
         prefix: args.prefix,
+        sync_without_deletes: args.sync_without_deletes,
     };
-    let report = conformance::run(&connector, &component.info, &options).await;
+    let report = conformance::run(&connector, &options).await;
     say!("{}", report.render(args.format).trim_end());
     Ok(if report.passed() {
         ExitCode::SUCCESS

@@ -20,7 +20,7 @@ use serde::Serialize;
 use std::sync::Mutex;
 
 /// What one run checks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The class to exercise; default: `account` if the schema lists it,
     /// else its first class.
@@ -28,6 +28,10 @@ pub struct Options {
     /// The prefix of every object the run creates; default `pvct-` and six
     /// random hex digits.
     pub prefix: Option<String>,
+    /// The connector documents that its `sync` cannot see deletes (SCIM
+    /// services keep no tombstones): `sync.reports-deletes` is skipped,
+    /// named, instead of failed.
+    pub sync_without_deletes: bool,
 }
 
 /// How a case ended.
@@ -124,6 +128,7 @@ pub(crate) struct Suite<'a> {
     pub info: &'a ConnectorInfo,
     pub class: ClassInfo,
     pub prefix: String,
+    pub sync_without_deletes: bool,
     created: Mutex<Vec<String>>,
     counter: Mutex<u32>,
 }
@@ -156,7 +161,8 @@ impl Suite<'_> {
 }
 
 /// Runs every case against `connector` and removes what it created.
-pub async fn run(connector: &Connector, info: &ConnectorInfo, options: &Options) -> Report {
+pub async fn run(connector: &Connector, options: &Options) -> Report {
+    let info = connector.info();
     let prefix = options
         .prefix
         .clone()
@@ -182,6 +188,7 @@ pub async fn run(connector: &Connector, info: &ConnectorInfo, options: &Options)
         info,
         class,
         prefix: prefix.clone(),
+        sync_without_deletes: options.sync_without_deletes,
         created: Mutex::new(Vec::new()),
         counter: Mutex::new(0),
     };

@@ -1,5 +1,6 @@
-//! Objects the suite writes, built from the class's schema: every
-//! required attribute gets a value of its type, and one optional text
+//! Objects the suite writes, built from the class's schema: disabled where
+//! the class can be, every required attribute a value of its type, one
+//! optional text
 //! attribute (single- and multi-valued, when the schema has them) is what
 //! updates and filters work on.
 
@@ -63,6 +64,15 @@ pub fn object(class: &ClassInfo, name: &str, extra: Option<&str>) -> Vec<Attribu
             ValueType::Reference => continue,
         };
         attributes.push(Attribute::single(a.name.clone(), value));
+    }
+    // Disabled: on a shared target, the suite's objects must not be
+    // accounts anyone can sign in to (and AD enables only with a password).
+    if class
+        .attributes
+        .iter()
+        .any(|a| a.name.eq_ignore_ascii_case(ENABLE) && a.creatable)
+    {
+        attributes.push(Attribute::single(ENABLE, Value::Boolean(false)));
     }
     if let (Some(attribute), Some(extra)) = (single_text(class), extra) {
         attributes.push(Attribute::single(

@@ -196,6 +196,7 @@ impl AdConnector {
                 .iter()
                 .any(|i| i.eq_ignore_ascii_case(&attribute.name))
                 || attribute.name.contains(";range=")
+                || (class == Class::Account && self.settings.shadowed(&attribute.name))
             {
                 continue;
             }

@@ -45,6 +45,7 @@ impl AdConnector {
                 .chain(SECRET)
                 .any(|i| i.eq_ignore_ascii_case(name))
                 || name.eq_ignore_ascii_case(class.naming())
+                || (class == Class::Account && self.settings.shadowed(name))
         };
         // Nothing is required: the connector names accounts, fills `cn`,
         // and the domain sets what else its classes must have.

@@ -95,6 +95,11 @@ impl Settings {
         self.mapping.provisio_name(ldap)
     }
 
+    /// Whether the mapping gave this AD attribute's name to another one.
+    pub fn shadowed(&self, ldap: &str) -> bool {
+        self.mapping.shadowed(ldap)
+    }
+
     /// Where an account with `ou_value` lives while enabled.
     pub fn home_ou(&self, ou_value: Option<&str>) -> String {
         ou_value

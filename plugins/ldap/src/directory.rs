@@ -226,7 +226,7 @@ impl Directory {
                 || matches!(&self.settings.disable, Disable::Attribute { name, .. } if name.eq_ignore_ascii_case(n))
         };
         for attribute in &entry.attributes {
-            if skip(&attribute.name) {
+            if skip(&attribute.name) || class.shadowed(&attribute.name) {
                 continue;
             }
             let name = class.provisio_name(&attribute.name);

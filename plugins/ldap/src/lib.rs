@@ -34,6 +34,8 @@ pub const MEMBERS: &str = "members";
 
 pub struct LdapConnector {
     dir: Directory,
+    /// The subschema, read the first time a filter compares for order.
+    subschema: Option<ldap::Subschema>,
 }
 
 /// What an update does besides modifying attributes.
@@ -88,6 +90,34 @@ fn container(class: &ClassSettings, value: &str) -> Result<String, Error> {
 impl LdapConnector {
     fn settings(&self) -> &Settings {
         &self.dir.settings
+    }
+
+    /// `gt`/`ge`/`lt`/`le` on an attribute type with no ORDERING rule
+    /// would match nothing (the directory evaluates it as undefined):
+    /// refused, naming the attribute, rather than answered empty.
+    fn refuse_unordered(
+        &mut self,
+        class: &ClassSettings,
+        filter: &provisio_sdk::filter::Filter,
+    ) -> Result<(), Error> {
+        let ordered = ldap::ordered_attributes(filter);
+        if ordered.is_empty() {
+            return Ok(());
+        }
+        if self.subschema.is_none() {
+            self.subschema = Some(ldap::Subschema::read(&self.dir.conn)?);
+        }
+        let schema = self.subschema.as_ref().expect("just read");
+        for path in ordered {
+            let attribute = self.dir.filter_attribute(class, &path.name)?;
+            if schema.attribute(&attribute).is_some() && schema.ordering(&attribute).is_none() {
+                return Err(Error::unsupported(format!(
+                    "filter: {} cannot be compared with gt, ge, lt or le: the directory's attribute type {attribute} has no ORDERING matching rule",
+                    path.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The attributes a create writes, the entry's DN, and the groups to
@@ -395,6 +425,7 @@ impl Connector for LdapConnector {
         let conn = ldap::Connection::open(&settings.url, settings.start_tls)?;
         Ok(LdapConnector {
             dir: Directory { conn, settings },
+            subschema: None,
         })
     }
 
@@ -516,6 +547,9 @@ impl Connector for LdapConnector {
 
     fn search(&mut self, query: Query) -> Result<Page, Error> {
         let class = self.settings().class(&query.class)?.clone();
+        if let Some(filter) = &query.filter {
+            self.refuse_unordered(&class, filter)?;
+        }
         let filter = match &query.filter {
             None => class.class_filter(),
             Some(f) => format!(

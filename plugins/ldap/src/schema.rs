@@ -39,6 +39,7 @@ fn class_info(
             || a.eq_ignore_ascii_case(&class.naming)
             || a.eq_ignore_ascii_case(&settings.password_attribute)
             || (class.name == "group" && a.eq_ignore_ascii_case(&settings.member_attribute))
+            || class.shadowed(a)
     };
     let mut attributes = vec![AttributeInfo::new(NAME, ValueType::Text).required()];
     for (name, required) in must

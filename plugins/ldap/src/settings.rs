@@ -89,6 +89,11 @@ impl ClassSettings {
         self.mapping.provisio_name(ldap)
     }
 
+    /// Whether the mapping gave this LDAP attribute's name to another one.
+    pub fn shadowed(&self, ldap: &str) -> bool {
+        self.mapping.shadowed(ldap)
+    }
+
     /// `(objectClass=<structural class>)`.
     pub fn class_filter(&self) -> String {
         self.filter.clone()

@@ -454,7 +454,12 @@ impl Connector for ScimConnector {
                 .map_err(|_| Error::invalid(format!("page cookie {c:?} is not a start index")))?,
             None => 1,
         };
-        let listed = self.list(class, filter, Paging::Index(start), query.page.size, "")?;
+        let order = if self.features()?.sort {
+            listing::CREATION_ORDER
+        } else {
+            ""
+        };
+        let listed = self.list(class, filter, Paging::Index(start), query.page.size, order)?;
         let objects = listed
             .resources
             .iter()

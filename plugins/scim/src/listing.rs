@@ -18,7 +18,15 @@ pub(crate) struct Features {
     pub(crate) cursor: bool,
     /// Pages by `startIndex` (RFC 7644; true unless `pagination.index` says not).
     pub(crate) index: bool,
+    /// Sorts lists (`sort.supported`).
+    pub(crate) sort: bool,
 }
+
+/// The order of `startIndex` pages where the service sorts: by creation,
+/// so a resource created while a search pages goes after every page
+/// already read instead of shifting them (which would answer one resource
+/// twice). Unsorted, a service's order is its own (often by name).
+pub(crate) const CREATION_ORDER: &str = "&sortBy=meta.created&sortOrder=ascending";
 
 /// Where a list request starts.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +75,7 @@ impl ScimConnector {
             etag: supported("etag"),
             cursor: pagination("cursor").unwrap_or(false),
             index: pagination("index").unwrap_or(true),
+            sort: supported("sort"),
         };
         self.features = Some(features);
         Ok(features)

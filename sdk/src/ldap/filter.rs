@@ -81,6 +81,36 @@ pub fn scim_to_ldap(
     }
 }
 
+/// The attributes `filter` compares with `gt`, `ge`, `lt` or `le`
+/// (inside value paths too): a directory answers those only for attribute
+/// types with an ORDERING rule, so a connector checks them first.
+pub fn ordered_attributes(filter: &Filter) -> Vec<&AttrPath> {
+    fn ordered(op: &CompareOp) -> bool {
+        matches!(
+            op,
+            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
+        )
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![filter];
+    while let Some(filter) = todo.pop() {
+        match filter {
+            Filter::Attr(AttrExp::Comparison(path, op, _)) if ordered(op) => out.push(path),
+            Filter::Attr(_) => {}
+            Filter::ValuePath(path) => {
+                if let ValFilter::Attr(AttrExp::Comparison(_, op, _)) = path.filter.as_ref()
+                    && ordered(op)
+                {
+                    out.push(&path.attr);
+                }
+            }
+            Filter::Not(inner) => todo.push(inner),
+            Filter::And(operands) | Filter::Or(operands) => todo.extend(operands.iter()),
+        }
+    }
+    out
+}
+
 fn value_text(name: &str, value: &CompValue) -> Result<String, Error> {
     Ok(match value {
         CompValue::Str(s) => escape_filter_value(s),
@@ -133,6 +163,20 @@ fn attr(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_attributes_compared_for_order() {
+        let filter = provisio_filter::parse(
+            r#"a eq "1" and (b gt "2" or not (c le "3")) and emails[value ge "x"] and d sw "y""#,
+        )
+        .unwrap();
+        let mut names: Vec<&str> = ordered_attributes(&filter)
+            .into_iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["b", "c", "emails"]);
+    }
 
     fn translate(scim: &str) -> String {
         let filter = provisio_filter::parse(scim).unwrap();

@@ -32,6 +32,17 @@ impl AttributeMap {
             .map_or(ldap, |(k, _)| k.as_str())
     }
 
+    /// Whether a directory attribute is unreachable under its own name
+    /// because the operator gave that name to another directory attribute
+    /// (`account.attribute.displayName = "cn"` shadows `displayName`): it
+    /// is neither listed nor read, or one Provisio name would stand for
+    /// two directory attributes.
+    pub fn shadowed(&self, ldap: &str) -> bool {
+        !self
+            .ldap_name(self.provisio_name(ldap))
+            .eq_ignore_ascii_case(ldap)
+    }
+
     /// Whether the operator mapped the Provisio attribute `provisio`.
     pub fn maps(&self, provisio: &str) -> bool {
         self.names.keys().any(|k| k.eq_ignore_ascii_case(provisio))
@@ -49,6 +60,16 @@ mod tests {
         assert_eq!(map.provisio_name("MAIL"), "email");
         assert_eq!(map.ldap_name("sn"), "sn", "unmapped names are the same");
         assert_eq!(map.provisio_name("sn"), "sn");
+        assert!(!map.shadowed("MAIL"));
+        assert!(!map.shadowed("sn"));
         assert!(map.maps("EMAIL") && !map.maps("mail"));
+    }
+
+    #[test]
+    fn a_name_given_to_another_attribute_shadows_its_own() {
+        let map = AttributeMap::new(BTreeMap::from([("displayName".into(), "cn".into())]));
+        assert!(map.shadowed("displayname"), "displayName now means cn");
+        assert!(!map.shadowed("cn"));
+        assert!(!map.shadowed("sn"));
     }
 }

@@ -17,6 +17,10 @@ pub struct Definition {
     /// A content rule's auxiliary classes (`AUX`).
     pub aux: Vec<String>,
     pub syntax: Option<String>,
+    /// An attribute type's ORDERING matching rule: without one (inherited
+    /// or its own) a directory evaluates `>=` and `<=` as undefined, so
+    /// they match nothing (RFC 4511 §4.5.1.7).
+    pub ordering: Option<String>,
     pub single: bool,
     pub no_user_modification: bool,
 }
@@ -98,6 +102,7 @@ pub fn parse(text: &str) -> Definition {
                     .next()
                     .map(|s| s.split('{').next().unwrap_or("").to_owned());
             }
+            "ORDERING" => d.ordering = list(&mut i).into_iter().next(),
             "SINGLE-VALUE" => d.single = true,
             "NO-USER-MODIFICATION" => d.no_user_modification = true,
             _ => {}
@@ -214,6 +219,18 @@ impl Subschema {
         (must, may)
     }
 
+    /// An attribute's ORDERING rule, inherited through SUP.
+    pub fn ordering(&self, name: &str) -> Option<&str> {
+        let mut current = self.attribute(name)?;
+        for _ in 0..8 {
+            if let Some(rule) = &current.ordering {
+                return Some(rule);
+            }
+            current = self.attribute(current.sup.first()?)?;
+        }
+        None
+    }
+
     /// An attribute's syntax, inherited through SUP.
     pub fn syntax(&self, name: &str) -> Option<&str> {
         let mut current = self.attribute(name)?;
@@ -246,6 +263,24 @@ mod tests {
         assert_eq!(a.names, ["uid", "userid"]);
         assert_eq!(a.syntax.as_deref(), Some("1.3.6.1.4.1.1466.115.121.1.15"));
         assert!(a.single);
+    }
+
+    #[test]
+    fn ordering_rules_are_inherited_through_sup() {
+        let schema = Subschema::from_definitions(
+            vec![],
+            vec![
+                "( 2.5.4.41 NAME 'name' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{32768} )".into(),
+                "( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name )".into(),
+                "( 1.3.6.1.1.16.4 NAME 'entryUUID' EQUALITY UUIDMatch ORDERING UUIDOrderingMatch SYNTAX 1.3.6.1.1.16.1 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )".into(),
+                "( 9 NAME 'rank' SUP entryUUID )".into(),
+            ],
+            vec![],
+        );
+        assert_eq!(schema.ordering("cn"), None, "cn compares for equality only");
+        assert_eq!(schema.ordering("entryUUID"), Some("UUIDOrderingMatch"));
+        assert_eq!(schema.ordering("rank"), Some("UUIDOrderingMatch"));
+        assert_eq!(schema.ordering("unknown"), None);
     }
 
     /// What a hostile or broken directory may publish: unbalanced
