@@ -47,3 +47,7 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked
+# What connector authors depend on packages and builds on its own, as it
+# would from a registry (the WIT inside it, no path-only dependency).
+echo "==> cargo package (provisio-filter, provisio-sdk)"
+cargo package -p provisio-filter -p provisio-sdk --locked --allow-dirty --quiet

@@ -714,3 +714,182 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Runs cargo (the one building these tests) in `dir`, offline: every
+/// crate the scaffold needs is one this workspace has already fetched.
+fn cargo_build_release(dir: &Path) {
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--offline", "--quiet"])
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("run cargo");
+    assert!(
+        output.status.success(),
+        "cargo build --release in {}:\n{}",
+        dir.display(),
+        stderr(&output)
+    );
+}
+
+fn failed_cases(report: &serde_json::Value) -> Vec<String> {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter(|c| c["outcome"] == "fail")
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `connector new` writes a crate that builds outside this repository with
+/// plain `cargo build --release`, runs under `invoke` with its sample
+/// target, passes the conformance suite as written; and the suite fails,
+/// naming the cases, once bugs are planted in it.
+#[test]
+fn a_scaffolded_connector_builds_out_of_tree_conforms_and_planted_bugs_fail() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("acme-hr");
+    let new = provisio(&[
+        "connector",
+        "new",
+        "acme-hr",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(new.status.success(), "{}", stderr(&new));
+    for file in [
+        "Cargo.toml",
+        ".cargo/config.toml",
+        "rust-toolchain.toml",
+        "src/lib.rs",
+        "provisio.toml",
+        "README.md",
+    ] {
+        assert!(dir.join(file).is_file(), "no {file}");
+    }
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("version = \"0.1\""), "{manifest}");
+    assert!(manifest.contains("[workspace]"), "{manifest}");
+    let again = provisio(&[
+        "connector",
+        "new",
+        "acme-hr",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success(), "it does not write over a crate");
+    assert!(
+        stderr(&again).contains("is not empty"),
+        "{}",
+        stderr(&again)
+    );
+    let bad = provisio(&[
+        "connector",
+        "new",
+        "Acme_HR",
+        "--dir",
+        root.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&bad).contains("lowercase letters"),
+        "{}",
+        stderr(&bad)
+    );
+
+    cargo_build_release(&dir);
+    let wasm = dir.join("target/wasm32-wasip2/release/acme_hr.wasm");
+    assert!(wasm.is_file(), "no {}", wasm.display());
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let config = dir.join("provisio.toml");
+    let with_target = |args: &[&str]| -> Output {
+        let mut all = vec![args[0], wasm.to_str().unwrap()];
+        all.extend([
+            "--target-config",
+            config.to_str().unwrap(),
+            "--target",
+            "acme-hr",
+        ]);
+        all.extend(&args[1..]);
+        provisio(&all)
+    };
+
+    let created = with_target(&[
+        "invoke",
+        "create",
+        "account",
+        r#"{"__name__": "ada", "mail": "ada@example.com"}"#,
+    ]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_eq!(stdout_json(&created)["name"], "ada");
+    let found = with_target(&[
+        "invoke",
+        "search",
+        "account",
+        "--filter",
+        r#"mail ew "@example.com""#,
+        "--all",
+    ]);
+    assert_eq!(
+        stdout_json(&found)["objects"][0]["name"],
+        "ada",
+        "{}",
+        stderr(&found)
+    );
+
+    let certified = provisio(&[
+        "connector",
+        "test",
+        wasm.to_str().unwrap(),
+        "--target-config",
+        config.to_str().unwrap(),
+        "--target",
+        "acme-hr",
+        "--format",
+        "json",
+    ]);
+    let report = stdout_json(&certified);
+    assert!(certified.status.success(), "{report:#}");
+    assert_eq!(failed_cases(&report), Vec::<String>::new());
+    assert_eq!(report["left_behind"], serde_json::json!([]));
+
+    // Two bugs authors make: an unknown uid answered `failed`, and a page
+    // cookie that starts the next page at the last object again.
+    let source = dir.join("src/lib.rs");
+    let code = std::fs::read_to_string(&source).unwrap();
+    let buggy = code
+        .replacen(
+            ".object(uid, attributes)\n            .ok_or_else(|| Error::not_found(",
+            ".object(uid, attributes)\n            .ok_or_else(|| Error::failed(",
+            1,
+        )
+        .replacen(
+            "uid.as_str() > after.as_str()",
+            "uid.as_str() >= after.as_str()",
+            1,
+        );
+    assert_ne!(buggy, code);
+    std::fs::write(&source, buggy).unwrap();
+    cargo_build_release(&dir);
+    let certified = provisio(&[
+        "connector",
+        "test",
+        wasm.to_str().unwrap(),
+        "--target-config",
+        config.to_str().unwrap(),
+        "--target",
+        "acme-hr",
+    ]);
+    assert_eq!(certified.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&certified.stdout);
+    for case in [
+        "FAIL  get.unknown-is-not-found",
+        "FAIL  search.pages-every-object-once.size-1",
+        "FAIL  search.pages-every-object-once.size-7",
+        "pass  search.pages-every-object-once.size-100",
+        "pass  filter.eq",
+    ] {
+        assert!(text.contains(case), "no `{case}` in:\n{text}");
+    }
+    assert!(text.contains("expected: "), "{text}");
+}

@@ -18,7 +18,7 @@ wit_bindgen::generate!({
             import provisio:ldap/client@0.1.0;
         }
     ",
-    path: ["../wit/0.2.0", "../wit/sql/0.1.1", "../wit/ldap/0.1.0"],
+    path: ["wit/0.2.0", "wit/sql/0.1.1", "wit/ldap/0.1.0"],
     world: "provisio:sdk/plugin",
     pub_export_macro: true,
     export_macro_name: "__export_connector_plugin",

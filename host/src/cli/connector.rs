@@ -29,6 +29,9 @@ enum ConnectorCommand {
     /// connector's objects are created under a unique prefix, checked
     /// against the contract, and removed. Exits non-zero on any failure.
     Test(Box<super::certify::CertifyArgs>),
+    /// Write a new connector crate (builds with `cargo build --release`
+    /// outside this repository; passes `connector test` as written).
+    New(super::scaffold::NewArgs),
     /// Upload a `.wasm`; the host validates and keeps it.
     Upload {
         file: PathBuf,
@@ -72,11 +75,12 @@ pub async fn run(args: ConnectorArgs, cache_dir: Option<PathBuf>) -> anyhow::Res
     let command = match args.command {
         ConnectorCommand::Inspect(inspect) => return super::inspect::run(inspect, cache_dir),
         ConnectorCommand::Test(test) => return super::certify::run(*test, cache_dir).await,
+        ConnectorCommand::New(new) => return super::scaffold::run(new).map(|()| ExitCode::SUCCESS),
         command => command,
     };
     let client = Client::new(&args.host)?;
     match command {
-        ConnectorCommand::Inspect(_) | ConnectorCommand::Test(_) => {
+        ConnectorCommand::Inspect(_) | ConnectorCommand::Test(_) | ConnectorCommand::New(_) => {
             unreachable!("run without a host above")
         }
         ConnectorCommand::Upload {

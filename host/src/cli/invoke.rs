@@ -108,7 +108,7 @@ pub(super) fn target_settings(
             "--dir, --allow-http, --sql and --ldap do not go with --target-config: the target's grants apply"
         );
     }
-    let config = crate::config::Config::load(file)?;
+    let config = crate::config::Config::load_targets(file)?;
     let Some(target_config) = config.targets.get(target) else {
         let known: Vec<&str> = config.targets.keys().map(String::as_str).collect();
         anyhow::bail!(

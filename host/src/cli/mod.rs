@@ -13,6 +13,7 @@ mod operations;
 mod output;
 mod reconcile;
 mod remote;
+mod scaffold;
 mod serve;
 mod source;
 mod targets;

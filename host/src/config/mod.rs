@@ -223,9 +223,27 @@ impl Default for ServerConfig {
     }
 }
 
+/// What a configuration is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Serve,
+    Targets,
+}
+
 impl Config {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_as(path, Use::Serve)
+    }
+
+    /// A configuration read for its targets only (`provisio invoke` and
+    /// `connector test --target-config`), which serve no API and so need
+    /// no API tokens; everything else is checked as for serving.
+    pub fn load_targets(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_as(path, Use::Targets)
+    }
+
+    fn load_as(path: &Path, use_: Use) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.display().to_string(),
             key: "(file)".into(),
@@ -236,11 +254,20 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        Self::parse(&text, path, &base_dir)
+        Self::parse_as(&text, path, &base_dir, use_)
     }
 
     /// Parses and checks configuration text that came from `file`.
     pub fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        Self::parse_as(text, file, base_dir, Use::Serve)
+    }
+
+    fn parse_as(
+        text: &str,
+        file: &Path,
+        base_dir: &Path,
+        use_: Use,
+    ) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError {
             file: file.display().to_string(),
             key: error_key(text, &e),
@@ -249,7 +276,7 @@ impl Config {
         config.base_dir = base_dir.to_path_buf();
         config.file = file.to_path_buf();
         config.raw = text.parse().unwrap_or_default();
-        config.validate()?;
+        config.validate(use_)?;
         config.expressions = Some(config.validate_identities()?);
         Ok(config)
     }
@@ -262,7 +289,7 @@ impl Config {
         }
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self, use_: Use) -> Result<(), ConfigError> {
         if self.server.max_body_bytes < 1024 {
             return Err(self.error("server.max_body_bytes", "must be at least 1024"));
         }
@@ -323,7 +350,7 @@ impl Config {
                 ));
             }
         }
-        if self.tokens.is_empty() && !self.server.insecure_no_auth {
+        if self.tokens.is_empty() && !self.server.insecure_no_auth && use_ == Use::Serve {
             return Err(self.error(
                 "tokens",
                 "no API token is configured; add one with `provisio token new --name NAME --role operator`",
