@@ -68,6 +68,10 @@ const FIXTURES: &[Package<'static>] = &[
         name: "fixture-slow-info",
         dir: "tests/fixtures/slow-info",
     },
+    Package {
+        name: "fixture-broken",
+        dir: "tests/fixtures/broken",
+    },
 ];
 
 fn main() {

@@ -40,7 +40,9 @@ pub use filter::{escape_filter_bytes, escape_filter_value, ordered_attributes, s
 pub use lookup::{BATCH, KeyMatch, Lookup};
 pub use mapping::AttributeMap;
 pub use membership::{ALREADY_MEMBER, GroupChanges, Membership, NOT_MEMBER};
-pub use schema::{Definition, Subschema, parse as parse_definition, value_type};
+pub use schema::{
+    Definition, Subschema, parse as parse_definition, undefined_attribute, value_type,
+};
 
 use crate::bindings::provisio::ldap::client;
 pub use client::{

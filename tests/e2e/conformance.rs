@@ -5,6 +5,7 @@
 
 use provisio_host::conformance::{self, Format, Options, Outcome, Report};
 use provisio_host::runtime::Connector;
+use provisio_host::runtime::{DirectoryGrant, TargetSettings};
 use provisio_tests::csv_target;
 
 async fn certify(connector: &Connector) -> Report {
@@ -100,4 +101,61 @@ async fn scim_on_scim2_server() {
         &conformance::run(&scim, &options).await,
         &["update.add-and-remove-values", "sync.reports-deletes"],
     );
+}
+
+/// The `broken` fixture with one bug (or none), on a fresh directory.
+fn broken(bug: Option<&str>) -> (tempfile::TempDir, Connector) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = TargetSettings::new("broken");
+    settings.grants.directory = Some(DirectoryGrant::read_write(dir.path()));
+    if let Some(bug) = bug {
+        settings
+            .grants
+            .config
+            .values
+            .insert("bug".into(), bug.into());
+    }
+    let bytes = std::fs::read(provisio_tests::fixtures::BROKEN).unwrap();
+    (dir, provisio_tests::start(&bytes, settings))
+}
+
+/// Each bug connector authors make fails the case that checks its rule,
+/// named in the report with what the contract expects and what happened;
+/// without the bug the same connector passes every case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_planted_bug_fails_its_case() {
+    let (_dir, clean) = broken(None);
+    assert_conforms(&certify(&clean).await, &[]);
+    for (bug, case) in [
+        ("not-found-as-failed", "get.unknown-is-not-found"),
+        ("duplicate-allowed", "create.duplicate-is-already-exists"),
+        ("page-skips", "search.pages-every-object-once.size-1"),
+        ("not-ignored", "filter.not"),
+        ("add-replaces", "update.add-and-remove-values"),
+        ("sync-repeats", "sync.reports-each-change-once"),
+        ("password-returned", "password.never-returned"),
+        ("uid-changes", "update.replace"),
+        ("count-off-by-one", "count.equals-search"),
+    ] {
+        let (_dir, connector) = broken(Some(bug));
+        let report = certify(&connector).await;
+        let text = report.render(Format::Text);
+        assert!(!report.passed(), "{bug}: passed\n{text}");
+        let failed = report
+            .cases
+            .iter()
+            .find(|c| c.name == case)
+            .unwrap_or_else(|| panic!("{bug}: no case {case}\n{text}"));
+        assert_eq!(failed.outcome, Outcome::Fail, "{bug}: {case}\n{text}");
+        assert!(
+            failed.expected.as_deref().is_some_and(|e| !e.is_empty())
+                && failed.observed.as_deref().is_some_and(|o| !o.is_empty()),
+            "{bug}: {case} names what was expected and observed\n{text}"
+        );
+        // The bug fails what it breaks, not the whole suite.
+        assert!(
+            report.count(Outcome::Pass) >= 20,
+            "{bug}: too much failed\n{text}"
+        );
+    }
 }

@@ -16,6 +16,9 @@ use std::sync::{Arc, OnceLock};
 pub mod fixtures {
     pub const SANDBOX: &str = env!("FIXTURE_SANDBOX");
     pub const FLAKY: &str = env!("FIXTURE_FLAKY");
+    /// `broken@1.0.0`: keeps the contract but for the bug its `bug` key
+    /// names (the conformance suite's own test).
+    pub const BROKEN: &str = env!("FIXTURE_BROKEN");
     pub const OTHER_WORLD: &str = env!("FIXTURE_OTHER_WORLD");
     pub const FUTURE_CONTRACT: &str = env!("FIXTURE_FUTURE_CONTRACT");
     pub const INCOMPLETE_CONTRACT: &str = env!("FIXTURE_INCOMPLETE_CONTRACT");

@@ -60,6 +60,10 @@ pub async fn run_all(suite: &Suite<'_>) -> Vec<CaseReport> {
         }
     };
     record("create.duplicate-is-already-exists", duplicate(suite).await);
+    record(
+        "create.unknown-attribute-is-invalid",
+        unknown_attribute(suite).await,
+    );
     record("get.unknown-is-not-found", get_unknown(suite).await);
     record("password.never-returned", password(suite).await);
     match (&first, caps.update) {
@@ -93,6 +97,10 @@ pub async fn run_all(suite: &Suite<'_>) -> Vec<CaseReport> {
     if caps.search {
         match population(suite).await {
             Ok(objects) => {
+                record(
+                    "schema.covers-what-is-returned",
+                    schema_covers(suite, &objects),
+                );
                 for size in [1, 7, 100] {
                     record(
                         &format!("search.pages-every-object-once.size-{size}"),
@@ -241,6 +249,74 @@ async fn duplicate(suite: &Suite<'_>) -> CaseResult {
         Err(e) if error_case(&e) == "already-exists" => Ok(()),
         Err(e) => Err(fail("already-exists", error_case(&e))),
     }
+}
+
+/// An attribute no schema has.
+const UNKNOWN_ATTRIBUTE: &str = "pvctNoSuchAttribute";
+
+async fn unknown_attribute(suite: &Suite<'_>) -> CaseResult {
+    let name = suite.name("u");
+    let mut attributes = sample::object(&suite.class, &name, None);
+    attributes.push(Attribute::single(
+        UNKNOWN_ATTRIBUTE,
+        Value::Text("x".to_owned()),
+    ));
+    match suite.connector.create(class(suite), attributes).await {
+        Ok(created) => {
+            suite.remember(&created.uid);
+            Err(fail(
+                format!("a create with {UNKNOWN_ATTRIBUTE} to be invalid, naming it"),
+                format!("created, uid {}", created.uid),
+            ))
+        }
+        Err(e) => match e.connector_error() {
+            Some(ConnectorError::Invalid {
+                attribute: Some(named),
+                ..
+            }) if named.eq_ignore_ascii_case(UNKNOWN_ATTRIBUTE) => Ok(()),
+            Some(ConnectorError::Invalid { .. }) => Err(fail(
+                format!("invalid naming the attribute {UNKNOWN_ATTRIBUTE}"),
+                format!("{e}"),
+            )),
+            _ => Err(fail(
+                format!("invalid naming the attribute {UNKNOWN_ATTRIBUTE}"),
+                error_case(&e),
+            )),
+        },
+    }
+}
+
+/// What `get` and `search` return is in the schema, and nothing the
+/// schema says is not returned by default.
+fn schema_covers(suite: &Suite<'_>, objects: &[ConnectorObject]) -> CaseResult {
+    for object in objects {
+        for attribute in &object.attributes {
+            let listed = suite
+                .class
+                .attributes
+                .iter()
+                .find(|a| a.name.eq_ignore_ascii_case(&attribute.name));
+            match listed {
+                None => {
+                    return Err(fail(
+                        format!(
+                            "every attribute returned to be in the schema of {}",
+                            suite.class.name
+                        ),
+                        format!("{} returned, not listed", attribute.name),
+                    ));
+                }
+                Some(info) if !info.returned_by_default => {
+                    return Err(fail(
+                        format!("{} not returned unless asked for", info.name),
+                        "returned by default".to_owned(),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn get_unknown(suite: &Suite<'_>) -> CaseResult {
@@ -896,10 +972,11 @@ async fn sync_changes(suite: &Suite<'_>) -> CaseResult {
 }
 
 async fn sync_deletes(suite: &Suite<'_>) -> CaseResult {
+    let token = fresh_token(suite).await?;
     let name = suite.name("s");
     let created = create(suite, &name, None).await?;
-    let token = fresh_token(suite).await?;
-    // What the create left in the log is read past first.
+    // Read past the create first (once it shows), so that only the
+    // delete follows the token.
     let (_, token) = deltas_concerning(suite, Some(token), &created.uid).await?;
     suite
         .connector

@@ -130,7 +130,13 @@ impl AdConnector {
         };
         let cn = cn.unwrap_or_else(|| name.clone());
         let dn = format!("CN={},{parent}", ldap::escape_dn_value(&cn));
-        self.conn.add(&dn, &out).map_err(ad_error)?;
+        self.conn.add(&dn, &out).map_err(|e| {
+            let written: Vec<(&str, &str)> = out
+                .iter()
+                .map(|a| (a.name.as_str(), self.settings.provisio_name(&a.name)))
+                .collect();
+            ldap::undefined_attribute(&self.conn, &e, &written).unwrap_or_else(|| ad_error(e))
+        })?;
         if !groups.is_empty() {
             self.change_groups(&dn, &[], Membership::Add(groups))?;
         }
@@ -219,7 +225,18 @@ impl AdConnector {
             }
         }
         if !mods.is_empty() {
-            self.conn.modify(&dn, &mods).map_err(ad_error)?;
+            self.conn.modify(&dn, &mods).map_err(|e| {
+                let written: Vec<(&str, &str)> = mods
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.attribute.as_str(),
+                            self.settings.provisio_name(&m.attribute),
+                        )
+                    })
+                    .collect();
+                ldap::undefined_attribute(&self.conn, &e, &written).unwrap_or_else(|| ad_error(e))
+            })?;
         }
         let parent = ldap::parent_dn(&dn).to_owned();
         let target = match (&s.disabled_ou, enabled) {

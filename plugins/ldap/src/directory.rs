@@ -219,6 +219,9 @@ impl Directory {
         let skip = |n: &str| {
             INTERNAL.iter().any(|i| i.eq_ignore_ascii_case(n))
                 || n.eq_ignore_ascii_case(&class.uid)
+                // The RDN's value is the object's name already, and the
+                // schema does not list it.
+                || n.eq_ignore_ascii_case(&class.naming)
                 || n.eq_ignore_ascii_case(&self.settings.password_attribute)
                 || n.eq_ignore_ascii_case(&self.settings.member_of_attribute)
                 || (class.name == "group"

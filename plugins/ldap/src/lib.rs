@@ -87,6 +87,20 @@ fn container(class: &ClassSettings, value: &str) -> Result<String, Error> {
     }
 }
 
+/// An undefined attribute type named as the caller wrote it.
+fn undefined(
+    conn: &ldap::Connection,
+    class: &ClassSettings,
+    error: ldap::LdapError,
+    ldap_names: &[&str],
+) -> Error {
+    let written: Vec<(&str, &str)> = ldap_names
+        .iter()
+        .map(|n| (*n, class.provisio_name(n)))
+        .collect();
+    ldap::undefined_attribute(conn, &error, &written).unwrap_or_else(|| error.into())
+}
+
 impl LdapConnector {
     fn settings(&self) -> &Settings {
         &self.dir.settings
@@ -455,14 +469,18 @@ impl Connector for LdapConnector {
             // One exchange where the server offers post-read.
             let attributes = self.dir.read_attributes(&class, &[]);
             let refs: Vec<&str> = attributes.iter().map(String::as_str).collect();
-            let written = self
-                .dir
-                .conn
-                .add_and_read(&dn, &entry, &refs)?
+            let conn = &self.dir.conn;
+            let names: Vec<&str> = entry.iter().map(|a| a.name.as_str()).collect();
+            let written = conn
+                .add_and_read(&dn, &entry, &refs)
+                .map_err(|e| undefined(conn, &class, e, &names))?
                 .ok_or_else(|| Error::failed(format!("{dn} vanished after it was added")))?;
             return self.dir.object(&class, &written, &[]);
         }
-        self.dir.conn.add(&dn, &entry)?;
+        let conn = &self.dir.conn;
+        let names: Vec<&str> = entry.iter().map(|a| a.name.as_str()).collect();
+        conn.add(&dn, &entry)
+            .map_err(|e| undefined(conn, &class, e, &names))?;
         self.change_groups(&dn, &[], Membership::Add(groups))?;
         self.read_back(&class, &dn)
     }
@@ -505,7 +523,15 @@ impl Connector for LdapConnector {
             });
         }
         if !plan.modifications.is_empty() {
-            self.dir.conn.modify(&dn, &plan.modifications)?;
+            let conn = &self.dir.conn;
+            conn.modify(&dn, &plan.modifications).map_err(|e| {
+                let names: Vec<&str> = plan
+                    .modifications
+                    .iter()
+                    .map(|m| m.attribute.as_str())
+                    .collect();
+                undefined(conn, &class, e, &names)
+            })?;
         }
         let target_base = match (plan.move_enabled, &settings.disable) {
             (Some(false), Disable::Move { base }) => Some(base.clone()),

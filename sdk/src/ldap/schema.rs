@@ -244,6 +244,38 @@ impl Subschema {
     }
 }
 
+/// For an add or modify the directory refused with undefinedAttributeType
+/// (17) or, as Samba and AD answer an add, noSuchAttribute (16): `invalid`
+/// naming the attribute as the caller wrote it (`written`: LDAP name,
+/// Provisio name), when the subschema shows one of them is not defined.
+/// Directories' messages do not name it in a form to rely on, so the
+/// subschema is read, on these errors only. `None`: the error is another.
+pub fn undefined_attribute(
+    conn: &Connection,
+    error: &super::LdapError,
+    written: &[(&str, &str)],
+) -> Option<Error> {
+    let super::LdapError::Server(result) = error else {
+        return None;
+    };
+    if ![
+        super::codes::UNDEFINED_ATTRIBUTE_TYPE,
+        super::codes::NO_SUCH_ATTRIBUTE,
+    ]
+    .contains(&result.code)
+    {
+        return None;
+    }
+    let schema = Subschema::read(conn).ok()?;
+    let (ldap, provisio) = written
+        .iter()
+        .find(|(ldap, _)| schema.attribute(ldap).is_none())?;
+    Some(Error::invalid_attribute(
+        *provisio,
+        format!("the directory's schema has no attribute type {ldap}"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
