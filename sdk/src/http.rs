@@ -63,6 +63,61 @@ impl Response {
     pub fn retry_after_ms(&self) -> Option<u64> {
         retry_after_ms(self.header("retry-after")?)
     }
+
+    /// The response for a 2xx; otherwise the connector error its status
+    /// means ([`status_error`]), the message naming `what` (say what was
+    /// asked, never a credential) and quoting the start of the body.
+    ///
+    /// ```
+    /// # use provisio_sdk::http::Response;
+    /// # use provisio_sdk::Error;
+    /// let gone = Response { status: 404, headers: vec![], body: b"no such user".to_vec() };
+    /// assert!(matches!(gone.error_for_status("GET /users/7"), Err(Error::NotFound(_))));
+    /// ```
+    pub fn error_for_status(self, what: &str) -> Result<Response, Error> {
+        if self.is_success() {
+            return Ok(self);
+        }
+        let body: String = self.text().chars().take(500).collect();
+        let message = format!("{what}: the service answered HTTP {}: {body}", self.status);
+        Err(status_error(
+            self.status,
+            self.header("retry-after"),
+            message,
+        ))
+    }
+
+    /// The body as JSON, or `failed` saying it is not.
+    pub fn json(&self) -> Result<serde_json::Value, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::failed(format!(
+                "the service answered HTTP {} with a body that is not JSON: {e}",
+                self.status
+            ))
+        })
+    }
+}
+
+/// What an HTTP error status means for the engine, as the bundled SCIM
+/// connector maps it: 404 `not-found`; 409 `already-exists`; 401 and 403
+/// `permission-denied`; 429 `rate-limited` (after `Retry-After`, else a
+/// second); 503 `rate-limited` with a `Retry-After`, else `unavailable`;
+/// other 5xx `unavailable` (retried); every other status `invalid` (the
+/// request was wrong: final).
+pub fn status_error(status: u16, retry_after: Option<&str>, message: String) -> Error {
+    let retry_ms = retry_after.and_then(retry_after_ms);
+    match status {
+        404 => Error::not_found(message),
+        409 => Error::already_exists(message),
+        401 | 403 => Error::permission_denied(message),
+        429 => Error::rate_limited(retry_ms.unwrap_or(1000), message),
+        503 => match retry_ms {
+            Some(ms) => Error::rate_limited(ms, message),
+            None => Error::unavailable(message),
+        },
+        500..=599 => Error::unavailable(message),
+        _ => Error::invalid(message),
+    }
 }
 
 /// A `Retry-After` value (RFC 9110 §10.2.3, delay-seconds) in
@@ -110,6 +165,11 @@ impl Request {
     }
 
     /// A body with its content type; `Content-Length` is set from it.
+    /// A JSON body (`content-type: application/json`).
+    pub fn json(self, body: &serde_json::Value) -> Self {
+        self.body("application/json", body.to_string())
+    }
+
     pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         let body = body.into();
         self.headers
@@ -262,5 +322,63 @@ mod tests {
         assert_eq!(super::retry_after_ms(" 7 "), Some(7000));
         assert_eq!(super::retry_after_ms(&u64::MAX.to_string()), Some(u64::MAX));
         assert_eq!(super::retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> super::Response {
+        super::Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn statuses_become_the_errors_the_engine_acts_on() {
+        use crate::Error;
+        let error = |status, headers: &[(&str, &str)]| {
+            answer(status, headers, "the body")
+                .error_for_status("GET /users/7")
+                .unwrap_err()
+        };
+        assert!(answer(204, &[], "").error_for_status("x").is_ok());
+        assert!(
+            matches!(error(404, &[]), Error::NotFound(m) if m == "GET /users/7: the service answered HTTP 404: the body")
+        );
+        assert!(matches!(error(409, &[]), Error::AlreadyExists(_)));
+        assert!(matches!(error(401, &[]), Error::PermissionDenied(_)));
+        assert!(matches!(error(403, &[]), Error::PermissionDenied(_)));
+        assert!(
+            matches!(error(429, &[("Retry-After", "30")]), Error::RateLimited(r) if r.retry_after_ms == 30_000)
+        );
+        assert!(matches!(error(429, &[]), Error::RateLimited(r) if r.retry_after_ms == 1000));
+        assert!(
+            matches!(error(503, &[("retry-after", "2")]), Error::RateLimited(r) if r.retry_after_ms == 2000)
+        );
+        assert!(matches!(error(503, &[]), Error::Unavailable(_)));
+        assert!(matches!(error(502, &[]), Error::Unavailable(_)));
+        assert!(matches!(error(400, &[]), Error::Invalid(_)));
+        assert!(matches!(error(422, &[]), Error::Invalid(_)));
+    }
+
+    #[test]
+    fn a_long_body_is_quoted_only_in_part() {
+        let long = "x".repeat(10_000);
+        let message = format!(
+            "{:?}",
+            answer(500, &[], &long)
+                .error_for_status("GET /")
+                .unwrap_err()
+        );
+        assert!(message.len() < 700, "{}", message.len());
+    }
+
+    #[test]
+    fn json_bodies_are_read_or_refused_clearly() {
+        assert_eq!(answer(200, &[], r#"{"id": 7}"#).json().unwrap()["id"], 7);
+        let refused = answer(200, &[], "<html>").json().unwrap_err();
+        assert!(format!("{refused:?}").contains("not JSON"), "{refused:?}");
     }
 }

@@ -264,19 +264,10 @@ fn error_for(what: &str, status: u16, retry_after: Option<&str>, body: &Json) ->
         .take(500)
         .collect::<String>();
     let message = format!("{what}: the service answered HTTP {status}: {detail}");
-    let retry_ms = retry_after.and_then(provisio_sdk::http::retry_after_ms);
     match status {
-        409 => Error::already_exists(message),
-        404 => Error::not_found(message),
-        401 | 403 => Error::permission_denied(message),
+        // An ETag that no longer matches: read again and retry.
         412 => Error::unavailable(format!("{message} (changed meanwhile; retry)")),
-        429 => Error::rate_limited(retry_ms.unwrap_or(1000), message),
-        503 => match retry_ms {
-            Some(ms) => Error::rate_limited(ms, message),
-            None => Error::unavailable(message),
-        },
-        500..=599 => Error::unavailable(message),
-        _ => Error::invalid(message),
+        _ => provisio_sdk::http::status_error(status, retry_after, message),
     }
 }
 
