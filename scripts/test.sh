@@ -35,6 +35,7 @@ bash scripts/servers/postgres.sh install
 bash scripts/servers/slapd.sh install
 bash scripts/servers/samba.sh install
 bash scripts/servers/scim.sh >/dev/null
+bash scripts/servers/scim.sh openapi-validator >/dev/null
 
 echo "==> module cycles (host, SDK, connectors)"
 for src in host/src sdk/src plugins/*/src; do

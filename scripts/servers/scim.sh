@@ -4,6 +4,9 @@
 #
 #   scim.sh install    create the venv and install scim2-server; prints the
 #                      path of the scim2-server program
+#   scim.sh openapi-validator
+#                      the same venv, with openapi-spec-validator (which
+#                      checks the host's /v1/openapi.json); prints its path
 #
 # The tests start one server per test on a free loopback port
 # (tests/support/scim.rs) and stop it with SIGTERM.
@@ -28,5 +31,13 @@ if [ ! -x "$venv/bin/scim2-server" ]; then
     mkdir -p target/servers
     python3 -m venv "$venv" >&2
     "$venv/bin/pip" install -q --disable-pip-version-check 'scim2-server[cursor]==0.8.3' >&2
+fi
+if [ "${1:-}" = openapi-validator ]; then
+    if [ ! -x "$venv/bin/openapi-spec-validator" ]; then
+        echo "==> installing openapi-spec-validator into $venv" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check 'openapi-spec-validator==0.7.2' >&2
+    fi
+    echo "$PWD/$venv/bin/openapi-spec-validator"
+    exit 0
 fi
 echo "$PWD/$venv/bin/scim2-server"

@@ -890,6 +890,37 @@ async fn targets_health_metrics_and_openapi() {
         "{openapi}"
     );
     assert!(openapi["components"]["securitySchemes"]["bearer"].is_object());
+    // The document passes openapi-spec-validator (OpenAPI 3.1), so
+    // generated clients can use it.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), openapi.to_string()).unwrap();
+    let validated = std::process::Command::new(openapi_validator())
+        .arg(file.path())
+        .output()
+        .expect("openapi-spec-validator runs");
+    assert!(
+        validated.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&validated.stdout),
+        String::from_utf8_lossy(&validated.stderr)
+    );
+}
+
+/// openapi-spec-validator, installed into the test venv when missing.
+fn openapi_validator() -> std::path::PathBuf {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/servers/scim.sh");
+    let output = std::process::Command::new("bash")
+        .arg(script)
+        .arg("openapi-validator")
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "scripts/servers/scim.sh openapi-validator failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
 }
 
 /// The crash window of a create: the target made the account, the host died

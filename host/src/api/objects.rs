@@ -19,6 +19,7 @@ const MAX_PAGE_SIZE: u32 = 1000;
 const MAX_ATTRIBUTES: usize = 100;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// The object class (the target's when absent).
@@ -35,6 +36,7 @@ pub struct SearchParams {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GetParams {
     pub class: Option<String>,
@@ -100,7 +102,7 @@ fn view(state: &AppState, target: &str, mut object: ConnectorObject) -> ObjectVi
 }
 
 /// A page of the target's objects, through the connector's `search`.
-#[utoipa::path(get, path = "/v1/targets/{target}/objects", tag = "targets",
+#[utoipa::path(get, path = "/v1/targets/{target}/objects", tag = "targets", operation_id = "search_objects",
     params(("target" = String, Path), SearchParams),
     responses((status = 200, body = ObjectPage), (status = 400, body = super::problem::Problem),
               (status = 502, body = super::problem::Problem)),
@@ -151,7 +153,7 @@ pub async fn search(
 }
 
 /// One object by uid, through the connector's `get`.
-#[utoipa::path(get, path = "/v1/targets/{target}/objects/{uid}", tag = "targets",
+#[utoipa::path(get, path = "/v1/targets/{target}/objects/{uid}", tag = "targets", operation_id = "get_object",
     params(("target" = String, Path), ("uid" = String, Path), GetParams),
     responses((status = 200, body = ObjectView), (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]

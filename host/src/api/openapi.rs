@@ -42,7 +42,7 @@ use utoipa::{Modify, OpenApi};
         crate::recon::Item, crate::recon::Diff, crate::recon::Outcome, crate::recon::Budget,
         objects::ObjectView, objects::ObjectPage,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &UniqueOperationIds),
     tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config"), (name = "identities"), (name = "sources"), (name = "reconciliation")),
 )]
 pub struct ApiDoc;
@@ -59,6 +59,96 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Operation ids are the handlers' names by default, and several modules
+/// have a `list` or a `get`: each becomes `{tag}_{name}` (`targets_list`),
+/// unique as generated clients need them.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let tag = operation
+                    .tags
+                    .as_ref()
+                    .and_then(|t| t.first())
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some(id) = &operation.operation_id {
+                    operation.operation_id = Some(format!("{tag}_{id}"));
+                }
+            }
+        }
+    }
+}
+
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiDoc;
+    use std::collections::BTreeSet;
+    use utoipa::OpenApi;
+
+    /// What `openapi-spec-validator` and generated clients need of every
+    /// operation: a path parameter for each `{name}` of its path and no
+    /// other, query parameters declared in the query, none twice.
+    #[test]
+    fn every_parameter_is_where_its_route_takes_it() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let paths = doc["paths"].as_object().expect("paths");
+        assert!(paths.len() >= 40, "{} paths", paths.len());
+        let mut ids = BTreeSet::new();
+        for (path, item) in paths {
+            let template: BTreeSet<&str> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split('}').next())
+                .collect();
+            for (method, operation) in item.as_object().expect("path item") {
+                let id = operation["operationId"].as_str().expect("an operation id");
+                assert!(ids.insert(id.to_owned()), "operation id {id} twice");
+                let mut seen = BTreeSet::new();
+                let mut in_path = BTreeSet::new();
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    let name = parameter["name"].as_str().expect("a name");
+                    let place = parameter["in"].as_str().expect("an `in`");
+                    assert!(
+                        seen.insert((name, place)),
+                        "{method} {path}: {name} declared twice in {place}"
+                    );
+                    match place {
+                        "path" => {
+                            assert!(
+                                template.contains(name),
+                                "{method} {path}: {name} is declared `in: path` but the path has no {{{name}}}"
+                            );
+                            assert_eq!(parameter["required"], true, "{method} {path}: {name}");
+                            in_path.insert(name);
+                        }
+                        "query" | "header" => assert!(
+                            !template.contains(name),
+                            "{method} {path}: {name} is in the path, declared in {place}"
+                        ),
+                        other => panic!("{method} {path}: {name} in {other}"),
+                    }
+                }
+                assert_eq!(
+                    in_path, template,
+                    "{method} {path}: every {{name}} of the path is declared"
+                );
+            }
+        }
+    }
 }

@@ -112,6 +112,7 @@ fn preferred_wait(headers: &HeaderMap) -> Result<Option<std::time::Duration>, Ap
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GetParams {
     /// Wait up to this long (`500ms`, `30s`; at most 60 s) for the
@@ -162,6 +163,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub target: Option<String>,

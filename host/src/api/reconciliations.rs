@@ -90,6 +90,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ItemParams {
     /// Only items of this situation.

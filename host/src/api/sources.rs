@@ -28,6 +28,7 @@ pub async fn list(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunParams {
     /// Read and decide, and change nothing: the run's items say what it
@@ -82,6 +83,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ItemParams {
     pub after: Option<i64>,

@@ -80,6 +80,7 @@ pub async fn lift_quarantine(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CountParams {
     /// The object class (default: the target's class).
@@ -109,6 +110,7 @@ pub async fn count(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LinkParams {
     /// Identities after this one.
