@@ -735,3 +735,78 @@ async fn schema_comes_from_resource_types_and_schemas() {
         provisio_host::model::ValueType::Reference
     );
 }
+
+async fn names_matching(scim: &Connector, class: &str, filter: &str) -> Vec<String> {
+    let page = scim
+        .search(SearchRequest {
+            class: class.into(),
+            filter: Some(filter.into()),
+            page: PageRequest {
+                size: 100,
+                cookie: None,
+            },
+            attributes: vec![],
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{filter}: {e}"));
+    let mut names: Vec<String> = page.objects.into_iter().map(|o| o.name).collect();
+    names.sort();
+    names
+}
+
+/// `mail` is `emails[type eq "work"].value`: a filter on it keeps the
+/// selector (`emails[type eq "work" and value eq …]`), so a home address
+/// does not match; a filter on a group's `members` compares the members'
+/// `value` (RFC 7644 §3.4.2.2), not the complex attribute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_keep_the_element_selector_and_compare_member_values() {
+    let (server, scim) = server().await;
+    let ada = scim.create("account", user("ada")).await.unwrap();
+    // Another application gives bob the same address, as his home one.
+    let created = reqwest::Client::new()
+        .post(format!("{}/Users", server.base))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/scim+json")
+        .body(
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "bob",
+                "emails": [{"type": "home", "value": "ada@example.com"}],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    assert_eq!(
+        names_matching(&scim, "account", r#"mail eq "ada@example.com""#).await,
+        ["ada"]
+    );
+    assert_eq!(
+        names_matching(&scim, "account", r#"mail pr"#).await,
+        ["ada"],
+        "bob has no work address"
+    );
+    assert_eq!(
+        names_matching(&scim, "account", r#"not (mail pr)"#).await,
+        ["bob"]
+    );
+
+    let crew = scim
+        .create(
+            "group",
+            vec![
+                text("__name__", "crew"),
+                Attribute::single("members", Value::Reference(ada.uid.clone())),
+            ],
+        )
+        .await
+        .unwrap();
+    scim.create("group", vec![text("__name__", "empty")])
+        .await
+        .unwrap();
+    let filter = format!(r#"members eq "{}""#, ada.uid);
+    assert_eq!(names_matching(&scim, "group", &filter).await, ["crew"]);
+    assert_eq!(crew.name, "crew");
+}

@@ -5,7 +5,9 @@
 use crate::client::Method;
 use crate::mapping::{Path, encode_query};
 use crate::{Class, ScimConnector};
-use provisio_sdk::filter::{AttrExp, AttrPath, Filter, Operands};
+use provisio_sdk::filter::{
+    AttrExp, AttrPath, CompValue, CompareOp, Filter, Operands, ValFilter, ValuePath,
+};
 use provisio_sdk::{Error, Page};
 use serde_json::Value as Json;
 
@@ -100,7 +102,9 @@ impl ScimConnector {
 
     /// The filter with Provisio attribute names turned into SCIM paths.
     pub(crate) fn scim_filter(&self, class: &Class, filter: &Filter) -> Result<Filter, Error> {
-        let map_path = |path: &AttrPath| -> Result<AttrPath, Error> {
+        // A mapped attribute as a filter names it, with the element
+        // selector of a path like `emails[type eq "work"].value`.
+        let map_path = |path: &AttrPath| -> Result<(AttrPath, Option<(String, String)>), Error> {
             let name = match &path.sub_attr {
                 Some(sub) => format!("{}.{sub}", path.name),
                 None => path.name.clone(),
@@ -109,21 +113,64 @@ impl ScimConnector {
                 "uid" | "id" => Path::parse("id"),
                 "name" => Path::parse(class.naming),
                 "enable" if class.name == "account" => Path::parse("active"),
+                // Members are complex values: compare their `value`
+                // (RFC 7644 §3.4.2.2), not the attribute itself.
+                _ if Self::is_members(class, &name) => Path::parse("members.value"),
                 _ => self.path(class, &name).map_err(|_| {
                     Error::invalid(format!("filter: no SCIM mapping for attribute {name:?}"))
                 })?,
             };
             let (uri, name, sub_attr) = scim.filter_path();
-            Ok(AttrPath {
-                uri,
-                name,
-                sub_attr,
-            })
+            Ok((
+                AttrPath {
+                    uri,
+                    name,
+                    sub_attr,
+                },
+                scim.selector.clone(),
+            ))
         };
+        // `emails[type eq "work"].value co "x"` is, as a filter,
+        // `emails[type eq "work" and value co "x"]`: the selector stays.
+        let expression =
+            |path: &AttrPath, make: &dyn Fn(AttrPath) -> AttrExp| -> Result<Filter, Error> {
+                let (mapped, selector) = map_path(path)?;
+                let Some((key, wanted)) = selector else {
+                    return Ok(Filter::Attr(make(mapped)));
+                };
+                let element = AttrPath {
+                    uri: None,
+                    name: mapped
+                        .sub_attr
+                        .clone()
+                        .unwrap_or_else(|| "value".to_owned()),
+                    sub_attr: None,
+                };
+                let select = ValFilter::Attr(AttrExp::Comparison(
+                    AttrPath {
+                        uri: None,
+                        name: key,
+                        sub_attr: None,
+                    },
+                    CompareOp::Eq,
+                    CompValue::Str(wanted),
+                ));
+                Ok(Filter::ValuePath(ValuePath {
+                    attr: AttrPath {
+                        uri: mapped.uri,
+                        name: mapped.name,
+                        sub_attr: None,
+                    },
+                    filter: Box::new(ValFilter::And(
+                        Operands::new(vec![select, ValFilter::Attr(make(element))])
+                            .map_err(|e| Error::invalid(e.to_string()))?,
+                    )),
+                }))
+            };
         Ok(match filter {
-            Filter::Attr(AttrExp::Present(p)) => Filter::Attr(AttrExp::Present(map_path(p)?)),
+            Filter::Attr(AttrExp::Present(p)) => expression(p, &|p| AttrExp::Present(p))?,
             Filter::Attr(AttrExp::Comparison(p, op, v)) => {
-                Filter::Attr(AttrExp::Comparison(map_path(p)?, op.clone(), v.clone()))
+                expression(p, &|p| AttrExp::Comparison(p, op.clone(), v.clone()))?
             }
             Filter::ValuePath(_) => {
                 return Err(Error::invalid(
