@@ -565,6 +565,15 @@ async fn contracts_0_1_and_0_2_serve_side_by_side() {
         (2, "connector".into())
     );
     assert_eq!(count(&host, "old", abe_and_ann).await, (2, "search".into()));
+    // An empty filter is the caller's mistake, refused before the
+    // connector is asked.
+    for malformed in ["", "%20%20"] {
+        let refused = host
+            .get(&format!("/v1/targets/new/count?filter={malformed}"))
+            .await;
+        assert_eq!(refused.status, 400, "{malformed}: {:?}", refused.body);
+        assert_eq!(refused.body["field"], "filter", "{:?}", refused.body);
+    }
     let bad = host.get("/v1/targets/new/count?filter=x%20pr").await;
     assert_eq!(bad.status, 502, "{:?}", bad.body);
     assert!(
