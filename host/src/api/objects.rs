@@ -24,7 +24,8 @@ const MAX_ATTRIBUTES: usize = 100;
 pub struct SearchParams {
     /// The object class (the target's when absent).
     pub class: Option<String>,
-    /// A SCIM filter (`department eq "Sales" and __name__ sw "a"`).
+    /// A SCIM filter (`department eq "Sales" and name sw "a"`; operational
+    /// attributes are named without underscores: `name`, `enable`).
     pub filter: Option<String>,
     /// Attributes to return, separated by commas (the connector's
     /// defaults when absent).
