@@ -796,6 +796,36 @@ fn a_scaffolded_connector_builds_out_of_tree_conforms_and_planted_bugs_fail() {
         "{}",
         stderr(&bad)
     );
+    let tricky = provisio(&[
+        "connector",
+        "new",
+        "../escape",
+        "--dir",
+        root.path().join("y").to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&tricky).contains("lowercase letters"),
+        "{}",
+        stderr(&tricky)
+    );
+    let no_sdk = provisio(&[
+        "connector",
+        "new",
+        "acme-x",
+        "--dir",
+        root.path().join("z").to_str().unwrap(),
+        "--sdk-path",
+        root.path().join("missing").to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&no_sdk).contains("no Cargo.toml there"),
+        "{}",
+        stderr(&no_sdk)
+    );
+    assert!(
+        !root.path().join("z").exists(),
+        "nothing is written when the SDK is not there"
+    );
 
     cargo_build_release(&dir);
     let wasm = dir.join("target/wasm32-wasip2/release/acme_hr.wasm");

@@ -3,9 +3,8 @@
 //! flags).
 
 use super::grants::GrantArgs;
-use super::invoke::{start, target_settings};
+use super::invoke::connect;
 use super::output::say;
-use super::source;
 use crate::conformance::{self, Format, Options};
 use clap::Args;
 use std::path::PathBuf;
@@ -41,13 +40,13 @@ pub struct CertifyArgs {
 }
 
 pub async fn run(args: CertifyArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let runtime = source::runtime(cache_dir)?;
-    let component = source::load(&runtime, &args.file)?;
-    let settings = match (&args.target_config, &args.target) {
-        (Some(file), Some(target)) => target_settings(file, target, &args.grants)?,
-        _ => args.grants.settings("cli")?,
-    };
-    let connector = start(&component, settings, args.target_config.is_some())?;
+    let connector = connect(
+        &args.file,
+        args.target_config.as_deref(),
+        args.target.as_deref(),
+        &args.grants,
+        cache_dir,
+    )?;
     let options = Options {
         class: args.class,
         prefix: args.prefix,

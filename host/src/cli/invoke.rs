@@ -139,13 +139,14 @@ pub(super) fn target_settings(
 }
 
 pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let runtime = source::runtime(cache_dir)?;
-    let component = source::load(&runtime, &args.file)?;
-    let settings = match (&args.target_config, &args.target) {
-        (Some(file), Some(target)) => target_settings(file, target, &args.grants)?,
-        _ => args.grants.settings("cli")?,
-    };
-    let connector = start(&component, settings, args.target_config.is_some())?;
+    let connector = connect(
+        &args.file,
+        args.target_config.as_deref(),
+        args.target.as_deref(),
+        &args.grants,
+        cache_dir,
+    )?;
+    let component = std::sync::Arc::clone(connector.component());
     let result = match args.operation {
         Operation::Info => {
             return print(&json!({
@@ -230,6 +231,24 @@ pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result
 
 /// Starts `component` with `settings`; a refusal for a capability nobody
 /// granted says how to grant it.
+/// FILE started with the target of a configuration file, or with the
+/// grant flags (as `invoke` and `connector test` take them).
+pub(super) fn connect(
+    file: &str,
+    target_config: Option<&std::path::Path>,
+    target: Option<&str>,
+    grants: &GrantArgs,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<crate::runtime::Connector> {
+    let runtime = source::runtime(cache_dir)?;
+    let component = source::load(&runtime, file)?;
+    let settings = match (target_config, target) {
+        (Some(config), Some(target)) => target_settings(config, target, grants)?,
+        _ => grants.settings("cli")?,
+    };
+    start(&component, settings, target_config.is_some())
+}
+
 pub(super) fn start(
     component: &std::sync::Arc<crate::runtime::LoadedComponent>,
     settings: crate::runtime::TargetSettings,
