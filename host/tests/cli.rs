@@ -923,3 +923,63 @@ fn a_scaffolded_connector_builds_out_of_tree_conforms_and_planted_bugs_fail() {
     }
     assert!(text.contains("expected: "), "{text}");
 }
+
+/// `connector test --record` keeps the run (the granted directory as it
+/// started, the clock, the suite's prefix); `--replay` gives the same
+/// report from the recording, whatever the directory holds now.
+#[test]
+fn a_recorded_suite_replays_to_the_same_report() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("seed.txt"), "kept").unwrap();
+    let recording = tempfile::tempdir().unwrap();
+    let rec = recording.path().join("csv");
+    let d = data.path().to_str().unwrap();
+    let certify = |mode: &str, dir: &Path| {
+        provisio(&[
+            "connector",
+            "test",
+            "bundled:csv",
+            "--dir",
+            d,
+            "-c",
+            "classes=account",
+            "-c",
+            "account.columns=id,mail,phones,enabled",
+            "-c",
+            "account.multivalued=phones",
+            "-c",
+            "account.enable=enabled",
+            mode,
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+    };
+    let recorded = certify("--record", &rec);
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    let recorded = stdout_json(&recorded);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rec.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["suite"]["prefix"], recorded["prefix"]);
+    assert_eq!(
+        std::fs::read_to_string(rec.join("files/seed.txt")).unwrap(),
+        "kept"
+    );
+
+    // What the directory holds now does not matter: the replay gets the
+    // recording's copy, and the recording is left as it was.
+    std::fs::remove_file(data.path().join("seed.txt")).unwrap();
+    std::fs::write(data.path().join("account.csv"), "id,mail\nx,y\n").unwrap();
+    let replayed = certify("--replay", &rec);
+    assert!(replayed.status.success(), "{}", stderr(&replayed));
+    assert_eq!(stdout_json(&replayed), recorded);
+    assert!(!rec.join("files/account.csv").exists());
+
+    let missing = certify("--replay", &recording.path().join("absent"));
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("exchanges.jsonl"),
+        "{}",
+        stderr(&missing)
+    );
+}

@@ -5,8 +5,10 @@
 
 use provisio_host::conformance::{self, Format, Options, Outcome, Report};
 use provisio_host::runtime::Connector;
+use provisio_host::runtime::recording::{EXCHANGES_FILE, Tape};
 use provisio_host::runtime::{DirectoryGrant, TargetSettings};
 use provisio_tests::csv_target;
+use std::sync::Arc;
 
 async fn certify(connector: &Connector) -> Report {
     conformance::run(connector, &accounts()).await
@@ -69,15 +71,32 @@ async fn sql_on_postgres() {
     assert_conforms(&certify(&sql).await, &["update.add-and-remove-values"]);
 }
 
+/// The report as JSON: what a recording and its replay must agree on.
+fn json(report: &Report) -> serde_json::Value {
+    serde_json::to_value(report).unwrap()
+}
+
+/// On slapd, recorded; then replayed with slapd stopped, giving the same
+/// report; then replayed with another prefix, which asks what the
+/// recording does not hold and fails saying so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ldap_on_slapd() {
+async fn ldap_on_slapd_recorded_then_replayed_without_it() {
     let slapd = crate::ldap_connector::up().await;
-    let ldap = crate::ldap_connector::connector(&slapd);
+    let recording = tempfile::tempdir().unwrap();
+    let secrets = [slapd.bind_password.clone()];
+    let tape = Tape::record(recording.path(), secrets.iter().map(String::as_str)).unwrap();
+    let ldap = crate::ldap_connector::taped_connector(&slapd, Arc::new(tape));
+    let options = Options {
+        prefix: Some("pvct-rec".to_owned()),
+        ..accounts()
+    };
+    let recorded = conformance::run(&ldap, &options).await;
+    drop(ldap);
     // The text attribute the suite orders by (employeeNumber) has no
     // ORDERING rule in slapd's schema, so the connector refuses gt/ge/lt/le
     // on it rather than answering nothing; LDAP has no count.
     assert_conforms(
-        &certify(&ldap).await,
+        &recorded,
         &[
             "filter.gt",
             "filter.ge",
@@ -86,21 +105,99 @@ async fn ldap_on_slapd() {
             "count.equals-search",
         ],
     );
+    let stored = std::fs::read_to_string(recording.path().join(EXCHANGES_FILE)).unwrap();
+    assert!(
+        stored.contains("\"capability\":\"ldap\""),
+        "nothing recorded"
+    );
+    assert!(
+        !stored.contains(secrets[0].as_str()),
+        "the bind password reached the recording"
+    );
+
+    slapd.stop();
+    assert!(
+        crate::ldap_connector::connector(&slapd)
+            .test()
+            .await
+            .is_err(),
+        "slapd still answers"
+    );
+    let tape =
+        Arc::new(Tape::replay(recording.path(), secrets.iter().map(String::as_str)).unwrap());
+    let ldap = crate::ldap_connector::taped_connector(&slapd, tape.clone());
+    let replayed = conformance::run(&ldap, &options).await;
+    assert_eq!(
+        json(&replayed),
+        json(&recorded),
+        "{}",
+        replayed.render(Format::Text)
+    );
+    assert_eq!(tape.unused(), 0, "the replay asked less than was recorded");
+
+    let tape =
+        Arc::new(Tape::replay(recording.path(), secrets.iter().map(String::as_str)).unwrap());
+    let ldap = crate::ldap_connector::taped_connector(&slapd, tape);
+    let other = Options {
+        prefix: Some("pvct-other".to_owned()),
+        ..accounts()
+    };
+    let report = conformance::run(&ldap, &other).await;
+    assert!(!report.passed());
+    let text = report.render(Format::Text);
+    assert!(
+        text.contains("replay: the recording holds no ldap"),
+        "{text}"
+    );
 }
 
+/// On scim2-server, its HTTP recorded; then replayed with the server
+/// stopped, giving the same report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scim_on_scim2_server() {
-    let (_server, scim) = crate::scim_connector::server().await;
+async fn scim_on_scim2_server_recorded_then_replayed_without_it() {
+    let server = tokio::task::spawn_blocking(provisio_tests::scim::ScimServer::up)
+        .await
+        .unwrap();
+    let recording = tempfile::tempdir().unwrap();
+    let token = server.token.clone();
+    let tape = Arc::new(Tape::record(recording.path(), [token.as_str()]).unwrap());
+    let base = server.base.clone();
+    let scim = crate::scim_connector::taped_connector(&base, &token, tape);
     // SCIM services keep no tombstones: the connector documents that its
     // sync reports no deletes (docs/connectors/scim.md).
     let options = Options {
         sync_without_deletes: true,
+        prefix: Some("pvct-rec".to_owned()),
         ..accounts()
     };
+    let recorded = conformance::run(&scim, &options).await;
+    drop(scim);
     assert_conforms(
-        &conformance::run(&scim, &options).await,
+        &recorded,
         &["update.add-and-remove-values", "sync.reports-deletes"],
     );
+    let stored = std::fs::read_to_string(recording.path().join(EXCHANGES_FILE)).unwrap();
+    assert!(
+        stored.contains("\"capability\":\"http\""),
+        "nothing recorded"
+    );
+    assert!(
+        !stored.contains(&token),
+        "the bearer token reached the recording"
+    );
+
+    drop(server);
+    assert!(std::net::TcpStream::connect(base.trim_start_matches("http://")).is_err());
+    let tape = Arc::new(Tape::replay(recording.path(), [token.as_str()]).unwrap());
+    let scim = crate::scim_connector::taped_connector(&base, &token, tape.clone());
+    let replayed = conformance::run(&scim, &options).await;
+    assert_eq!(
+        json(&replayed),
+        json(&recorded),
+        "{}",
+        replayed.render(Format::Text)
+    );
+    assert_eq!(tape.unused(), 0, "the replay asked less than was recorded");
 }
 
 /// The `broken` fixture with one bug (or none), on a fresh directory.

@@ -45,18 +45,36 @@ fn config(slapd: &Slapd, url: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-fn connector_with(spec: &LdapSpec, config: &[(String, String)]) -> Connector {
+fn settings_with(spec: &LdapSpec, config: &[(String, String)]) -> TargetSettings {
     let mut settings = TargetSettings::new("ldap-test");
     settings.limits.timeout = Duration::from_secs(15);
     for (k, v) in config {
         settings.grants.config.values.insert(k.clone(), v.clone());
     }
     settings.grants.ldap = Some(Arc::new(LdapGrant::new("ldap-test", spec).unwrap()));
-    provisio_tests::start(provisio_host::bundled::LDAP.bytes, settings)
+    settings
+}
+
+fn connector_with(spec: &LdapSpec, config: &[(String, String)]) -> Connector {
+    provisio_tests::start(
+        provisio_host::bundled::LDAP.bytes,
+        settings_with(spec, config),
+    )
 }
 
 pub(crate) fn connector(slapd: &Slapd) -> Connector {
     connector_with(&slapd.spec(), &config(slapd, &slapd.url))
+}
+
+/// The connector of [`connector`], its exchanges recorded on or answered
+/// from `tape`.
+pub(crate) fn taped_connector(
+    slapd: &Slapd,
+    tape: Arc<provisio_host::runtime::recording::Tape>,
+) -> Connector {
+    let mut settings = settings_with(&slapd.spec(), &config(slapd, &slapd.url));
+    settings.grants = settings.grants.taped(tape).unwrap();
+    provisio_tests::start(provisio_host::bundled::LDAP.bytes, settings)
 }
 
 pub(crate) async fn up() -> Slapd {

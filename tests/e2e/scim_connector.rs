@@ -11,6 +11,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn connector(base: &str, token: &str, allow: &[&str]) -> Connector {
+    provisio_tests::start(
+        provisio_host::bundled::SCIM.bytes,
+        settings(base, token, allow),
+    )
+}
+
+/// The connector of [`server`] for the service at `base`, its exchanges
+/// recorded on or answered from `tape`.
+pub(crate) fn taped_connector(
+    base: &str,
+    token: &str,
+    tape: Arc<provisio_host::runtime::recording::Tape>,
+) -> Connector {
+    let mut settings = settings(base, token, &[base]);
+    settings.grants = settings.grants.taped(tape).unwrap();
+    provisio_tests::start(provisio_host::bundled::SCIM.bytes, settings)
+}
+
+fn settings(base: &str, token: &str, allow: &[&str]) -> TargetSettings {
     let mut settings = TargetSettings::new("scim-test");
     settings.limits.timeout = Duration::from_secs(15);
     settings
@@ -32,7 +51,7 @@ fn connector(base: &str, token: &str, allow: &[&str]) -> Connector {
         max_request_bytes: 1 << 20,
         max_response_bytes: 16 << 20,
     }));
-    provisio_tests::start(provisio_host::bundled::SCIM.bytes, settings)
+    settings
 }
 
 pub(crate) async fn server() -> (ScimServer, Connector) {

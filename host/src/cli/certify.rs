@@ -5,6 +5,7 @@
 use super::grants::GrantArgs;
 use super::invoke::connect;
 use super::output::say;
+use super::recording::{RecordingArgs, Taping};
 use crate::conformance::{self, Format, Options};
 use clap::Args;
 use std::path::PathBuf;
@@ -37,26 +38,70 @@ pub struct CertifyArgs {
     format: Format,
     #[command(flatten)]
     grants: GrantArgs,
+    #[command(flatten)]
+    recording: RecordingArgs,
 }
 
 pub async fn run(args: CertifyArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let connector = connect(
+    let (connector, taping) = connect(
         &args.file,
         args.target_config.as_deref(),
         args.target.as_deref(),
         &args.grants,
+        &args.recording,
         cache_dir,
     )?;
-    let options = Options {
+    let mut options = Options {
         class: args.class,
         prefix: args.prefix,
         sync_without_deletes: args.sync_without_deletes,
     };
+    if let Some(taping) = &taping {
+        recorded_options(taping, &mut options, &connector)?;
+    }
     let report = conformance::run(&connector, &options).await;
+    if let Some(taping) = &taping {
+        taping.finish();
+    }
     say!("{}", report.render(args.format).trim_end());
     Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A recording keeps the suite's options (its prefix above all: every
+/// name the suite makes starts with it) so that a replay asks exactly
+/// what was recorded; a replay takes them from there unless told.
+fn recorded_options(
+    taping: &Taping,
+    options: &mut Options,
+    connector: &crate::runtime::Connector,
+) -> anyhow::Result<()> {
+    if !taping.tape.replaying() {
+        let prefix = options.prefix.get_or_insert_with(conformance::fresh_prefix);
+        let info = connector.info();
+        return taping.write_manifest(serde_json::json!({
+            "recorded_by": "provisio connector test",
+            "connector": {"name": info.name, "version": info.version},
+            "suite": {
+                "prefix": prefix,
+                "class": options.class,
+                "sync_without_deletes": options.sync_without_deletes,
+            },
+        }));
+    }
+    let Some(manifest) = taping.manifest()? else {
+        return Ok(());
+    };
+    let suite = &manifest["suite"];
+    if options.prefix.is_none() {
+        options.prefix = suite["prefix"].as_str().map(str::to_owned);
+    }
+    if options.class.is_none() {
+        options.class = suite["class"].as_str().map(str::to_owned);
+    }
+    options.sync_without_deletes |= suite["sync_without_deletes"].as_bool().unwrap_or(false);
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 use super::grants::GrantArgs;
 use super::output::say;
+use super::recording::{RecordingArgs, Taping};
 use super::source;
 use crate::model::{Attribute, AttributeChange, PageRequest, SearchRequest, SyncRequest};
 use crate::runtime::CallError;
@@ -28,6 +29,8 @@ pub struct InvokeArgs {
     target: Option<String>,
     #[command(flatten)]
     grants: GrantArgs,
+    #[command(flatten)]
+    recording: RecordingArgs,
     #[command(subcommand)]
     operation: Operation,
 }
@@ -139,11 +142,12 @@ pub(super) fn target_settings(
 }
 
 pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let connector = connect(
+    let (connector, taping) = connect(
         &args.file,
         args.target_config.as_deref(),
         args.target.as_deref(),
         &args.grants,
+        &args.recording,
         cache_dir,
     )?;
     let component = std::sync::Arc::clone(connector.component());
@@ -219,6 +223,9 @@ pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result
             .await
             .map(|count| json!({"count": count})),
     };
+    if let Some(taping) = &taping {
+        taping.finish();
+    }
     match result {
         Ok(value) => print(&value),
         Err(error) => {
@@ -233,20 +240,25 @@ pub async fn run(args: InvokeArgs, cache_dir: Option<PathBuf>) -> anyhow::Result
 /// granted says how to grant it.
 /// FILE started with the target of a configuration file, or with the
 /// grant flags (as `invoke` and `connector test` take them).
+/// With `recording`, its exchanges are recorded or replayed: the
+/// [`Taping`] must live as long as the connector.
 pub(super) fn connect(
     file: &str,
     target_config: Option<&std::path::Path>,
     target: Option<&str>,
     grants: &GrantArgs,
+    recording: &RecordingArgs,
     cache_dir: Option<PathBuf>,
-) -> anyhow::Result<crate::runtime::Connector> {
+) -> anyhow::Result<(crate::runtime::Connector, Option<Taping>)> {
     let runtime = source::runtime(cache_dir)?;
     let component = source::load(&runtime, file)?;
-    let settings = match (target_config, target) {
+    let mut settings = match (target_config, target) {
         (Some(config), Some(target)) => target_settings(config, target, grants)?,
         _ => grants.settings("cli")?,
     };
-    start(&component, settings, target_config.is_some())
+    let taping = recording.apply(&mut settings)?;
+    let connector = start(&component, settings, target_config.is_some())?;
+    Ok((connector, taping))
 }
 
 pub(super) fn start(

@@ -12,6 +12,7 @@ mod invoke;
 mod operations;
 mod output;
 mod reconcile;
+mod recording;
 mod remote;
 mod scaffold;
 mod serve;

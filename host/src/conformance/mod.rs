@@ -160,13 +160,15 @@ impl Suite<'_> {
     }
 }
 
+/// A prefix no earlier run used: `pvct-` and six random hex digits.
+pub fn fresh_prefix() -> String {
+    format!("pvct-{:06x}", rand::random::<u32>() & 0xff_ffff)
+}
+
 /// Runs every case against `connector` and removes what it created.
 pub async fn run(connector: &Connector, options: &Options) -> Report {
     let info = connector.info();
-    let prefix = options
-        .prefix
-        .clone()
-        .unwrap_or_else(|| format!("pvct-{:06x}", rand::random::<u32>() & 0xff_ffff));
+    let prefix = options.prefix.clone().unwrap_or_else(fresh_prefix);
     let mut cases = Vec::new();
     let class = match choose_class(connector, info, options).await {
         Ok(class) => class,

@@ -23,6 +23,7 @@ mod error;
 mod inspect;
 mod limits;
 mod pool;
+pub mod recording;
 mod scrub;
 mod size;
 mod state;

@@ -47,7 +47,11 @@ impl InstanceState {
         scrubber: Arc<Scrubber>,
     ) -> Result<Self, String> {
         let output = GuestOutput::default();
-        let wasi = wasi::context(&output, target.grants.directory.as_ref())?;
+        let wasi = wasi::context(
+            &output,
+            target.grants.directory.as_ref(),
+            target.grants.tape.as_ref(),
+        )?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         Ok(InstanceState {
@@ -55,7 +59,11 @@ impl InstanceState {
             limiter: GuestLimiter::new(target.limits.memory_bytes),
             host_budget: HostBudget::new(target.limits.max_host_bytes),
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks::new(&target.name, target.grants.http.clone()),
+            http_hooks: HttpHooks::new(
+                &target.name,
+                target.grants.http.clone(),
+                target.grants.tape.clone(),
+            ),
             target,
             connector,
             scrubber,

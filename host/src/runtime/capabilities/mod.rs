@@ -27,12 +27,18 @@ pub mod log;
 pub mod sql;
 pub mod wasi;
 
+use crate::runtime::recording::Tape;
 use crate::setting::InvalidSetting;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::Linker;
+
+/// Grants a tape cannot take.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TapeRefused(String);
 
 /// A target's `[grants]` section, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -103,6 +109,7 @@ impl GrantsConfig {
                 .map(|l| l.grant(target, base, timeout))
                 .transpose()
                 .map_err(|e| e.under("grants.ldap"))?,
+            tape: None,
         })
     }
 }
@@ -118,9 +125,29 @@ pub struct Grants {
     pub sql: Option<Arc<sql::SqlGrant>>,
     /// Directory URLs the connector may open, and the bind credentials.
     pub ldap: Option<Arc<ldap::LdapGrant>>,
+    /// Where the connector's exchanges are recorded to or replayed from
+    /// (`--record`, `--replay`); None for a target that serves.
+    pub tape: Option<Arc<Tape>>,
 }
 
 impl Grants {
+    /// These grants with every exchange going through `tape`. Grants are
+    /// taped before anything shares them.
+    pub fn taped(mut self, tape: Arc<Tape>) -> Result<Grants, TapeRefused> {
+        if self.sql.is_some() {
+            return Err(TapeRefused(
+                "recording does not cover the SQL capability yet: record and replay LDAP, HTTP and file connectors".into(),
+            ));
+        }
+        if let Some(ldap) = &mut self.ldap {
+            Arc::get_mut(ldap)
+                .ok_or_else(|| TapeRefused("the LDAP grant is already shared".into()))?
+                .set_tape(tape.clone());
+        }
+        self.tape = Some(tape);
+        Ok(self)
+    }
+
     /// Every secret these grants hold: the target's `secrets`, its
     /// databases' passwords, its directory bind password. The host keeps
     /// them out of what the connector says.

@@ -3,6 +3,7 @@
 //! body sizes.
 
 use super::origin::{AllowedOrigin, normalise_path};
+use crate::runtime::recording::Tape;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::sync::Arc;
@@ -24,13 +25,16 @@ pub struct HttpGrant {
 pub struct HttpHooks {
     target: String,
     grant: Option<Arc<HttpGrant>>,
+    /// Where exchanges are recorded to or answered from, when taped.
+    tape: Option<Arc<Tape>>,
 }
 
 impl HttpHooks {
-    pub fn new(target: &str, grant: Option<Arc<HttpGrant>>) -> Self {
+    pub fn new(target: &str, grant: Option<Arc<HttpGrant>>, tape: Option<Arc<Tape>>) -> Self {
         HttpHooks {
             target: target.to_owned(),
             grant,
+            tape,
         }
     }
 }
@@ -101,6 +105,14 @@ impl WasiHttpHooks for HttpHooks {
             .boxed_unsync();
         let request = http::Request::from_parts(parts, body);
         let max_response = grant.max_response_bytes;
+        if let Some(tape) = &self.tape {
+            return Box::new(super::recorded::send(
+                tape.clone(),
+                request,
+                options,
+                max_response,
+            ));
+        }
         Box::new(async move {
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;

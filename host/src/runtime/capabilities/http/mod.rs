@@ -8,6 +8,7 @@
 mod config;
 mod hooks;
 mod origin;
+mod recorded;
 
 pub use config::HttpGrantConfig;
 pub use hooks::{HttpGrant, HttpHooks};

@@ -8,7 +8,8 @@ use ldap3::LdapError as Ldap3Error;
 /// (80) says nothing, so neither is retried.
 const RETRYABLE_CODES: &[u32] = &[3, 11, 51, 52];
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum LdapError {
     #[error("{0}")]
     NotGranted(String),

@@ -3,9 +3,15 @@
 //! the target's instances.
 
 use super::error::LdapError;
+use super::calls::{
+    ConnectionHandle, ConnectionKey, Modification, ModifyKind, ScopeKind, SearchPage, SearchSpec,
+    Security,
+};
+use super::recorded;
 use super::url::normalise_url;
 use super::wire::{self, RawEntry};
 use crate::runtime::HostBudget;
+use crate::runtime::recording::Tape;
 use crate::secret::Secret;
 use ldap3::controls::{PagedResults, RawControl};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult, Mod, Scope};
@@ -67,71 +73,6 @@ pub struct LdapSpec {
     pub timeout: Duration,
 }
 
-/// How the connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Security {
-    Plain,
-    StartTls,
-    Ldaps,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ConnectionKey {
-    /// Normalised: scheme, host and port.
-    url: String,
-    security: Security,
-}
-
-/// The host side of a connector's `connection` handle.
-#[derive(Debug, Clone)]
-pub struct ConnectionHandle {
-    key: ConnectionKey,
-}
-
-impl ConnectionHandle {
-    pub fn security(&self) -> Security {
-        self.key.security
-    }
-
-    pub fn url(&self) -> &str {
-        &self.key.url
-    }
-}
-
-pub enum ScopeKind {
-    Base,
-    OneLevel,
-    Subtree,
-}
-
-pub struct SearchSpec {
-    pub base: String,
-    pub scope: ScopeKind,
-    pub filter: String,
-    pub attributes: Vec<String>,
-    pub page_size: u32,
-    /// (attribute, reverse)
-    pub sort: Vec<(String, bool)>,
-    pub show_deleted: bool,
-}
-
-pub struct SearchPage {
-    pub entries: Vec<RawEntry>,
-    pub cookie: Vec<u8>,
-}
-
-pub enum ModifyKind {
-    Add,
-    Delete,
-    Replace,
-}
-
-pub struct Modification {
-    pub kind: ModifyKind,
-    pub attribute: String,
-    pub values: Vec<Vec<u8>>,
-}
-
 enum Tls {
     /// Verify against these roots (None: the system's).
     Verify(Option<Arc<rustls::ClientConfig>>),
@@ -146,6 +87,8 @@ pub struct LdapGrant {
     tls: Tls,
     timeout: Duration,
     connections: Mutex<HashMap<ConnectionKey, Ldap>>,
+    /// Where calls are recorded to or answered from, when taped.
+    tape: Option<Arc<Tape>>,
 }
 
 impl std::fmt::Debug for LdapGrant {
@@ -215,7 +158,38 @@ impl LdapGrant {
             tls,
             timeout: spec.timeout,
             connections: Mutex::new(HashMap::new()),
+            tape: None,
         })
+    }
+
+    /// Records every call on `tape`, or answers it from there.
+    pub fn set_tape(&mut self, tape: Arc<Tape>) {
+        self.tape = Some(tape);
+    }
+
+    /// `live`'s outcome, recorded when taping; the recorded one, without
+    /// running `live`, when replaying.
+    async fn taped<T, Fut>(
+        &self,
+        call: &str,
+        request: impl FnOnce() -> serde_json::Value,
+        live: Fut,
+    ) -> Result<T, LdapError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        Fut: Future<Output = Result<T, LdapError>>,
+    {
+        match &self.tape {
+            None => live.await,
+            Some(tape) => tape
+                .exchange("ldap", call, request(), live)
+                .await
+                .unwrap_or_else(|unrecorded| Err(LdapError::Failed(unrecorded.to_string()))),
+        }
+    }
+
+    fn replaying(&self) -> bool {
+        self.tape.as_ref().is_some_and(|t| t.replaying())
     }
 
     /// The password the host binds with, if it binds.
@@ -252,8 +226,12 @@ impl LdapGrant {
                 security,
             },
         };
-        self.run(&handle, "opening the directory", |_| async { Ok(()) })
-            .await?;
+        self.taped(
+            "open",
+            || recorded::open(&handle),
+            self.run(&handle, "opening the directory", |_| async { Ok(()) }),
+        )
+        .await?;
         Ok(handle)
     }
 
@@ -414,6 +392,35 @@ impl LdapGrant {
         cookie: Vec<u8>,
         budget: &mut HostBudget,
     ) -> Result<SearchPage, LdapError> {
+        if self.tape.is_none() {
+            return self.live_search(handle, spec, cookie, budget).await;
+        }
+        let request = recorded::search(handle, &spec, &cookie);
+        let page: recorded::Page = self
+            .taped("search", || request, async {
+                self.live_search(handle, spec, cookie, budget)
+                    .await
+                    .map(recorded::Page::from)
+            })
+            .await?;
+        let page = SearchPage::from(page);
+        if self.replaying() {
+            for entry in &page.entries {
+                budget
+                    .take(entry_bytes(entry))
+                    .map_err(|over| LdapError::Failed(over.to_string()))?;
+            }
+        }
+        Ok(page)
+    }
+
+    async fn live_search(
+        &self,
+        handle: &ConnectionHandle,
+        spec: SearchSpec,
+        cookie: Vec<u8>,
+        budget: &mut HostBudget,
+    ) -> Result<SearchPage, LdapError> {
         self.run(handle, "the search", |mut ldap| async move {
             let mut controls: Vec<RawControl> = Vec::new();
             if spec.page_size > 0 {
@@ -498,17 +505,23 @@ impl LdapGrant {
         attributes: Vec<(String, Vec<Vec<u8>>)>,
         read_back: Vec<String>,
     ) -> Result<Option<RawEntry>, LdapError> {
+        let request = || recorded::add(handle, dn, &attributes, &read_back);
+        let request = self.tape.as_ref().map(|_| request());
         let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attributes
             .into_iter()
             .map(|(name, values)| (name.into_bytes(), values.into_iter().collect()))
             .collect();
-        self.run(handle, "the add", |mut ldap| async move {
+        let live = self.run(handle, "the add", |mut ldap| async move {
             if !read_back.is_empty() {
                 ldap.with_controls(vec![wire::post_read_control(&read_back)]);
             }
             post_read(ldap.add(dn, attributes).await?.success()?)
-        })
-        .await
+                .map(|e| e.map(recorded::Entry::from))
+        });
+        let entry: Option<recorded::Entry> = self
+            .taped("add", || request.unwrap_or_default(), live)
+            .await?;
+        Ok(entry.map(RawEntry::from))
     }
 
     pub async fn modify(
@@ -518,6 +531,10 @@ impl LdapGrant {
         changes: Vec<Modification>,
         read_back: Vec<String>,
     ) -> Result<Option<RawEntry>, LdapError> {
+        let request = self
+            .tape
+            .as_ref()
+            .map(|_| recorded::modify(handle, dn, &changes, &read_back));
         let mods: Vec<Mod<Vec<u8>>> = changes
             .into_iter()
             .map(|m| {
@@ -530,13 +547,16 @@ impl LdapGrant {
                 }
             })
             .collect();
-        self.run(handle, "the modify", |mut ldap| async move {
+        let live = self.run(handle, "the modify", |mut ldap| async move {
             if !read_back.is_empty() {
                 ldap.with_controls(vec![wire::post_read_control(&read_back)]);
             }
-            post_read(ldap.modify(dn, mods).await?.success()?)
-        })
-        .await
+            post_read(ldap.modify(dn, mods).await?.success()?).map(|e| e.map(recorded::Entry::from))
+        });
+        let entry: Option<recorded::Entry> = self
+            .taped("modify", || request.unwrap_or_default(), live)
+            .await?;
+        Ok(entry.map(RawEntry::from))
     }
 
     pub async fn modify_dn(
@@ -547,21 +567,27 @@ impl LdapGrant {
         delete_old_rdn: bool,
         new_superior: Option<&str>,
     ) -> Result<(), LdapError> {
-        self.run(handle, "the rename", |mut ldap| async move {
+        let live = self.run(handle, "the rename", |mut ldap| async move {
             ldap.modifydn(dn, new_rdn, delete_old_rdn, new_superior)
                 .await?
                 .success()?;
             Ok(())
-        })
+        });
+        self.taped(
+            "modify-dn",
+            || recorded::modify_dn(handle, dn, new_rdn, delete_old_rdn, new_superior),
+            live,
+        )
         .await
     }
 
     pub async fn delete(&self, handle: &ConnectionHandle, dn: &str) -> Result<(), LdapError> {
-        self.run(handle, "the delete", |mut ldap| async move {
+        let live = self.run(handle, "the delete", |mut ldap| async move {
             ldap.delete(dn).await?.success()?;
             Ok(())
-        })
-        .await
+        });
+        self.taped("delete", || recorded::delete(handle, dn), live)
+            .await
     }
 
     pub async fn compare(
@@ -571,10 +597,15 @@ impl LdapGrant {
         attribute: &str,
         value: Vec<u8>,
     ) -> Result<bool, LdapError> {
-        self.run(handle, "the compare", |mut ldap| async move {
+        let request = self
+            .tape
+            .as_ref()
+            .map(|_| recorded::compare(handle, dn, attribute, &value));
+        let live = self.run(handle, "the compare", |mut ldap| async move {
             Ok(ldap.compare(dn, attribute, value).await?.equal()?)
-        })
-        .await
+        });
+        self.taped("compare", || request.unwrap_or_default(), live)
+            .await
     }
 
     /// Whether `dn` binds with `password`, on a connection of its own that
@@ -592,6 +623,21 @@ impl LdapGrant {
         if handle.key.security == Security::Plain {
             self.plaintext_allowed("check a password")?;
         }
+        let live = self.live_check_password(handle, dn, password);
+        self.taped(
+            "check-password",
+            || recorded::check_password(handle, dn),
+            live,
+        )
+        .await
+    }
+
+    async fn live_check_password(
+        &self,
+        handle: &ConnectionHandle,
+        dn: &str,
+        password: &str,
+    ) -> Result<bool, LdapError> {
         tokio::time::timeout(self.timeout, async {
             let mut ldap = self.dial(&handle.key).await?;
             let result = ldap.simple_bind(dn, password).await?;

@@ -8,19 +8,21 @@
 //! Configured by `[targets.<name>.grants.ldap]` ([`LdapGrantConfig`]);
 //! served as `provisio:ldap@0.1.0` ([`v0_1_0`]).
 
+mod calls;
 mod config;
 mod error;
 mod grant;
+mod recorded;
 mod url;
 mod v0_1_0;
 mod wire;
 
 pub use config::LdapGrantConfig;
 pub use error::{LdapError, code_name};
-pub use grant::{
-    BindCredentials, ConnectionHandle, LdapGrant, LdapSpec, Modification, ModifyKind, ScopeKind,
-    SearchPage, SearchSpec, Security,
+pub use calls::{
+    ConnectionHandle, Modification, ModifyKind, ScopeKind, SearchPage, SearchSpec, Security,
 };
+pub use grant::{BindCredentials, LdapGrant, LdapSpec};
 pub use url::normalise_url;
 pub use wire::RawEntry;
 

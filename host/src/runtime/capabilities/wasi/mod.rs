@@ -9,7 +9,10 @@ mod output;
 pub use output::{GuestOutput, panic_message};
 
 use super::directory::DirectoryGrant;
+use crate::runtime::recording::{self, Tape, TapedWallClock};
+use std::sync::Arc;
 use wasmtime::component::Linker;
+use wasmtime_wasi::random::Deterministic;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiView};
 
 /// The WASI 0.2 packages linked (outgoing HTTP is [`super::http`]).
@@ -26,6 +29,7 @@ pub const IMPORT_PREFIXES: &[&str] = &[
 pub fn context(
     output: &GuestOutput,
     directory: Option<&DirectoryGrant>,
+    tape: Option<&Arc<Tape>>,
 ) -> Result<WasiCtx, String> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(output.clone())
@@ -39,6 +43,14 @@ pub fn context(
         .allow_ip_name_lookup(false);
     if let Some(directory) = directory {
         directory.preopen(&mut wasi)?;
+    }
+    if let Some(tape) = tape {
+        // A recording and its replay must see the same "now" and the same
+        // random numbers, or the connector asks different things.
+        wasi.wall_clock(TapedWallClock::new(tape.clone()))
+            .secure_random(Deterministic::new(recording::fixed_random_bytes()))
+            .insecure_random(Deterministic::new(recording::fixed_random_bytes()))
+            .insecure_random_seed(0x5eed);
     }
     Ok(wasi.build())
 }
