@@ -2,7 +2,8 @@
 # Runs every Provisio test on a fresh machine: installs what is missing
 # (the pinned toolchain's wasm32-wasip2 target, rustfmt, clippy, and the
 # servers the tests run against: PostgreSQL, OpenLDAP slapd, a Samba AD
-# domain controller, and scim2-server in a virtualenv), checks formatting and
+# domain controller, scim2-server in a virtualenv, and openapi-python-client in
+# another), checks formatting and
 # lints, then runs the tests of the whole workspace. The
 # connectors and test fixtures are built for wasm32-wasip2 by build scripts
 # during `cargo test`, once per change.
@@ -36,6 +37,7 @@ bash scripts/servers/slapd.sh install
 bash scripts/servers/samba.sh install
 bash scripts/servers/scim.sh >/dev/null
 bash scripts/servers/scim.sh openapi-validator >/dev/null
+bash scripts/servers/openapi-client.sh >/dev/null
 
 echo "==> module cycles (host, SDK, connectors)"
 for src in host/src sdk/src plugins/*/src; do

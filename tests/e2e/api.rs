@@ -906,6 +906,133 @@ async fn targets_health_metrics_and_openapi() {
     );
 }
 
+/// A Python client generated from the host's own document by
+/// openapi-python-client (every endpoint generated, no warning) drives
+/// submit → wait → read → audit, and an upload, against the real host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_generated_from_the_openapi_document_drives_the_host() {
+    let host = TestHost::with_targets(&[("hr", csv_target("hr", ""))], "").await;
+    let openapi = host
+        .request(Method::GET, "/v1/openapi.json", None, None)
+        .await
+        .body;
+    let work = tempfile::tempdir().unwrap();
+    let spec = work.path().join("openapi.json");
+    std::fs::write(&spec, openapi.to_string()).unwrap();
+    // No formatter run after generating (ruff is not installed).
+    let config = work.path().join("generator.yaml");
+    std::fs::write(&config, "post_hooks: []\n").unwrap();
+    let package = work.path().join("provisio_client");
+    let generator = python_tool("openapi-client.sh");
+    let generated = std::process::Command::new(&generator)
+        .arg("generate")
+        .arg("--path")
+        .arg(&spec)
+        .arg("--output-path")
+        .arg(&package)
+        .args(["--meta", "none", "--config"])
+        .arg(&config)
+        .output()
+        .expect("openapi-python-client runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&generated.stdout),
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    assert!(generated.status.success(), "{said}");
+    // It names every endpoint it could not generate, and any warning.
+    assert!(
+        !said.contains("WARNING") && !said.contains("Warning"),
+        "{said}"
+    );
+
+    let wasm = work.path().join("csv.wasm");
+    std::fs::write(&wasm, provisio_host::bundled::CSV.bytes).unwrap();
+    let python = generator.parent().unwrap().join("python");
+    let driver =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/drive_generated_client.py");
+    let base = host.base.clone();
+    let driven = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(driver)
+            .arg(work.path())
+            .arg(base)
+            .arg(PROVISIONER)
+            .arg(OPERATOR)
+            .arg(&wasm)
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        driven.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&driven.stdout),
+        String::from_utf8_lossy(&driven.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&driven.stdout).unwrap();
+    // Prefer: wait answers 200 with the final state.
+    assert_eq!(seen["submit_status"], 200, "{seen}");
+    assert_eq!(seen["submitted"]["status"], "succeeded", "{seen}");
+    let id = seen["submitted"]["id"].as_str().unwrap();
+    assert_eq!(seen["get_status"], 200);
+    assert_eq!(seen["operation"]["id"], id);
+    assert_eq!(seen["operation"]["kind"], "create");
+    assert!(
+        seen["listed_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == id),
+        "{seen}"
+    );
+    assert_eq!(seen["object_status"], 200);
+    assert_eq!(seen["object"]["uid"], "42", "{seen}");
+    assert_eq!(seen["object"]["name"], "grace", "{seen}");
+    assert_eq!(seen["search"]["objects"][0]["uid"], "42", "{seen}");
+    assert_eq!(seen["missing_status"], 404);
+    assert!(seen["missing"]["title"].is_string(), "{seen}");
+    let events = seen["audit"]["events"].as_array().unwrap();
+    assert!(!events.is_empty(), "{seen}");
+    assert!(events.iter().all(|e| e["operation_id"] == id), "{seen}");
+    assert!(
+        events.iter().any(|e| e["event"] == "status:succeeded"),
+        "{seen}"
+    );
+    assert!(
+        [200, 201].contains(&seen["upload_status"].as_u64().unwrap()),
+        "{seen}"
+    );
+    assert_eq!(seen["upload"]["name"], "csv", "{seen}");
+    assert_eq!(seen["upload_as_provisioner_status"], 403, "{seen}");
+    // What the client sent went through the host: the account is in the file.
+    assert!(
+        std::fs::read_to_string(host.path("hr/accounts.csv"))
+            .unwrap()
+            .contains("grace")
+    );
+}
+
+/// A tool of the test venvs, installed by `scripts/servers/SCRIPT` when
+/// missing; the script prints its path.
+fn python_tool(script: &str) -> std::path::PathBuf {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts/servers")
+        .join(script);
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
 /// openapi-spec-validator, installed into the test venv when missing.
 fn openapi_validator() -> std::path::PathBuf {
     let script =

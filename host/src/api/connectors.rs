@@ -21,11 +21,19 @@ pub struct Uploaded {
     pub new: bool,
 }
 
+/// A connector's `.wasm` file, as the raw body of an upload (declared as
+/// `application/octet-stream`, which generated clients send as a file;
+/// `application/wasm` is taken too).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ComponentFile(#[allow(dead_code)] Vec<u8>);
+
 /// Uploads a connector (`.wasm` as the raw body). The host checks it is a
 /// component of the connector world, of a contract version it supports,
 /// that it compiles and declares a valid name and semver, then keeps it.
 #[utoipa::path(post, path = "/v1/connectors", tag = "connectors",
-    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    request_body(content = ComponentFile, content_type = "application/octet-stream",
+        description = "The connector's .wasm file; `Content-Type: application/wasm` is taken too"),
     responses((status = 201, body = Uploaded), (status = 200, body = Uploaded),
         (status = 409, body = super::problem::Problem), (status = 413, body = super::problem::Problem),
         (status = 415, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),

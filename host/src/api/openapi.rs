@@ -42,7 +42,7 @@ use utoipa::{Modify, OpenApi};
         crate::recon::Item, crate::recon::Diff, crate::recon::Outcome, crate::recon::Budget,
         objects::ObjectView, objects::ObjectPage,
     )),
-    modifiers(&BearerAuth, &UniqueOperationIds),
+    modifiers(&BearerAuth, &UniqueOperationIds, &ProblemResponses),
     tags((name = "operations"), (name = "targets"), (name = "audit"), (name = "connectors"), (name = "config"), (name = "identities"), (name = "sources"), (name = "reconciliation")),
 )]
 pub struct ApiDoc;
@@ -85,6 +85,78 @@ impl Modify for UniqueOperationIds {
                     .unwrap_or_default();
                 if let Some(id) = &operation.operation_id {
                     operation.operation_id = Some(format!("{tag}_{id}"));
+                }
+            }
+        }
+    }
+}
+
+/// Every error the host answers is an RFC 9457 problem, sent as
+/// `application/problem+json`: the document says so for each (handlers
+/// write `body = Problem`, which utoipa declares as `application/json`),
+/// and adds the answers every secured route can give (400 for a request
+/// that does not parse, 401 without a valid token, 403 for a role that may
+/// not), so that a generated client expects them instead of raising.
+struct ProblemResponses;
+
+impl ProblemResponses {
+    const PROBLEM: &'static str = "application/problem+json";
+
+    fn problem(description: &str) -> utoipa::openapi::Response {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                Self::PROBLEM,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    }
+}
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut operation.responses.responses;
+                for response in responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let is_problem = response.content.get("application/json").is_some_and(|c| {
+                        matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                    });
+                    if is_problem
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert(Self::PROBLEM.to_owned(), content);
+                    }
+                }
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    for (status, description) in [
+                        (
+                            "400",
+                            "The request does not parse: a malformed body, parameter or header",
+                        ),
+                        ("401", "No valid bearer token"),
+                        ("403", "The token's role may not do this"),
+                    ] {
+                        responses
+                            .entry(status.to_owned())
+                            .or_insert_with(|| RefOr::T(Self::problem(description)));
+                    }
                 }
             }
         }

@@ -78,4 +78,3 @@ pub struct Modification {
     pub attribute: String,
     pub values: Vec<Vec<u8>>,
 }
-

@@ -2,11 +2,11 @@
 //! credentials the host binds with, and the connections it shares between
 //! the target's instances.
 
-use super::error::LdapError;
 use super::calls::{
     ConnectionHandle, ConnectionKey, Modification, ModifyKind, ScopeKind, SearchPage, SearchSpec,
     Security,
 };
+use super::error::LdapError;
 use super::recorded;
 use super::url::normalise_url;
 use super::wire::{self, RawEntry};

@@ -17,11 +17,11 @@ mod url;
 mod v0_1_0;
 mod wire;
 
-pub use config::LdapGrantConfig;
-pub use error::{LdapError, code_name};
 pub use calls::{
     ConnectionHandle, Modification, ModifyKind, ScopeKind, SearchPage, SearchSpec, Security,
 };
+pub use config::LdapGrantConfig;
+pub use error::{LdapError, code_name};
 pub use grant::{BindCredentials, LdapGrant, LdapSpec};
 pub use url::normalise_url;
 pub use wire::RawEntry;
