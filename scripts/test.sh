@@ -2,8 +2,8 @@
 # Runs every Provisio test on a fresh machine: installs what is missing
 # (the pinned toolchain's wasm32-wasip2 target, rustfmt, clippy, and the
 # servers the tests run against: PostgreSQL, OpenLDAP slapd, a Samba AD
-# domain controller, scim2-server in a virtualenv, and openapi-python-client in
-# another), checks formatting and
+# domain controller, scim2-server in a virtualenv, SCIMMY from npm, and
+# openapi-python-client in another virtualenv), checks formatting and
 # lints, then runs the tests of the whole workspace. The
 # connectors and test fixtures are built for wasm32-wasip2 by build scripts
 # during `cargo test`, once per change.
@@ -36,6 +36,7 @@ bash scripts/servers/postgres.sh install
 bash scripts/servers/slapd.sh install
 bash scripts/servers/samba.sh install
 bash scripts/servers/scim.sh >/dev/null
+bash scripts/servers/scimmy.sh >/dev/null
 bash scripts/servers/scim.sh openapi-validator >/dev/null
 bash scripts/servers/openapi-client.sh >/dev/null
 

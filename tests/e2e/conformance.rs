@@ -200,6 +200,31 @@ async fn scim_on_scim2_server_recorded_then_replayed_without_it() {
     assert_eq!(tape.unused(), 0, "the replay asked less than was recorded");
 }
 
+/// On SCIMMY, the second SCIM implementation: accounts as on
+/// scim2-server, and groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_on_scimmy() {
+    let (_server, scim) =
+        crate::scim_connector::server_of(crate::scim_connector::Service::Scimmy).await;
+    let accounts = Options {
+        sync_without_deletes: true,
+        ..accounts()
+    };
+    assert_conforms(
+        &conformance::run(&scim, &accounts).await,
+        &["update.add-and-remove-values", "sync.reports-deletes"],
+    );
+    let groups = Options {
+        class: Some("group".to_owned()),
+        sync_without_deletes: true,
+        ..Options::default()
+    };
+    let report = conformance::run(&scim, &groups).await;
+    let text = report.render(Format::Text);
+    assert!(report.passed(), "{text}");
+    assert!(report.count(Outcome::Pass) >= 15, "{text}");
+}
+
 /// The `broken` fixture with one bug (or none), on a fresh directory.
 fn broken(bug: Option<&str>) -> (tempfile::TempDir, Connector) {
     let dir = tempfile::tempdir().unwrap();

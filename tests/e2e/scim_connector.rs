@@ -1,6 +1,8 @@
 //! The bundled SCIM connector through the real host runtime and its
-//! outgoing-HTTP capability, against a real scim2-server on loopback (and a
-//! small stub server for rate limiting).
+//! outgoing-HTTP capability, against two independent SCIM implementations
+//! on loopback — scim2-server (Python) and SCIMMY (Node.js) — so that one
+//! server's leniency is not taken for RFC 7644 (and small stub servers for
+//! rate limiting and dropped connections).
 
 use crate::util::{code, text, values};
 use provisio_host::model::{Attribute, AttributeChange, PageRequest, SearchRequest, Value};
@@ -55,9 +57,70 @@ fn settings(base: &str, token: &str, allow: &[&str]) -> TargetSettings {
 }
 
 pub(crate) async fn server() -> (ScimServer, Connector) {
-    let server = tokio::task::spawn_blocking(ScimServer::up).await.unwrap();
+    server_of(Service::Scim2Server).await
+}
+
+/// The SCIM implementations the connector is tested against.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Service {
+    Scim2Server,
+    Scimmy,
+}
+
+impl Service {
+    pub(crate) fn up(self) -> ScimServer {
+        match self {
+            Service::Scim2Server => ScimServer::up(),
+            Service::Scimmy => provisio_tests::scimmy::up(),
+        }
+    }
+}
+
+pub(crate) async fn server_of(service: Service) -> (ScimServer, Connector) {
+    let server = tokio::task::spawn_blocking(move || service.up())
+        .await
+        .unwrap();
     let scim = connector(&server.base, &server.token, &[&server.base]);
     (server, scim)
+}
+
+/// Runs the test body `$name(service)` once against each [`Service`], as
+/// `$name::on_scim2_server` and `$name::on_scimmy`.
+macro_rules! on_each_service {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_scim2_server() {
+                super::$name(super::Service::Scim2Server).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_scimmy() {
+                super::$name(super::Service::Scimmy).await
+            }
+        }
+    )*};
+}
+
+on_each_service!(
+    users_round_trip_through_patch,
+    search_pages_through_filtered_users,
+    group_membership_is_patched_on_the_group,
+    schema_comes_from_resource_types_and_schemas,
+    filters_keep_the_element_selector_and_compare_member_values,
+    elements_of_multi_valued_attributes_are_added_and_removed_whole,
+    filters_name_scim_paths_outside_the_mapping,
+);
+
+/// The resource as the service holds it, read past the connector.
+async fn raw(server: &ScimServer, path: &str) -> serde_json::Value {
+    let answer = reqwest::Client::new()
+        .get(format!("{}{path}", server.base))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "GET {path}");
+    answer.json().await.unwrap()
 }
 
 fn user(name: &str) -> Vec<Attribute> {
@@ -71,9 +134,8 @@ fn user(name: &str) -> Vec<Attribute> {
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_round_trip_through_patch() {
-    let (_server, scim) = server().await;
+async fn users_round_trip_through_patch(service: Service) {
+    let (_server, scim) = server_of(service).await;
     scim.test().await.expect("the service answers");
 
     let created = scim.create("account", user("ada")).await.unwrap();
@@ -149,9 +211,8 @@ async fn users_round_trip_through_patch() {
     assert_eq!(code(&unknown), "invalid", "{unknown}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn search_pages_through_filtered_users() {
-    let (_server, scim) = server().await;
+async fn search_pages_through_filtered_users(service: Service) {
+    let (_server, scim) = server_of(service).await;
     for i in 0..23 {
         let mut attributes = user(&format!("user{i:02}"));
         if i % 2 == 0 {
@@ -279,9 +340,8 @@ async fn a_cursor_only_service_is_paged_by_cursor() {
     assert!(batch.has_more);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_membership_is_patched_on_the_group() {
-    let (_server, scim) = server().await;
+async fn group_membership_is_patched_on_the_group(service: Service) {
+    let (_server, scim) = server_of(service).await;
     let ada = scim.create("account", user("ada")).await.unwrap();
     let bob = scim.create("account", user("bob")).await.unwrap();
     let group = scim
@@ -706,9 +766,8 @@ async fn one_instance_serves_thousands_of_requests() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schema_comes_from_resource_types_and_schemas() {
-    let (_server, scim) = server().await;
+async fn schema_comes_from_resource_types_and_schemas(service: Service) {
+    let (_server, scim) = server_of(service).await;
     let schema = scim.schema().await.unwrap();
     let class = |name: &str| {
         schema
@@ -777,9 +836,8 @@ async fn names_matching(scim: &Connector, class: &str, filter: &str) -> Vec<Stri
 /// selector (`emails[type eq "work" and value eq …]`), so a home address
 /// does not match; a filter on a group's `members` compares the members'
 /// `value` (RFC 7644 §3.4.2.2), not the complex attribute.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn filters_keep_the_element_selector_and_compare_member_values() {
-    let (server, scim) = server().await;
+async fn filters_keep_the_element_selector_and_compare_member_values(service: Service) {
+    let (server, scim) = server_of(service).await;
     let ada = scim.create("account", user("ada")).await.unwrap();
     // Another application gives bob the same address, as his home one.
     let created = reqwest::Client::new()
@@ -807,10 +865,19 @@ async fn filters_keep_the_element_selector_and_compare_member_values() {
         ["ada"],
         "bob has no work address"
     );
-    assert_eq!(
-        names_matching(&scim, "account", r#"not (mail pr)"#).await,
-        ["bob"]
-    );
+    // SCIMMY's filter parser pushes a `not` into the last comparison of
+    // what it negates, so `not (emails[type eq "work" and value pr])` is
+    // answered as `emails[type eq "work" and not (value pr)]`, which no
+    // one matches (docs/connectors/scim.md): pinned here so that the note
+    // goes when SCIMMY is fixed.
+    let not_work_mail = names_matching(&scim, "account", r#"not (mail pr)"#).await;
+    match service {
+        Service::Scim2Server => assert_eq!(not_work_mail, ["bob"]),
+        Service::Scimmy => assert!(
+            not_work_mail.is_empty(),
+            "SCIMMY fixed `not`: {not_work_mail:?}"
+        ),
+    }
 
     let crew = scim
         .create(
@@ -828,4 +895,130 @@ async fn filters_keep_the_element_selector_and_compare_member_values() {
     let filter = format!(r#"members eq "{}""#, ada.uid);
     assert_eq!(names_matching(&scim, "group", &filter).await, ["crew"]);
     assert_eq!(crew.name, "crew");
+}
+
+/// `phone` is `phoneNumbers[type eq "work"].value`. Set on a user with no
+/// work phone, the element is added whole (a `replace` there has no target:
+/// RFC 7644 §3.5.2.3, which SCIMMY enforces); cleared, the element goes
+/// (§3.5.2.2) instead of staying as `{"type": "work"}`; another element the
+/// connector does not map is kept throughout.
+async fn elements_of_multi_valued_attributes_are_added_and_removed_whole(service: Service) {
+    let (server, scim) = server_of(service).await;
+    let ada = scim.create("account", user("ada")).await.unwrap();
+    assert!(ada.attribute("phone").is_none());
+    let set_phone = |number: &str| vec![AttributeChange::Replace(text("phone", number))];
+    let phoned = scim
+        .update("account", &ada.uid, set_phone("+1 555 0100"))
+        .await
+        .unwrap_or_else(|e| panic!("{service:?}: adding the first work phone: {e}"));
+    assert_eq!(
+        values(&phoned, "phone"),
+        [Value::Text("+1 555 0100".into())]
+    );
+    let renumbered = scim
+        .update("account", &ada.uid, set_phone("+1 555 0199"))
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&renumbered, "phone"),
+        [Value::Text("+1 555 0199".into())]
+    );
+    let resource = raw(&server, &format!("/Users/{}", ada.uid)).await;
+    assert_eq!(
+        resource["phoneNumbers"],
+        serde_json::json!([{"type": "work", "value": "+1 555 0199"}]),
+        "one work phone, replaced in place"
+    );
+
+    // Someone else adds a home address beside the work one.
+    let home = reqwest::Client::new()
+        .patch(format!("{}/Users/{}", server.base, ada.uid))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/scim+json")
+        .body(
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "emails",
+                                "value": [{"type": "home", "value": "ada@home.example"}]}],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(home.status().is_success(), "{}", home.text().await.unwrap());
+
+    let cleared = scim
+        .update(
+            "account",
+            &ada.uid,
+            vec![
+                AttributeChange::Replace(Attribute::new("phone", vec![])),
+                AttributeChange::Replace(Attribute::new("mail", vec![])),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(cleared.attribute("phone").is_none());
+    assert!(cleared.attribute("mail").is_none());
+    let resource = raw(&server, &format!("/Users/{}", ada.uid)).await;
+    let phones = resource["phoneNumbers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(phones.is_empty(), "no work phone element left: {resource}");
+    assert_eq!(
+        resource["emails"],
+        serde_json::json!([{"type": "home", "value": "ada@home.example"}]),
+        "only the work address removed"
+    );
+    // Clearing what is already absent changes nothing and fails nothing.
+    scim.update(
+        "account",
+        &ada.uid,
+        vec![AttributeChange::Replace(Attribute::new("phone", vec![]))],
+    )
+    .await
+    .unwrap();
+}
+
+/// A filter may name a SCIM attribute the mapping leaves out (`nickName`)
+/// or a common attribute (`externalId`, RFC 7643 §3.1): it goes to the
+/// service as written, which checks it against its own schema.
+async fn filters_name_scim_paths_outside_the_mapping(service: Service) {
+    let (server, scim) = server_of(service).await;
+    let mut attributes = user("ada");
+    attributes.push(text("externalId", "hr-0001"));
+    let ada = scim.create("account", attributes).await.unwrap();
+    scim.create("account", user("bob")).await.unwrap();
+    let nick = reqwest::Client::new()
+        .patch(format!("{}/Users/{}", server.base, ada.uid))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/scim+json")
+        .body(
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "nickName", "value": "Countess"}],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(nick.status().is_success(), "{}", nick.text().await.unwrap());
+
+    assert_eq!(
+        names_matching(&scim, "account", r#"nickName eq "Countess""#).await,
+        ["ada"]
+    );
+    assert_eq!(
+        names_matching(&scim, "account", r#"externalId eq "hr-0001""#).await,
+        ["ada"]
+    );
+    let schema = scim.schema().await.unwrap();
+    let account = schema.classes.iter().find(|c| c.name == "account").unwrap();
+    assert!(
+        account.attributes.iter().any(|a| a.name == "externalId"),
+        "externalId is a common attribute even where /Schemas leaves it out"
+    );
 }

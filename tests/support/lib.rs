@@ -6,6 +6,7 @@ pub mod logs;
 pub mod postgres;
 pub mod samba;
 pub mod scim;
+pub mod scimmy;
 pub mod slapd;
 
 use provisio_host::runtime::{Connector, DirectoryGrant, Runtime, RuntimeConfig, TargetSettings};

@@ -1,5 +1,6 @@
 //! A `scim2-server` per test on a free loopback port, installed by
-//! `scripts/servers/scim.sh` and stopped (SIGTERM) when dropped.
+//! `scripts/servers/scim.sh` and stopped (SIGTERM) when dropped. (The
+//! second implementation, SCIMMY, is [`crate::scimmy`].)
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct ScimServer {
-    child: Child,
+    pub(crate) child: Child,
     /// `http://127.0.0.1:PORT`: the SCIM root.
     pub base: String,
     pub token: String,
@@ -78,19 +79,24 @@ impl ScimServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("scim2-server starts");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "scim2-server did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening("scim2-server", port);
         ScimServer {
             child,
             base: format!("http://127.0.0.1:{port}"),
             token,
         }
+    }
+}
+
+/// Waits (up to 30 s) until something listens on the loopback `port`.
+pub(crate) fn wait_listening(what: &str, port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -20,6 +20,7 @@
 mod client;
 mod listing;
 mod mapping;
+mod patch;
 mod schema;
 pub mod settings;
 
@@ -348,14 +349,32 @@ impl Connector for ScimConnector {
         let class = class(class_name)?;
         let features = self.features()?;
         if features.patch {
+            let paths = changes
+                .iter()
+                .map(|change| {
+                    let name = &change.attribute().name;
+                    match Self::is_members(class, name) {
+                        true => Ok(None),
+                        false => self.path(class, name).map(Some),
+                    }
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            // A selector path is patched according to what the resource
+            // holds (patch.rs); the same read gives the ETag.
+            let needs_resource = paths.iter().flatten().any(|p| p.selector.is_some());
+            let (mut current, etag) = if needs_resource || features.etag {
+                self.fetch(class, uid)?
+            } else {
+                (json!({}), None)
+            };
             let mut operations = Vec::new();
-            for change in &changes {
+            for (change, path) in changes.iter().zip(&paths) {
                 let (op, attribute) = match change {
                     AttributeChange::Replace(a) => ("replace", a),
                     AttributeChange::AddValues(a) => ("add", a),
                     AttributeChange::RemoveValues(a) => ("remove", a),
                 };
-                if Self::is_members(class, &attribute.name) {
+                let Some(path) = path else {
                     match op {
                         "remove" => operations.extend(attribute.values.iter().map(|v| {
                             json!({"op": "remove", "path": format!("members[value eq {}]", to_json(v))})
@@ -364,29 +383,21 @@ impl Connector for ScimConnector {
                             "value": attribute.values.iter().map(|v| json!({"value": to_json(v)})).collect::<Vec<_>>()})),
                     }
                     continue;
-                }
-                let path = self.path(class, &attribute.name)?.patch_path();
-                match (op, single(attribute)?) {
-                    ("remove", _) | ("replace", None) => {
-                        operations.push(json!({"op": "remove", "path": path}))
-                    }
-                    (_, Some(value)) => operations
-                        .push(json!({"op": "replace", "path": path, "value": to_json(value)})),
-                    (_, None) => {}
-                }
+                };
+                let change = match (op, single(attribute)?) {
+                    ("remove", _) | ("replace", None) => patch::Change::Clear,
+                    (_, Some(value)) => patch::Change::Set(to_json(value)),
+                    (_, None) => continue,
+                };
+                operations.extend(patch::operations(path, change, &mut current));
             }
             if !operations.is_empty() {
-                let etag = if features.etag {
-                    self.fetch(class, uid)?.1
-                } else {
-                    None
-                };
                 let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
                 let answer = self.scim.send(
                     Method::Patch,
                     &format!("{}/{}", class.endpoint, encode_query(uid)),
                     Some(&patch),
-                    etag.as_deref(),
+                    etag.filter(|_| features.etag).as_deref(),
                 )?;
                 if answer.status == 200 && answer.body.get("id").is_some() {
                     return self.object(class, &answer.body, &[]);

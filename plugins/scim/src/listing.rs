@@ -116,9 +116,13 @@ impl ScimConnector {
                 // Members are complex values: compare their `value`
                 // (RFC 7644 §3.4.2.2), not the attribute itself.
                 _ if Self::is_members(class, &name) => Path::parse("members.value"),
-                _ => self.path(class, &name).map_err(|_| {
-                    Error::invalid(format!("filter: no SCIM mapping for attribute {name:?}"))
-                })?,
+                _ => match self.path(class, &name) {
+                    Ok(path) => path,
+                    // Not a Provisio attribute: a SCIM path (`nickName`,
+                    // `meta.created`, an extension's URN), which the
+                    // service checks against its own schema.
+                    Err(_) => return Ok((path.clone(), None)),
+                },
             };
             let (uri, name, sub_attr) = scim.filter_path();
             Ok((

@@ -53,17 +53,26 @@ impl Path {
         }
     }
 
-    /// The path as a PATCH operation names it.
-    pub fn patch_path(&self) -> String {
-        let mut out = String::new();
-        if let Some(schema) = &self.schema {
-            out.push_str(schema);
-            out.push(':');
+    /// The attribute alone (`phoneNumbers`, or with its extension URN).
+    pub fn attribute_path(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{schema}:{}", self.attr),
+            None => self.attr.clone(),
         }
-        out.push_str(&self.attr);
+    }
+
+    /// The attribute and its element selector (`phoneNumbers[type eq "work"]`).
+    pub fn element_path(&self) -> String {
+        let mut out = self.attribute_path();
         if let Some((key, value)) = &self.selector {
             out.push_str(&format!("[{key} eq {}]", json!(value)));
         }
+        out
+    }
+
+    /// The path as a PATCH operation names it.
+    pub fn patch_path(&self) -> String {
+        let mut out = self.element_path();
         if let Some(sub) = &self.sub {
             out.push('.');
             out.push_str(sub);
@@ -87,16 +96,42 @@ impl Path {
         }
     }
 
-    /// The value at this path, if any.
-    pub fn get<'a>(&self, resource: &'a Json) -> Option<&'a Json> {
+    /// The element the selector picks (or the attribute itself, without one).
+    pub fn element<'a>(&self, resource: &'a Json) -> Option<&'a Json> {
         let value = self.container(resource)?.get(&self.attr)?;
-        let value = match &self.selector {
+        match &self.selector {
             Some((key, wanted)) => value
                 .as_array()?
                 .iter()
-                .find(|e| e.get(key).and_then(Json::as_str) == Some(wanted.as_str()))?,
-            None => value,
+                .find(|e| e.get(key).and_then(Json::as_str) == Some(wanted.as_str())),
+            None => Some(value),
+        }
+    }
+
+    /// Removes the sub-attribute of the selected element, keeping the element.
+    pub fn clear_sub(&self, resource: &mut Json) {
+        let (Some((key, wanted)), Some(sub)) = (&self.selector, &self.sub) else {
+            return;
         };
+        let container = match &self.schema {
+            Some(schema) => resource.get_mut(schema),
+            None => Some(resource),
+        };
+        if let Some(list) = container
+            .and_then(|c| c.get_mut(&self.attr))
+            .and_then(Json::as_array_mut)
+            && let Some(element) = list
+                .iter_mut()
+                .find(|e| e.get(key).and_then(Json::as_str) == Some(wanted.as_str()))
+            && let Some(element) = element.as_object_mut()
+        {
+            element.remove(sub);
+        }
+    }
+
+    /// The value at this path, if any.
+    pub fn get<'a>(&self, resource: &'a Json) -> Option<&'a Json> {
+        let value = self.element(resource)?;
         match (&self.sub, &self.selector) {
             (Some(sub), _) => value.get(sub),
             (None, Some(_)) => value.get("value"),

@@ -93,7 +93,9 @@ pub fn attribute_info(
     name: &str,
     path: &Path,
 ) -> Option<AttributeInfo> {
-    let (top, leaf) = definition(all, rt, path)?;
+    let Some((top, leaf)) = definition(all, rt, path) else {
+        return common_attribute(name, path);
+    };
     let value_type = match leaf.get("type").and_then(Json::as_str).unwrap_or("string") {
         "boolean" => ValueType::Boolean,
         "integer" => ValueType::Integer,
@@ -125,6 +127,28 @@ pub fn attribute_info(
         info.description = Some(d.to_owned());
     }
     Some(info)
+}
+
+/// The attributes every resource has (RFC 7643 §3.1), which `/Schemas`
+/// need not list (SCIMMY does not): `externalId`, and `meta`'s read-only
+/// sub-attributes.
+fn common_attribute(name: &str, path: &Path) -> Option<AttributeInfo> {
+    if path.schema.is_some() || path.selector.is_some() {
+        return None;
+    }
+    match (path.attr.as_str(), path.sub.as_deref()) {
+        ("externalId", None) => {
+            let mut info = AttributeInfo::new(name, ValueType::Text);
+            info.description = Some(
+                "an identifier of the resource in the provisioning client (RFC 7643 §3.1)".into(),
+            );
+            Some(info)
+        }
+        ("meta", Some("created" | "lastModified" | "resourceType" | "location" | "version")) => {
+            Some(AttributeInfo::new(name, ValueType::Text).read_only())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +194,10 @@ mod tests {
             .is_some()
         );
         assert!(info("d", "urn:example:other:2.0:User:department").is_none());
+        // Common attributes, unlisted here as SCIMMY leaves them unlisted.
+        let external = info("externalId", "externalId").unwrap();
+        assert!(external.creatable && external.updatable);
+        assert!(!info("created", "meta.created").unwrap().creatable);
+        assert!(info("x", "meta.nope").is_none());
     }
 }
