@@ -828,6 +828,25 @@ fn a_scaffolded_connector_builds_out_of_tree_conforms_and_planted_bugs_fail() {
     );
 
     cargo_build_release(&dir);
+    // Its unit tests run natively, the host faked by provisio_sdk::testing.
+    let unit = Command::new(env!("CARGO"))
+        .args(["test", "--target", "host-tuple", "--offline", "--quiet"])
+        .current_dir(&dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("run cargo");
+    assert!(
+        unit.status.success(),
+        "cargo test --target host-tuple in {}:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&unit.stdout),
+        stderr(&unit)
+    );
+    assert!(
+        String::from_utf8_lossy(&unit.stdout).contains("2 passed"),
+        "{}",
+        String::from_utf8_lossy(&unit.stdout)
+    );
     let wasm = dir.join("target/wasm32-wasip2/release/acme_hr.wasm");
     assert!(wasm.is_file(), "no {}", wasm.display());
     std::fs::create_dir_all(dir.join("data")).unwrap();

@@ -5,7 +5,11 @@
 //! operator can act on.
 
 use crate::Error;
+#[cfg(target_arch = "wasm32")]
 use crate::bindings::provisio::connector::config as host;
+// A native build (a connector's unit tests) reads the fake's.
+#[cfg(not(target_arch = "wasm32"))]
+use crate::native::config_host as host;
 use std::fmt;
 use std::str::FromStr;
 

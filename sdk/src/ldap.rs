@@ -57,6 +57,10 @@ impl Connection {
     /// Opens `url` (`ldap://host:port` or `ldaps://host:port`); `start_tls`
     /// upgrades an `ldap://` connection.
     pub fn open(url: &str, start_tls: bool) -> Result<Self, LdapError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if !cfg!(target_arch = "wasm32") {
+            return Err(LdapError::Failed(crate::native::unsupported("LDAP")));
+        }
         client::Connection::open(url, start_tls).map(Connection)
     }
 

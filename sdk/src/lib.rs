@@ -102,7 +102,11 @@ pub mod ldap;
 pub mod log;
 pub mod names;
 pub mod naming;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
 pub mod sql;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 mod types;
 
 pub use bindings::provisio::connector::types::{

@@ -35,6 +35,10 @@ pub struct Database(client::Database);
 impl Database {
     /// Opens the database the operator granted under `name`.
     pub fn open(name: &str) -> Result<Self, SqlError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if !cfg!(target_arch = "wasm32") {
+            return Err(SqlError::Failed(crate::native::unsupported("SQL")));
+        }
         client::Database::open(name).map(Database)
     }
 

@@ -1022,3 +1022,159 @@ async fn filters_name_scim_paths_outside_the_mapping(service: Service) {
         "externalId is a common attribute even where /Schemas leaves it out"
     );
 }
+
+/// What `provisio_sdk::testing` replays is what the host records: the
+/// connector run in the host against scim2-server, recorded; then the same
+/// connector crate built natively, as its own `cargo test` would run it,
+/// opened on a `Fake` replaying that recording with the server stopped,
+/// answers the same calls the same way and asks nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_recording_replays_in_the_connectors_native_tests() {
+    use provisio_connector_scim::ScimConnector;
+    use provisio_sdk::Connector as _;
+
+    let server = tokio::task::spawn_blocking(ScimServer::up).await.unwrap();
+    let (base, token) = (server.base.clone(), server.token.clone());
+    let recording = tempfile::tempdir().unwrap();
+    let tape = Arc::new(
+        provisio_host::runtime::recording::Tape::record(recording.path(), [token.as_str()])
+            .unwrap(),
+    );
+    let mut taped = settings(&base, &token, &[&base]);
+    // One instance: it asks /ServiceProviderConfig once, as the native
+    // connector below does.
+    taped.max_instances = 1;
+    taped.grants = taped.grants.taped(tape).unwrap();
+    let scim = provisio_tests::start(provisio_host::bundled::SCIM.bytes, taped);
+    let created = scim.create("account", user("ada")).await.unwrap();
+    let read = scim.get("account", &created.uid, vec![]).await.unwrap();
+    let found = scim
+        .search(SearchRequest {
+            class: "account".into(),
+            filter: Some(r#"mail eq "ada@example.com""#.into()),
+            page: PageRequest {
+                size: 10,
+                cookie: None,
+            },
+            attributes: vec![],
+        })
+        .await
+        .unwrap();
+    let updated = scim
+        .update(
+            "account",
+            &created.uid,
+            vec![AttributeChange::Replace(text("phone", "+1 555 0100"))],
+        )
+        .await
+        .unwrap();
+    drop(scim);
+    drop(server);
+
+    let seen = |object: &provisio_host::model::ConnectorObject| {
+        let mut attributes: Vec<String> = object
+            .attributes
+            .iter()
+            .map(|a| format!("{}={:?}", a.name, a.values))
+            .collect();
+        attributes.sort();
+        (object.uid.clone(), object.name.clone(), attributes)
+    };
+    let native_seen = |object: &provisio_sdk::ConnectorObject| {
+        let mut attributes: Vec<String> = object
+            .attributes
+            .iter()
+            .map(|a| {
+                let values: Vec<Value> = a
+                    .values
+                    .iter()
+                    .map(|v| match v {
+                        provisio_sdk::Value::Text(t) => Value::Text(t.clone()),
+                        provisio_sdk::Value::Reference(r) => Value::Reference(r.clone()),
+                        provisio_sdk::Value::Integer(i) => Value::Integer(*i),
+                        provisio_sdk::Value::Boolean(b) => Value::Boolean(*b),
+                        provisio_sdk::Value::Binary(b) => Value::Binary(b.clone()),
+                    })
+                    .collect();
+                format!("{}={values:?}", a.name)
+            })
+            .collect();
+        attributes.sort();
+        (object.uid.clone(), object.name.clone(), attributes)
+    };
+    let native_attributes: Vec<provisio_sdk::Attribute> = user("ada")
+        .into_iter()
+        .map(|a| provisio_sdk::Attribute {
+            name: a.name,
+            values: a
+                .values
+                .into_iter()
+                .map(|v| match v {
+                    Value::Text(t) => provisio_sdk::Value::Text(t),
+                    Value::Boolean(b) => provisio_sdk::Value::Boolean(b),
+                    other => panic!("user() holds no {other:?}"),
+                })
+                .collect(),
+        })
+        .collect();
+
+    let recording = recording.path().to_owned();
+    let (base, token) = (base.clone(), token.clone());
+    let native = tokio::task::spawn_blocking(move || {
+        let fake = provisio_sdk::testing::Fake::new()
+            .set("base_url", &base)
+            .secret("token", &token)
+            .replay(&recording)
+            .unwrap();
+        let mut connector = ScimConnector::open(&fake.config()).unwrap();
+        let created = connector.create("account", native_attributes).unwrap();
+        let read = connector.get("account", &created.uid, &[]).unwrap();
+        let found = connector
+            .search(provisio_sdk::Query {
+                class: "account".into(),
+                filter: Some(provisio_sdk::filter::parse(r#"mail eq "ada@example.com""#).unwrap()),
+                page: provisio_sdk::PageRequest {
+                    size: 10,
+                    cookie: None,
+                },
+                attributes: vec![],
+            })
+            .unwrap();
+        let updated = connector
+            .update(
+                "account",
+                &created.uid,
+                vec![provisio_sdk::AttributeChange::Replace(
+                    provisio_sdk::Attribute {
+                        name: "phone".into(),
+                        values: vec![provisio_sdk::Value::Text("+1 555 0100".into())],
+                    },
+                )],
+            )
+            .unwrap();
+        let unasked = connector.get("account", "no-such-uid", &[]).unwrap_err();
+        (
+            native_seen(&created),
+            native_seen(&read),
+            found.objects.iter().map(native_seen).collect::<Vec<_>>(),
+            native_seen(&updated),
+            format!("{unasked:?}"),
+            fake.unused(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(native.0, seen(&created));
+    assert_eq!(native.1, seen(&read));
+    assert_eq!(native.2, found.objects.iter().map(seen).collect::<Vec<_>>());
+    assert_eq!(native.3, seen(&updated));
+    assert!(
+        native.4.contains("replay: the fake holds no answer to GET"),
+        "{}",
+        native.4
+    );
+    assert_eq!(
+        native.5, 0,
+        "the native run asked less than the host recorded"
+    );
+}
