@@ -72,6 +72,10 @@ const FIXTURES: &[Package<'static>] = &[
         name: "fixture-broken",
         dir: "tests/fixtures/broken",
     },
+    Package {
+        name: "fixture-walkthrough-rest",
+        dir: "tests/fixtures/walkthrough-rest",
+    },
 ];
 
 fn main() {

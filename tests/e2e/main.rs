@@ -15,3 +15,4 @@ mod scim_connector;
 mod sql_connector;
 mod util;
 mod versions;
+mod walkthrough;

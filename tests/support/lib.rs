@@ -43,6 +43,9 @@ pub mod fixtures {
     pub const HOSTILE: &str = env!("FIXTURE_HOSTILE");
     /// `hostile-sql`: runs the statement it is given (issue 16).
     pub const HOSTILE_SQL: &str = env!("FIXTURE_HOSTILE_SQL");
+    /// `people-api@0.1.0`: the REST connector docs/walkthrough-rest.md
+    /// builds, for `tests/fixtures/walkthrough-rest/service.py`.
+    pub const WALKTHROUGH_REST: &str = env!("FIXTURE_WALKTHROUGH_REST");
     /// `slow-info`: its `info` sleeps in a host call (issue 16).
     pub const SLOW_INFO: &str = env!("FIXTURE_SLOW_INFO");
 
