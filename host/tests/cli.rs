@@ -894,12 +894,21 @@ fn a_scaffolded_connector_builds_out_of_tree_conforms_and_planted_bugs_fail() {
         config.to_str().unwrap(),
         "--target",
         "acme-hr",
+        "--wrong-config",
+        "max_objects=lots",
         "--format",
         "json",
     ]);
     let report = stdout_json(&certified);
     assert!(certified.status.success(), "{report:#}");
     assert_eq!(failed_cases(&report), Vec::<String>::new());
+    let misconfigured = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "test.fails-misconfigured")
+        .expect("the case is reported");
+    assert_eq!(misconfigured["outcome"], "pass", "{misconfigured}");
     assert_eq!(report["left_behind"], serde_json::json!([]));
 
     // Two bugs authors make: an unknown uid answered `failed`, and a page
@@ -953,8 +962,8 @@ fn a_recorded_suite_replays_to_the_same_report() {
     let recording = tempfile::tempdir().unwrap();
     let rec = recording.path().join("csv");
     let d = data.path().to_str().unwrap();
-    let certify = |mode: &str, dir: &Path| {
-        provisio(&[
+    let certify = |mode: &str, dir: &Path, extra: &[&str]| {
+        let mut args = vec![
             "connector",
             "test",
             "bundled:csv",
@@ -972,14 +981,31 @@ fn a_recorded_suite_replays_to_the_same_report() {
             dir.to_str().unwrap(),
             "--format",
             "json",
-        ])
+        ];
+        args.extend(extra);
+        provisio(&args)
     };
-    let recorded = certify("--record", &rec);
+    let recorded = certify(
+        "--record",
+        &rec,
+        &["--wrong-config", "account.enable=no_such_column"],
+    );
     assert!(recorded.status.success(), "{}", stderr(&recorded));
     let recorded = stdout_json(&recorded);
+    let misconfigured = recorded["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "test.fails-misconfigured")
+        .expect("the case is reported");
+    assert_eq!(misconfigured["outcome"], "pass", "{misconfigured}");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(rec.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["suite"]["prefix"], recorded["prefix"]);
+    assert_eq!(
+        manifest["suite"]["wrong_config"],
+        serde_json::json!(["account.enable=no_such_column"])
+    );
     assert_eq!(
         std::fs::read_to_string(rec.join("files/seed.txt")).unwrap(),
         "kept"
@@ -989,12 +1015,13 @@ fn a_recorded_suite_replays_to_the_same_report() {
     // recording's copy, and the recording is left as it was.
     std::fs::remove_file(data.path().join("seed.txt")).unwrap();
     std::fs::write(data.path().join("account.csv"), "id,mail\nx,y\n").unwrap();
-    let replayed = certify("--replay", &rec);
+    // The wrong configuration comes from the recording too.
+    let replayed = certify("--replay", &rec, &[]);
     assert!(replayed.status.success(), "{}", stderr(&replayed));
     assert_eq!(stdout_json(&replayed), recorded);
     assert!(!rec.join("files/account.csv").exists());
 
-    let missing = certify("--replay", &recording.path().join("absent"));
+    let missing = certify("--replay", &recording.path().join("absent"), &[]);
     assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
     assert!(
         stderr(&missing).contains("exchanges.jsonl"),

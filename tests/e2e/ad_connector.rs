@@ -563,7 +563,18 @@ async fn active_directory_end_to_end() {
     through_the_host(&samba).await;
 
     // The conformance suite, on the same domain controller.
-    let report = provisio_host::conformance::run(&ad, &crate::conformance::accounts()).await;
+    let nowhere = connector(
+        &samba,
+        &samba.spec(),
+        &samba.ldaps_url,
+        &[("base_dn", "OU=Nowhere,DC=example,DC=test")],
+    );
+    let options = crate::conformance::with_wrong(
+        crate::conformance::accounts(),
+        nowhere,
+        "base_dn names no entry",
+    );
+    let report = provisio_host::conformance::run(&ad, &options).await;
     // The text attribute the suite works on is cn, the RDN, which AD
     // cannot empty; AD has no count.
     crate::conformance::assert_conforms(

@@ -3,15 +3,28 @@
 //! capability for, and skip exactly the cases named here, for the reason
 //! its docs give.
 
-use provisio_host::conformance::{self, Format, Options, Outcome, Report};
+use provisio_host::conformance::{self, Format, Misconfigured, Options, Outcome, Report};
 use provisio_host::runtime::Connector;
 use provisio_host::runtime::recording::{EXCHANGES_FILE, Tape};
 use provisio_host::runtime::{DirectoryGrant, TargetSettings};
 use provisio_tests::csv_target;
 use std::sync::Arc;
 
-async fn certify(connector: &Connector) -> Report {
-    conformance::run(connector, &accounts()).await
+/// The suite on accounts, `test` also tried on `misconfigured` (the same
+/// connector with the wrong configuration `change` describes).
+async fn certify(connector: &Connector, misconfigured: Connector, change: &str) -> Report {
+    conformance::run(connector, &with_wrong(accounts(), misconfigured, change)).await
+}
+
+/// `options` with `misconfigured` for `test.fails-misconfigured`.
+pub(crate) fn with_wrong(options: Options, misconfigured: Connector, change: &str) -> Options {
+    Options {
+        misconfigured: Some(Misconfigured {
+            connector: misconfigured,
+            change: change.to_owned(),
+        }),
+        ..options
+    }
 }
 
 pub(crate) fn accounts() -> Options {
@@ -42,33 +55,56 @@ pub(crate) fn assert_conforms(report: &Report, skipped: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_files() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = csv_target(
-        dir.path(),
-        &[
-            ("classes", "account"),
-            ("account.columns", "id,mail,phones,enabled"),
-            ("account.multivalued", "phones"),
-            ("account.enable", "enabled"),
-        ],
-    );
+    let config = [
+        ("classes", "account"),
+        ("account.columns", "id,mail,phones,enabled"),
+        ("account.multivalued", "phones"),
+        ("account.enable", "enabled"),
+    ];
+    let csv = csv_target(dir.path(), &config);
+    let mut wrong = config.to_vec();
+    wrong.push(("account.enable", "no_such_column"));
+    let misconfigured = csv_target(dir.path(), &wrong);
     // No password column in this table.
-    assert_conforms(&certify(&csv).await, &["password.never-returned"]);
+    assert_conforms(
+        &certify(&csv, misconfigured, "account.enable names no column").await,
+        &["password.never-returned"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_on_sqlite() {
     let db = crate::sql_connector::Backend::sqlite().await;
     let sql = db.connector(crate::sql_connector::CONFIG);
+    let misconfigured = db.connector(&wrong_table());
     // Columns hold one value.
-    assert_conforms(&certify(&sql).await, &["update.add-and-remove-values"]);
+    assert_conforms(
+        &certify(&sql, misconfigured, "account.table names no table").await,
+        &["update.add-and-remove-values"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_on_postgres() {
     let db = crate::sql_connector::Backend::postgres().await;
     let sql = db.connector(crate::sql_connector::CONFIG);
+    let misconfigured = db.connector(&wrong_table());
     // Columns hold one value.
-    assert_conforms(&certify(&sql).await, &["update.add-and-remove-values"]);
+    assert_conforms(
+        &certify(&sql, misconfigured, "account.table names no table").await,
+        &["update.add-and-remove-values"],
+    );
+}
+
+/// The SQL connector's configuration with a table that does not exist.
+fn wrong_table() -> Vec<(&'static str, &'static str)> {
+    crate::sql_connector::CONFIG
+        .iter()
+        .map(|&(key, value)| match key {
+            "account.table" => (key, "no_such_table"),
+            _ => (key, value),
+        })
+        .collect()
 }
 
 /// The report as JSON: what a recording and its replay must agree on.
@@ -84,14 +120,24 @@ async fn ldap_on_slapd_recorded_then_replayed_without_it() {
     let slapd = crate::ldap_connector::up().await;
     let recording = tempfile::tempdir().unwrap();
     let secrets = [slapd.bind_password.clone()];
-    let tape = Tape::record(recording.path(), secrets.iter().map(String::as_str)).unwrap();
-    let ldap = crate::ldap_connector::taped_connector(&slapd, Arc::new(tape));
-    let options = Options {
-        prefix: Some("pvct-rec".to_owned()),
-        ..accounts()
+    let tape =
+        Arc::new(Tape::record(recording.path(), secrets.iter().map(String::as_str)).unwrap());
+    let ldap = crate::ldap_connector::taped_connector(&slapd, tape.clone());
+    let options = |tape: &Arc<Tape>| {
+        let nowhere = crate::ldap_connector::taped_connector_with(
+            &slapd,
+            tape.clone(),
+            &[("base_dn", "ou=nowhere,dc=example,dc=com")],
+        );
+        let options = Options {
+            prefix: Some("pvct-rec".to_owned()),
+            ..accounts()
+        };
+        with_wrong(options, nowhere, "base_dn names no entry")
     };
-    let recorded = conformance::run(&ldap, &options).await;
+    let recorded = conformance::run(&ldap, &options(&tape)).await;
     drop(ldap);
+    drop(tape);
     // The text attribute the suite orders by (employeeNumber) has no
     // ORDERING rule in slapd's schema, so the connector refuses gt/ge/lt/le
     // on it rather than answering nothing; LDAP has no count.
@@ -126,7 +172,7 @@ async fn ldap_on_slapd_recorded_then_replayed_without_it() {
     let tape =
         Arc::new(Tape::replay(recording.path(), secrets.iter().map(String::as_str)).unwrap());
     let ldap = crate::ldap_connector::taped_connector(&slapd, tape.clone());
-    let replayed = conformance::run(&ldap, &options).await;
+    let replayed = conformance::run(&ldap, &options(&tape)).await;
     assert_eq!(
         json(&replayed),
         json(&recorded),
@@ -137,10 +183,10 @@ async fn ldap_on_slapd_recorded_then_replayed_without_it() {
 
     let tape =
         Arc::new(Tape::replay(recording.path(), secrets.iter().map(String::as_str)).unwrap());
-    let ldap = crate::ldap_connector::taped_connector(&slapd, tape);
+    let ldap = crate::ldap_connector::taped_connector(&slapd, tape.clone());
     let other = Options {
         prefix: Some("pvct-other".to_owned()),
-        ..accounts()
+        ..options(&tape)
     };
     let report = conformance::run(&ldap, &other).await;
     assert!(!report.passed());
@@ -162,16 +208,22 @@ async fn scim_on_scim2_server_recorded_then_replayed_without_it() {
     let token = server.token.clone();
     let tape = Arc::new(Tape::record(recording.path(), [token.as_str()]).unwrap());
     let base = server.base.clone();
-    let scim = crate::scim_connector::taped_connector(&base, &token, tape);
+    let scim = crate::scim_connector::taped_connector(&base, &token, tape.clone());
     // SCIM services keep no tombstones: the connector documents that its
     // sync reports no deletes (docs/connectors/scim.md).
-    let options = Options {
-        sync_without_deletes: true,
-        prefix: Some("pvct-rec".to_owned()),
-        ..accounts()
+    let options = |tape: &Arc<Tape>| {
+        let wrong_token =
+            crate::scim_connector::taped_connector(&base, "wrong-token", tape.clone());
+        let options = Options {
+            sync_without_deletes: true,
+            prefix: Some("pvct-rec".to_owned()),
+            ..accounts()
+        };
+        with_wrong(options, wrong_token, "token replaced")
     };
-    let recorded = conformance::run(&scim, &options).await;
+    let recorded = conformance::run(&scim, &options(&tape)).await;
     drop(scim);
+    drop(tape);
     assert_conforms(
         &recorded,
         &["update.add-and-remove-values", "sync.reports-deletes"],
@@ -190,7 +242,7 @@ async fn scim_on_scim2_server_recorded_then_replayed_without_it() {
     assert!(std::net::TcpStream::connect(base.trim_start_matches("http://")).is_err());
     let tape = Arc::new(Tape::replay(recording.path(), [token.as_str()]).unwrap());
     let scim = crate::scim_connector::taped_connector(&base, &token, tape.clone());
-    let replayed = conformance::run(&scim, &options).await;
+    let replayed = conformance::run(&scim, &options(&tape)).await;
     assert_eq!(
         json(&replayed),
         json(&recorded),
@@ -204,11 +256,13 @@ async fn scim_on_scim2_server_recorded_then_replayed_without_it() {
 /// scim2-server, and groups.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim_on_scimmy() {
-    let (_server, scim) =
+    let (server, scim) =
         crate::scim_connector::server_of(crate::scim_connector::Service::Scimmy).await;
+    let wrong_token =
+        || crate::scim_connector::connector(&server.base, "wrong-token", &[&server.base]);
     let accounts = Options {
         sync_without_deletes: true,
-        ..accounts()
+        ..with_wrong(accounts(), wrong_token(), "token replaced")
     };
     assert_conforms(
         &conformance::run(&scim, &accounts).await,
@@ -217,7 +271,7 @@ async fn scim_on_scimmy() {
     let groups = Options {
         class: Some("group".to_owned()),
         sync_without_deletes: true,
-        ..Options::default()
+        ..with_wrong(Options::default(), wrong_token(), "token replaced")
     };
     let report = conformance::run(&scim, &groups).await;
     let text = report.render(Format::Text);
@@ -225,8 +279,9 @@ async fn scim_on_scimmy() {
     assert!(report.count(Outcome::Pass) >= 15, "{text}");
 }
 
-/// The `broken` fixture with one bug (or none), on a fresh directory.
-fn broken(bug: Option<&str>) -> (tempfile::TempDir, Connector) {
+/// The `broken` fixture with one bug (or none), on a fresh directory;
+/// and the same with a wrong `realm`, which its `test` refuses.
+fn broken(bug: Option<&str>) -> (tempfile::TempDir, Connector, Connector) {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = TargetSettings::new("broken");
     settings.grants.directory = Some(DirectoryGrant::read_write(dir.path()));
@@ -238,7 +293,14 @@ fn broken(bug: Option<&str>) -> (tempfile::TempDir, Connector) {
             .insert("bug".into(), bug.into());
     }
     let bytes = std::fs::read(provisio_tests::fixtures::BROKEN).unwrap();
-    (dir, provisio_tests::start(&bytes, settings))
+    let mut wrong = settings.clone();
+    wrong
+        .grants
+        .config
+        .values
+        .insert("realm".into(), "elsewhere".into());
+    let connector = provisio_tests::start(&bytes, settings);
+    (dir, connector, provisio_tests::start(&bytes, wrong))
 }
 
 /// Each bug connector authors make fails the case that checks its rule,
@@ -246,8 +308,11 @@ fn broken(bug: Option<&str>) -> (tempfile::TempDir, Connector) {
 /// without the bug the same connector passes every case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_planted_bug_fails_its_case() {
-    let (_dir, clean) = broken(None);
-    assert_conforms(&certify(&clean).await, &[]);
+    let (_dir, clean, misconfigured) = broken(None);
+    assert_conforms(
+        &certify(&clean, misconfigured, "realm elsewhere").await,
+        &[],
+    );
     for (bug, case) in [
         ("not-found-as-failed", "get.unknown-is-not-found"),
         ("duplicate-allowed", "create.duplicate-is-already-exists"),
@@ -258,9 +323,10 @@ async fn each_planted_bug_fails_its_case() {
         ("password-returned", "password.never-returned"),
         ("uid-changes", "update.replace"),
         ("count-off-by-one", "count.equals-search"),
+        ("test-ignores-configuration", "test.fails-misconfigured"),
     ] {
-        let (_dir, connector) = broken(Some(bug));
-        let report = certify(&connector).await;
+        let (_dir, connector, misconfigured) = broken(Some(bug));
+        let report = certify(&connector, misconfigured, "realm elsewhere").await;
         let text = report.render(Format::Text);
         assert!(!report.passed(), "{bug}: passed\n{text}");
         let failed = report

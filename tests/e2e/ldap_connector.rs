@@ -72,7 +72,22 @@ pub(crate) fn taped_connector(
     slapd: &Slapd,
     tape: Arc<provisio_host::runtime::recording::Tape>,
 ) -> Connector {
-    let mut settings = settings_with(&slapd.spec(), &config(slapd, &slapd.url));
+    taped_connector_with(slapd, tape, &[])
+}
+
+/// [`taped_connector`] with `extra` configuration over the usual.
+pub(crate) fn taped_connector_with(
+    slapd: &Slapd,
+    tape: Arc<provisio_host::runtime::recording::Tape>,
+    extra: &[(&str, &str)],
+) -> Connector {
+    let mut config = config(slapd, &slapd.url);
+    config.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let mut settings = settings_with(&slapd.spec(), &config);
     settings.grants = settings.grants.taped(tape).unwrap();
     provisio_tests::start(provisio_host::bundled::LDAP.bytes, settings)
 }

@@ -12,7 +12,7 @@ use provisio_tests::scim::ScimServer;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn connector(base: &str, token: &str, allow: &[&str]) -> Connector {
+pub(crate) fn connector(base: &str, token: &str, allow: &[&str]) -> Connector {
     provisio_tests::start(
         provisio_host::bundled::SCIM.bytes,
         settings(base, token, allow),

@@ -83,17 +83,20 @@ fn connector(service: &Service, token: &str) -> provisio_host::runtime::Connecto
     provisio_tests::start(&bytes, settings)
 }
 
-/// Built as the walkthrough says, the connector passes the suite; with a
-/// wrong token its `test` fails as `permission-denied`.
+/// Built as the walkthrough says, the connector passes the suite (its
+/// `test` failing with a wrong token); and that failure is
+/// `permission-denied`, as the page says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_walkthroughs_connector_conforms_against_its_service() {
     let service = tokio::task::spawn_blocking(Service::up).await.unwrap();
     let people = connector(&service, &service.token);
-    let report = conformance::run(&people, &accounts()).await;
+    let wrong_token = connector(&service, "wrong-token");
+    let options = crate::conformance::with_wrong(accounts(), wrong_token, "token replaced");
+    let report = conformance::run(&people, &options).await;
     assert_eq!(
         report.count(conformance::Outcome::Pass),
-        29,
-        "docs/walkthrough-rest.md says 29 cases pass: {}",
+        30,
+        "docs/walkthrough-rest.md says 30 cases pass: {}",
         report.render(conformance::Format::Text)
     );
     // Every attribute holds one value; the service keeps no passwords and

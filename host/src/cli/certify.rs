@@ -3,10 +3,11 @@
 //! flags).
 
 use super::grants::GrantArgs;
-use super::invoke::connect;
+use super::invoke::{Prepared, prepare, start};
 use super::output::say;
 use super::recording::{RecordingArgs, Taping};
-use crate::conformance::{self, Format, Options};
+use crate::conformance::{self, Format, Misconfigured, Options};
+use crate::runtime::Secret;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,11 @@ pub struct CertifyArgs {
     /// services keep no tombstones): skip `sync.reports-deletes`.
     #[arg(long)]
     sync_without_deletes: bool,
+    /// A configuration value (or secret) that must make `test` fail, for
+    /// `test.fails-misconfigured` (repeatable: KEY=VALUE). Without it, a
+    /// target with secrets is tried with every secret replaced.
+    #[arg(long, value_name = "KEY=VALUE")]
+    wrong_config: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
@@ -43,7 +49,7 @@ pub struct CertifyArgs {
 }
 
 pub async fn run(args: CertifyArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let (connector, taping) = connect(
+    let prepared = prepare(
         &args.file,
         args.target_config.as_deref(),
         args.target.as_deref(),
@@ -51,16 +57,25 @@ pub async fn run(args: CertifyArgs, cache_dir: Option<PathBuf>) -> anyhow::Resul
         &args.recording,
         cache_dir,
     )?;
+    let connector = start(
+        &prepared.component,
+        prepared.settings.clone(),
+        prepared.from_target,
+    )?;
+    let taping = prepared.taping.as_ref();
     let mut options = Options {
         class: args.class,
         prefix: args.prefix,
         sync_without_deletes: args.sync_without_deletes,
+        misconfigured: None,
     };
-    if let Some(taping) = &taping {
-        recorded_options(taping, &mut options, &connector)?;
+    let mut wrong_config = args.wrong_config;
+    if let Some(taping) = taping {
+        recorded_options(taping, &mut options, &mut wrong_config, &connector)?;
     }
+    options.misconfigured = misconfigured(&prepared, &wrong_config)?;
     let report = conformance::run(&connector, &options).await;
-    if let Some(taping) = &taping {
+    if let Some(taping) = taping {
         taping.finish();
     }
     say!("{}", report.render(args.format).trim_end());
@@ -77,6 +92,7 @@ pub async fn run(args: CertifyArgs, cache_dir: Option<PathBuf>) -> anyhow::Resul
 fn recorded_options(
     taping: &Taping,
     options: &mut Options,
+    wrong_config: &mut Vec<String>,
     connector: &crate::runtime::Connector,
 ) -> anyhow::Result<()> {
     if !taping.tape.replaying() {
@@ -89,6 +105,7 @@ fn recorded_options(
                 "prefix": prefix,
                 "class": options.class,
                 "sync_without_deletes": options.sync_without_deletes,
+                "wrong_config": wrong_config,
             },
         }));
     }
@@ -103,5 +120,49 @@ fn recorded_options(
         options.class = suite["class"].as_str().map(str::to_owned);
     }
     options.sync_without_deletes |= suite["sync_without_deletes"].as_bool().unwrap_or(false);
+    if wrong_config.is_empty() {
+        *wrong_config = suite["wrong_config"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+    }
     Ok(())
+}
+
+/// The connector again, with `wrong` (`KEY=VALUE`, a configuration value
+/// or a secret) or, without it, with every secret replaced; None when
+/// there is nothing to spoil.
+fn misconfigured(prepared: &Prepared, wrong: &[String]) -> anyhow::Result<Option<Misconfigured>> {
+    let mut settings = prepared.settings.clone();
+    let config = &mut settings.grants.config;
+    let change = if !wrong.is_empty() {
+        for pair in wrong {
+            let Some((key, value)) = pair.split_once('=') else {
+                anyhow::bail!("--wrong-config {pair:?}: expected KEY=VALUE");
+            };
+            if config.secrets.contains_key(key) {
+                config.secrets.insert(key.to_owned(), Secret::new(value));
+            } else {
+                config.values.insert(key.to_owned(), value.to_owned());
+            }
+        }
+        let keys: Vec<&str> = wrong
+            .iter()
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, _)| k)
+            .collect();
+        format!("{} set to a wrong value", keys.join(", "))
+    } else if !config.secrets.is_empty() {
+        let keys: Vec<String> = config.secrets.keys().cloned().collect();
+        for (key, secret) in config.secrets.iter_mut() {
+            *secret = Secret::new(format!("pvct-wrong-{key}"));
+        }
+        format!("secret(s) {} replaced", keys.join(", "))
+    } else {
+        return Ok(None);
+    };
+    let connector = start(&prepared.component, settings, prepared.from_target)?;
+    Ok(Some(Misconfigured { connector, change }))
 }

@@ -250,6 +250,28 @@ pub(super) fn connect(
     recording: &RecordingArgs,
     cache_dir: Option<PathBuf>,
 ) -> anyhow::Result<(crate::runtime::Connector, Option<Taping>)> {
+    let prepared = prepare(file, target_config, target, grants, recording, cache_dir)?;
+    let connector = start(&prepared.component, prepared.settings, prepared.from_target)?;
+    Ok((connector, prepared.taping))
+}
+
+/// A connector loaded with the settings to start it with, not started.
+pub(super) struct Prepared {
+    pub component: std::sync::Arc<crate::runtime::LoadedComponent>,
+    pub settings: crate::runtime::TargetSettings,
+    pub taping: Option<Taping>,
+    /// The settings are a target's (not the grant flags').
+    pub from_target: bool,
+}
+
+pub(super) fn prepare(
+    file: &str,
+    target_config: Option<&std::path::Path>,
+    target: Option<&str>,
+    grants: &GrantArgs,
+    recording: &RecordingArgs,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<Prepared> {
     let runtime = source::runtime(cache_dir)?;
     let component = source::load(&runtime, file)?;
     let mut settings = match (target_config, target) {
@@ -257,8 +279,12 @@ pub(super) fn connect(
         _ => grants.settings("cli")?,
     };
     let taping = recording.apply(&mut settings)?;
-    let connector = start(&component, settings, target_config.is_some())?;
-    Ok((connector, taping))
+    Ok(Prepared {
+        component,
+        settings,
+        taping,
+        from_target: target_config.is_some(),
+    })
 }
 
 pub(super) fn start(

@@ -14,6 +14,32 @@ use crate::model::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+/// `test` is how an operator learns a configuration does not work: with a
+/// wrong one it must fail, with a connector error saying why (not pass,
+/// and not crash).
+async fn misconfigured(suite: &Suite<'_>) -> CaseResult {
+    let Some(wrong) = suite.misconfigured else {
+        return Err(Verdict::Skip(
+            "no wrong configuration to try (give `--wrong-config KEY=VALUE`; a target with secrets is tried with them spoiled)"
+                .to_owned(),
+        ));
+    };
+    match wrong.connector.test().await {
+        Ok(()) => Err(fail(
+            format!("test to fail with a wrong configuration ({})", wrong.change),
+            "it passed",
+        )),
+        Err(error) if error.connector_error().is_some() => Ok(()),
+        Err(error) => Err(fail(
+            format!(
+                "test to fail with a connector error saying what is wrong ({})",
+                wrong.change
+            ),
+            format!("{error}"),
+        )),
+    }
+}
+
 /// Objects the paging and filter cases search among.
 const POPULATION: usize = 12;
 /// Sync batches the suite reads at most before it calls a sync endless.
@@ -41,6 +67,14 @@ pub async fn run_all(suite: &Suite<'_>) -> Vec<CaseReport> {
                 .test()
                 .await
                 .map_err(|e| failed_call("test with this configuration", &e))
+        } else {
+            missing("test")
+        },
+    );
+    record(
+        "test.fails-misconfigured",
+        if caps.test {
+            misconfigured(suite).await
         } else {
             missing("test")
         },

@@ -32,6 +32,25 @@ pub struct Options {
     /// services keep no tombstones): `sync.reports-deletes` is skipped,
     /// named, instead of failed.
     pub sync_without_deletes: bool,
+    /// The same connector started with a configuration that must not
+    /// work, for `test.fails-misconfigured`; skipped, named, without one.
+    pub misconfigured: Option<Misconfigured>,
+}
+
+/// A connector started with a wrong configuration, and what was changed.
+#[derive(Clone)]
+pub struct Misconfigured {
+    pub connector: Connector,
+    /// What is wrong, as the report says it (`secret token replaced`).
+    pub change: String,
+}
+
+impl std::fmt::Debug for Misconfigured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Misconfigured")
+            .field("change", &self.change)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a case ended.
@@ -129,6 +148,7 @@ pub(crate) struct Suite<'a> {
     pub class: ClassInfo,
     pub prefix: String,
     pub sync_without_deletes: bool,
+    pub misconfigured: Option<&'a Misconfigured>,
     created: Mutex<Vec<String>>,
     counter: Mutex<u32>,
 }
@@ -191,6 +211,7 @@ pub async fn run(connector: &Connector, options: &Options) -> Report {
         class,
         prefix: prefix.clone(),
         sync_without_deletes: options.sync_without_deletes,
+        misconfigured: options.misconfigured.as_ref(),
         created: Mutex::new(Vec::new()),
         counter: Mutex::new(0),
     };
