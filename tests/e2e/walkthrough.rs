@@ -107,6 +107,7 @@ async fn the_walkthroughs_connector_conforms_against_its_service() {
             "update.add-and-remove-values",
             "password.never-returned",
             "sync.reports-each-change-once",
+            "filter.value-path",
         ],
     );
     let refused = connector(&service, "wrong-token").test().await.unwrap_err();

@@ -204,7 +204,14 @@ async fn create(
     name: &str,
     extra: Option<&str>,
 ) -> Result<ConnectorObject, Verdict> {
-    let attributes = sample::object(&suite.class, name, extra);
+    create_with(suite, name, sample::object(&suite.class, name, extra)).await
+}
+
+async fn create_with(
+    suite: &Suite<'_>,
+    name: &str,
+    attributes: Vec<Attribute>,
+) -> Result<ConnectorObject, Verdict> {
     let object = suite
         .connector
         .create(class(suite), attributes)
@@ -573,11 +580,27 @@ async fn update_unknown(suite: &Suite<'_>) -> CaseResult {
 async fn population(suite: &Suite<'_>) -> Result<Vec<ConnectorObject>, Verdict> {
     let mut objects = Vec::new();
     let words = ["alpha", "beta", "gamma", "delta"];
+    let multi = sample::multi_text(&suite.class).map(|a| a.name.clone());
     for i in 0..POPULATION {
         let name = suite.name("p");
         let extra = format!("{} {}", words[i % words.len()], i);
         let extra = (i % 3 != 2).then_some(extra);
-        let created = create(suite, &name, extra.as_deref()).await?;
+        let mut attributes = sample::object(&suite.class, &name, extra.as_deref());
+        // Two values where there are two: the value-path filters tell a
+        // value matching both conditions from two values matching one each
+        // (`alpha 0` on one object; `gamma 10` and `alpha 11` on another).
+        if let Some(multi) = &multi
+            && i % 3 != 2
+        {
+            attributes.push(Attribute::new(
+                multi.clone(),
+                vec![
+                    Value::Text(format!("{} {i}", words[i % words.len()])),
+                    Value::Text(format!("{} {}", words[(i + 2) % words.len()], i + 1)),
+                ],
+            ));
+        }
+        let created = create_with(suite, &name, attributes).await?;
         objects.push(get(suite, &created.uid).await?);
     }
     Ok(objects)
@@ -763,6 +786,16 @@ async fn filters(suite: &Suite<'_>, objects: &[ConnectorObject]) -> Vec<(String,
             ("not", format!("not ({text} sw \"gamma\")")),
         ]);
     }
+    let multi = sample::multi_text(&suite.class).map(|a| a.name.clone());
+    if let Some(multi) = &multi {
+        cases.extend([
+            ("value-path", format!("{multi}[value sw \"gamma\"]")),
+            (
+                "value-path.one-value-both",
+                format!("{multi}[value sw \"alpha\" and value ew \"0\"]"),
+            ),
+        ]);
+    }
     let mut out = Vec::new();
     for (operator, expression) in cases {
         let name = format!("filter.{operator}");
@@ -802,6 +835,14 @@ async fn filters(suite: &Suite<'_>, objects: &[ConnectorObject]) -> Vec<(String,
             "filter.text-operators".to_owned(),
             Err(Verdict::Skip(
                 "the class has no optional single-valued text attribute".to_owned(),
+            )),
+        ));
+    }
+    if multi.is_none() {
+        out.push((
+            "filter.value-path".to_owned(),
+            Err(Verdict::Skip(
+                "the class has no optional multi-valued text attribute".to_owned(),
             )),
         ));
     }
