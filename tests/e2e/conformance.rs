@@ -84,16 +84,50 @@ async fn sql_on_sqlite() {
     );
 }
 
+/// On PostgreSQL, every statement recorded; then replayed with the
+/// database granted at an address where none listens, giving the same
+/// report without a connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sql_on_postgres() {
+async fn sql_on_postgres_recorded_then_replayed_without_it() {
+    use crate::sql_connector::CONFIG;
     let db = crate::sql_connector::Backend::postgres().await;
-    let sql = db.connector(crate::sql_connector::CONFIG);
-    let misconfigured = db.connector(&wrong_table());
+    let recording = tempfile::tempdir().unwrap();
+    let options = |tape: &Arc<Tape>, live: bool| {
+        let misconfigured = db.taped_connector(&wrong_table(), tape.clone(), live);
+        let options = Options {
+            prefix: Some("pvct-rec".to_owned()),
+            ..accounts()
+        };
+        with_wrong(options, misconfigured, "account.table names no table")
+    };
+    let tape = Arc::new(Tape::record(recording.path(), []).unwrap());
+    let sql = db.taped_connector(CONFIG, tape.clone(), true);
+    let recorded = conformance::run(&sql, &options(&tape, true)).await;
+    drop(sql);
+    drop(tape);
     // Columns hold one value.
     assert_conforms(
-        &certify(&sql, misconfigured, "account.table names no table").await,
+        &recorded,
         &["update.add-and-remove-values", "filter.value-path"],
     );
+    let stored = std::fs::read_to_string(recording.path().join(EXCHANGES_FILE)).unwrap();
+    for call in ["query", "begin", "tx-query", "tx-execute", "commit"] {
+        assert!(
+            stored.contains(&format!("\"call\":\"{call}\"")),
+            "no {call} recorded"
+        );
+    }
+
+    let tape = Arc::new(Tape::replay(recording.path(), []).unwrap());
+    let sql = db.taped_connector(CONFIG, tape.clone(), false);
+    let replayed = conformance::run(&sql, &options(&tape, false)).await;
+    assert_eq!(
+        json(&replayed),
+        json(&recorded),
+        "{}",
+        replayed.render(Format::Text)
+    );
+    assert_eq!(tape.unused(), 0, "the replay asked less than was recorded");
 }
 
 /// The SQL connector's configuration with a table that does not exist.

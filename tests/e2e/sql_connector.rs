@@ -171,6 +171,40 @@ impl Backend {
 
     /// The connector on this database, granted as `main`.
     pub(crate) fn connector(&self, config: &[(&str, &str)]) -> Connector {
+        self.connector_on(config, self.spec(), None)
+    }
+
+    /// [`Backend::connector`], its calls recorded on or answered from
+    /// `tape`; `live: false` grants a database of the same kind that does
+    /// not exist, which a replay must never need.
+    pub(crate) fn taped_connector(
+        &self,
+        config: &[(&str, &str)],
+        tape: Arc<provisio_host::runtime::recording::Tape>,
+        live: bool,
+    ) -> Connector {
+        let spec = match (live, self) {
+            (true, _) => self.spec(),
+            (false, Backend::Postgres(_)) => DatabaseSpec {
+                url: "postgres://provisio@127.0.0.1:1/nowhere".into(),
+                password: None,
+                max_connections: 4,
+            },
+            (false, Backend::Sqlite(_)) => DatabaseSpec {
+                url: "sqlite:///nonexistent/provisio/hr.db".into(),
+                password: None,
+                max_connections: 4,
+            },
+        };
+        self.connector_on(config, spec, Some(tape))
+    }
+
+    fn connector_on(
+        &self,
+        config: &[(&str, &str)],
+        spec: DatabaseSpec,
+        tape: Option<Arc<provisio_host::runtime::recording::Tape>>,
+    ) -> Connector {
         let mut settings = TargetSettings::new(format!("sql-{}", self.name()));
         settings.limits.timeout = Duration::from_secs(10);
         for (k, v) in config {
@@ -180,10 +214,13 @@ impl Backend {
                 .values
                 .insert((*k).into(), (*v).into());
         }
-        let grants = BTreeMap::from([("main".to_owned(), self.spec())]);
+        let grants = BTreeMap::from([("main".to_owned(), spec)]);
         settings.grants.sql = Some(Arc::new(
             SqlGrant::connect_lazy(&grants, Duration::from_secs(5)).unwrap(),
         ));
+        if let Some(tape) = tape {
+            settings.grants = settings.grants.taped(tape).unwrap();
+        }
         provisio_tests::start(provisio_host::bundled::SQL.bytes, settings)
     }
 }

@@ -134,10 +134,10 @@ impl Grants {
     /// These grants with every exchange going through `tape`. Grants are
     /// taped before anything shares them.
     pub fn taped(mut self, tape: Arc<Tape>) -> Result<Grants, TapeRefused> {
-        if self.sql.is_some() {
-            return Err(TapeRefused(
-                "recording does not cover the SQL capability yet: record and replay LDAP, HTTP and file connectors".into(),
-            ));
+        if let Some(sql) = &mut self.sql {
+            Arc::get_mut(sql)
+                .ok_or_else(|| TapeRefused("the SQL grant is already shared".into()))?
+                .set_tape(tape.clone());
         }
         if let Some(ldap) = &mut self.ldap {
             Arc::get_mut(ldap)

@@ -5,7 +5,8 @@
 //! the tape with no target running: an author ships a recording as a
 //! fixture and certifies the connector offline.
 //!
-//! What is taped: LDAP calls, outgoing HTTP, the guest's wall clock (a
+//! What is taped: LDAP calls, SQL statements (transactions and cursors
+//! numbered in the order they open), outgoing HTTP, the guest's wall clock (a
 //! connector that builds a filter from "now" asks the same thing on
 //! replay). While taping, the guest's random numbers come from a fixed
 //! sequence, so a connector that hashes or shuffles behaves the same on

@@ -3,8 +3,10 @@
 
 use super::convert;
 use super::error::SqlError;
+use super::recorded::{self, Outcome, RecordedRows};
 use super::rows::{Column, RowShape, Rows, SqlValue};
 use crate::runtime::HostBudget;
+use crate::runtime::recording::Tape;
 use crate::secret::Secret;
 use futures_util::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -14,6 +16,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Rows a cursor fetches ahead of the connector's reads, at most.
@@ -60,6 +63,11 @@ pub struct SqlGrant {
     runtime: tokio::runtime::Handle,
     /// Longest one statement (or one batch of a cursor) may take.
     timeout: Duration,
+    /// Where calls are recorded to or answered from, when taped.
+    tape: Option<Arc<Tape>>,
+    /// Numbers transactions and cursors, which a recording names: the
+    /// same calls in the same order get the same numbers on replay.
+    handles: AtomicU64,
 }
 
 impl SqlGrant {
@@ -89,7 +97,60 @@ impl SqlGrant {
             passwords: specs.values().filter_map(|s| s.password.clone()).collect(),
             runtime,
             timeout,
+            tape: None,
+            handles: AtomicU64::new(0),
         })
+    }
+
+    /// Records every call on `tape`, or answers it from there (then no
+    /// database is reached).
+    pub fn set_tape(&mut self, tape: Arc<Tape>) {
+        self.tape = Some(tape);
+    }
+
+    fn replaying(&self) -> bool {
+        self.tape.as_ref().is_some_and(|t| t.replaying())
+    }
+
+    fn next_handle(&self) -> u64 {
+        self.handles.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// `live`'s outcome, recorded when taping (as `keep` makes it); the
+    /// recorded one, without running `live`, when replaying (as `back`
+    /// makes it again).
+    async fn taped<T, K>(
+        &self,
+        call: &str,
+        request: impl FnOnce() -> serde_json::Value,
+        live: impl Future<Output = Result<T, SqlError>>,
+        keep: impl FnOnce(&T) -> K,
+        back: impl FnOnce(K) -> T,
+    ) -> Result<T, SqlError>
+    where
+        K: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let Some(tape) = &self.tape else {
+            return live.await;
+        };
+        let live = async { Outcome::of(&live.await, keep) };
+        match tape.exchange("sql", call, request(), live).await {
+            Ok(outcome) => outcome.into_result(back),
+            Err(unrecorded) => Err(SqlError::Failed(unrecorded.to_string())),
+        }
+    }
+
+    /// Rows answered from a recording count against the call's budget as
+    /// rows from the database do.
+    fn charge_replayed(&self, rows: &Rows, budget: &mut HostBudget) -> Result<(), SqlError> {
+        if self.replaying() {
+            for row in &rows.rows {
+                budget
+                    .take(row_bytes(row))
+                    .map_err(|over| SqlError::Failed(over.to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn passwords(&self) -> impl Iterator<Item = &Secret> {
@@ -141,6 +202,31 @@ impl SqlGrant {
         shape: RowShape,
         budget: &mut HostBudget,
     ) -> Result<Rows, SqlError> {
+        if self.tape.is_none() {
+            return self.live_query(db, sql, params, shape, budget).await;
+        }
+        let request = recorded::statement(db.name(), &sql, &params, Some(shape));
+        let rows = self
+            .taped(
+                "query",
+                || request,
+                self.live_query(db, sql, params, shape, budget),
+                |rows: &Rows| RecordedRows::from(rows),
+                Rows::from,
+            )
+            .await?;
+        self.charge_replayed(&rows, budget)?;
+        Ok(rows)
+    }
+
+    async fn live_query(
+        &self,
+        db: &DatabaseHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+        shape: RowShape,
+        budget: &mut HostBudget,
+    ) -> Result<Rows, SqlError> {
         self.within("the query", async {
             match &db.database.pool {
                 Pool::Postgres(pool) => {
@@ -159,6 +245,26 @@ impl SqlGrant {
     }
 
     pub async fn execute(
+        &self,
+        db: &DatabaseHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+    ) -> Result<u64, SqlError> {
+        if self.tape.is_none() {
+            return self.live_execute(db, sql, params).await;
+        }
+        let request = recorded::statement(db.name(), &sql, &params, None);
+        self.taped(
+            "execute",
+            || request,
+            self.live_execute(db, sql, params),
+            |n| *n,
+            |n| n,
+        )
+        .await
+    }
+
+    async fn live_execute(
         &self,
         db: &DatabaseHandle,
         sql: String,
@@ -184,10 +290,28 @@ impl SqlGrant {
     }
 
     pub async fn begin(&self, db: &DatabaseHandle) -> Result<TransactionHandle, SqlError> {
+        let id = self.next_handle();
+        let mut live = None;
+        let started = self.live_begin(db);
+        self.taped(
+            "begin",
+            || serde_json::json!({"database": db.name(), "transaction": id}),
+            async {
+                live = Some(started.await?);
+                Ok(())
+            },
+            |()| (),
+            |()| (),
+        )
+        .await?;
+        Ok(TransactionHandle { id, live })
+    }
+
+    async fn live_begin(&self, db: &DatabaseHandle) -> Result<LiveTransaction, SqlError> {
         self.within("starting a transaction", async {
             Ok(match &db.database.pool {
-                Pool::Postgres(pool) => TransactionHandle::Postgres(pool.begin().await?),
-                Pool::Sqlite(pool) => TransactionHandle::Sqlite(pool.begin().await?),
+                Pool::Postgres(pool) => LiveTransaction::Postgres(pool.begin().await?),
+                Pool::Sqlite(pool) => LiveTransaction::Sqlite(pool.begin().await?),
             })
         })
         .await
@@ -201,13 +325,39 @@ impl SqlGrant {
         shape: RowShape,
         budget: &mut HostBudget,
     ) -> Result<Rows, SqlError> {
+        if self.tape.is_none() {
+            return self.live_tx_query(tx, sql, params, shape, budget).await;
+        }
+        let request = recorded::in_transaction(tx.id, &sql, &params, Some(shape));
+        let rows = self
+            .taped(
+                "tx-query",
+                || request,
+                self.live_tx_query(tx, sql, params, shape, budget),
+                |rows: &Rows| RecordedRows::from(rows),
+                Rows::from,
+            )
+            .await?;
+        self.charge_replayed(&rows, budget)?;
+        Ok(rows)
+    }
+
+    async fn live_tx_query(
+        &self,
+        tx: &mut TransactionHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+        shape: RowShape,
+        budget: &mut HostBudget,
+    ) -> Result<Rows, SqlError> {
+        let tx = tx.live()?;
         self.within("the query", async {
             match tx {
-                TransactionHandle::Postgres(tx) => {
+                LiveTransaction::Postgres(tx) => {
                     let rows = convert::pg_query(sql, params).fetch(&mut **tx);
                     collect(rows, shape, convert::pg_row, budget).await
                 }
-                TransactionHandle::Sqlite(tx) => {
+                LiveTransaction::Sqlite(tx) => {
                     interrupt_after(tx, self.timeout).await?;
                     let rows = convert::sqlite_query(sql, params).fetch(&mut **tx);
                     collect(rows, shape, convert::sqlite_row, budget).await
@@ -223,13 +373,34 @@ impl SqlGrant {
         sql: String,
         params: Vec<SqlValue>,
     ) -> Result<u64, SqlError> {
+        if self.tape.is_none() {
+            return self.live_tx_execute(tx, sql, params).await;
+        }
+        let request = recorded::in_transaction(tx.id, &sql, &params, None);
+        self.taped(
+            "tx-execute",
+            || request,
+            self.live_tx_execute(tx, sql, params),
+            |n| *n,
+            |n| n,
+        )
+        .await
+    }
+
+    async fn live_tx_execute(
+        &self,
+        tx: &mut TransactionHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+    ) -> Result<u64, SqlError> {
+        let tx = tx.live()?;
         self.within("the statement", async {
             Ok(match tx {
-                TransactionHandle::Postgres(tx) => convert::pg_query(sql, params)
+                LiveTransaction::Postgres(tx) => convert::pg_query(sql, params)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected(),
-                TransactionHandle::Sqlite(tx) => {
+                LiveTransaction::Sqlite(tx) => {
                     interrupt_after(tx, self.timeout).await?;
                     convert::sqlite_query(sql, params)
                         .execute(&mut **tx)
@@ -242,24 +413,44 @@ impl SqlGrant {
     }
 
     pub async fn commit(&self, tx: TransactionHandle) -> Result<(), SqlError> {
-        self.within("the commit", async {
-            match tx {
-                TransactionHandle::Postgres(tx) => tx.commit().await?,
-                TransactionHandle::Sqlite(tx) => tx.commit().await?,
-            }
-            Ok(())
-        })
-        .await
+        self.end(tx, "commit").await
     }
 
     pub async fn rollback(&self, tx: TransactionHandle) -> Result<(), SqlError> {
-        self.within("the rollback", async {
-            match tx {
-                TransactionHandle::Postgres(tx) => tx.rollback().await?,
-                TransactionHandle::Sqlite(tx) => tx.rollback().await?,
-            }
-            Ok(())
-        })
+        self.end(tx, "rollback").await
+    }
+
+    async fn end(&self, tx: TransactionHandle, how: &'static str) -> Result<(), SqlError> {
+        let id = tx.id;
+        let live = async move {
+            let Some(tx) = tx.live else {
+                return Err(replayed_handle());
+            };
+            self.within(
+                if how == "commit" {
+                    "the commit"
+                } else {
+                    "the rollback"
+                },
+                async {
+                    match (tx, how) {
+                        (LiveTransaction::Postgres(tx), "commit") => tx.commit().await?,
+                        (LiveTransaction::Sqlite(tx), "commit") => tx.commit().await?,
+                        (LiveTransaction::Postgres(tx), _) => tx.rollback().await?,
+                        (LiveTransaction::Sqlite(tx), _) => tx.rollback().await?,
+                    }
+                    Ok(())
+                },
+            )
+            .await
+        };
+        self.taped(
+            how,
+            || serde_json::json!({"transaction": id}),
+            live,
+            |()| (),
+            |()| (),
+        )
         .await
     }
 
@@ -271,15 +462,44 @@ impl SqlGrant {
         sql: String,
         params: Vec<SqlValue>,
     ) -> Result<CursorHandle, SqlError> {
+        let id = self.next_handle();
+        let Some(tape) = &self.tape else {
+            return Ok(self.live_cursor(db, sql, params, id));
+        };
+        let mut request = recorded::statement(db.name(), &sql, &params, None);
+        request["cursor"] = serde_json::json!(id);
+        let mut live = None;
+        let outcome = tape.exchange_now("sql", "cursor", request, || {
+            live = Some(self.live_cursor(db, sql, params, id));
+            Outcome::Ok(())
+        });
+        match outcome {
+            Ok(outcome) => outcome.into_result(|()| ())?,
+            Err(unrecorded) => return Err(SqlError::Failed(unrecorded.to_string())),
+        }
+        Ok(live.unwrap_or(CursorHandle {
+            id,
+            rows: None,
+            columns: Vec::new(),
+            done: false,
+            deadline: Arc::new(AtomicU64::new(0)),
+        }))
+    }
+
+    fn live_cursor(
+        &self,
+        db: &DatabaseHandle,
+        sql: String,
+        params: Vec<SqlValue>,
+        id: u64,
+    ) -> CursorHandle {
         let (tx, rx) = tokio::sync::mpsc::channel(CURSOR_PREFETCH);
         let pool = db.database.pool.clone();
         let room = Arc::new(tokio::sync::Semaphore::new(CURSOR_PREFETCH_BYTES));
         // The statement may step while the connector reads batches, each
         // within the timeout: every `next` moves the deadline on, so a
         // cursor nobody reads is interrupted, and one read is not.
-        let deadline = Arc::new(std::sync::atomic::AtomicU64::new(deadline_after(
-            self.timeout,
-        )));
+        let deadline = Arc::new(AtomicU64::new(deadline_after(self.timeout)));
         let watched = deadline.clone();
         self.runtime.spawn(async move {
             // A row is sent once the bytes it holds fit the prefetch room;
@@ -322,7 +542,7 @@ impl SqlGrant {
                     };
                     match conn.lock_handle().await {
                         Ok(mut handle) => handle.set_progress_handler(PROGRESS_STEPS, move || {
-                            now_ms() < watched.load(std::sync::atomic::Ordering::Relaxed)
+                            now_ms() < watched.load(Ordering::Relaxed)
                         }),
                         Err(e) => {
                             let _ = send(Err(SqlError::from(e))).await;
@@ -343,15 +563,39 @@ impl SqlGrant {
                 }
             }
         });
-        Ok(CursorHandle {
-            rows: rx,
+        CursorHandle {
+            id,
+            rows: Some(rx),
             columns: Vec::new(),
             done: false,
             deadline,
-        })
+        }
     }
 
     pub async fn next(
+        &self,
+        cursor: &mut CursorHandle,
+        max: u32,
+        budget: &mut HostBudget,
+    ) -> Result<Rows, SqlError> {
+        if self.tape.is_none() {
+            return self.live_next(cursor, max, budget).await;
+        }
+        let request = serde_json::json!({"cursor": cursor.id, "max": max});
+        let rows = self
+            .taped(
+                "next",
+                || request,
+                self.live_next(cursor, max, budget),
+                |rows: &Rows| RecordedRows::from(rows),
+                Rows::from,
+            )
+            .await?;
+        self.charge_replayed(&rows, budget)?;
+        Ok(rows)
+    }
+
+    async fn live_next(
         &self,
         cursor: &mut CursorHandle,
         max: u32,
@@ -361,13 +605,15 @@ impl SqlGrant {
         if cursor.done || max == 0 {
             return Ok(batch);
         }
-        cursor.deadline.store(
-            deadline_after(self.timeout),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        cursor
+            .deadline
+            .store(deadline_after(self.timeout), Ordering::Relaxed);
         self.within("fetching rows", async {
+            let Some(rows) = cursor.rows.as_mut() else {
+                return Err(replayed_handle());
+            };
             while batch.rows.len() < max as usize {
-                match cursor.rows.recv().await {
+                match rows.recv().await {
                     None => {
                         cursor.done = true;
                         break;
@@ -542,9 +788,28 @@ impl DatabaseHandle {
 }
 
 /// The host side of a connector's `transaction`: dropping it rolls back.
-pub enum TransactionHandle {
+pub struct TransactionHandle {
+    /// What a recording calls it.
+    id: u64,
+    /// None when answered from a recording.
+    live: Option<LiveTransaction>,
+}
+
+impl TransactionHandle {
+    fn live(&mut self) -> Result<&mut LiveTransaction, SqlError> {
+        self.live.as_mut().ok_or_else(replayed_handle)
+    }
+}
+
+enum LiveTransaction {
     Postgres(sqlx::Transaction<'static, Postgres>),
     Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+/// A replayed handle reached the database: only a recording that does
+/// not hold the call gets here, and the tape says so first.
+fn replayed_handle() -> SqlError {
+    SqlError::Failed("replay: this transaction or cursor exists only in the recording".into())
 }
 
 /// A row of a cursor, and the prefetch room it holds until it is read.
@@ -558,9 +823,128 @@ type RowMessage = Result<
 
 /// The host side of a connector's `cursor`.
 pub struct CursorHandle {
-    rows: tokio::sync::mpsc::Receiver<RowMessage>,
+    /// What a recording calls it.
+    id: u64,
+    /// None when answered from a recording.
+    rows: Option<tokio::sync::mpsc::Receiver<RowMessage>>,
     columns: Vec<Column>,
     done: bool,
     /// When a SQLite cursor's statement is interrupted (ms since the epoch).
-    deadline: Arc<std::sync::atomic::AtomicU64>,
+    deadline: Arc<AtomicU64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(url: String, tape: Arc<Tape>) -> SqlGrant {
+        let specs = BTreeMap::from([(
+            "main".to_owned(),
+            DatabaseSpec {
+                url,
+                password: None,
+                max_connections: 2,
+            },
+        )]);
+        let mut grant = SqlGrant::connect_lazy(&specs, Duration::from_secs(5)).unwrap();
+        grant.set_tape(tape);
+        grant
+    }
+
+    /// What a connector does with a database: statements, a transaction
+    /// committed and one rolled back, a cursor read in batches, a refused
+    /// statement. Its answers, in order.
+    async fn session(grant: &SqlGrant) -> Vec<String> {
+        let mut budget = HostBudget::new(1 << 20);
+        let db = grant.open("main").unwrap();
+        let mut out = Vec::new();
+        let text = |t: &str| SqlValue::Text(t.to_owned());
+        out.push(format!(
+            "{:?}",
+            grant.execute(&db, "DELETE FROM t".into(), vec![]).await
+        ));
+        let mut tx = grant.begin(&db).await.unwrap();
+        for k in ["a", "b", "c"] {
+            let inserted = grant
+                .tx_execute(
+                    &mut tx,
+                    "INSERT INTO t VALUES (?1, ?2, ?3)".into(),
+                    vec![text(k), SqlValue::Blob(vec![0xff, 0]), SqlValue::Real(0.1)],
+                )
+                .await;
+            out.push(format!("{inserted:?}"));
+        }
+        out.push(format!("{:?}", grant.commit(tx).await));
+        let mut tx = grant.begin(&db).await.unwrap();
+        let duplicate = grant
+            .tx_execute(
+                &mut tx,
+                "INSERT INTO t VALUES ('a', NULL, NULL)".into(),
+                vec![],
+            )
+            .await;
+        out.push(format!("{duplicate:?}"));
+        out.push(format!("{:?}", grant.rollback(tx).await));
+        let mut cursor = grant
+            .cursor(&db, "SELECT k, v, r FROM t ORDER BY k".into(), vec![])
+            .unwrap();
+        for _ in 0..3 {
+            out.push(format!(
+                "{:?}",
+                grant.next(&mut cursor, 2, &mut budget).await
+            ));
+        }
+        let rows = grant
+            .query(
+                &db,
+                "SELECT count(*) FROM t".into(),
+                vec![],
+                RowShape::Described,
+                &mut budget,
+            )
+            .await;
+        out.push(format!("{rows:?}"));
+        out
+    }
+
+    #[tokio::test]
+    async fn transactions_and_cursors_replay_without_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("db.sqlite");
+        // The grant refuses schema writes: the table is the operator's.
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB, r REAL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let url = format!("sqlite://{}", file.display());
+        let recording = dir.path().join("recording");
+        let tape = Arc::new(Tape::record(&recording, []).unwrap());
+        let recorded = session(&grant(url, tape.clone())).await;
+        drop(tape);
+        assert!(recorded[5].contains("Constraint"), "{recorded:?}");
+        assert!(recorded[7].contains("Blob([255, 0])"), "{recorded:?}");
+
+        let tape = Arc::new(Tape::replay(&recording, []).unwrap());
+        let nowhere = "sqlite:///nonexistent/provisio/db.sqlite".to_owned();
+        let replayed = session(&grant(nowhere.clone(), tape.clone())).await;
+        assert_eq!(replayed, recorded);
+        assert_eq!(tape.unused(), 0);
+
+        // Another statement is not in the recording, and says so.
+        let tape = Arc::new(Tape::replay(&recording, []).unwrap());
+        let grant = grant(nowhere, tape);
+        let db = grant.open("main").unwrap();
+        let other = grant
+            .execute(&db, "DELETE FROM t WHERE k = 'a'".into(), vec![])
+            .await;
+        assert!(
+            matches!(&other, Err(SqlError::Failed(m)) if m.contains("replay: the recording holds no sql execute")),
+            "{other:?}"
+        );
+    }
 }

@@ -11,6 +11,7 @@ mod config;
 mod convert;
 mod error;
 mod grant;
+mod recorded;
 mod rows;
 mod sqlite_guard;
 mod v0_1_1;
