@@ -28,18 +28,22 @@ use crate::bindings::provisio::sql::client;
 pub use client::{
     Column, ConstraintKind, ConstraintViolation, Dialect, Error as SqlError, Rows, Value,
 };
+// The host's databases; in a native build (a connector's unit tests),
+// the fake's.
+#[cfg(not(target_arch = "wasm32"))]
+use crate::native::sql::{
+    Cursor as HostCursor, Database as HostDatabase, Transaction as HostTransaction,
+};
+#[cfg(target_arch = "wasm32")]
+use client::{Cursor as HostCursor, Database as HostDatabase, Transaction as HostTransaction};
 
 /// A granted database.
-pub struct Database(client::Database);
+pub struct Database(HostDatabase);
 
 impl Database {
     /// Opens the database the operator granted under `name`.
     pub fn open(name: &str) -> Result<Self, SqlError> {
-        #[cfg(not(target_arch = "wasm32"))]
-        if !cfg!(target_arch = "wasm32") {
-            return Err(SqlError::Failed(crate::native::unsupported("SQL")));
-        }
-        client::Database::open(name).map(Database)
+        HostDatabase::open(name).map(Database)
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -76,7 +80,7 @@ impl Database {
 }
 
 /// An open transaction: dropped without [`commit`](Self::commit), it rolls back.
-pub struct Transaction(client::Transaction);
+pub struct Transaction(HostTransaction);
 
 impl Transaction {
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
@@ -93,16 +97,16 @@ impl Transaction {
     }
 
     pub fn commit(self) -> Result<(), SqlError> {
-        client::Transaction::commit(self.0)
+        HostTransaction::commit(self.0)
     }
 
     pub fn rollback(self) -> Result<(), SqlError> {
-        client::Transaction::rollback(self.0)
+        HostTransaction::rollback(self.0)
     }
 }
 
 /// Rows fetched as they are read.
-pub struct Cursor(client::Cursor);
+pub struct Cursor(HostCursor);
 
 impl Cursor {
     /// Up to `max` more rows; none once there are no more.

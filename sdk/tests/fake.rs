@@ -147,7 +147,7 @@ fn a_recording_answers_the_requests_it_holds() {
 }
 
 #[test]
-fn ldap_and_sql_say_they_are_not_faked() {
+fn ldap_says_it_is_not_faked_and_an_undeclared_database_is_not_granted() {
     let _fake = Fake::new();
     let ldap = provisio_sdk::ldap::Connection::open("ldap://127.0.0.1:389", false).err();
     assert!(
@@ -157,10 +157,63 @@ fn ldap_and_sql_say_they_are_not_faked() {
     );
     let sql = provisio_sdk::sql::Database::open("app").err();
     assert!(
-        matches!(&sql, Some(provisio_sdk::sql::SqlError::Failed(m)) if m.contains("SQL")),
+        matches!(&sql, Some(provisio_sdk::sql::SqlError::NotGranted(m)) if m.contains("Fake::database")),
         "{:?}",
         sql.map(|e| format!("{e:?}"))
     );
+}
+
+/// SQL lines as the host records them: statements, a transaction, a
+/// cursor, a constraint error; secrets in parameters compared as `***`.
+#[test]
+fn a_recording_answers_sql_statements_transactions_and_cursors() {
+    use provisio_sdk::sql::{ConstraintKind, Database, Dialect, SqlError, Value};
+    let dir = std::env::temp_dir().join(format!("provisio-sdk-fake-sql-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lines = [
+        r#"{"capability":"sql","call":"query","request":{"database":"main","sql":"SELECT id FROM t WHERE k = ?1","params":[{"text":"***"}],"shape":"values"},"response":{"ok":{"columns":[],"rows":[[{"integer":7}]]}}}"#,
+        r#"{"capability":"sql","call":"begin","request":{"database":"main","transaction":1},"response":{"ok":null}}"#,
+        r#"{"capability":"sql","call":"tx-execute","request":{"transaction":1,"sql":"INSERT INTO t VALUES (?1, ?2)","params":[{"text":"a"},{"blob":{"base64":"/wA="}}]},"response":{"err":{"constraint":{"kind":"unique","name":"t_pkey","message":"duplicate"}}}}"#,
+        r#"{"capability":"sql","call":"rollback","request":{"transaction":1},"response":{"ok":null}}"#,
+        r#"{"capability":"sql","call":"cursor","request":{"database":"main","sql":"SELECT k, r FROM t","params":[],"cursor":2},"response":{"ok":null}}"#,
+        r#"{"capability":"sql","call":"next","request":{"cursor":2,"max":10},"response":{"ok":{"columns":[["k","TEXT"],["r","REAL"]],"rows":[[{"text":"a"},{"real":"0.1"}],["null",{"real":"inf"}]]}}}"#,
+    ];
+    std::fs::write(dir.join("exchanges.jsonl"), lines.join("\n")).unwrap();
+    let fake = Fake::new()
+        .secret("key", "hunter-22")
+        .database("main", Dialect::Sqlite)
+        .replay(&dir)
+        .unwrap();
+    let db = Database::open("main").unwrap();
+    assert_eq!(db.dialect(), Dialect::Sqlite);
+    let ids = db
+        .query_values("SELECT id FROM t WHERE k = ?1", &["hunter-22".into()])
+        .unwrap();
+    assert_eq!(ids, [[Value::Integer(7)]]);
+    let tx = db.transaction().unwrap();
+    let refused = tx
+        .execute(
+            "INSERT INTO t VALUES (?1, ?2)",
+            &["a".into(), Value::Blob(vec![0xff, 0])],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&refused, SqlError::Constraint(c) if c.kind == ConstraintKind::Unique),
+        "{refused:?}"
+    );
+    tx.rollback().unwrap();
+    let mut cursor = db.cursor("SELECT k, r FROM t", &[]).unwrap();
+    let batch = cursor.next_batch(10).unwrap();
+    assert_eq!(batch.columns[1].type_name, "REAL");
+    assert_eq!(batch.rows[0], [Value::Text("a".into()), Value::Real(0.1)]);
+    assert_eq!(batch.rows[1], [Value::Null, Value::Real(f64::INFINITY)]);
+    assert_eq!(fake.unused(), 0);
+    let unrecorded = db.execute("DELETE FROM t", &[]).unwrap_err();
+    assert!(
+        matches!(&unrecorded, SqlError::Failed(m) if m.contains("replay: the fake holds no sql execute")),
+        "{unrecorded:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! server's leniency is not taken for RFC 7644 (and small stub servers for
 //! rate limiting and dropped connections).
 
-use crate::util::{code, text, values};
+use crate::util::{code, native_attributes, seen_host, seen_native, text, values};
 use provisio_host::model::{Attribute, AttributeChange, PageRequest, SearchRequest, Value};
 use provisio_host::runtime::capabilities::http::{AllowedOrigin, HttpGrant};
 use provisio_host::runtime::{Connector, Secret, TargetSettings};
@@ -1071,52 +1071,7 @@ async fn a_host_recording_replays_in_the_connectors_native_tests() {
     drop(scim);
     drop(server);
 
-    let seen = |object: &provisio_host::model::ConnectorObject| {
-        let mut attributes: Vec<String> = object
-            .attributes
-            .iter()
-            .map(|a| format!("{}={:?}", a.name, a.values))
-            .collect();
-        attributes.sort();
-        (object.uid.clone(), object.name.clone(), attributes)
-    };
-    let native_seen = |object: &provisio_sdk::ConnectorObject| {
-        let mut attributes: Vec<String> = object
-            .attributes
-            .iter()
-            .map(|a| {
-                let values: Vec<Value> = a
-                    .values
-                    .iter()
-                    .map(|v| match v {
-                        provisio_sdk::Value::Text(t) => Value::Text(t.clone()),
-                        provisio_sdk::Value::Reference(r) => Value::Reference(r.clone()),
-                        provisio_sdk::Value::Integer(i) => Value::Integer(*i),
-                        provisio_sdk::Value::Boolean(b) => Value::Boolean(*b),
-                        provisio_sdk::Value::Binary(b) => Value::Binary(b.clone()),
-                    })
-                    .collect();
-                format!("{}={values:?}", a.name)
-            })
-            .collect();
-        attributes.sort();
-        (object.uid.clone(), object.name.clone(), attributes)
-    };
-    let native_attributes: Vec<provisio_sdk::Attribute> = user("ada")
-        .into_iter()
-        .map(|a| provisio_sdk::Attribute {
-            name: a.name,
-            values: a
-                .values
-                .into_iter()
-                .map(|v| match v {
-                    Value::Text(t) => provisio_sdk::Value::Text(t),
-                    Value::Boolean(b) => provisio_sdk::Value::Boolean(b),
-                    other => panic!("user() holds no {other:?}"),
-                })
-                .collect(),
-        })
-        .collect();
+    let ada = native_attributes(user("ada"));
 
     let recording = recording.path().to_owned();
     let (base, token) = (base.clone(), token.clone());
@@ -1127,7 +1082,7 @@ async fn a_host_recording_replays_in_the_connectors_native_tests() {
             .replay(&recording)
             .unwrap();
         let mut connector = ScimConnector::open(&fake.config()).unwrap();
-        let created = connector.create("account", native_attributes).unwrap();
+        let created = connector.create("account", ada).unwrap();
         let read = connector.get("account", &created.uid, &[]).unwrap();
         let found = connector
             .search(provisio_sdk::Query {
@@ -1145,29 +1100,29 @@ async fn a_host_recording_replays_in_the_connectors_native_tests() {
                 "account",
                 &created.uid,
                 vec![provisio_sdk::AttributeChange::Replace(
-                    provisio_sdk::Attribute {
-                        name: "phone".into(),
-                        values: vec![provisio_sdk::Value::Text("+1 555 0100".into())],
-                    },
+                    native_attributes(vec![text("phone", "+1 555 0100")]).remove(0),
                 )],
             )
             .unwrap();
         let unasked = connector.get("account", "no-such-uid", &[]).unwrap_err();
         (
-            native_seen(&created),
-            native_seen(&read),
-            found.objects.iter().map(native_seen).collect::<Vec<_>>(),
-            native_seen(&updated),
+            seen_native(&created),
+            seen_native(&read),
+            found.objects.iter().map(seen_native).collect::<Vec<_>>(),
+            seen_native(&updated),
             format!("{unasked:?}"),
             fake.unused(),
         )
     })
     .await
     .unwrap();
-    assert_eq!(native.0, seen(&created));
-    assert_eq!(native.1, seen(&read));
-    assert_eq!(native.2, found.objects.iter().map(seen).collect::<Vec<_>>());
-    assert_eq!(native.3, seen(&updated));
+    assert_eq!(native.0, seen_host(&created));
+    assert_eq!(native.1, seen_host(&read));
+    assert_eq!(
+        native.2,
+        found.objects.iter().map(seen_host).collect::<Vec<_>>()
+    );
+    assert_eq!(native.3, seen_host(&updated));
     assert!(
         native.4.contains("replay: the fake holds no answer to GET"),
         "{}",

@@ -220,6 +220,9 @@ impl Backend {
         ));
         if let Some(tape) = tape {
             settings.grants = settings.grants.taped(tape).unwrap();
+            // One instance, which describes the tables once: as a native
+            // run of the connector (one instance) asks.
+            settings.max_instances = 1;
         }
         provisio_tests::start(provisio_host::bundled::SQL.bytes, settings)
     }
@@ -954,4 +957,96 @@ fn a_password_in_a_database_url_is_refused_without_repeating_it() {
         .to_string();
     assert!(error.contains("grants.sql.main.url"), "{error}");
     assert!(!error.contains("hunter2"), "{error}");
+}
+
+/// What `provisio_sdk::testing` replays of SQL is what the host records:
+/// the connector run in the host on SQLite, recorded; then the same crate
+/// built natively, on a `Fake` granting `main` and replaying that
+/// recording, answers the same calls the same way and asks nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_recording_replays_in_the_connectors_native_tests() {
+    use crate::util::{native_attributes, seen_host, seen_native};
+    use provisio_connector_sql::SqlConnector;
+    use provisio_sdk::Connector as _;
+
+    let db = Backend::sqlite().await;
+    let recording = tempfile::tempdir().unwrap();
+    let tape =
+        Arc::new(provisio_host::runtime::recording::Tape::record(recording.path(), []).unwrap());
+    let host = db.taped_connector(CONFIG, tape.clone(), true);
+    let created = host.create("account", account("1", "ada")).await.unwrap();
+    let read = host.get("account", &created.uid, vec![]).await.unwrap();
+    let found = host
+        .search(search(Some(r#"name eq "ada""#), 10, None))
+        .await
+        .unwrap();
+    let updated = host
+        .update(
+            "account",
+            &created.uid,
+            vec![AttributeChange::Replace(text("givenName", "Augusta"))],
+        )
+        .await
+        .unwrap();
+    host.delete("account", &created.uid).await.unwrap();
+    drop(host);
+    drop(tape);
+
+    let dir = recording.path().to_owned();
+    let native = tokio::task::spawn_blocking(move || {
+        let mut fake = provisio_sdk::testing::Fake::new();
+        for (key, value) in CONFIG {
+            fake = fake.set(key, value);
+        }
+        let fake = fake
+            .database("main", provisio_sdk::sql::Dialect::Sqlite)
+            .replay(&dir)
+            .unwrap();
+        let mut sql = SqlConnector::open(&fake.config()).unwrap();
+        let created = sql
+            .create("account", native_attributes(account("1", "ada")))
+            .unwrap();
+        let read = sql.get("account", &created.uid, &[]).unwrap();
+        let found = sql
+            .search(provisio_sdk::Query {
+                class: "account".into(),
+                filter: Some(provisio_sdk::filter::parse(r#"name eq "ada""#).unwrap()),
+                page: provisio_sdk::PageRequest {
+                    size: 10,
+                    cookie: None,
+                },
+                attributes: vec![],
+            })
+            .unwrap();
+        let updated = sql
+            .update(
+                "account",
+                &created.uid,
+                vec![provisio_sdk::AttributeChange::Replace(
+                    native_attributes(vec![text("givenName", "Augusta")]).remove(0),
+                )],
+            )
+            .unwrap();
+        sql.delete("account", &created.uid).unwrap();
+        (
+            seen_native(&created),
+            seen_native(&read),
+            found.objects.iter().map(seen_native).collect::<Vec<_>>(),
+            seen_native(&updated),
+            fake.unused(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(native.0, seen_host(&created));
+    assert_eq!(native.1, seen_host(&read));
+    assert_eq!(
+        native.2,
+        found.objects.iter().map(seen_host).collect::<Vec<_>>()
+    );
+    assert_eq!(native.3, seen_host(&updated));
+    assert_eq!(
+        native.4, 0,
+        "the native run asked less than the host recorded"
+    );
 }

@@ -5,6 +5,7 @@
 //! [`testing::Fake`](crate::testing::Fake) installed there.
 
 pub(crate) mod replay;
+pub(crate) mod sql;
 
 use crate::Error;
 use crate::bindings::provisio::connector::log::Level;
@@ -44,6 +45,28 @@ pub(crate) struct State {
     pub logs: Vec<LogLine>,
     pub sent: Vec<SentRequest>,
     pub exchanges: Exchanges,
+    pub sql: sql::SqlState,
+}
+
+impl State {
+    /// `request` as a recording holds it: the secrets (of four bytes or
+    /// more, as the host scrubs them) replaced with `***`.
+    pub fn scrubbed(&self, request: &serde_json::Value) -> serde_json::Value {
+        let mut secrets: Vec<&str> = self
+            .secrets
+            .values()
+            .map(String::as_str)
+            .filter(|s| s.len() >= 4)
+            .collect();
+        if secrets.is_empty() {
+            return request.clone();
+        }
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let text = secrets.iter().fold(request.to_string(), |text, secret| {
+            text.replace(secret, "***")
+        });
+        serde_json::from_str(&text).unwrap_or_else(|_| request.clone())
+    }
 }
 
 pub(crate) type Shared = Rc<RefCell<State>>;

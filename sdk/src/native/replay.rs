@@ -147,7 +147,8 @@ pub struct Exchanges {
 }
 
 impl Exchanges {
-    pub fn load(dir: &Path) -> Result<Exchanges, ReplayError> {
+    /// The HTTP exchanges of the recording in `dir`, and its SQL lines.
+    pub fn load(dir: &Path) -> Result<(Exchanges, Vec<Json>), ReplayError> {
         let path = dir.join(EXCHANGES_FILE);
         let read = |reason: String| ReplayError::Read {
             path: path.clone(),
@@ -155,6 +156,7 @@ impl Exchanges {
         };
         let file = std::fs::File::open(&path).map_err(|e| read(e.to_string()))?;
         let mut exchanges = Vec::new();
+        let mut sql = Vec::new();
         for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|e| read(e.to_string()))?;
             if line.trim().is_empty() {
@@ -166,6 +168,10 @@ impl Exchanges {
                 reason,
             };
             let exchange: Json = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+            if exchange["capability"] == "sql" {
+                sql.push(exchange);
+                continue;
+            }
             // Other capabilities' exchanges (LDAP, the clock) are the
             // host's to replay.
             if exchange["capability"] != "http" || exchange["call"] != "send" {
@@ -173,7 +179,7 @@ impl Exchanges {
             }
             exchanges.push(recorded(&exchange).map_err(bad)?);
         }
-        Ok(Exchanges { exchanges })
+        Ok((Exchanges { exchanges }, sql))
     }
 
     pub fn extend(&mut self, other: Exchanges) {

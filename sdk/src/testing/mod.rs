@@ -26,10 +26,12 @@
 //! assert_eq!(fake.unused(), 0, "every recorded exchange was asked for");
 //! ```
 //!
-//! What is faked: configuration, secrets, logging, outgoing HTTP. LDAP and
-//! SQL calls fail with an error saying so (certify those connectors with
-//! `provisio connector test --replay DIR`, which replays LDAP through the
-//! real host); the clock and random numbers are the machine's.
+//! What is faked: configuration, secrets, logging, outgoing HTTP, and SQL
+//! databases the test declares ([`Fake::database`]) answered from a
+//! recording. LDAP calls fail with an error saying so (certify LDAP
+//! connectors with `provisio connector test --replay DIR`, which replays
+//! LDAP through the real host); the clock and random numbers are the
+//! machine's.
 
 use crate::config::Config;
 use crate::http::Response;
@@ -37,6 +39,7 @@ use crate::native::replay::Exchanges;
 pub use crate::native::replay::ReplayError;
 use crate::native::{self, Answered, Shared, State};
 pub use crate::native::{LogLine, SentRequest};
+use crate::sql::Dialect;
 use std::path::Path;
 
 /// The host, faked for the tests of one thread. Creating one installs it
@@ -90,9 +93,29 @@ impl Fake {
     /// `failed` naming it. Give the configuration the recording was made
     /// with: the URLs must agree.
     pub fn replay(self, dir: impl AsRef<Path>) -> Result<Fake, ReplayError> {
-        let loaded = Exchanges::load(dir.as_ref())?;
-        self.state.borrow_mut().exchanges.extend(loaded);
+        let (http, sql) = Exchanges::load(dir.as_ref())?;
+        let mut state = self.state.borrow_mut();
+        state.exchanges.extend(http);
+        state
+            .sql
+            .exchanges
+            .extend(sql.iter().map(native::sql::recorded));
+        drop(state);
         Ok(self)
+    }
+
+    /// Grants a database named `name` that speaks `dialect`, answered from
+    /// the recording given to [`replay`](Self::replay): a statement is
+    /// answered with the first unused recorded one of the same database,
+    /// SQL and parameters (transactions and cursors numbered in the order
+    /// they open, as the host numbers them when it records).
+    pub fn database(self, name: &str, dialect: Dialect) -> Fake {
+        self.state
+            .borrow_mut()
+            .sql
+            .dialects
+            .insert(name.to_owned(), dialect);
+        self
     }
 
     /// Answers the next `method` request to `url` with `response` (after
@@ -127,9 +150,11 @@ impl Fake {
         self.state.borrow().sent.clone()
     }
 
-    /// Recorded or scripted answers no request has asked for yet.
+    /// Recorded or scripted answers (HTTP and SQL) no call has asked for
+    /// yet.
     pub fn unused(&self) -> usize {
-        self.state.borrow().exchanges.unused()
+        let state = self.state.borrow();
+        state.exchanges.unused() + state.sql.unused()
     }
 }
 
