@@ -899,8 +899,17 @@ fn a_scaffolded_connector_builds_out_of_tree_conforms_and_planted_bugs_fail() {
         "--format",
         "json",
     ]);
-    let report = stdout_json(&certified);
-    assert!(certified.status.success(), "{report:#}");
+    let every = stdout_json(&certified);
+    assert!(certified.status.success(), "{every:#}");
+    // Without --class, every class the schema lists: the scaffold's one.
+    assert_eq!(every["passed"], true, "{every:#}");
+    assert_eq!(
+        every["reports"].as_array().map(Vec::len),
+        Some(1),
+        "{every:#}"
+    );
+    let report = every["reports"][0].clone();
+    assert_eq!(report["class"], "account");
     assert_eq!(failed_cases(&report), Vec::<String>::new());
     let misconfigured = report["cases"]
         .as_array()
@@ -950,6 +959,7 @@ fn a_scaffolded_connector_builds_out_of_tree_conforms_and_planted_bugs_fail() {
         assert!(text.contains(case), "no `{case}` in:\n{text}");
     }
     assert!(text.contains("expected: "), "{text}");
+    assert!(text.contains("classes: account FAILED"), "{text}");
 }
 
 /// `connector test --record` keeps the run (the granted directory as it
@@ -979,6 +989,8 @@ fn a_recorded_suite_replays_to_the_same_report() {
             "account.enable=enabled",
             mode,
             dir.to_str().unwrap(),
+            "--class",
+            "account",
             "--format",
             "json",
         ];

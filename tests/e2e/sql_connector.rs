@@ -28,6 +28,7 @@ const POSTGRES_DDL: &[&str] = &[
     "CREATE TABLE groups (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         name text NOT NULL UNIQUE,
+        description text,
         updated_at timestamptz)",
     "CREATE TABLE memberships (
         account_id text NOT NULL REFERENCES accounts (id),
@@ -42,6 +43,14 @@ const POSTGRES_DDL: &[&str] = &[
      $$ LANGUAGE plpgsql",
     "CREATE TRIGGER accounts_tombstone AFTER DELETE ON accounts
      FOR EACH ROW EXECUTE FUNCTION accounts_tombstone()",
+    "CREATE TABLE groups_deleted (
+        id bigint NOT NULL,
+        deleted_at timestamptz NOT NULL DEFAULT clock_timestamp())",
+    "CREATE FUNCTION groups_tombstone() RETURNS trigger AS $$
+     BEGIN INSERT INTO groups_deleted (id) VALUES (OLD.id); RETURN OLD; END
+     $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER groups_tombstone AFTER DELETE ON groups
+     FOR EACH ROW EXECUTE FUNCTION groups_tombstone()",
 ];
 
 const SQLITE_DDL: &[&str] = &[
@@ -55,9 +64,13 @@ const SQLITE_DDL: &[&str] = &[
         password_hash TEXT,
         note TEXT,
         updated_at TEXT)",
+    // AUTOINCREMENT: without it SQLite gives a deleted group's id to the
+    // next one, and a uid must never name two objects (sync would report
+    // the old one's delete for the new one).
     "CREATE TABLE groups (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL UNIQUE,
+        description TEXT,
         updated_at TEXT)",
     "CREATE TABLE memberships (
         account_id TEXT NOT NULL REFERENCES accounts (id),
@@ -68,6 +81,11 @@ const SQLITE_DDL: &[&str] = &[
         deleted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
     "CREATE TRIGGER accounts_tombstone AFTER DELETE ON accounts
      BEGIN INSERT INTO accounts_deleted (id) VALUES (OLD.id); END",
+    "CREATE TABLE groups_deleted (
+        id INTEGER NOT NULL,
+        deleted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    "CREATE TRIGGER groups_tombstone AFTER DELETE ON groups
+     BEGIN INSERT INTO groups_deleted (id) VALUES (OLD.id); END",
 ];
 
 pub(crate) const CONFIG: &[(&str, &str)] = &[
@@ -83,6 +101,8 @@ pub(crate) const CONFIG: &[(&str, &str)] = &[
     ("group.name", "name"),
     ("group.key_generated", "true"),
     ("group.updated", "updated_at"),
+    ("group.deletes.table", "groups_deleted"),
+    ("group.attribute.description", "description"),
     ("membership.table", "memberships"),
 ];
 

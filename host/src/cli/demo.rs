@@ -45,7 +45,7 @@ CREATE TABLE users (
     display_name TEXT,
     department TEXT,
     active BOOLEAN NOT NULL DEFAULT 1);
-CREATE TABLE roles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE roles (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);
 CREATE TABLE user_roles (
     user_id TEXT NOT NULL REFERENCES users (id),
     role_id INTEGER NOT NULL REFERENCES roles (id),

@@ -104,6 +104,54 @@ impl Report {
     }
 }
 
+/// One run over every class the schema lists: a report per class.
+#[derive(Debug, Clone, Serialize)]
+pub struct Certification {
+    pub connector: String,
+    pub version: String,
+    /// True when every class's report passed.
+    pub passed: bool,
+    pub reports: Vec<Report>,
+}
+
+impl Certification {
+    pub fn render(&self, format: Format) -> String {
+        report::render_all(self, format)
+    }
+}
+
+/// [`run`] for each class the connector's schema lists, one after the
+/// other (each removing what it created before the next starts); a
+/// connector whose schema cannot be read gets the one report that says so.
+pub async fn run_every_class(connector: &Connector, options: &Options) -> Certification {
+    let info = connector.info();
+    let classes = match info.capabilities.schema {
+        true => connector
+            .schema()
+            .await
+            .map(|schema| schema.classes.into_iter().map(|c| c.name).collect())
+            .unwrap_or_default(),
+        false => Vec::new(),
+    };
+    let mut reports = Vec::new();
+    if classes.is_empty() {
+        reports.push(run(connector, options).await);
+    }
+    for class in classes {
+        let options = Options {
+            class: Some(class),
+            ..options.clone()
+        };
+        reports.push(run(connector, &options).await);
+    }
+    Certification {
+        connector: info.name.clone(),
+        version: info.version.clone(),
+        passed: reports.iter().all(Report::passed),
+        reports,
+    }
+}
+
 /// Why a case did not pass.
 #[derive(Debug)]
 pub(crate) enum Verdict {

@@ -1,7 +1,7 @@
 //! A run's report as text for a person, TAP for test harnesses, JUnit XML
 //! for CI dashboards, or JSON.
 
-use super::{CaseReport, Outcome, Report};
+use super::{CaseReport, Certification, Outcome, Report};
 use std::fmt::Write;
 
 /// The cases as harnesses see them: objects left behind fail the run, so
@@ -35,6 +35,52 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Tap => tap(report),
         Format::Junit => junit(report),
         Format::Json => serde_json::to_string_pretty(report).expect("reports serialise"),
+    }
+}
+
+/// Every class's report: one after the other as text, one TAP plan (cases
+/// named `class/case`), one JUnit document of a suite per class, or the
+/// whole certification as JSON.
+pub fn render_all(certification: &Certification, format: Format) -> String {
+    match format {
+        Format::Text => {
+            let mut out: Vec<String> = certification.reports.iter().map(text).collect();
+            let verdicts: Vec<String> = certification
+                .reports
+                .iter()
+                .map(|r| {
+                    let verdict = if r.passed() { "passed" } else { "FAILED" };
+                    format!("{} {verdict}", r.class)
+                })
+                .collect();
+            out.push(format!("classes: {}\n", verdicts.join(", ")));
+            out.join("\n")
+        }
+        Format::Tap => {
+            let cases: Vec<CaseReport> = certification
+                .reports
+                .iter()
+                .flat_map(|r| {
+                    harness_cases(r).into_iter().map(|mut case| {
+                        case.name = format!("{}/{}", r.class, case.name);
+                        case
+                    })
+                })
+                .collect();
+            tap_of(&cases)
+        }
+        Format::Junit => {
+            let mut out =
+                String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+            for report in &certification.reports {
+                out.push_str(&junit_suite(report));
+            }
+            out.push_str("</testsuites>\n");
+            out
+        }
+        Format::Json => {
+            serde_json::to_string_pretty(certification).expect("certifications serialise")
+        }
     }
 }
 
@@ -77,7 +123,10 @@ fn text(report: &Report) -> String {
 }
 
 fn tap(report: &Report) -> String {
-    let cases = harness_cases(report);
+    tap_of(&harness_cases(report))
+}
+
+fn tap_of(cases: &[CaseReport]) -> String {
     let mut out = format!("TAP version 14\n1..{}\n", cases.len());
     for (i, case) in cases.iter().enumerate() {
         let n = i + 1;
@@ -110,6 +159,13 @@ fn tap(report: &Report) -> String {
 }
 
 fn junit(report: &Report) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}",
+        junit_suite(report)
+    )
+}
+
+fn junit_suite(report: &Report) -> String {
     let suite = xml(&format!(
         "{}@{} {}",
         report.connector, report.version, report.class
@@ -117,7 +173,7 @@ fn junit(report: &Report) -> String {
     let cases = harness_cases(report);
     let count = |o: Outcome| cases.iter().filter(|c| c.outcome == o).count();
     let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{suite}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">\n",
+        "<testsuite name=\"{suite}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">\n",
         cases.len(),
         count(Outcome::Fail),
         count(Outcome::Skip),
@@ -236,5 +292,38 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&render(&left, Format::Json)).unwrap();
         assert_eq!(json["left_behind"], serde_json::json!(["0007"]));
         assert_eq!(json["cases"][1]["outcome"], "fail");
+    }
+
+    #[test]
+    fn every_class_is_one_document_in_each_format() {
+        let mut group = report(&[]);
+        group.class = "group".into();
+        group.cases.retain(|c| c.outcome != Outcome::Fail);
+        let all = Certification {
+            connector: "acme".into(),
+            version: "1.0.0".into(),
+            passed: false,
+            reports: vec![report(&[]), group],
+        };
+        let tap = render_all(&all, Format::Tap);
+        assert!(tap.starts_with("TAP version 14\n1..5\n"), "{tap}");
+        assert!(tap.contains("not ok 2 - account/b.fails"), "{tap}");
+        assert!(tap.contains("ok 4 - group/a.passes"), "{tap}");
+        let xml = render_all(&all, Format::Junit);
+        assert_eq!(xml.matches("<?xml").count(), 1, "{xml}");
+        assert_eq!(xml.matches("<testsuite ").count(), 2, "{xml}");
+        assert!(
+            xml.contains("<testsuites>") && xml.ends_with("</testsuites>\n"),
+            "{xml}"
+        );
+        let text = render_all(&all, Format::Text);
+        assert!(
+            text.ends_with("classes: account FAILED, group passed\n"),
+            "{text}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render_all(&all, Format::Json)).unwrap();
+        assert_eq!(json["passed"], false);
+        assert_eq!(json["reports"][1]["class"], "group");
     }
 }

@@ -317,11 +317,24 @@ impl Connector for ScimConnector {
             let path = self.path(class, &attribute.name)?;
             path.set(&mut resource, single(attribute)?.map(to_json));
         }
-        if resource.get(class.naming).is_none() {
+        let Some(name) = resource.get(class.naming).and_then(Json::as_str) else {
             return Err(Error::invalid_attribute(
                 names::NAME,
                 format!("is required ({})", class.naming),
             ));
+        };
+        // A Group's displayName need not be unique (RFC 7643 §4.2), and
+        // many services take a second group of the same name; the
+        // contract's name is unique, so the connector asks first.
+        if class.name == "group" {
+            let filter = format!("{} eq {}", class.naming, json!(name));
+            let first = self.first_page()?;
+            let taken = self.list(class, Some(filter), first, 1, "")?;
+            if taken.total > 0 || !taken.resources.is_empty() {
+                return Err(Error::already_exists(format!(
+                    "a group named {name:?} exists"
+                )));
+            }
         }
         let created = self
             .scim
