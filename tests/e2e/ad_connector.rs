@@ -575,6 +575,11 @@ async fn active_directory_end_to_end() {
         "base_dn names no entry",
     );
     let report = provisio_host::conformance::run(&ad, &options).await;
+    let groups = provisio_host::conformance::Options {
+        class: Some("group".to_owned()),
+        ..options.clone()
+    };
+    let group_report = provisio_host::conformance::run(&ad, &groups).await;
     // The text attribute the suite works on is cn, the RDN, which AD
     // cannot empty; AD has no count; an LDAP filter cannot ask one value
     // to meet two conditions, so the connector refuses that value path
@@ -582,6 +587,17 @@ async fn active_directory_end_to_end() {
     crate::conformance::assert_conforms(
         &report,
         &[
+            "update.empty-replace-clears",
+            "count.equals-search",
+            "filter.value-path.one-value-both",
+        ],
+    );
+    // Groups too: their cn is the RDN (renamed, never emptied), and a
+    // group has no password.
+    crate::conformance::assert_conforms(
+        &group_report,
+        &[
+            "password.never-returned",
             "update.empty-replace-clears",
             "count.equals-search",
             "filter.value-path.one-value-both",

@@ -62,7 +62,14 @@ impl AdConnector {
             }
         }
         let dn = format!("{rdn},{parent}");
-        self.conn.add(&dn, &out).map_err(ad_error)?;
+        self.conn.add(&dn, &out).map_err(|e| {
+            // An attribute the schema does not define is `invalid` naming it.
+            let written: Vec<(&str, &str)> = out
+                .iter()
+                .map(|a| (a.name.as_str(), a.name.as_str()))
+                .collect();
+            ldap::undefined_attribute(&self.conn, &e, &written).unwrap_or_else(|| ad_error(e))
+        })?;
         self.read_back(class, &dn)
     }
 
@@ -73,9 +80,17 @@ impl AdConnector {
         changes: Vec<AttributeChange>,
     ) -> Result<ConnectorObject, Error> {
         let entry = self.find(class, uid, &["1.1"])?;
+        let mut dn = entry.dn.clone();
         let mut mods = Vec::new();
+        let mut new_cn = None;
         for change in changes {
             let (attribute, kind) = ldap::change_parts(change);
+            // A group's cn is its RDN: changed by a rename (AD refuses a
+            // modify of it), never emptied.
+            if class == Class::Group && attribute.is("cn") {
+                new_cn = Some(attribute.single_text()?);
+                continue;
+            }
             let (name, values) = if class == Class::Group && attribute.is(MEMBERS) {
                 let dns = self.dns_of(Class::Account, &attribute.texts()?)?;
                 (
@@ -105,8 +120,21 @@ impl AdConnector {
             });
         }
         if !mods.is_empty() {
-            self.conn.modify(&entry.dn, &mods).map_err(ad_error)?;
+            self.conn.modify(&dn, &mods).map_err(|e| {
+                let written: Vec<(&str, &str)> = mods
+                    .iter()
+                    .map(|m| (m.attribute.as_str(), m.attribute.as_str()))
+                    .collect();
+                ldap::undefined_attribute(&self.conn, &e, &written).unwrap_or_else(|| ad_error(e))
+            })?;
         }
-        self.read_back(class, &entry.dn)
+        if let Some(cn) = new_cn {
+            let rdn = format!("CN={}", ldap::escape_dn_value(&cn));
+            self.conn
+                .modify_dn(&dn, &rdn, true, None)
+                .map_err(ad_error)?;
+            dn = format!("{rdn},{}", ldap::parent_dn(&dn));
+        }
+        self.read_back(class, &dn)
     }
 }
