@@ -29,8 +29,10 @@ fn setup(slapd: &Slapd) {
 }
 
 fn config(slapd: &Slapd, url: &str) -> Vec<(String, String)> {
+    let nobody = format!("cn=nobody,{}", slapd.base);
     [
         ("url", url),
+        ("group.empty_member", nobody.as_str()),
         ("base_dn", slapd.base.as_str()),
         ("account.base", PEOPLE),
         ("group.base", GROUPS),
@@ -1048,4 +1050,82 @@ async fn the_service_account_writes_where_it_is_granted_and_reads_no_password() 
         seen.contains(&dn) && !seen.contains("userPassword"),
         "{seen}"
     );
+}
+
+/// `groupOfNames` requires a member (RFC 4519): with `group.empty_member`
+/// a group created empty holds the placeholder, the last member leaving
+/// (from the account's side or the group's) leaves it behind, and it is
+/// never reported as a member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_left_empty_keeps_its_placeholder_member() {
+    let slapd = up().await;
+    let ldap = connector(&slapd);
+    let nobody = format!("cn=nobody,{}", slapd.base);
+    let members_in_directory = |cn: &str| {
+        slapd.admin(
+            "ldapsearch",
+            &["-LLL", "-b", &format!("cn={cn},{GROUPS}"), "member"],
+            "",
+        )
+    };
+    let empty = ldap
+        .create("group", vec![text("__name__", "empty")])
+        .await
+        .expect("an empty groupOfNames is created with the placeholder");
+    assert!(values(&empty, "members").is_empty(), "{empty:?}");
+    assert!(members_in_directory("empty").contains(&nobody));
+
+    let ada = ldap
+        .create("account", person("ada", "Ada", "Lovelace"))
+        .await
+        .unwrap();
+    let member = |uid: &str| Attribute::single("members", Value::Reference(uid.into()));
+    let joined = ldap
+        .update(
+            "group",
+            &empty.uid,
+            vec![AttributeChange::AddValues(member(&ada.uid))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&joined, "members"),
+        [Value::Reference(ada.uid.clone())]
+    );
+    // The group's side: the last member removed.
+    let left = ldap
+        .update(
+            "group",
+            &empty.uid,
+            vec![AttributeChange::RemoveValues(member(&ada.uid))],
+        )
+        .await
+        .expect("the last member leaves");
+    assert!(values(&left, "members").is_empty(), "{left:?}");
+    assert!(members_in_directory("empty").contains(&nobody));
+
+    // The account's side: a group with ada alone, then ada leaves it.
+    let crew = ldap
+        .create("group", vec![text("__name__", "crew"), member(&ada.uid)])
+        .await
+        .unwrap();
+    assert!(!members_in_directory("crew").contains(&nobody));
+    let groups = |uids: Vec<&str>| {
+        Attribute::new(
+            "__groups__",
+            uids.into_iter()
+                .map(|u| Value::Reference(u.into()))
+                .collect(),
+        )
+    };
+    ldap.update(
+        "account",
+        &ada.uid,
+        vec![AttributeChange::Replace(groups(vec![]))],
+    )
+    .await
+    .expect("leaving the last group a member is in");
+    let crew = ldap.get("group", &crew.uid, vec![]).await.unwrap();
+    assert!(values(&crew, "members").is_empty(), "{crew:?}");
+    assert!(members_in_directory("crew").contains(&nobody));
 }

@@ -111,7 +111,11 @@ impl Directory {
             class_filter: &class.filter,
             key: &class.uid,
             matching: KeyMatch::IgnoreCase,
-            page_size: self.settings.page_size,
+            // Unpaged: a batch answers at most BATCH entries, and OpenLDAP
+            // keeps one paged search per connection — a paged lookup made
+            // while reading a search's page (a group's members to uids)
+            // would void that search's cookie.
+            page_size: 0,
         }
     }
 

@@ -249,6 +249,18 @@ impl LdapConnector {
         {
             base = parent;
         }
+        // A group that would have no member gets the placeholder.
+        if class.name == "group"
+            && let Some(placeholder) = &settings.empty_member
+            && !out.iter().any(|a| {
+                a.name.eq_ignore_ascii_case(&settings.member_attribute) && !a.values.is_empty()
+            })
+        {
+            out.push(LdapAttribute {
+                name: settings.member_attribute.clone(),
+                values: vec![placeholder.as_bytes().to_vec()],
+            });
+        }
         let dn = format!("{}={},{}", class.naming, ldap::escape_dn_value(&name), base);
         Ok((dn, out, groups))
     }
@@ -328,13 +340,15 @@ impl LdapConnector {
     ) -> Result<(), Error> {
         let settings = self.settings();
         let named = self.dir.dns_of(&settings.group, membership.uids())?;
-        GroupChanges::plan(current, &membership, named).apply(
-            &self.dir.conn,
-            dn,
-            &settings.member_attribute,
-            ldap::ALREADY_MEMBER,
-            ldap::NOT_MEMBER,
-        )?;
+        GroupChanges::plan(current, &membership, named)
+            .keeping(settings.empty_member.clone())
+            .apply(
+                &self.dir.conn,
+                dn,
+                &settings.member_attribute,
+                ldap::ALREADY_MEMBER,
+                ldap::NOT_MEMBER,
+            )?;
         Ok(())
     }
 
@@ -357,7 +371,8 @@ impl LdapConnector {
             .cloned()
             .zip(membership.uids().iter().cloned())
             .collect();
-        let changes = GroupChanges::plan(&current, &membership, named);
+        let changes =
+            GroupChanges::plan(&current, &membership, named).keeping(settings.empty_member.clone());
         changes.apply(
             &self.dir.conn,
             &entry.dn,
@@ -524,7 +539,24 @@ impl Connector for LdapConnector {
         }
         if !plan.modifications.is_empty() {
             let conn = &self.dir.conn;
-            conn.modify(&dn, &plan.modifications).map_err(|e| {
+            let modified = match (
+                conn.modify(&dn, &plan.modifications),
+                &settings.empty_member,
+            ) {
+                // The last member removed: the placeholder takes its place.
+                (Err(ldap::LdapError::Server(r)), Some(placeholder))
+                    if r.code == ldap::codes::OBJECT_CLASS_VIOLATION && class.name == "group" =>
+                {
+                    let mut with_placeholder = plan.modifications.clone();
+                    with_placeholder.push(Modification::add(
+                        &settings.member_attribute,
+                        vec![placeholder.as_bytes().to_vec()],
+                    ));
+                    conn.modify(&dn, &with_placeholder)
+                }
+                (outcome, _) => outcome,
+            };
+            modified.map_err(|e| {
                 let names: Vec<&str> = plan
                     .modifications
                     .iter()

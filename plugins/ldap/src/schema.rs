@@ -67,10 +67,13 @@ fn class_info(
     if class.name == "account" {
         attributes.push(AttributeInfo::new(PASSWORD, ValueType::Text).write_only());
         attributes.push(AttributeInfo::new(ENABLE, ValueType::Boolean));
-        attributes.push(AttributeInfo::new("parent", ValueType::Text));
         attributes.push(AttributeInfo::new(GROUPS, ValueType::Reference).multi_valued());
     } else {
         attributes.push(AttributeInfo::new(MEMBERS, ValueType::Reference).multi_valued());
+    }
+    // Every entry is read back with the container it is in (groups too).
+    if !class.mapping.maps("parent") {
+        attributes.push(AttributeInfo::new("parent", ValueType::Text));
     }
     Ok(ClassInfo::new(class.name, attributes))
 }

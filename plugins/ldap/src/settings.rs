@@ -12,6 +12,7 @@
 //! | `<class>.uid_attribute` | `entryUUID` | the attribute that identifies an entry for good |
 //! | `<class>.attribute.<name>` | `<name>` | the LDAP attribute behind attribute `<name>` |
 //! | `group.member_attribute` | `member` | DN-valued membership attribute of groups |
+//! | `group.empty_member` | none | a DN kept as the member of a group that has no other (`groupOfNames` requires one, RFC 4519); never reported as a member |
 //! | `account.member_of_attribute` | `memberOf` | the back-link the server maintains |
 //! | `account.password_attribute` | `userPassword` | where `__password__` goes |
 //! | `account.disable` | `attribute` | `attribute` (set `disable_attribute` to `disable_value`), `move` (to `disabled_base`), or `none` |
@@ -108,6 +109,8 @@ pub struct Settings {
     pub account: ClassSettings,
     pub group: ClassSettings,
     pub member_attribute: String,
+    /// The placeholder member of a group with no other, if configured.
+    pub empty_member: Option<String>,
     pub member_of_attribute: String,
     pub password_attribute: String,
     pub disable: Disable,
@@ -155,6 +158,9 @@ impl Settings {
             member_attribute: config
                 .get("group.member_attribute")
                 .unwrap_or_else(|| "member".into()),
+            empty_member: config
+                .get("group.empty_member")
+                .filter(|dn| !dn.trim().is_empty()),
             member_of_attribute: config
                 .get("account.member_of_attribute")
                 .unwrap_or_else(|| "memberOf".into()),

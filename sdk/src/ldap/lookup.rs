@@ -26,7 +26,10 @@ pub struct Lookup<'a> {
     /// The key attribute, e.g. `entryUUID`.
     pub key: &'a str,
     pub matching: KeyMatch,
-    /// Page size of the searches.
+    /// Page size of the searches; 0 sends no paged-results control (a
+    /// batch answers at most [`BATCH`] entries), which keeps a paged
+    /// search in progress on the same connection valid on OpenLDAP (it
+    /// keeps one paged search per connection; another voids its cookie).
     pub page_size: u32,
 }
 

@@ -37,6 +37,9 @@ impl Membership {
 pub struct GroupChanges {
     pub join: Vec<String>,
     pub leave: Vec<String>,
+    /// A DN left as the member of a group this change would empty, for
+    /// classes that require one (`groupOfNames`); see [`Self::keeping`].
+    pub placeholder: Option<String>,
 }
 
 impl GroupChanges {
@@ -47,14 +50,17 @@ impl GroupChanges {
         let same = |a: &String, b: &String| a.eq_ignore_ascii_case(b);
         match membership {
             Membership::Add(_) => GroupChanges {
+                placeholder: None,
                 join: named,
                 leave: Vec::new(),
             },
             Membership::Remove(_) => GroupChanges {
+                placeholder: None,
                 join: Vec::new(),
                 leave: named,
             },
             Membership::Replace(_) => GroupChanges {
+                placeholder: None,
                 join: named
                     .iter()
                     .filter(|g| !current.iter().any(|c| same(c, g)))
@@ -67,6 +73,15 @@ impl GroupChanges {
                     .collect(),
             },
         }
+    }
+
+    /// Leaving a group whose class requires a member, and which `member_dn`
+    /// is the last of, fails (`objectClassViolation`); with a placeholder
+    /// the leave is retried adding it in the same modify, so the group
+    /// keeps a member and the account still leaves.
+    pub fn keeping(mut self, placeholder: Option<String>) -> Self {
+        self.placeholder = placeholder;
+        self
     }
 
     /// Adds `member_dn` to the groups to join and removes it from those to
@@ -91,7 +106,20 @@ impl GroupChanges {
             }
         }
         for group in &self.leave {
-            match conn.modify(group, &[Modification::delete(attribute, member.clone())]) {
+            let leave = Modification::delete(attribute, member.clone());
+            let left = match (
+                conn.modify(group, std::slice::from_ref(&leave)),
+                &self.placeholder,
+            ) {
+                (Err(LdapError::Server(r)), Some(placeholder))
+                    if r.code == codes::OBJECT_CLASS_VIOLATION =>
+                {
+                    let keep = Modification::add(attribute, vec![placeholder.as_bytes().to_vec()]);
+                    conn.modify(group, &[keep, leave])
+                }
+                (outcome, _) => outcome,
+            };
+            match left {
                 Err(LdapError::Server(r)) if not_member.contains(&r.code) => {}
                 other => other?,
             }
