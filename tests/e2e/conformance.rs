@@ -328,6 +328,35 @@ async fn scim_on_scim2_server_recorded_then_replayed_without_it() {
     assert_eq!(tape.unused(), 0, "the replay asked less than was recorded");
 }
 
+/// Groups on slapd: `groupOfNames`, kept non-empty by the placeholder
+/// member the test target configures (`group.empty_member`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_groups_on_slapd() {
+    let slapd = crate::ldap_connector::up().await;
+    let ldap = crate::ldap_connector::connector(&slapd);
+    let nowhere = crate::ldap_connector::connector_with_extra(
+        &slapd,
+        &[("base_dn", "ou=nowhere,dc=example,dc=com")],
+    );
+    let groups = Options {
+        class: Some("group".to_owned()),
+        ..with_wrong(Options::default(), nowhere, "base_dn names no entry")
+    };
+    // A group's only text here is multi-valued (businessCategory); LDAP
+    // cannot say "one value" in a filter; it has no count.
+    assert_skips(
+        &conformance::run(&ldap, &groups).await,
+        &[
+            "password.never-returned",
+            "update.replace",
+            "update.empty-replace-clears",
+            "filter.value-path.one-value-both",
+            "filter.text-operators",
+            "count.equals-search",
+        ],
+    );
+}
+
 /// Groups on scim2-server, which (as RFC 7643 §4.2 allows) takes two
 /// groups of one displayName: the connector refuses the second itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

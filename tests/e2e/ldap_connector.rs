@@ -68,6 +68,17 @@ pub(crate) fn connector(slapd: &Slapd) -> Connector {
     connector_with(&slapd.spec(), &config(slapd, &slapd.url))
 }
 
+/// [`connector`] with `extra` configuration over the usual.
+pub(crate) fn connector_with_extra(slapd: &Slapd, extra: &[(&str, &str)]) -> Connector {
+    let mut config = config(slapd, &slapd.url);
+    config.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    connector_with(&slapd.spec(), &config)
+}
+
 /// The connector of [`connector`], its exchanges recorded on or answered
 /// from `tape`.
 pub(crate) fn taped_connector(

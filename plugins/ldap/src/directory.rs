@@ -214,7 +214,11 @@ impl Directory {
         let name = ldap::rdn_value(&entry.dn);
         let wants = |n: &str| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(n));
         let mut object = ConnectorObject::new(class.name, uid, name);
-        if wants("parent") && !class.mapping.maps("parent") {
+        let parent_wanted = match class.name {
+            "account" => wants("parent"),
+            _ => wanted.iter().any(|w| w.eq_ignore_ascii_case("parent")),
+        };
+        if parent_wanted && !class.mapping.maps("parent") {
             object.attributes.push(Attribute::single(
                 "parent",
                 provisio_sdk::Value::Text(ldap::parent_dn(&entry.dn).to_owned()),

@@ -71,9 +71,12 @@ fn class_info(
     } else {
         attributes.push(AttributeInfo::new(MEMBERS, ValueType::Reference).multi_valued());
     }
-    // Every entry is read back with the container it is in (groups too).
+    // The container an entry is in: an account's is returned with it, a
+    // group's when asked for (a DN under the class's base, not free text).
     if !class.mapping.maps("parent") {
-        attributes.push(AttributeInfo::new("parent", ValueType::Text));
+        let mut parent = AttributeInfo::new("parent", ValueType::Text);
+        parent.returned_by_default = class.name == "account";
+        attributes.push(parent);
     }
     Ok(ClassInfo::new(class.name, attributes))
 }
