@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod connectors;
+mod filters;
 mod health;
 mod identities;
 mod objects;

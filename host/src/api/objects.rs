@@ -121,11 +121,7 @@ pub async fn search(
             ApiError::bad_request(format!("page_size is 1 to {MAX_PAGE_SIZE}")).field("page_size"),
         );
     }
-    if let Some(filter) = &params.filter {
-        provisio_filter::parse(filter).map_err(|e| {
-            ApiError::bad_request(format!("the filter is not valid: {e}")).field("filter")
-        })?;
-    }
+    super::filters::checked(params.filter.as_deref())?;
     let class = state.engine.class_name(&target, params.class.as_deref())?;
     let page = state
         .engine

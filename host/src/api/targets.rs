@@ -101,18 +101,7 @@ pub async fn count(
     ApiQuery(params): ApiQuery<CountParams>,
 ) -> Result<Json<Count>, ApiError> {
     caller.require(Role::Provisioner)?;
-    // An empty `filter=` is the caller's mistake (400 naming it), not the
-    // connector's failure (it answered 502).
-    if params
-        .filter
-        .as_deref()
-        .is_some_and(|f| f.trim().is_empty())
-    {
-        return Err(ApiError::bad_request(
-            "the filter is empty: leave `filter` out to count every object",
-        )
-        .field("filter"));
-    }
+    super::filters::checked(params.filter.as_deref())?;
     Ok(Json(
         state
             .engine

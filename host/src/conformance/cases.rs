@@ -275,21 +275,19 @@ async fn create_reads_back(suite: &Suite<'_>) -> Result<ConnectorObject, Verdict
 async fn duplicate(suite: &Suite<'_>) -> CaseResult {
     let name = suite.name("d");
     create(suite, &name, None).await?;
-    match suite
+    let outcome = suite
         .connector
         .create(class(suite), sample::object(&suite.class, &name, None))
-        .await
-    {
-        Ok(second) => {
+        .await;
+    expect_error(
+        outcome,
+        "already-exists",
+        &format!("a second create of {name}"),
+        |second| {
             suite.remember(&second.uid);
-            Err(fail(
-                format!("a second create of {name} to fail with already-exists"),
-                format!("created again as uid {}", second.uid),
-            ))
-        }
-        Err(e) if error_case(&e) == "already-exists" => Ok(()),
-        Err(e) => Err(fail("already-exists", error_case(&e))),
-    }
+            format!("created again as uid {}", second.uid)
+        },
+    )
 }
 
 /// An attribute no schema has.
@@ -362,18 +360,13 @@ fn schema_covers(suite: &Suite<'_>, objects: &[ConnectorObject]) -> CaseResult {
 
 async fn get_unknown(suite: &Suite<'_>) -> CaseResult {
     let uid = format!("{}-no-such-object", suite.prefix);
-    match suite
+    let outcome = suite
         .connector
         .get(class(suite), uid.clone(), Vec::new())
-        .await
-    {
-        Ok(object) => Err(fail(
-            format!("get {uid} to be not-found"),
-            format!("an object, uid {}", object.uid),
-        )),
-        Err(e) if error_case(&e) == "not-found" => Ok(()),
-        Err(e) => Err(fail("not-found", error_case(&e))),
-    }
+        .await;
+    expect_error(outcome, "not-found", &format!("get {uid}"), |object| {
+        format!("an object, uid {}", object.uid)
+    })
 }
 
 /// The password the suite sets; a complex one, so that directories with a
@@ -562,18 +555,16 @@ async fn update_unknown(suite: &Suite<'_>) -> CaseResult {
     let uid = format!("{}-no-such-object", suite.prefix);
     let name = sample::single_text(&suite.class).map_or(NAME.to_owned(), |a| a.name.clone());
     let change = AttributeChange::Replace(Attribute::single(name, Value::Text("x".into())));
-    match suite
+    let outcome = suite
         .connector
         .update(class(suite), uid.clone(), vec![change])
-        .await
-    {
-        Ok(object) => Err(fail(
-            format!("update of {uid} to be not-found"),
-            format!("an object, uid {}", object.uid),
-        )),
-        Err(e) if error_case(&e) == "not-found" => Ok(()),
-        Err(e) => Err(fail("not-found", error_case(&e))),
-    }
+        .await;
+    expect_error(
+        outcome,
+        "not-found",
+        &format!("update of {uid}"),
+        |object| format!("an object, uid {}", object.uid),
+    )
 }
 
 /// The objects paging and filters search among, as `get` reads them.
@@ -1092,22 +1083,34 @@ async fn delete(suite: &Suite<'_>) -> CaseResult {
         .await
         .map_err(|e| failed_call("delete", &e))?;
     suite.forget(&created.uid);
-    match suite
+    let read = suite
         .connector
         .get(class(suite), created.uid.clone(), Vec::new())
-        .await
-    {
-        Ok(_) => return Err(fail("get after delete to be not-found", "the object")),
-        Err(e) if error_case(&e) == "not-found" => {}
-        Err(e) => return Err(fail("get after delete: not-found", error_case(&e))),
-    }
-    match suite
+        .await;
+    expect_error(read, "not-found", "get after delete", |_| {
+        "the object".to_owned()
+    })?;
+    let again = suite
         .connector
         .delete(class(suite), created.uid.clone())
-        .await
-    {
-        Ok(()) => Err(fail("a second delete to be not-found", "it succeeded")),
-        Err(e) if error_case(&e) == "not-found" => Ok(()),
-        Err(e) => Err(fail("a second delete: not-found", error_case(&e))),
+        .await;
+    expect_error(again, "not-found", "a second delete", |()| {
+        "it succeeded".to_owned()
+    })
+}
+
+/// A call that must fail with the contract's `code` (`not-found`,
+/// `already-exists`): passing when it does, failing with what it did
+/// instead (`succeeded` says what a success brought).
+fn expect_error<T>(
+    outcome: Result<T, crate::runtime::CallError>,
+    code: &str,
+    what: &str,
+    succeeded: impl FnOnce(T) -> String,
+) -> CaseResult {
+    match outcome {
+        Ok(value) => Err(fail(format!("{what} to be {code}"), succeeded(value))),
+        Err(e) if error_case(&e) == code => Ok(()),
+        Err(e) => Err(fail(format!("{what} to be {code}"), error_case(&e))),
     }
 }
