@@ -567,7 +567,15 @@ async fn contracts_0_1_and_0_2_serve_side_by_side() {
     assert_eq!(count(&host, "old", abe_and_ann).await, (2, "search".into()));
     // An empty or malformed filter is the caller's mistake, refused before
     // the connector is asked, as /objects refuses it.
-    for malformed in ["", "%20%20", "department%20eq", "(name%20eq%20%22a%22"] {
+    // Nested past the parser's depth bound (64): refused, not recursed into.
+    let deep = format!("{}name%20pr{}", "not%20(".repeat(200), ")".repeat(200));
+    for malformed in [
+        "",
+        "%20%20",
+        "department%20eq",
+        "(name%20eq%20%22a%22",
+        &deep,
+    ] {
         let refused = host
             .get(&format!("/v1/targets/new/count?filter={malformed}"))
             .await;

@@ -836,6 +836,7 @@ pub struct CursorHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::recording::EXCHANGES_FILE as EXCHANGES;
 
     fn grant(url: String, tape: Arc<Tape>) -> SqlGrant {
         let specs = BTreeMap::from([(
@@ -945,6 +946,48 @@ mod tests {
         assert!(
             matches!(&other, Err(SqlError::Failed(m)) if m.contains("replay: the recording holds no sql execute")),
             "{other:?}"
+        );
+    }
+
+    /// A recording edited by hand (or by someone hostile) cannot make the
+    /// host hold more than the call's budget, and an answer of the wrong
+    /// shape is a clear failure, not a panic.
+    #[tokio::test]
+    async fn a_hostile_recording_is_bounded_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "x".repeat(64 * 1024);
+        let rows: Vec<String> = (0..64)
+            .map(|_| format!(r#"[{{"text":"{big}"}}]"#))
+            .collect();
+        let lines = [
+            format!(
+                r#"{{"capability":"sql","call":"query","request":{{"database":"main","sql":"SELECT big","params":[],"shape":"values"}},"response":{{"ok":{{"columns":[],"rows":[{}]}}}}}}"#,
+                rows.join(",")
+            ),
+            r#"{"capability":"sql","call":"execute","request":{"database":"main","sql":"DELETE FROM t","params":[]},"response":{"ok":"not a number"}}"#.to_owned(),
+        ];
+        std::fs::write(dir.path().join(EXCHANGES), lines.join("\n")).unwrap();
+        let tape = Arc::new(Tape::replay(dir.path(), []).unwrap());
+        let grant = grant("sqlite:///nonexistent/provisio/db.sqlite".into(), tape);
+        let db = grant.open("main").unwrap();
+        let mut budget = HostBudget::new(1 << 20);
+        let over = grant
+            .query(
+                &db,
+                "SELECT big".into(),
+                vec![],
+                RowShape::ValuesOnly,
+                &mut budget,
+            )
+            .await;
+        assert!(
+            matches!(&over, Err(SqlError::Failed(m)) if m.contains("max_host_bytes")),
+            "{over:?}"
+        );
+        let misshapen = grant.execute(&db, "DELETE FROM t".into(), vec![]).await;
+        assert!(
+            matches!(&misshapen, Err(SqlError::Failed(m)) if m.contains("does not read")),
+            "{misshapen:?}"
         );
     }
 }
