@@ -718,18 +718,27 @@ impl Drop for KillOnDrop {
 /// Runs cargo (the one building these tests) in `dir`, offline: every
 /// crate the scaffold needs is one this workspace has already fetched.
 fn cargo_build_release(dir: &Path) {
+    cargo_in(dir, &["build", "--release", "--offline", "--quiet"]);
+}
+
+/// `cargo ARGS` in `dir` (offline, its own target directory), which must
+/// succeed; its output.
+fn cargo_in(dir: &Path, args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--offline", "--quiet"])
+        .args(args)
         .current_dir(dir)
         .env_remove("CARGO_TARGET_DIR")
         .output()
         .expect("run cargo");
     assert!(
         output.status.success(),
-        "cargo build --release in {}:\n{}",
+        "cargo {} in {}:\n{}{}",
+        args.join(" "),
         dir.display(),
+        String::from_utf8_lossy(&output.stdout),
         stderr(&output)
     );
+    output
 }
 
 fn failed_cases(report: &serde_json::Value) -> Vec<String> {
@@ -829,18 +838,9 @@ fn a_scaffolded_connector_builds_out_of_tree_conforms_and_planted_bugs_fail() {
 
     cargo_build_release(&dir);
     // Its unit tests run natively, the host faked by provisio_sdk::testing.
-    let unit = Command::new(env!("CARGO"))
-        .args(["test", "--target", "host-tuple", "--offline", "--quiet"])
-        .current_dir(&dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .expect("run cargo");
-    assert!(
-        unit.status.success(),
-        "cargo test --target host-tuple in {}:\n{}{}",
-        dir.display(),
-        String::from_utf8_lossy(&unit.stdout),
-        stderr(&unit)
+    let unit = cargo_in(
+        &dir,
+        &["test", "--target", "host-tuple", "--offline", "--quiet"],
     );
     assert!(
         String::from_utf8_lossy(&unit.stdout).contains("2 passed"),
@@ -1033,6 +1033,16 @@ fn a_recorded_suite_replays_to_the_same_report() {
     assert_eq!(stdout_json(&replayed), recorded);
     assert!(!rec.join("files/account.csv").exists());
 
+    // A --wrong-config that is not KEY=VALUE is refused, naming it, before
+    // anything runs or is recorded.
+    let bad_flag = recording.path().join("bad-flag");
+    let refused = certify("--record", &bad_flag, &["--wrong-config", "account.enable"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--wrong-config \"account.enable\": expected KEY=VALUE"),
+        "{}",
+        stderr(&refused)
+    );
     let missing = certify("--replay", &recording.path().join("absent"), &[]);
     assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
     assert!(

@@ -16,14 +16,19 @@ pub struct ScimServer {
 
 /// The scim2-server program (installing it first when missing).
 fn program() -> PathBuf {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/servers/scim.sh");
-    let output = Command::new("bash")
-        .arg(script)
-        .output()
-        .expect("bash runs");
+    installed("scim.sh")
+}
+
+/// The path `scripts/servers/<script>` prints once it has installed what
+/// is missing.
+pub(crate) fn installed(script: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts/servers")
+        .join(script);
+    let output = Command::new("bash").arg(path).output().expect("bash runs");
     assert!(
         output.status.success(),
-        "scripts/servers/scim.sh failed:\n{}",
+        "scripts/servers/{script} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())

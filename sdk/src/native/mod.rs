@@ -49,24 +49,22 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// `request` as a recording holds it: the secrets (of four bytes or
-    /// more, as the host scrubs them) replaced with `***`.
+    /// `request` as a recording holds it: the secrets scrubbed.
     pub fn scrubbed(&self, request: &serde_json::Value) -> serde_json::Value {
-        let mut secrets: Vec<&str> = self
-            .secrets
-            .values()
-            .map(String::as_str)
-            .filter(|s| s.len() >= 4)
-            .collect();
-        if secrets.is_empty() {
-            return request.clone();
-        }
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let text = secrets.iter().fold(request.to_string(), |text, secret| {
-            text.replace(secret, "***")
-        });
+        let secrets: Vec<&str> = self.secrets.values().map(String::as_str).collect();
+        let text = scrub(&request.to_string(), &secrets);
         serde_json::from_str(&text).unwrap_or_else(|_| request.clone())
     }
+}
+
+/// `text` with each secret (of four bytes or more, as the host scrubs
+/// them; longest first) replaced with `***`, as a recording holds it.
+pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| s.len() >= 4).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets
+        .iter()
+        .fold(text.to_owned(), |text, secret| text.replace(secret, "***"))
 }
 
 pub(crate) type Shared = Rc<RefCell<State>>;

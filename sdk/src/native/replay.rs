@@ -11,11 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// The file of a recording that holds its exchanges.
 const EXCHANGES_FILE: &str = "exchanges.jsonl";
-/// What a recording holds in place of a secret, and of a password.
-const SECRET: &str = "***";
+/// What a recording holds in place of a password.
 const PASSWORD: &str = "<redacted>";
-/// Secrets shorter than this are not scrubbed by the host.
-const MIN_SECRET: usize = 4;
 
 #[derive(Debug)]
 pub enum ReplayError {
@@ -72,17 +69,7 @@ pub struct Sent {
 
 impl Sent {
     pub fn of(request: &SentRequest, secrets: &[&str]) -> Sent {
-        let mut secrets: Vec<&str> = secrets
-            .iter()
-            .copied()
-            .filter(|s| s.len() >= MIN_SECRET)
-            .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let scrub = |text: &str| {
-            secrets
-                .iter()
-                .fold(text.to_owned(), |text, secret| text.replace(secret, SECRET))
-        };
+        let scrub = |text: &str| super::scrub(text, secrets);
         let body = match Body::of(&request.body) {
             Body::Json(mut value) => {
                 redact_passwords(&mut value);
