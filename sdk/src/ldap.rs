@@ -49,19 +49,21 @@ pub use client::{
     Attribute, Entry, Error as LdapError, LdapResult, Modification, ModifyKind, Page, Scope,
     SearchRequest, Security, SortKey,
 };
+// The host's directories; in a native build (a connector's unit tests),
+// the fake's.
+#[cfg(not(target_arch = "wasm32"))]
+use crate::native::ldap::Connection as HostConnection;
+#[cfg(target_arch = "wasm32")]
+use client::Connection as HostConnection;
 
 /// A connection to a granted directory, bound as the operator configured.
-pub struct Connection(client::Connection);
+pub struct Connection(HostConnection);
 
 impl Connection {
     /// Opens `url` (`ldap://host:port` or `ldaps://host:port`); `start_tls`
     /// upgrades an `ldap://` connection.
     pub fn open(url: &str, start_tls: bool) -> Result<Self, LdapError> {
-        #[cfg(not(target_arch = "wasm32"))]
-        if !cfg!(target_arch = "wasm32") {
-            return Err(LdapError::Failed(crate::native::unsupported("LDAP")));
-        }
-        client::Connection::open(url, start_tls).map(Connection)
+        HostConnection::open(url, start_tls).map(Connection)
     }
 
     pub fn security(&self) -> Security {

@@ -147,20 +147,112 @@ fn a_recording_answers_the_requests_it_holds() {
 }
 
 #[test]
-fn ldap_says_it_is_not_faked_and_an_undeclared_database_is_not_granted() {
+fn an_undeclared_database_is_not_granted() {
     let _fake = Fake::new();
-    let ldap = provisio_sdk::ldap::Connection::open("ldap://127.0.0.1:389", false).err();
-    assert!(
-        matches!(&ldap, Some(provisio_sdk::ldap::LdapError::Failed(m)) if m.contains("--replay")),
-        "{:?}",
-        ldap.map(|e| format!("{e:?}"))
-    );
     let sql = provisio_sdk::sql::Database::open("app").err();
     assert!(
         matches!(&sql, Some(provisio_sdk::sql::SqlError::NotGranted(m)) if m.contains("Fake::database")),
         "{:?}",
         sql.map(|e| format!("{e:?}"))
     );
+}
+
+/// LDAP lines as the host records them: the connection in every request,
+/// a page with a binary value and a cookie, a refusal with its result
+/// code, a password change and a password check (values redacted), and a
+/// URL normalised as the host normalises it.
+#[test]
+fn a_recording_answers_ldap_calls() {
+    use provisio_sdk::ldap::{
+        Attribute, Connection, LdapError, Modification, Scope, SearchRequest,
+    };
+    let dir = std::env::temp_dir().join(format!("provisio-sdk-fake-ldap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let connection = r#"{"url":"ldap://127.0.0.1:389","security":"StartTls"}"#;
+    let lines = [
+        format!(
+            r#"{{"capability":"ldap","call":"open","request":{connection},"response":{{"Ok":null}}}}"#
+        ),
+        format!(
+            r#"{{"capability":"ldap","call":"search","request":{{"connection":{connection},"base":"ou=people,dc=example","scope":"subtree","filter":"(uid=a*)","attributes":["uid","jpegPhoto"],"page_size":1,"sort":[["uid",false]],"show_deleted":false,"cookie":""}},"response":{{"Ok":{{"entries":[{{"dn":"uid=ada,ou=people,dc=example","attributes":[{{"name":"uid","values":["ada"]}},{{"name":"jpegPhoto","values":[{{"base64":"/wAQ"}}]}}]}}],"cookie":{{"base64":"AAE="}}}}}}}}"#
+        ),
+        format!(
+            r#"{{"capability":"ldap","call":"add","request":{{"connection":{connection},"dn":"uid=ada,ou=people,dc=example","attributes":[{{"name":"uid","values":["ada"]}}],"read_back":[]}},"response":{{"Err":{{"server":{{"code":68,"matched_dn":"","message":"Already exists"}}}}}}}}"#
+        ),
+        format!(
+            r#"{{"capability":"ldap","call":"modify","request":{{"connection":{connection},"dn":"uid=ada,ou=people,dc=example","changes":[{{"kind":"replace","attribute":"userPassword","values":["<redacted>"]}}],"read_back":["uid"]}},"response":{{"Ok":{{"dn":"uid=ada,ou=people,dc=example","attributes":[{{"name":"uid","values":["ada"]}}]}}}}}}"#
+        ),
+        format!(
+            r#"{{"capability":"ldap","call":"check-password","request":{{"connection":{connection},"dn":"uid=ada,ou=people,dc=example","password":"<redacted>"}},"response":{{"Ok":true}}}}"#
+        ),
+        format!(
+            r#"{{"capability":"ldap","call":"delete","request":{{"connection":{connection},"dn":"uid=gone,ou=people,dc=example"}},"response":{{"Err":{{"unavailable":"the directory closed the connection"}}}}}}"#
+        ),
+    ];
+    std::fs::write(dir.join("exchanges.jsonl"), lines.join("\n")).unwrap();
+    let fake = Fake::new().replay(&dir).unwrap();
+    assert_eq!(fake.unused(), 6);
+
+    let plain = Connection::open("ldap://127.0.0.1", false).err();
+    assert!(
+        matches!(&plain, Some(LdapError::Failed(m)) if m.contains("replay: the fake holds no ldap open")),
+        "another security is another connection: {:?}",
+        plain.map(|e| format!("{e:?}"))
+    );
+    let conn = Connection::open("LDAP://127.0.0.1/", true).unwrap();
+    assert!(conn.is_encrypted());
+    let request = SearchRequest::new("ou=people,dc=example", Scope::Subtree, "(uid=a*)")
+        .attributes(&["uid", "jpegPhoto"])
+        .page_size(1)
+        .sort_by("uid", false);
+    let page = conn.search_page(&request, &[]).unwrap();
+    assert_eq!(page.cookie, [0, 1]);
+    assert_eq!(page.entries[0].text("uid").as_deref(), Some("ada"));
+    assert_eq!(
+        page.entries[0].values("jpegphoto"),
+        [vec![0xff, 0x00, 0x10]]
+    );
+    let exists = conn
+        .add(
+            "uid=ada,ou=people,dc=example",
+            &[Attribute::text("uid", &["ada"])],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(Error::from(exists), Error::AlreadyExists(_)),
+        "result 68 is already-exists"
+    );
+    let written = conn
+        .modify_and_read(
+            "uid=ada,ou=people,dc=example",
+            &[Modification::replace(
+                "userPassword",
+                vec![b"S3cret-pass".to_vec()],
+            )],
+            &["uid"],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(written.dn, "uid=ada,ou=people,dc=example");
+    assert!(
+        conn.check_password("uid=ada,ou=people,dc=example", "any-password")
+            .unwrap()
+    );
+    assert!(
+        !conn
+            .check_password("uid=ada,ou=people,dc=example", "")
+            .unwrap(),
+        "an empty password is refused without asking"
+    );
+    let down = conn.delete("uid=gone,ou=people,dc=example").unwrap_err();
+    assert!(matches!(down, LdapError::Unavailable(_)), "{down:?}");
+    assert_eq!(fake.unused(), 0);
+    let unrecorded = conn.read("uid=bob,ou=people,dc=example", &[]).unwrap_err();
+    assert!(
+        matches!(&unrecorded, LdapError::Failed(m) if m.contains("replay: the fake holds no ldap search") && m.contains("uid=bob")),
+        "{unrecorded:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// SQL lines as the host records them: statements, a transaction, a

@@ -1140,3 +1140,67 @@ async fn a_group_left_empty_keeps_its_placeholder_member() {
     assert!(values(&crew, "members").is_empty(), "{crew:?}");
     assert!(members_in_directory("crew").contains(&nobody));
 }
+
+/// What `provisio_sdk::testing` replays of LDAP is what the host records:
+/// the connector run in the host against slapd, recorded; then the same
+/// crate built natively, on a `Fake` replaying that recording with slapd
+/// stopped, answers the same calls the same way, asks nothing else, and
+/// fails naming an LDAP call the recording does not hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_recording_replays_in_the_connectors_native_tests() {
+    use crate::util::Replayed;
+    use provisio_connector_ldap::LdapConnector;
+    use provisio_sdk::Connector as _;
+
+    let slapd = up().await;
+    let recording = tempfile::tempdir().unwrap();
+    let secrets = [slapd.bind_password.clone()];
+    let tape = Arc::new(
+        provisio_host::runtime::recording::Tape::record(
+            recording.path(),
+            secrets.iter().map(String::as_str),
+        )
+        .unwrap(),
+    );
+    let mut settings = settings_with(&slapd.spec(), &config(&slapd, &slapd.url));
+    // One instance: it reads the root DSE and the schema once, as the
+    // native connector below does.
+    settings.max_instances = 1;
+    settings.grants = settings.grants.taped(tape).unwrap();
+    let host = provisio_tests::start(provisio_host::bundled::LDAP.bytes, settings);
+    let script = Replayed {
+        class: "account",
+        create: person("replayed", "Ada", "Lovelace"),
+        filter: r#"familyName eq "Lovelace""#,
+        change: AttributeChange::Replace(text("givenName", "Augusta")),
+        delete: true,
+    };
+    let recorded = script.on_host(&host).await;
+    drop(host);
+    slapd.stop();
+
+    let dir = recording.path().to_owned();
+    let config = config(&slapd, &slapd.url);
+    let (native, unasked, unused) = tokio::task::spawn_blocking(move || {
+        let mut fake = provisio_sdk::testing::Fake::new();
+        for (key, value) in &config {
+            fake = fake.set(key, value);
+        }
+        let fake = fake.replay(&dir).unwrap();
+        let mut ldap = LdapConnector::open(&fake.config()).unwrap();
+        let native = script.natively(&mut ldap);
+        let unasked = ldap.get("account", "no-such-uid", &[]).unwrap_err();
+        (native, format!("{unasked:?}"), fake.unused())
+    })
+    .await
+    .unwrap();
+    assert_eq!(native, recorded);
+    assert!(
+        unasked.contains("replay: the fake holds no ldap search"),
+        "{unasked}"
+    );
+    assert_eq!(
+        unused, 0,
+        "the native run asked less than the host recorded"
+    );
+}

@@ -4,7 +4,7 @@
 //! server's leniency is not taken for RFC 7644 (and small stub servers for
 //! rate limiting and dropped connections).
 
-use crate::util::{code, native_attributes, seen_host, seen_native, text, values};
+use crate::util::{code, text, values};
 use provisio_host::model::{Attribute, AttributeChange, PageRequest, SearchRequest, Value};
 use provisio_host::runtime::capabilities::http::{AllowedOrigin, HttpGrant};
 use provisio_host::runtime::{Connector, Secret, TargetSettings};
@@ -1030,6 +1030,7 @@ async fn filters_name_scim_paths_outside_the_mapping(service: Service) {
 /// answers the same calls the same way and asks nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_recording_replays_in_the_connectors_native_tests() {
+    use crate::util::Replayed;
     use provisio_connector_scim::ScimConnector;
     use provisio_sdk::Connector as _;
 
@@ -1046,90 +1047,38 @@ async fn a_host_recording_replays_in_the_connectors_native_tests() {
     taped.max_instances = 1;
     taped.grants = taped.grants.taped(tape).unwrap();
     let scim = provisio_tests::start(provisio_host::bundled::SCIM.bytes, taped);
-    let created = scim.create("account", user("ada")).await.unwrap();
-    let read = scim.get("account", &created.uid, vec![]).await.unwrap();
-    let found = scim
-        .search(SearchRequest {
-            class: "account".into(),
-            filter: Some(r#"mail eq "ada@example.com""#.into()),
-            page: PageRequest {
-                size: 10,
-                cookie: None,
-            },
-            attributes: vec![],
-        })
-        .await
-        .unwrap();
-    let updated = scim
-        .update(
-            "account",
-            &created.uid,
-            vec![AttributeChange::Replace(text("phone", "+1 555 0100"))],
-        )
-        .await
-        .unwrap();
+    let script = Replayed {
+        class: "account",
+        create: user("ada"),
+        filter: r#"mail eq "ada@example.com""#,
+        change: AttributeChange::Replace(text("phone", "+1 555 0100")),
+        delete: false,
+    };
+    let recorded = script.on_host(&scim).await;
     drop(scim);
     drop(server);
 
-    let ada = native_attributes(user("ada"));
-
     let recording = recording.path().to_owned();
-    let (base, token) = (base.clone(), token.clone());
-    let native = tokio::task::spawn_blocking(move || {
+    let (native, unasked, unused) = tokio::task::spawn_blocking(move || {
         let fake = provisio_sdk::testing::Fake::new()
             .set("base_url", &base)
             .secret("token", &token)
             .replay(&recording)
             .unwrap();
         let mut connector = ScimConnector::open(&fake.config()).unwrap();
-        let created = connector.create("account", ada).unwrap();
-        let read = connector.get("account", &created.uid, &[]).unwrap();
-        let found = connector
-            .search(provisio_sdk::Query {
-                class: "account".into(),
-                filter: Some(provisio_sdk::filter::parse(r#"mail eq "ada@example.com""#).unwrap()),
-                page: provisio_sdk::PageRequest {
-                    size: 10,
-                    cookie: None,
-                },
-                attributes: vec![],
-            })
-            .unwrap();
-        let updated = connector
-            .update(
-                "account",
-                &created.uid,
-                vec![provisio_sdk::AttributeChange::Replace(
-                    native_attributes(vec![text("phone", "+1 555 0100")]).remove(0),
-                )],
-            )
-            .unwrap();
+        let native = script.natively(&mut connector);
         let unasked = connector.get("account", "no-such-uid", &[]).unwrap_err();
-        (
-            seen_native(&created),
-            seen_native(&read),
-            found.objects.iter().map(seen_native).collect::<Vec<_>>(),
-            seen_native(&updated),
-            format!("{unasked:?}"),
-            fake.unused(),
-        )
+        (native, format!("{unasked:?}"), fake.unused())
     })
     .await
     .unwrap();
-    assert_eq!(native.0, seen_host(&created));
-    assert_eq!(native.1, seen_host(&read));
-    assert_eq!(
-        native.2,
-        found.objects.iter().map(seen_host).collect::<Vec<_>>()
-    );
-    assert_eq!(native.3, seen_host(&updated));
+    assert_eq!(native, recorded);
     assert!(
-        native.4.contains("replay: the fake holds no answer to GET"),
-        "{}",
-        native.4
+        unasked.contains("replay: the fake holds no answer to GET"),
+        "{unasked}"
     );
     assert_eq!(
-        native.5, 0,
+        unused, 0,
         "the native run asked less than the host recorded"
     );
 }

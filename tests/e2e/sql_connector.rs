@@ -985,7 +985,7 @@ fn a_password_in_a_database_url_is_refused_without_repeating_it() {
 /// recording, answers the same calls the same way and asks nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_recording_replays_in_the_connectors_native_tests() {
-    use crate::util::{native_attributes, seen_host, seen_native};
+    use crate::util::Replayed;
     use provisio_connector_sql::SqlConnector;
     use provisio_sdk::Connector as _;
 
@@ -994,26 +994,19 @@ async fn a_host_recording_replays_in_the_connectors_native_tests() {
     let tape =
         Arc::new(provisio_host::runtime::recording::Tape::record(recording.path(), []).unwrap());
     let host = db.taped_connector(CONFIG, tape.clone(), true);
-    let created = host.create("account", account("1", "ada")).await.unwrap();
-    let read = host.get("account", &created.uid, vec![]).await.unwrap();
-    let found = host
-        .search(search(Some(r#"name eq "ada""#), 10, None))
-        .await
-        .unwrap();
-    let updated = host
-        .update(
-            "account",
-            &created.uid,
-            vec![AttributeChange::Replace(text("givenName", "Augusta"))],
-        )
-        .await
-        .unwrap();
-    host.delete("account", &created.uid).await.unwrap();
+    let script = Replayed {
+        class: "account",
+        create: account("1", "ada"),
+        filter: r#"name eq "ada""#,
+        change: AttributeChange::Replace(text("givenName", "Augusta")),
+        delete: true,
+    };
+    let recorded = script.on_host(&host).await;
     drop(host);
     drop(tape);
 
     let dir = recording.path().to_owned();
-    let native = tokio::task::spawn_blocking(move || {
+    let (native, unused) = tokio::task::spawn_blocking(move || {
         let mut fake = provisio_sdk::testing::Fake::new();
         for (key, value) in CONFIG {
             fake = fake.set(key, value);
@@ -1023,50 +1016,13 @@ async fn a_host_recording_replays_in_the_connectors_native_tests() {
             .replay(&dir)
             .unwrap();
         let mut sql = SqlConnector::open(&fake.config()).unwrap();
-        let created = sql
-            .create("account", native_attributes(account("1", "ada")))
-            .unwrap();
-        let read = sql.get("account", &created.uid, &[]).unwrap();
-        let found = sql
-            .search(provisio_sdk::Query {
-                class: "account".into(),
-                filter: Some(provisio_sdk::filter::parse(r#"name eq "ada""#).unwrap()),
-                page: provisio_sdk::PageRequest {
-                    size: 10,
-                    cookie: None,
-                },
-                attributes: vec![],
-            })
-            .unwrap();
-        let updated = sql
-            .update(
-                "account",
-                &created.uid,
-                vec![provisio_sdk::AttributeChange::Replace(
-                    native_attributes(vec![text("givenName", "Augusta")]).remove(0),
-                )],
-            )
-            .unwrap();
-        sql.delete("account", &created.uid).unwrap();
-        (
-            seen_native(&created),
-            seen_native(&read),
-            found.objects.iter().map(seen_native).collect::<Vec<_>>(),
-            seen_native(&updated),
-            fake.unused(),
-        )
+        (script.natively(&mut sql), fake.unused())
     })
     .await
     .unwrap();
-    assert_eq!(native.0, seen_host(&created));
-    assert_eq!(native.1, seen_host(&read));
+    assert_eq!(native, recorded);
     assert_eq!(
-        native.2,
-        found.objects.iter().map(seen_host).collect::<Vec<_>>()
-    );
-    assert_eq!(native.3, seen_host(&updated));
-    assert_eq!(
-        native.4, 0,
+        unused, 0,
         "the native run asked less than the host recorded"
     );
 }

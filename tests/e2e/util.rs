@@ -1,7 +1,9 @@
 //! Small helpers the connector tests share.
 
-use provisio_host::model::{Attribute, ConnectorError, ConnectorObject, Value};
-use provisio_host::runtime::CallError;
+use provisio_host::model::{
+    Attribute, AttributeChange, ConnectorError, ConnectorObject, PageRequest, SearchRequest, Value,
+};
+use provisio_host::runtime::{CallError, Connector};
 
 /// A single-valued text attribute.
 pub fn text(name: &str, value: &str) -> Attribute {
@@ -25,7 +27,7 @@ pub fn code(error: &CallError) -> &'static str {
 
 /// A host object as uid, name and sorted `name=values` lines: what a
 /// connector run natively (`provisio_sdk::testing`) must answer alike.
-pub fn seen_host(object: &ConnectorObject) -> (String, String, Vec<String>) {
+pub fn seen_host(object: &ConnectorObject) -> Seen {
     let mut attributes: Vec<String> = object
         .attributes
         .iter()
@@ -36,7 +38,7 @@ pub fn seen_host(object: &ConnectorObject) -> (String, String, Vec<String>) {
 }
 
 /// [`seen_host`] of an object a connector answered natively.
-pub fn seen_native(object: &provisio_sdk::ConnectorObject) -> (String, String, Vec<String>) {
+pub fn seen_native(object: &provisio_sdk::ConnectorObject) -> Seen {
     let mut attributes: Vec<String> = object
         .attributes
         .iter()
@@ -78,4 +80,107 @@ pub fn native_attributes(attributes: Vec<Attribute>) -> Vec<provisio_sdk::Attrib
                 .collect(),
         })
         .collect()
+}
+
+/// The calls a host recording is made of and a connector's native unit
+/// test replays (`provisio_sdk::testing`): create, read back, search,
+/// update, and optionally delete, of one object.
+pub struct Replayed {
+    pub class: &'static str,
+    pub create: Vec<Attribute>,
+    /// An RFC 7644 filter that finds the created object.
+    pub filter: &'static str,
+    pub change: AttributeChange,
+    pub delete: bool,
+}
+
+/// What each call of a [`Replayed`] answered, as [`seen_host`] shows it.
+#[derive(Debug, PartialEq)]
+pub struct Answers {
+    pub created: Seen,
+    pub read: Seen,
+    pub found: Vec<Seen>,
+    pub updated: Seen,
+}
+
+/// uid, name and sorted `name=values` lines.
+pub type Seen = (String, String, Vec<String>);
+
+impl Replayed {
+    /// Runs the calls through the host (the recording is made here).
+    pub async fn on_host(&self, connector: &Connector) -> Answers {
+        let created = connector
+            .create(self.class, self.create.clone())
+            .await
+            .unwrap();
+        let read = connector
+            .get(self.class, &created.uid, vec![])
+            .await
+            .unwrap();
+        let found = connector
+            .search(SearchRequest {
+                class: self.class.into(),
+                filter: Some(self.filter.into()),
+                page: PageRequest {
+                    size: 10,
+                    cookie: None,
+                },
+                attributes: vec![],
+            })
+            .await
+            .unwrap();
+        let updated = connector
+            .update(self.class, &created.uid, vec![self.change.clone()])
+            .await
+            .unwrap();
+        if self.delete {
+            connector.delete(self.class, &created.uid).await.unwrap();
+        }
+        Answers {
+            created: seen_host(&created),
+            read: seen_host(&read),
+            found: found.objects.iter().map(seen_host).collect(),
+            updated: seen_host(&updated),
+        }
+    }
+
+    /// Runs the same calls on a connector built natively, opened on a
+    /// `provisio_sdk::testing::Fake` that replays the recording.
+    pub fn natively(&self, connector: &mut impl provisio_sdk::Connector) -> Answers {
+        let created = connector
+            .create(self.class, native_attributes(self.create.clone()))
+            .unwrap();
+        let read = connector.get(self.class, &created.uid, &[]).unwrap();
+        let found = connector
+            .search(provisio_sdk::Query {
+                class: self.class.into(),
+                filter: Some(provisio_sdk::filter::parse(self.filter).unwrap()),
+                page: provisio_sdk::PageRequest {
+                    size: 10,
+                    cookie: None,
+                },
+                attributes: vec![],
+            })
+            .unwrap();
+        let native = |a: &Attribute| native_attributes(vec![a.clone()]).remove(0);
+        let change = match &self.change {
+            AttributeChange::Replace(a) => provisio_sdk::AttributeChange::Replace(native(a)),
+            AttributeChange::AddValues(a) => provisio_sdk::AttributeChange::AddValues(native(a)),
+            AttributeChange::RemoveValues(a) => {
+                provisio_sdk::AttributeChange::RemoveValues(native(a))
+            }
+        };
+        let updated = connector
+            .update(self.class, &created.uid, vec![change])
+            .unwrap();
+        if self.delete {
+            connector.delete(self.class, &created.uid).unwrap();
+        }
+        Answers {
+            created: seen_native(&created),
+            read: seen_native(&read),
+            found: found.objects.iter().map(seen_native).collect(),
+            updated: seen_native(&updated),
+        }
+    }
 }

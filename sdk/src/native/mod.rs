@@ -1,9 +1,11 @@
 //! The host of a native build (a connector's unit tests): what
-//! [`Config`](crate::Config), the log macros and
-//! [`http::Request::send`](crate::http::Request::send) reach instead of
-//! the host's imports, held per thread for the
-//! [`testing::Fake`](crate::testing::Fake) installed there.
+//! [`Config`](crate::Config), the log macros,
+//! [`http::Request::send`](crate::http::Request::send), databases and
+//! directories reach instead of the host's imports, held per thread for
+//! the [`testing::Fake`](crate::testing::Fake) installed there.
 
+pub(crate) mod calls;
+pub(crate) mod ldap;
 pub(crate) mod replay;
 pub(crate) mod sql;
 
@@ -46,6 +48,7 @@ pub(crate) struct State {
     pub sent: Vec<SentRequest>,
     pub exchanges: Exchanges,
     pub sql: sql::SqlState,
+    pub ldap: calls::Calls,
 }
 
 impl State {
@@ -144,11 +147,4 @@ pub(crate) fn http_send(sent: SentRequest, what: &str) -> Result<Answered, Error
         s.sent.push(sent);
         s.exchanges.answer(&compared, what)
     })
-}
-
-/// What a capability the fake does not offer answers.
-pub(crate) fn unsupported(capability: &str) -> String {
-    format!(
-        "provisio_sdk::testing does not fake {capability} yet: certify this connector with `provisio connector test --record DIR` and `--replay DIR`"
-    )
 }

@@ -2,9 +2,9 @@
 //! recording's `exchanges.jsonl` (as the host writes them, see
 //! `docs/writing-a-connector.md`), and answers a test scripts.
 
+use super::calls::bytes_of;
 use super::{Answered, SentRequest};
 use crate::Error;
-use base64::Engine as _;
 use serde_json::Value as Json;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -134,7 +134,8 @@ pub struct Exchanges {
 }
 
 impl Exchanges {
-    /// The HTTP exchanges of the recording in `dir`, and its SQL lines.
+    /// The HTTP exchanges of the recording in `dir`, and its other lines
+    /// (SQL, LDAP, the clock) for the fakes of those capabilities.
     pub fn load(dir: &Path) -> Result<(Exchanges, Vec<Json>), ReplayError> {
         let path = dir.join(EXCHANGES_FILE);
         let read = |reason: String| ReplayError::Read {
@@ -143,7 +144,7 @@ impl Exchanges {
         };
         let file = std::fs::File::open(&path).map_err(|e| read(e.to_string()))?;
         let mut exchanges = Vec::new();
-        let mut sql = Vec::new();
+        let mut others = Vec::new();
         for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|e| read(e.to_string()))?;
             if line.trim().is_empty() {
@@ -155,18 +156,13 @@ impl Exchanges {
                 reason,
             };
             let exchange: Json = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
-            if exchange["capability"] == "sql" {
-                sql.push(exchange);
-                continue;
-            }
-            // Other capabilities' exchanges (LDAP, the clock) are the
-            // host's to replay.
             if exchange["capability"] != "http" || exchange["call"] != "send" {
+                others.push(exchange);
                 continue;
             }
             exchanges.push(recorded(&exchange).map_err(bad)?);
         }
-        Ok((Exchanges { exchanges }, sql))
+        Ok((Exchanges { exchanges }, others))
     }
 
     pub fn extend(&mut self, other: Exchanges) {
@@ -214,20 +210,6 @@ impl Exchanges {
     }
 }
 
-/// Bytes as a recording stores them: text, or `{"base64": …}`.
-fn octets(value: &Json) -> Result<Vec<u8>, String> {
-    match value {
-        Json::String(text) => Ok(text.clone().into_bytes()),
-        Json::Object(object) => match object.get("base64").and_then(Json::as_str) {
-            Some(encoded) => base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|e| format!("bad base64: {e}")),
-            None => Err(format!("not text or base64: {value}")),
-        },
-        other => Err(format!("not text or base64: {other}")),
-    }
-}
-
 fn recorded(exchange: &Json) -> Result<Exchange, String> {
     let request = &exchange["request"];
     let method = request["method"]
@@ -238,7 +220,7 @@ fn recorded(exchange: &Json) -> Result<Exchange, String> {
         .as_str()
         .ok_or("the request has no uri")?
         .to_owned();
-    let body = Body::of(&octets(&request["body"])?);
+    let body = Body::of(&bytes_of(&request["body"])?);
     let response = &exchange["response"];
     let answer = if let Some(answer) = response.get("response") {
         let status = answer["status"]
@@ -248,12 +230,12 @@ fn recorded(exchange: &Json) -> Result<Exchange, String> {
         let mut headers = Vec::new();
         for header in answer["headers"].as_array().into_iter().flatten() {
             let name = header[0].as_str().ok_or("a header has no name")?;
-            headers.push((name.to_owned(), octets(&header[1])?));
+            headers.push((name.to_owned(), bytes_of(&header[1])?));
         }
         Answer::Response(Answered {
             status,
             headers,
-            body: octets(&answer["body"])?,
+            body: bytes_of(&answer["body"])?,
         })
     } else if let Some(failed) = response.get("failed") {
         Answer::Failed {

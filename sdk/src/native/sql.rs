@@ -3,62 +3,21 @@
 //! them: `docs/writing-a-connector.md`). The types stand where the host's
 //! imports stand in a wasm build, with the same methods.
 
+use super::calls::{Calls, bytes_of, octets, shown};
 use super::with_state;
 use crate::bindings::provisio::sql::client::{
     Column, ConstraintKind, ConstraintViolation, Dialect, Error as SqlError, Rows, Value,
 };
-use base64::Engine as _;
 use serde_json::{Value as Json, json};
-
-/// One recorded SQL call and its answer, given once.
-pub(crate) struct Exchange {
-    call: String,
-    request: Json,
-    response: Option<Json>,
-}
-
-pub(crate) fn recorded(line: &Json) -> Exchange {
-    Exchange {
-        call: line["call"].as_str().unwrap_or_default().to_owned(),
-        request: line["request"].clone(),
-        response: Some(line["response"].clone()),
-    }
-}
 
 /// What the fake's databases hold: their dialects and the recorded calls.
 #[derive(Default)]
 pub(crate) struct SqlState {
     pub dialects: std::collections::BTreeMap<String, Dialect>,
-    pub exchanges: Vec<Exchange>,
+    pub calls: Calls,
     /// Numbers transactions and cursors in the order they open, as the
     /// host does when it records.
     handles: u64,
-}
-
-impl SqlState {
-    pub fn unused(&self) -> usize {
-        self.exchanges
-            .iter()
-            .filter(|e| e.response.is_some())
-            .count()
-    }
-}
-
-fn octets(value: &[u8]) -> Json {
-    match std::str::from_utf8(value) {
-        Ok(text) => json!(text),
-        Err(_) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(value)}),
-    }
-}
-
-fn from_octets(value: &Json) -> Vec<u8> {
-    match value {
-        Json::String(text) => text.clone().into_bytes(),
-        other => other["base64"]
-            .as_str()
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-            .unwrap_or_default(),
-    }
 }
 
 fn recorded_value(value: &Value) -> Json {
@@ -89,7 +48,7 @@ fn value_of(recorded: &Json) -> Value {
                 .unwrap_or(f64::NAN),
         ),
         "text" => Value::Text(inner.as_str().unwrap_or_default().to_owned()),
-        "blob" => Value::Blob(from_octets(inner)),
+        "blob" => Value::Blob(bytes_of(inner).unwrap_or_default()),
         _ => Value::Null,
     }
 }
@@ -155,27 +114,13 @@ fn statement(database: &str, sql: &str, params: &[Value], shape: Option<&str>) -
 fn answer(call: &str, request: Json) -> Result<Json, SqlError> {
     with_state("used a database", |state| {
         let request = state.scrubbed(&request);
-        let found = state
-            .sql
-            .exchanges
-            .iter_mut()
-            .find(|e| e.response.is_some() && e.call == call && e.request == request);
-        let Some(exchange) = found else {
-            let unused = state.sql.unused();
-            let mut shown = request.to_string();
-            if shown.len() > 400 {
-                let mut end = 400;
-                while !shown.is_char_boundary(end) {
-                    end -= 1;
-                }
-                shown.truncate(end);
-                shown.push('…');
-            }
+        let Some(response) = state.sql.calls.take(call, &request) else {
+            let unused = state.sql.calls.unused();
             return Err(SqlError::Failed(format!(
-                "replay: the fake holds no sql {call} for this request ({unused} unused sql answer(s) left): {shown}"
+                "replay: the fake holds no sql {call} for this request ({unused} unused sql answer(s) left): {}",
+                shown(&request)
             )));
         };
-        let response = exchange.response.take().expect("an unused answer");
         match (response.get("ok"), response.get("err")) {
             (Some(ok), _) => Ok(ok.clone()),
             (None, Some(err)) => Err(error_of(err)),

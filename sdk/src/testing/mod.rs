@@ -1,13 +1,15 @@
 //! Unit tests of connector logic, natively and offline: `cargo test` on a
 //! connector crate, with no host and no target running.
 //!
-//! In a connector built for `wasm32-wasip2`, [`Config`], the log macros and
-//! [`http::Request::send`](crate::http::Request::send) go to the host. In
-//! a native build (a connector's `#[test]`s) they go to the [`Fake`]
+//! In a connector built for `wasm32-wasip2`, [`Config`], the log macros,
+//! [`http::Request::send`](crate::http::Request::send),
+//! [`sql::Database`](crate::sql::Database) and
+//! [`ldap::Connection`](crate::ldap::Connection) go to the host. In a
+//! native build (a connector's `#[test]`s) they go to the [`Fake`]
 //! installed on the test's thread instead: a configuration and secrets the
-//! test sets, log lines it can read back, and HTTP answered from a
-//! recording made with `provisio invoke --record DIR` or
-//! `provisio connector test --record DIR`, or from answers the test
+//! test sets, log lines it can read back, and HTTP, SQL and LDAP answered
+//! from a recording made with `provisio invoke --record DIR` or
+//! `provisio connector test --record DIR`, or HTTP from answers the test
 //! scripts ([`Fake::respond`]).
 //!
 //! ```no_run
@@ -26,12 +28,12 @@
 //! assert_eq!(fake.unused(), 0, "every recorded exchange was asked for");
 //! ```
 //!
-//! What is faked: configuration, secrets, logging, outgoing HTTP, and SQL
-//! databases the test declares ([`Fake::database`]) answered from a
-//! recording. LDAP calls fail with an error saying so (certify LDAP
-//! connectors with `provisio connector test --replay DIR`, which replays
-//! LDAP through the real host); the clock and random numbers are the
-//! machine's.
+//! What is faked: configuration, secrets, logging, outgoing HTTP, SQL
+//! databases the test declares ([`Fake::database`]) and LDAP directories,
+//! both answered from a recording. The clock and random numbers are the
+//! machine's: a connector whose requests carry the time or a random value
+//! is certified with `provisio connector test --replay DIR`, which replays
+//! them through the real host.
 
 use crate::config::Config;
 use crate::http::Response;
@@ -85,21 +87,28 @@ impl Fake {
         self
     }
 
-    /// Answers HTTP requests from the recording in `dir` (its
-    /// `exchanges.jsonl`): a request is answered with the first unused
-    /// recorded exchange of the same method, URL and body (passwords and
-    /// secrets compared as the recording keeps them; headers not
-    /// compared). A request the recording does not hold fails with
-    /// `failed` naming it. Give the configuration the recording was made
-    /// with: the URLs must agree.
+    /// Answers HTTP requests, SQL statements and LDAP calls from the
+    /// recording in `dir` (its `exchanges.jsonl`): a request is answered
+    /// with the first unused recorded exchange of the same method, URL and
+    /// body (headers not compared); an LDAP call with the first unused one
+    /// of the same connection (URL and security), operation and arguments;
+    /// SQL as [`database`](Self::database) says. Passwords and secrets
+    /// are compared as the recording keeps them. A call the recording
+    /// does not hold fails with `failed` naming it. Give the configuration
+    /// the recording was made with: the URLs must agree.
     pub fn replay(self, dir: impl AsRef<Path>) -> Result<Fake, ReplayError> {
-        let (http, sql) = Exchanges::load(dir.as_ref())?;
+        let (http, others) = Exchanges::load(dir.as_ref())?;
         let mut state = self.state.borrow_mut();
         state.exchanges.extend(http);
-        state
-            .sql
-            .exchanges
-            .extend(sql.iter().map(native::sql::recorded));
+        for line in &others {
+            match line["capability"].as_str() {
+                Some("sql") => state.sql.calls.push(line),
+                Some("ldap") => state.ldap.push(line),
+                // The clock and the granted directory's copy are the
+                // host's to replay.
+                _ => {}
+            }
+        }
         drop(state);
         Ok(self)
     }
@@ -150,11 +159,11 @@ impl Fake {
         self.state.borrow().sent.clone()
     }
 
-    /// Recorded or scripted answers (HTTP and SQL) no call has asked for
-    /// yet.
+    /// Recorded or scripted answers (HTTP, SQL and LDAP) no call has
+    /// asked for yet.
     pub fn unused(&self) -> usize {
         let state = self.state.borrow();
-        state.exchanges.unused() + state.sql.unused()
+        state.exchanges.unused() + state.sql.calls.unused() + state.ldap.unused()
     }
 }
 
