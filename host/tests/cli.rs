@@ -982,7 +982,7 @@ fn a_recorded_suite_replays_to_the_same_report() {
             "-c",
             "classes=account",
             "-c",
-            "account.columns=id,mail,phones,enabled",
+            "account.columns=id,mail,title,phones,enabled",
             "-c",
             "account.multivalued=phones",
             "-c",
@@ -1000,7 +1000,12 @@ fn a_recorded_suite_replays_to_the_same_report() {
     let recorded = certify(
         "--record",
         &rec,
-        &["--wrong-config", "account.enable=no_such_column"],
+        &[
+            "--wrong-config",
+            "account.enable=no_such_column",
+            "--value",
+            "title=Contractor",
+        ],
     );
     assert!(recorded.status.success(), "{}", stderr(&recorded));
     let recorded = stdout_json(&recorded);
@@ -1017,6 +1022,13 @@ fn a_recorded_suite_replays_to_the_same_report() {
     assert_eq!(
         manifest["suite"]["wrong_config"],
         serde_json::json!(["account.enable=no_such_column"])
+    );
+    // The value given is written on every object, said in the report, and
+    // kept for the replay.
+    assert_eq!(recorded["fixed"], serde_json::json!(["title"]));
+    assert_eq!(
+        manifest["suite"]["values"],
+        serde_json::json!([["title", "Contractor"]])
     );
     assert_eq!(
         std::fs::read_to_string(rec.join("files/seed.txt")).unwrap(),
@@ -1043,6 +1055,15 @@ fn a_recorded_suite_replays_to_the_same_report() {
         "{}",
         stderr(&refused)
     );
+    let bad_value = recording.path().join("bad-value");
+    let refused = certify("--record", &bad_value, &["--value", "title"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("expected NAME=VALUE"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!bad_value.exists(), "nothing recorded");
     let missing = certify("--replay", &recording.path().join("absent"), &[]);
     assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
     assert!(

@@ -485,3 +485,90 @@ async fn each_planted_bug_fails_its_case() {
         );
     }
 }
+
+/// A required column the target constrains (a CHECK listing the kinds of
+/// worker): the value the suite makes up is refused, and the report says
+/// which attribute to give and how; given with `values`, every case runs;
+/// a value that is not of the attribute's type stops the run naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_constrained_required_attribute_takes_a_given_value() {
+    let db = crate::sql_connector::Backend::sqlite().await;
+    db.run(
+        "CREATE TABLE workers (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            username TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('staff', 'contractor')),
+            grade INTEGER,
+            given_name TEXT)",
+    )
+    .await;
+    let config = [
+        ("account.table", "workers"),
+        ("account.name", "username"),
+        ("account.key_generated", "true"),
+        ("account.attribute.kind", "kind"),
+        ("account.attribute.grade", "grade"),
+        ("account.attribute.givenName", "given_name"),
+    ];
+    let sql = db.connector(&config);
+
+    let made_up = conformance::run(&sql, &accounts()).await;
+    let create = made_up
+        .cases
+        .iter()
+        .find(|c| c.name == "create.reads-back")
+        .unwrap();
+    assert_eq!(create.outcome, Outcome::Fail);
+    let observed = create.observed.as_deref().unwrap_or_default();
+    assert!(
+        observed.contains("CHECK constraint failed")
+            && observed.contains("made up the value of required attribute(s)")
+            && observed.contains("kind")
+            && observed.contains("--value NAME=VALUE"),
+        "{observed}"
+    );
+
+    let mut wrong = config.to_vec();
+    wrong[0] = ("account.table", "no_such_table");
+    let given = with_wrong(
+        Options {
+            values: vec![
+                ("kind".to_owned(), "contractor".to_owned()),
+                ("grade".to_owned(), "7".to_owned()),
+            ],
+            ..accounts()
+        },
+        db.connector(&wrong),
+        "account.table names no table",
+    );
+    let report = conformance::run(&sql, &given).await;
+    assert_eq!(report.fixed, ["kind", "grade"]);
+    // Columns hold one value; no password or change-tracking columns.
+    assert_conforms(
+        &report,
+        &[
+            "update.add-and-remove-values",
+            "filter.value-path",
+            "password.never-returned",
+            "sync.from-the-start-reports-objects",
+            "sync.reports-each-change-once",
+            "sync.reports-deletes",
+        ],
+    );
+
+    let mistyped = Options {
+        values: vec![("grade".to_owned(), "seven".to_owned())],
+        ..accounts()
+    };
+    let report = conformance::run(&sql, &mistyped).await;
+    let case = report.cases.last().unwrap();
+    assert_eq!(
+        (case.name.as_str(), case.outcome),
+        ("options.values", Outcome::Fail)
+    );
+    assert!(
+        case.expected.as_deref().unwrap().contains("--value grade"),
+        "{case:?}"
+    );
+    assert!(report.left_behind.is_empty());
+}

@@ -150,7 +150,7 @@ impl Backend {
         }
     }
 
-    async fn run(&self, statement: &str) {
+    pub(crate) async fn run(&self, statement: &str) {
         let statement = sqlx::AssertSqlSafe(statement.to_owned());
         match self {
             Backend::Postgres(pg) => {

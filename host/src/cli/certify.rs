@@ -42,6 +42,13 @@ pub struct CertifyArgs {
     /// target with secrets is tried with every secret replaced.
     #[arg(long, value_name = "KEY=VALUE")]
     wrong_config: Vec<String>,
+    /// A value the suite writes for attribute NAME on every object it
+    /// creates, instead of making one up (repeatable: NAME=VALUE): for
+    /// required attributes the target constrains (an enumeration, a DN or
+    /// reference that must exist). Typed by the schema; used for the
+    /// classes that list NAME.
+    #[arg(long = "value", value_name = "NAME=VALUE", value_parser = name_value)]
+    values: Vec<(String, String)>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
@@ -70,6 +77,7 @@ pub async fn run(args: CertifyArgs, cache_dir: Option<PathBuf>) -> anyhow::Resul
         prefix: args.prefix,
         sync_without_deletes: args.sync_without_deletes,
         misconfigured: None,
+        values: args.values,
     };
     let mut wrong_config = args.wrong_config;
     if let Some(taping) = taping {
@@ -117,6 +125,7 @@ fn recorded_options(
                 "class": options.class,
                 "sync_without_deletes": options.sync_without_deletes,
                 "wrong_config": wrong_config,
+                "values": options.values,
             },
         }));
     }
@@ -131,6 +140,9 @@ fn recorded_options(
         options.class = suite["class"].as_str().map(str::to_owned);
     }
     options.sync_without_deletes |= suite["sync_without_deletes"].as_bool().unwrap_or(false);
+    if options.values.is_empty() {
+        options.values = serde_json::from_value(suite["values"].clone()).unwrap_or_default();
+    }
     if wrong_config.is_empty() {
         *wrong_config = suite["wrong_config"]
             .as_array()
@@ -140,6 +152,14 @@ fn recorded_options(
             .collect();
     }
     Ok(())
+}
+
+/// `NAME=VALUE`, split at the first `=`.
+fn name_value(pair: &str) -> Result<(String, String), String> {
+    match pair.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("{pair:?}: expected NAME=VALUE")),
+    }
 }
 
 /// The connector again, with `wrong` (`KEY=VALUE`, a configuration value

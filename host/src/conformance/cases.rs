@@ -204,7 +204,7 @@ async fn create(
     name: &str,
     extra: Option<&str>,
 ) -> Result<ConnectorObject, Verdict> {
-    create_with(suite, name, sample::object(&suite.class, name, extra)).await
+    create_with(suite, name, suite.object(name, extra)).await
 }
 
 async fn create_with(
@@ -216,7 +216,7 @@ async fn create_with(
         .connector
         .create(class(suite), attributes)
         .await
-        .map_err(|e| failed_call(&format!("create {name}"), &e))?;
+        .map_err(|e| suite.failed_create(&format!("create {name}"), &e))?;
     if object.uid.is_empty() {
         return Err(fail("a created object to have a uid", "an empty uid"));
     }
@@ -248,7 +248,7 @@ fn values_of(object: &ConnectorObject, name: &str) -> Vec<Value> {
 async fn create_reads_back(suite: &Suite<'_>) -> Result<ConnectorObject, Verdict> {
     let name = suite.name("c");
     let extra = format!("{name} first");
-    let written = sample::object(&suite.class, &name, Some(&extra));
+    let written = suite.object(&name, Some(&extra));
     let created = create(suite, &name, Some(&extra)).await?;
     let read = get(suite, &created.uid).await?;
     if read.uid != created.uid {
@@ -277,7 +277,7 @@ async fn duplicate(suite: &Suite<'_>) -> CaseResult {
     create(suite, &name, None).await?;
     let outcome = suite
         .connector
-        .create(class(suite), sample::object(&suite.class, &name, None))
+        .create(class(suite), suite.object(&name, None))
         .await;
     expect_error(
         outcome,
@@ -295,7 +295,7 @@ const UNKNOWN_ATTRIBUTE: &str = "pvctNoSuchAttribute";
 
 async fn unknown_attribute(suite: &Suite<'_>) -> CaseResult {
     let name = suite.name("u");
-    let mut attributes = sample::object(&suite.class, &name, None);
+    let mut attributes = suite.object(&name, None);
     attributes.push(Attribute::single(
         UNKNOWN_ATTRIBUTE,
         Value::Text("x".to_owned()),
@@ -381,13 +381,13 @@ async fn password(suite: &Suite<'_>) -> CaseResult {
         )));
     }
     let name = suite.name("secret");
-    let mut attributes = sample::object(&suite.class, &name, None);
+    let mut attributes = suite.object(&name, None);
     attributes.push(Attribute::single(PASSWORD, Value::Text(SECRET.to_owned())));
     let created = suite
         .connector
         .create(class(suite), attributes)
         .await
-        .map_err(|e| failed_call("create with a password", &e))?;
+        .map_err(|e| suite.failed_create("create with a password", &e))?;
     suite.remember(&created.uid);
     let read = get(suite, &created.uid).await?;
     for (what, object) in [("create", &created), ("get", &read)] {
@@ -413,7 +413,7 @@ async fn password(suite: &Suite<'_>) -> CaseResult {
 }
 
 async fn update_replace(suite: &Suite<'_>, object: &ConnectorObject) -> CaseResult {
-    let Some(attribute) = sample::single_text(&suite.class) else {
+    let Some(attribute) = suite.single_text() else {
         return Err(Verdict::Skip(
             "the class has no optional single-valued text attribute".to_owned(),
         ));
@@ -451,7 +451,7 @@ async fn update_replace(suite: &Suite<'_>, object: &ConnectorObject) -> CaseResu
 }
 
 async fn update_clears(suite: &Suite<'_>, object: &ConnectorObject) -> CaseResult {
-    let Some(attribute) = sample::single_text(&suite.class) else {
+    let Some(attribute) = suite.single_text() else {
         return Err(Verdict::Skip(
             "the class has no optional single-valued text attribute".to_owned(),
         ));
@@ -491,7 +491,7 @@ async fn update_clears(suite: &Suite<'_>, object: &ConnectorObject) -> CaseResul
 }
 
 async fn update_values(suite: &Suite<'_>, object: &ConnectorObject) -> CaseResult {
-    let Some(attribute) = sample::multi_text(&suite.class) else {
+    let Some(attribute) = suite.multi_text() else {
         return Err(Verdict::Skip(
             "the class has no optional multi-valued text attribute".to_owned(),
         ));
@@ -553,7 +553,9 @@ async fn update_values(suite: &Suite<'_>, object: &ConnectorObject) -> CaseResul
 
 async fn update_unknown(suite: &Suite<'_>) -> CaseResult {
     let uid = format!("{}-no-such-object", suite.prefix);
-    let name = sample::single_text(&suite.class).map_or(NAME.to_owned(), |a| a.name.clone());
+    let name = suite
+        .single_text()
+        .map_or(NAME.to_owned(), |a| a.name.clone());
     let change = AttributeChange::Replace(Attribute::single(name, Value::Text("x".into())));
     let outcome = suite
         .connector
@@ -571,12 +573,12 @@ async fn update_unknown(suite: &Suite<'_>) -> CaseResult {
 async fn population(suite: &Suite<'_>) -> Result<Vec<ConnectorObject>, Verdict> {
     let mut objects = Vec::new();
     let words = ["alpha", "beta", "gamma", "delta"];
-    let multi = sample::multi_text(&suite.class).map(|a| a.name.clone());
+    let multi = suite.multi_text().map(|a| a.name.clone());
     for i in 0..POPULATION {
         let name = suite.name("p");
         let extra = format!("{} {}", words[i % words.len()], i);
         let extra = (i % 3 != 2).then_some(extra);
-        let mut attributes = sample::object(&suite.class, &name, extra.as_deref());
+        let mut attributes = suite.object(&name, extra.as_deref());
         // Two values where there are two: the value-path filters tell a
         // value matching both conditions from two values matching one each
         // (`alpha 0` on one object; `gamma 10` and `alpha 11` on another).
@@ -757,7 +759,7 @@ async fn paging_while_adding(suite: &Suite<'_>, objects: &[ConnectorObject]) -> 
 /// Each operator, over the population, against the reference evaluator.
 async fn filters(suite: &Suite<'_>, objects: &[ConnectorObject]) -> Vec<(String, CaseResult)> {
     let scope = population_filter(suite);
-    let text = sample::single_text(&suite.class).map(|a| a.name.clone());
+    let text = suite.single_text().map(|a| a.name.clone());
     let mut cases: Vec<(&str, String)> = Vec::new();
     let name0 = objects.first().map(|o| o.name.clone()).unwrap_or_default();
     cases.push(("eq", format!("name eq \"{name0}\"")));
@@ -777,7 +779,7 @@ async fn filters(suite: &Suite<'_>, objects: &[ConnectorObject]) -> Vec<(String,
             ("not", format!("not ({text} sw \"gamma\")")),
         ]);
     }
-    let multi = sample::multi_text(&suite.class).map(|a| a.name.clone());
+    let multi = suite.multi_text().map(|a| a.name.clone());
     if let Some(multi) = &multi {
         cases.extend([
             ("value-path", format!("{multi}[value sw \"gamma\"]")),
@@ -1009,10 +1011,7 @@ async fn sync_changes(suite: &Suite<'_>) -> CaseResult {
             "reported again from the token after it",
         ));
     }
-    if let (Some(attribute), true) = (
-        sample::single_text(&suite.class),
-        suite.info.capabilities.update,
-    ) {
+    if let (Some(attribute), true) = (suite.single_text(), suite.info.capabilities.update) {
         suite
             .connector
             .update(

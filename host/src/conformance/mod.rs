@@ -35,6 +35,12 @@ pub struct Options {
     /// The same connector started with a configuration that must not
     /// work, for `test.fails-misconfigured`; skipped, named, without one.
     pub misconfigured: Option<Misconfigured>,
+    /// Values the suite writes for these attributes on every object it
+    /// creates (`--value NAME=VALUE`), for required attributes whose values
+    /// the target constrains (an enumeration, a DN or a reference that must
+    /// exist), which the suite cannot make up. A pair naming an attribute
+    /// the class does not list is not used for that class.
+    pub values: Vec<(String, String)>,
 }
 
 /// A connector started with a wrong configuration, and what was changed.
@@ -84,6 +90,9 @@ pub struct Report {
     pub version: String,
     pub class: String,
     pub prefix: String,
+    /// The attributes the operator gave values for (`--value`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixed: Vec<String>,
     pub cases: Vec<CaseReport>,
     /// Objects the run created and could not delete again.
     pub left_behind: Vec<String>,
@@ -121,17 +130,14 @@ impl Certification {
 }
 
 /// [`run`] for each class the connector's schema lists, one after the
-/// other (each removing what it created before the next starts); a
-/// connector whose schema cannot be read gets the one report that says so.
+/// other (each removing what it created before the next starts), the
+/// schema read once; a connector whose schema cannot be read gets the one
+/// report that says so.
 pub async fn run_every_class(connector: &Connector, options: &Options) -> Certification {
     let info = connector.info();
-    let classes = match info.capabilities.schema {
-        true => connector
-            .schema()
-            .await
-            .map(|schema| schema.classes.into_iter().map(|c| c.name).collect())
-            .unwrap_or_default(),
-        false => Vec::new(),
+    let classes = match read_schema(connector, info).await {
+        Ok(schema) if !schema.classes.is_empty() => schema.classes,
+        _ => Vec::new(),
     };
     let mut reports = Vec::new();
     if classes.is_empty() {
@@ -139,10 +145,10 @@ pub async fn run_every_class(connector: &Connector, options: &Options) -> Certif
     }
     for class in classes {
         let options = Options {
-            class: Some(class),
+            class: Some(class.name.clone()),
             ..options.clone()
         };
-        reports.push(run(connector, &options).await);
+        reports.push(run_class(connector, Ok(class), &options).await);
     }
     Certification {
         connector: info.name.clone(),
@@ -197,6 +203,8 @@ pub(crate) struct Suite<'a> {
     pub prefix: String,
     pub sync_without_deletes: bool,
     pub misconfigured: Option<&'a Misconfigured>,
+    /// The operator's values, typed by the class's schema.
+    pub fixed: Vec<crate::model::Attribute>,
     created: Mutex<Vec<String>>,
     counter: Mutex<u32>,
 }
@@ -226,6 +234,44 @@ impl Suite<'_> {
     fn created(&self) -> Vec<String> {
         self.created.lock().expect("not poisoned").clone()
     }
+
+    /// The attributes of a new object named `name` (see [`sample::object`]).
+    pub fn object(&self, name: &str, extra: Option<&str>) -> Vec<crate::model::Attribute> {
+        sample::object(&self.class, &self.fixed, name, extra)
+    }
+
+    pub fn single_text(&self) -> Option<&crate::model::AttributeInfo> {
+        sample::single_text(&self.class, &self.fixed)
+    }
+
+    pub fn multi_text(&self) -> Option<&crate::model::AttributeInfo> {
+        sample::multi_text(&self.class, &self.fixed)
+    }
+
+    /// A create that failed; when the connector called it invalid and the
+    /// suite made up required values, says which and how to give real ones.
+    pub fn failed_create(&self, what: &str, error: &CallError) -> Verdict {
+        let verdict = failed_call(what, error);
+        let invented = sample::invented(&self.class, &self.fixed);
+        match verdict {
+            Verdict::Fail { expected, observed }
+                if !invented.is_empty()
+                    && matches!(
+                        error.connector_error(),
+                        Some(ConnectorError::Invalid { .. })
+                    ) =>
+            {
+                Verdict::Fail {
+                    expected,
+                    observed: format!(
+                        "{observed} (the suite made up the value of required attribute(s) {}: give values the target takes with --value NAME=VALUE)",
+                        invented.join(", ")
+                    ),
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 /// A prefix no earlier run used: `pvct-` and six random hex digits.
@@ -235,24 +281,43 @@ pub fn fresh_prefix() -> String {
 
 /// Runs every case against `connector` and removes what it created.
 pub async fn run(connector: &Connector, options: &Options) -> Report {
+    let class = choose_class(connector, connector.info(), options).await;
+    run_class(connector, class, options).await
+}
+
+/// [`run`] on the class chosen (or why none could be).
+async fn run_class(
+    connector: &Connector,
+    class: Result<ClassInfo, Verdict>,
+    options: &Options,
+) -> Report {
     let info = connector.info();
     let prefix = options.prefix.clone().unwrap_or_else(fresh_prefix);
     let mut cases = Vec::new();
-    let class = match choose_class(connector, info, options).await {
+    let stopped = |cases: Vec<CaseReport>, class: String| Report {
+        connector: info.name.clone(),
+        version: info.version.clone(),
+        class,
+        prefix: prefix.clone(),
+        fixed: Vec::new(),
+        cases,
+        left_behind: Vec::new(),
+    };
+    let class = match class {
         Ok(class) => class,
         Err(verdict) => {
             cases.push(case_report("schema.lists-the-class", Err(verdict)));
-            return Report {
-                connector: info.name.clone(),
-                version: info.version.clone(),
-                class: options.class.clone().unwrap_or_default(),
-                prefix,
-                cases,
-                left_behind: Vec::new(),
-            };
+            return stopped(cases, options.class.clone().unwrap_or_default());
         }
     };
     cases.push(case_report("schema.lists-the-class", Ok(())));
+    let fixed = match sample::fixed(&class, &options.values) {
+        Ok(fixed) => fixed,
+        Err(verdict) => {
+            cases.push(case_report("options.values", Err(verdict)));
+            return stopped(cases, class.name);
+        }
+    };
     let suite = Suite {
         connector,
         info,
@@ -260,6 +325,7 @@ pub async fn run(connector: &Connector, options: &Options) -> Report {
         prefix: prefix.clone(),
         sync_without_deletes: options.sync_without_deletes,
         misconfigured: options.misconfigured.as_ref(),
+        fixed,
         created: Mutex::new(Vec::new()),
         counter: Mutex::new(0),
     };
@@ -280,6 +346,7 @@ pub async fn run(connector: &Connector, options: &Options) -> Report {
         version: info.version.clone(),
         class: suite.class.name.clone(),
         prefix,
+        fixed: suite.fixed.iter().map(|a| a.name.clone()).collect(),
         cases,
         left_behind,
     }
@@ -308,21 +375,28 @@ pub(crate) fn case_report(name: &str, result: CaseResult) -> CaseReport {
     report
 }
 
-async fn choose_class(
+async fn read_schema(
     connector: &Connector,
     info: &ConnectorInfo,
-    options: &Options,
-) -> Result<ClassInfo, Verdict> {
+) -> Result<crate::model::ObjectSchema, Verdict> {
     if !info.capabilities.schema {
         return Err(fail(
             "the connector to declare `schema` (the suite builds its objects from it)",
             "no schema capability",
         ));
     }
-    let schema = connector
+    connector
         .schema()
         .await
-        .map_err(|e| failed_call("schema", &e))?;
+        .map_err(|e| failed_call("schema", &e))
+}
+
+async fn choose_class(
+    connector: &Connector,
+    info: &ConnectorInfo,
+    options: &Options,
+) -> Result<ClassInfo, Verdict> {
+    let schema = read_schema(connector, info).await?;
     let names: Vec<&str> = schema.classes.iter().map(|c| c.name.as_str()).collect();
     let wanted = match &options.class {
         Some(class) => class.as_str(),

@@ -89,6 +89,9 @@ fn text(report: &Report) -> String {
         "{}@{} class {} (objects named {}-…)\n",
         report.connector, report.version, report.class, report.prefix
     );
+    if !report.fixed.is_empty() {
+        let _ = writeln!(out, "  values given for: {}", report.fixed.join(", "));
+    }
     for case in &report.cases {
         let mark = match case.outcome {
             Outcome::Pass => "pass",
@@ -244,6 +247,7 @@ mod tests {
             version: "1.0.0".into(),
             class: "account".into(),
             prefix: "pvct-abcdef".into(),
+            fixed: Vec::new(),
             cases: vec![
                 case("a.passes", Outcome::Pass),
                 case("b.fails", Outcome::Fail),

@@ -1,9 +1,10 @@
 //! Objects the suite writes, built from the class's schema: disabled where
-//! the class can be, every required attribute a value of its type, one
-//! optional text
-//! attribute (single- and multi-valued, when the schema has them) is what
-//! updates and filters work on.
+//! the class can be, every required attribute a value of its type (or the
+//! one the operator fixed with `--value`), one optional text attribute
+//! (single- and multi-valued, when the schema has them) is what updates
+//! and filters work on.
 
+use super::{Verdict, fail};
 use crate::model::names::{ENABLE, GROUPS, NAME, PASSWORD};
 use crate::model::{Attribute, AttributeInfo, ClassInfo, Value, ValueType};
 
@@ -20,22 +21,102 @@ fn writable_text(a: &AttributeInfo) -> bool {
         && !operational(&a.name)
 }
 
+fn is_fixed(fixed: &[Attribute], name: &str) -> bool {
+    fixed.iter().any(|f| f.name.eq_ignore_ascii_case(name))
+}
+
 /// An optional single-valued text attribute the suite may set, change and
-/// clear.
-pub fn single_text(class: &ClassInfo) -> Option<&AttributeInfo> {
+/// clear (not one the operator fixed).
+pub fn single_text<'a>(class: &'a ClassInfo, fixed: &[Attribute]) -> Option<&'a AttributeInfo> {
     class
         .attributes
         .iter()
-        .find(|a| writable_text(a) && !a.multi_valued && !a.required)
+        .find(|a| writable_text(a) && !a.multi_valued && !a.required && !is_fixed(fixed, &a.name))
 }
 
 /// A multi-valued text attribute the suite may add values to and remove
-/// them from.
-pub fn multi_text(class: &ClassInfo) -> Option<&AttributeInfo> {
+/// them from (not one the operator fixed).
+pub fn multi_text<'a>(class: &'a ClassInfo, fixed: &[Attribute]) -> Option<&'a AttributeInfo> {
     class
         .attributes
         .iter()
-        .find(|a| writable_text(a) && a.multi_valued && !a.required)
+        .find(|a| writable_text(a) && a.multi_valued && !a.required && !is_fixed(fixed, &a.name))
+}
+
+/// The operator's `--value NAME=VALUE` pairs as attributes of `class`,
+/// typed by its schema; pairs naming an attribute the class does not list
+/// are not for this class. A value that does not read as its attribute's
+/// type, or an attribute that cannot be written on create, is refused,
+/// naming it.
+pub fn fixed(class: &ClassInfo, values: &[(String, String)]) -> Result<Vec<Attribute>, Verdict> {
+    let mut fixed = Vec::new();
+    for (name, text) in values {
+        if operational(name) {
+            return Err(fail(
+                format!(
+                    "--value {name}: an attribute of the target (the suite sets operational attributes itself)"
+                ),
+                format!("{name} is operational"),
+            ));
+        }
+        let Some(info) = class
+            .attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+        else {
+            continue;
+        };
+        if !info.creatable {
+            return Err(fail(
+                format!(
+                    "--value {name}: an attribute of class {} that a create may set",
+                    class.name
+                ),
+                format!("{} is not creatable", info.name),
+            ));
+        }
+        let value = match info.value_type {
+            ValueType::Text => Value::Text(text.clone()),
+            ValueType::Reference => Value::Reference(text.clone()),
+            ValueType::Binary => Value::Binary(text.clone().into_bytes()),
+            ValueType::Integer => Value::Integer(text.parse().map_err(|_| {
+                fail(
+                    format!(
+                        "--value {name}: an integer, as the schema types {}",
+                        info.name
+                    ),
+                    format!("{text:?}"),
+                )
+            })?),
+            ValueType::Boolean => match text.to_ascii_lowercase().as_str() {
+                "true" => Value::Boolean(true),
+                "false" => Value::Boolean(false),
+                _ => {
+                    return Err(fail(
+                        format!(
+                            "--value {name}: true or false, as the schema types {}",
+                            info.name
+                        ),
+                        format!("{text:?}"),
+                    ));
+                }
+            },
+        };
+        fixed.push(Attribute::single(info.name.clone(), value));
+    }
+    Ok(fixed)
+}
+
+/// The required attributes the suite makes values up for: what to give
+/// with `--value` when the target refuses them.
+pub fn invented(class: &ClassInfo, fixed: &[Attribute]) -> Vec<String> {
+    class
+        .attributes
+        .iter()
+        .filter(|a| a.required && a.creatable && !operational(&a.name))
+        .filter(|a| !is_fixed(fixed, &a.name))
+        .map(|a| a.name.clone())
+        .collect()
 }
 
 pub fn accepts_password(class: &ClassInfo) -> bool {
@@ -45,12 +126,19 @@ pub fn accepts_password(class: &ClassInfo) -> bool {
         .any(|a| a.name.eq_ignore_ascii_case(PASSWORD) && a.creatable)
 }
 
-/// The attributes of a new object named `name`; `extra` is the optional
-/// text attribute's value, when there is one.
-pub fn object(class: &ClassInfo, name: &str, extra: Option<&str>) -> Vec<Attribute> {
+/// The attributes of a new object named `name`: the `fixed` ones as
+/// given, values of their type for other required ones; `extra` is the
+/// optional text attribute's value, when there is one.
+pub fn object(
+    class: &ClassInfo,
+    fixed: &[Attribute],
+    name: &str,
+    extra: Option<&str>,
+) -> Vec<Attribute> {
     let mut attributes = vec![Attribute::single(NAME, Value::Text(name.to_owned()))];
+    attributes.extend(fixed.iter().cloned());
     for a in &class.attributes {
-        if !a.required || !a.creatable || operational(&a.name) {
+        if !a.required || !a.creatable || operational(&a.name) || is_fixed(fixed, &a.name) {
             continue;
         }
         let value = match a.value_type {
@@ -74,7 +162,7 @@ pub fn object(class: &ClassInfo, name: &str, extra: Option<&str>) -> Vec<Attribu
     {
         attributes.push(Attribute::single(ENABLE, Value::Boolean(false)));
     }
-    if let (Some(attribute), Some(extra)) = (single_text(class), extra) {
+    if let (Some(attribute), Some(extra)) = (single_text(class, fixed), extra) {
         attributes.push(Attribute::single(
             attribute.name.clone(),
             Value::Text(extra.to_owned()),
