@@ -140,9 +140,29 @@ impl SqlGrant {
         }
     }
 
-    /// Rows answered from a recording count against the call's budget as
+    /// Rows from `live`, or, when taped, recorded under `call` with
+    /// `request` (None when untaped), or answered from the recording;
+    /// rows answered from a recording count against the call's budget as
     /// rows from the database do.
-    fn charge_replayed(&self, rows: &Rows, budget: &mut HostBudget) -> Result<(), SqlError> {
+    async fn taped_rows(
+        &self,
+        call: &str,
+        request: Option<serde_json::Value>,
+        budget: &mut HostBudget,
+        live: impl AsyncFnOnce(&mut HostBudget) -> Result<Rows, SqlError>,
+    ) -> Result<Rows, SqlError> {
+        let Some(request) = request else {
+            return live(budget).await;
+        };
+        let rows = self
+            .taped(
+                call,
+                || request,
+                live(budget),
+                |rows: &Rows| RecordedRows::from(rows),
+                Rows::from,
+            )
+            .await?;
         if self.replaying() {
             for row in &rows.rows {
                 budget
@@ -150,7 +170,7 @@ impl SqlGrant {
                     .map_err(|over| SqlError::Failed(over.to_string()))?;
             }
         }
-        Ok(())
+        Ok(rows)
     }
 
     pub fn passwords(&self) -> impl Iterator<Item = &Secret> {
@@ -202,21 +222,14 @@ impl SqlGrant {
         shape: RowShape,
         budget: &mut HostBudget,
     ) -> Result<Rows, SqlError> {
-        if self.tape.is_none() {
-            return self.live_query(db, sql, params, shape, budget).await;
-        }
-        let request = recorded::statement(db.name(), &sql, &params, Some(shape));
-        let rows = self
-            .taped(
-                "query",
-                || request,
-                self.live_query(db, sql, params, shape, budget),
-                |rows: &Rows| RecordedRows::from(rows),
-                Rows::from,
-            )
-            .await?;
-        self.charge_replayed(&rows, budget)?;
-        Ok(rows)
+        let request = self
+            .tape
+            .as_ref()
+            .map(|_| recorded::statement(db.name(), &sql, &params, Some(shape)));
+        self.taped_rows("query", request, budget, async |budget| {
+            self.live_query(db, sql, params, shape, budget).await
+        })
+        .await
     }
 
     async fn live_query(
@@ -325,21 +338,14 @@ impl SqlGrant {
         shape: RowShape,
         budget: &mut HostBudget,
     ) -> Result<Rows, SqlError> {
-        if self.tape.is_none() {
-            return self.live_tx_query(tx, sql, params, shape, budget).await;
-        }
-        let request = recorded::in_transaction(tx.id, &sql, &params, Some(shape));
-        let rows = self
-            .taped(
-                "tx-query",
-                || request,
-                self.live_tx_query(tx, sql, params, shape, budget),
-                |rows: &Rows| RecordedRows::from(rows),
-                Rows::from,
-            )
-            .await?;
-        self.charge_replayed(&rows, budget)?;
-        Ok(rows)
+        let request = self
+            .tape
+            .as_ref()
+            .map(|_| recorded::in_transaction(tx.id, &sql, &params, Some(shape)));
+        self.taped_rows("tx-query", request, budget, async |budget| {
+            self.live_tx_query(tx, sql, params, shape, budget).await
+        })
+        .await
     }
 
     async fn live_tx_query(
@@ -578,21 +584,14 @@ impl SqlGrant {
         max: u32,
         budget: &mut HostBudget,
     ) -> Result<Rows, SqlError> {
-        if self.tape.is_none() {
-            return self.live_next(cursor, max, budget).await;
-        }
-        let request = serde_json::json!({"cursor": cursor.id, "max": max});
-        let rows = self
-            .taped(
-                "next",
-                || request,
-                self.live_next(cursor, max, budget),
-                |rows: &Rows| RecordedRows::from(rows),
-                Rows::from,
-            )
-            .await?;
-        self.charge_replayed(&rows, budget)?;
-        Ok(rows)
+        let request = self
+            .tape
+            .as_ref()
+            .map(|_| serde_json::json!({"cursor": cursor.id, "max": max}));
+        self.taped_rows("next", request, budget, async |budget| {
+            self.live_next(cursor, max, budget).await
+        })
+        .await
     }
 
     async fn live_next(
