@@ -14,6 +14,7 @@
 //! `PROVISIO_BENCH_PLAN=N` the larger planning size, default 100,000).
 
 use provisio_host::config::Config;
+use provisio_host::expr::Context;
 use provisio_host::identity::{DesiredState, Observed, Planning, Policies, Read};
 use provisio_tests::host::{PROVISIONER, TestHost};
 use provisio_tests::load::{env_or, peak_mib, reset_peak};
@@ -82,10 +83,10 @@ fn plan(policies: &Policies, n: usize) -> (Duration, usize, f64) {
     for (i, state) in states.iter().enumerate() {
         let id = format!("{i:07}");
         let assigned = state.roles_at(now);
-        let context = state.context(&id, now, &[]);
+        let context = Context::new(state.context(&id, now, &[]));
         let roles = policies.held_roles(&assigned, &context).unwrap();
         let names: Vec<String> = roles.iter().map(|r| r.role.clone()).collect();
-        let context = state.context(&id, now, &names);
+        let context = Context::new(state.context(&id, now, &names));
         let planning = Planning {
             policies,
             state,

@@ -24,7 +24,7 @@ pub use functions::normalize_diacritics;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Instructions one evaluation may execute (a mapping of a few filters
@@ -38,7 +38,7 @@ const RECURSION_LIMIT: usize = 64;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 /// The two forms a source takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Form {
     /// Text with `{{ … }}` in it; evaluates to a string.
@@ -89,6 +89,23 @@ impl ExprError {
         }
     }
 
+    /// An error of an expression evaluated through its template
+    /// ([`expression_template`]): positions on the first line count from
+    /// the expression's start.
+    fn from_wrapped(error: &minijinja::Error, text: &str) -> ExprError {
+        let wrapped = expression_template(text);
+        let mut shifted = ExprError::from_minijinja(error, &wrapped);
+        if let (Some(1), Some(column)) = (shifted.line, shifted.column) {
+            let column = column.saturating_sub(EXPRESSION_PREFIX).max(1);
+            let at = format!("(line 1, column {})", shifted.column.unwrap_or(0));
+            shifted.message = shifted
+                .message
+                .replace(&at, &format!("(line 1, column {column})"));
+            shifted.column = Some(column);
+        }
+        shifted
+    }
+
     pub fn from_message(message: impl Into<String>) -> ExprError {
         ExprError {
             message: message.into(),
@@ -116,6 +133,54 @@ pub struct Expressions {
     env: Arc<Environment<'static>>,
     /// Template sources compiled into `env`, by their text.
     templates: Arc<BTreeSet<String>>,
+    /// Expression sources compiled into `env` (as the template that sets
+    /// [`VALUE`] to them), by their text.
+    expressions: Arc<BTreeSet<String>>,
+    /// What each compiled source reads (see [`Expressions::inputs`]).
+    inputs: Arc<HashMap<(Form, String), Vec<String>>>,
+}
+
+/// The variable an expression's template sets to its value.
+const VALUE: &str = "__provisio_value__";
+
+/// The name under which an expression's template is compiled: not a
+/// template source anyone writes.
+fn expression_name(text: &str) -> String {
+    format!("\u{0}expression\u{0}{text}")
+}
+
+/// The template that evaluates expression `text` once compiled, so that a
+/// planner evaluating it for every identity does not parse it each time;
+/// [`EXPRESSION_PREFIX`] characters come before the expression.
+fn expression_template(text: &str) -> String {
+    format!("{{% set {VALUE} = ({text}) %}}")
+}
+
+const EXPRESSION_PREFIX: usize = "{% set ".len() + VALUE.len() + " = (".len();
+
+/// What evaluations read, converted once for the expression engine: the
+/// planner evaluates several sources over one identity.
+pub struct Context {
+    json: Json,
+    value: minijinja::Value,
+}
+
+impl Context {
+    pub fn new(json: Json) -> Context {
+        let value = minijinja::Value::from_serialize(&json);
+        Context { json, value }
+    }
+
+    /// The values as JSON (what an explanation shows of an input).
+    pub fn json(&self) -> &Json {
+        &self.json
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.json.fmt(f)
+    }
 }
 
 impl std::fmt::Debug for Expressions {
@@ -136,6 +201,7 @@ impl Expressions {
     ) -> Result<Expressions, (usize, ExprError)> {
         let mut env = environment(tables);
         let mut templates = BTreeSet::new();
+        let mut expressions = BTreeSet::new();
         for (i, (form, text)) in sources.into_iter().enumerate() {
             match form {
                 Form::Template => {
@@ -145,20 +211,50 @@ impl Expressions {
                     }
                 }
                 Form::Expression => {
+                    // Compiled on its own first, so that a syntax error
+                    // names the line and column the operator wrote.
                     env.compile_expression(text)
                         .map_err(|e| (i, ExprError::from_minijinja(&e, text)))?;
+                    if expressions.insert(text.to_owned()) {
+                        env.add_template_owned(expression_name(text), expression_template(text))
+                            .map_err(|e| (i, ExprError::from_minijinja(&e, text)))?;
+                    }
                 }
             }
         }
-        Ok(Expressions {
+        let mut expressions_set = Expressions {
             env: Arc::new(env),
             templates: Arc::new(templates),
-        })
+            expressions: Arc::new(expressions),
+            inputs: Arc::new(HashMap::new()),
+        };
+        let mut inputs = HashMap::new();
+        for text in expressions_set.templates.iter() {
+            let read = expressions_set.read_inputs(Form::Template, text);
+            inputs.insert((Form::Template, text.clone()), read);
+        }
+        for text in expressions_set.expressions.iter() {
+            let read = expressions_set.read_inputs(Form::Expression, text);
+            inputs.insert((Form::Expression, text.clone()), read);
+        }
+        expressions_set.inputs = Arc::new(inputs);
+        Ok(expressions_set)
     }
 
     /// Evaluates `text` in `context`: a template gives a string, an
     /// expression any JSON value (an undefined result is `null`).
     pub fn evaluate(&self, form: Form, text: &str, context: &Json) -> Result<Json, ExprError> {
+        self.evaluate_in(form, text, &Context::new(context.clone()))
+    }
+
+    /// [`evaluate`](Self::evaluate) over a context converted once.
+    pub fn evaluate_in(
+        &self,
+        form: Form,
+        text: &str,
+        context: &Context,
+    ) -> Result<Json, ExprError> {
+        let context = &context.value;
         let value = match form {
             Form::Template => {
                 let rendered = if self.templates.contains(text) {
@@ -173,14 +269,23 @@ impl Expressions {
                 Json::String(rendered.map_err(|e| ExprError::from_minijinja(&e, text))?)
             }
             Form::Expression => {
-                let expression = self
-                    .env
-                    .compile_expression(text)
-                    .map_err(|e| ExprError::from_minijinja(&e, text))?;
-                let value = expression
-                    .eval(context)
-                    .map_err(|e| ExprError::from_minijinja(&e, text))?;
-                if value.is_undefined() {
+                let value = if self.expressions.contains(text) {
+                    let template = self
+                        .env
+                        .get_template(&expression_name(text))
+                        .map_err(|e| ExprError::from_minijinja(&e, text))?;
+                    let captured = template
+                        .render_captured(context)
+                        .map_err(|e| ExprError::from_wrapped(&e, text))?;
+                    captured.state().lookup(VALUE).unwrap_or_default()
+                } else {
+                    self.env
+                        .compile_expression(text)
+                        .map_err(|e| ExprError::from_minijinja(&e, text))?
+                        .eval(context)
+                        .map_err(|e| ExprError::from_minijinja(&e, text))?
+                };
+                if value.is_undefined() || value.is_none() {
                     Json::Null
                 } else {
                     serde_json::to_value(&value).map_err(|e| {
@@ -189,7 +294,10 @@ impl Expressions {
                 }
             }
         };
-        let size = serde_json::to_string(&value).map_or(usize::MAX, |s| s.len());
+        let size = match &value {
+            Json::String(text) => text.len() + 2,
+            other => serde_json::to_string(other).map_or(usize::MAX, |s| s.len()),
+        };
         if size > MAX_VALUE_BYTES {
             return Err(ExprError::from_message(format!(
                 "the value is {size} bytes, more than the {MAX_VALUE_BYTES} one may have"
@@ -203,9 +311,25 @@ impl Expressions {
         Ok(truthy(&self.evaluate(Form::Expression, text, context)?))
     }
 
+    /// [`holds`](Self::holds) over a context converted once.
+    pub fn holds_in(&self, text: &str, context: &Context) -> Result<bool, ExprError> {
+        Ok(truthy(&self.evaluate_in(
+            Form::Expression,
+            text,
+            context,
+        )?))
+    }
+
     /// The variables a source reads (`profile.first`, `department`), for
     /// explaining a value by its inputs.
     pub fn inputs(&self, form: Form, text: &str) -> Vec<String> {
+        match self.inputs.get(&(form, text.to_owned())) {
+            Some(known) => known.clone(),
+            None => self.read_inputs(form, text),
+        }
+    }
+
+    fn read_inputs(&self, form: Form, text: &str) -> Vec<String> {
         let mut names: Vec<String> = match form {
             Form::Template => match self.env.template_from_str(text) {
                 Ok(template) => template.undeclared_variables(true).into_iter().collect(),

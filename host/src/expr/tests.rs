@@ -191,3 +191,29 @@ fn inputs_name_what_a_source_reads() {
         vec!["first", "last", "profile.nickname"]
     );
 }
+
+/// Expressions are compiled once, at load, and evaluated from there: the
+/// same values and errors as one compiled at each evaluation, and
+/// a runtime error's position counts from the expression's own start.
+#[test]
+fn compiled_expressions_evaluate_as_written() {
+    let context = json!({"first": "Ada", "roles": ["staff"]});
+    for text in ["first | lower", "roles | length > 0", "missing", "none"] {
+        let compiled = eval(text, context.clone()).unwrap();
+        let uncompiled = Expressions::new(&tables(), [])
+            .unwrap()
+            .evaluate(Form::Expression, text, &context)
+            .unwrap();
+        assert_eq!(compiled, uncompiled, "{text}");
+    }
+    assert_eq!(eval("missing", json!({})).unwrap(), Json::Null);
+    let error = eval("first | mid(0, 1)", context).unwrap_err();
+    assert!(error.message.contains("counts from 1"), "{error}");
+    assert_eq!(error.line, Some(1), "{error}");
+    assert!(error.column.is_some_and(|c| c <= 18), "{error}");
+    let expressions = Expressions::new(&tables(), [(Form::Expression, "first ~ last")]).unwrap();
+    assert_eq!(
+        expressions.inputs(Form::Expression, "first ~ last"),
+        ["first", "last"]
+    );
+}

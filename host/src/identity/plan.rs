@@ -230,7 +230,7 @@ pub struct Planning<'a> {
     pub policies: &'a Policies,
     pub state: &'a DesiredState,
     pub roles: &'a [HeldRole],
-    pub context: &'a Json,
+    pub context: &'a crate::expr::Context,
     pub now: &'a str,
     pub now_ms: i64,
     pub explain: bool,
@@ -256,7 +256,7 @@ impl Planning<'_> {
                 let holds = self
                     .policies
                     .expressions
-                    .holds(scope, self.context)
+                    .holds_in(scope, self.context)
                     .map_err(|e| self.fail(map, format!("targets.{t}.accounts.scope"), e))?;
                 entitlement.push(format!(
                     "the scope `{scope}` {}",
@@ -458,7 +458,7 @@ impl Planning<'_> {
             let value = self
                 .policies
                 .expressions
-                .evaluate(form, text, self.context)
+                .evaluate_in(form, text, self.context)
                 .map_err(|e| self.fail(map, key, e))?;
             values.push((attribute.clone(), mapping, present(value)));
         }
@@ -471,7 +471,7 @@ impl Planning<'_> {
                 let rendered = self
                     .policies
                     .expressions
-                    .evaluate(Form::Template, template, self.context)
+                    .evaluate_in(Form::Template, template, self.context)
                     .map_err(|e| {
                         self.fail(map, format!("roles.{role}.targets.{t}.groups[{i}]"), e)
                     })?;
@@ -493,7 +493,7 @@ impl Planning<'_> {
                 .inputs(form, text)
                 .into_iter()
                 .map(|name| {
-                    let seen = path(self.context, &name).clone();
+                    let seen = path(self.context.json(), &name).clone();
                     (name, seen)
                 })
                 .collect();

@@ -3,7 +3,6 @@
 
 use crate::config::{AccountsConfig, Config, OnDelete, RoleConfig};
 use crate::expr::{ExprError, Expressions};
-use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A target's policy map, with what planning needs of the target.
@@ -85,7 +84,7 @@ impl Policies {
     pub fn held_roles(
         &self,
         assigned: &[&crate::identity::model::RoleGrant],
-        context: &Json,
+        context: &crate::expr::Context,
     ) -> Result<Vec<HeldRole>, (String, ExprError)> {
         let mut held: Vec<HeldRole> = assigned
             .iter()
@@ -103,7 +102,7 @@ impl Policies {
             }
             let holds = self
                 .expressions
-                .holds(when, context)
+                .holds_in(when, context)
                 .map_err(|e| (format!("roles.{name}.when"), e))?;
             if holds {
                 held.push(HeldRole {

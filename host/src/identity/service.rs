@@ -8,6 +8,7 @@ use super::plan::{Observed, PlanError, Planning, Read, TargetPlan};
 use super::policy::{HeldRole, Policies, TargetMap};
 use crate::config::InitialPassword;
 use crate::engine::{Actor, Engine, OperationRequest};
+use crate::expr::Context;
 use crate::model::{ConnectorObject, names};
 use crate::store::{AccountRecord, AuditEvent, IdentityRecord, IdentityWrite, now_ms};
 use serde::Serialize;
@@ -486,7 +487,7 @@ impl Identities {
                     &self.shared.engine,
                     &policies.expressions,
                     &self.shared.claims,
-                    (id, map, &observed, &context),
+                    (id, map, &observed, context.json()),
                     claim,
                 )
                 .await?;
@@ -510,10 +511,10 @@ impl Identities {
         id: &str,
         state: &DesiredState,
         now: &str,
-    ) -> Result<(Vec<HeldRole>, serde_json::Value), IdentityError> {
+    ) -> Result<(Vec<HeldRole>, Context), IdentityError> {
         let assigned = state.roles_at(now);
-        let names: Vec<String> = assigned.iter().map(|g| g.role.clone()).collect();
-        let context = state.context(id, now, &names);
+        let assigned_names: Vec<String> = assigned.iter().map(|g| g.role.clone()).collect();
+        let context = Context::new(state.context(id, now, &assigned_names));
         let roles = self
             .shared
             .policies
@@ -524,8 +525,12 @@ impl Identities {
                 error,
             })?;
         let names: Vec<String> = roles.iter().map(|r| r.role.clone()).collect();
-        let context = state.context(id, now, &names);
-        Ok((roles, context))
+        // Birthright roles change what expressions see; most identities
+        // hold none, and keep the context they were read with.
+        if names == assigned_names {
+            return Ok((roles, context));
+        }
+        Ok((roles, Context::new(state.context(id, now, &names))))
     }
 
     /// What planning these identities against one target needs, read at
@@ -594,7 +599,7 @@ impl Identities {
                 &self.shared.engine,
                 &self.shared.policies.expressions,
                 &self.shared.claims,
-                (id, map, &observed, &context),
+                (id, map, &observed, context.json()),
                 false,
             )
             .await?;

@@ -76,6 +76,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reconciliation",
         include_str!("../../../migrations/sqlite/0007_reconciliation.sql"),
     ),
+    (
+        8,
+        "links by identity",
+        include_str!("../../../migrations/sqlite/0008_links_by_identity.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
