@@ -153,7 +153,8 @@ fn reference_now() -> (String, i64) {
 }
 
 fn stored_state(record: &IdentityRecord) -> DesiredState {
-    serde_json::from_value(record.state.clone()).unwrap_or_default()
+    use serde::Deserialize as _;
+    DesiredState::deserialize(&record.state).unwrap_or_default()
 }
 
 impl Identities {
