@@ -61,9 +61,26 @@ pub struct ExprError {
 
 impl ExprError {
     fn from_minijinja(error: &minijinja::Error, source: &str) -> ExprError {
+        ExprError::shifted(error, source, 0)
+    }
+
+    /// An error of an expression evaluated through its template
+    /// ([`expression_template`]): positions on the first line count from
+    /// the expression's start.
+    fn from_wrapped(error: &minijinja::Error, text: &str) -> ExprError {
+        ExprError::shifted(error, &expression_template(text), EXPRESSION_PREFIX)
+    }
+
+    /// The error, its position in `source` with `shift` characters taken
+    /// off the first line's columns.
+    fn shifted(error: &minijinja::Error, source: &str, shift: usize) -> ExprError {
         let (line, column) = match error.range() {
             Some(range) => {
                 let (line, column) = position(source, range.start);
+                let column = match line {
+                    1 => column.saturating_sub(shift).max(1),
+                    _ => column,
+                };
                 (Some(line), Some(column))
             }
             None => (error.line(), None),
@@ -87,23 +104,6 @@ impl ExprError {
             column,
             out_of_fuel,
         }
-    }
-
-    /// An error of an expression evaluated through its template
-    /// ([`expression_template`]): positions on the first line count from
-    /// the expression's start.
-    fn from_wrapped(error: &minijinja::Error, text: &str) -> ExprError {
-        let wrapped = expression_template(text);
-        let mut shifted = ExprError::from_minijinja(error, &wrapped);
-        if let (Some(1), Some(column)) = (shifted.line, shifted.column) {
-            let column = column.saturating_sub(EXPRESSION_PREFIX).max(1);
-            let at = format!("(line 1, column {})", shifted.column.unwrap_or(0));
-            shifted.message = shifted
-                .message
-                .replace(&at, &format!("(line 1, column {column})"));
-            shifted.column = Some(column);
-        }
-        shifted
     }
 
     pub fn from_message(message: impl Into<String>) -> ExprError {
@@ -222,29 +222,26 @@ impl Expressions {
                 }
             }
         }
-        let mut expressions_set = Expressions {
+        let mut compiled = Expressions {
             env: Arc::new(env),
             templates: Arc::new(templates),
             expressions: Arc::new(expressions),
             inputs: Arc::new(HashMap::new()),
         };
         let mut inputs = HashMap::new();
-        for text in expressions_set.templates.iter() {
-            let read = expressions_set.read_inputs(Form::Template, text);
-            inputs.insert((Form::Template, text.clone()), read);
+        let sources = (compiled.templates.iter().map(|t| (Form::Template, t)))
+            .chain(compiled.expressions.iter().map(|e| (Form::Expression, e)));
+        for (form, text) in sources {
+            inputs.insert((form, text.clone()), compiled.read_inputs(form, text));
         }
-        for text in expressions_set.expressions.iter() {
-            let read = expressions_set.read_inputs(Form::Expression, text);
-            inputs.insert((Form::Expression, text.clone()), read);
-        }
-        expressions_set.inputs = Arc::new(inputs);
-        Ok(expressions_set)
+        compiled.inputs = Arc::new(inputs);
+        Ok(compiled)
     }
 
     /// Evaluates `text` in `context`: a template gives a string, an
     /// expression any JSON value (an undefined result is `null`).
     pub fn evaluate(&self, form: Form, text: &str, context: &Json) -> Result<Json, ExprError> {
-        self.evaluate_in(form, text, &Context::new(context.clone()))
+        self.evaluate_value(form, text, &minijinja::Value::from_serialize(context))
     }
 
     /// [`evaluate`](Self::evaluate) over a context converted once.
@@ -254,7 +251,15 @@ impl Expressions {
         text: &str,
         context: &Context,
     ) -> Result<Json, ExprError> {
-        let context = &context.value;
+        self.evaluate_value(form, text, &context.value)
+    }
+
+    fn evaluate_value(
+        &self,
+        form: Form,
+        text: &str,
+        context: &minijinja::Value,
+    ) -> Result<Json, ExprError> {
         let value = match form {
             Form::Template => {
                 let rendered = if self.templates.contains(text) {

@@ -76,12 +76,13 @@ pub fn desired(
         }
     }
     let mut state = DesiredState::default();
+    let converted = crate::expr::Context::new(context);
     for (attribute, mapping) in &source.mapping {
         let (form, text) = mapping
             .source()
             .map_err(|e| reject(Some(id.clone()), format!("mapping.{attribute}: {e}")))?;
         let value = expressions
-            .evaluate(form, text, &context)
+            .evaluate_in(form, text, &converted)
             .map_err(|e| reject(Some(id.clone()), format!("mapping.{attribute}: {e}")))?;
         if !STATE_FIELDS.contains(&attribute.as_str()) {
             if present(&value) {
