@@ -320,3 +320,70 @@ fn a_fake_is_gone_when_dropped() {
     let outcome = std::panic::catch_unwind(|| provisio_sdk::Config::default().get("a"));
     assert!(outcome.is_err(), "the dropped fake still answered");
 }
+
+/// A hand-edited or damaged recording: an entry without its DN, a value
+/// that is not base64, a compare answered with a number, an error of no
+/// known kind. Each call fails `failed`, naming what does not read;
+/// nothing panics and nothing else is answered in its place.
+#[test]
+fn a_misshapen_ldap_recording_fails_naming_what_does_not_read() {
+    use provisio_sdk::ldap::{Connection, LdapError, Scope, SearchRequest};
+    let dir =
+        std::env::temp_dir().join(format!("provisio-sdk-fake-ldap-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let connection = r#"{"url":"ldap://127.0.0.1:389","security":"Plain"}"#;
+    let search = |base: &str, response: &str| {
+        format!(
+            r#"{{"capability":"ldap","call":"search","request":{{"connection":{connection},"base":"{base}","scope":"base","filter":"(objectClass=*)","attributes":[],"page_size":0,"sort":[],"show_deleted":false,"cookie":""}},"response":{response}}}"#
+        )
+    };
+    let lines = [
+        format!(
+            r#"{{"capability":"ldap","call":"open","request":{connection},"response":{{"Ok":null}}}}"#
+        ),
+        search(
+            "dc=nodn",
+            r#"{"Ok":{"entries":[{"attributes":[]}],"cookie":""}}"#,
+        ),
+        search(
+            "dc=badvalue",
+            r#"{"Ok":{"entries":[{"dn":"dc=badvalue","attributes":[{"name":"photo","values":[{"base64":"!!"}]}]}],"cookie":""}}"#,
+        ),
+        search("dc=oddshape", r#"{"Maybe":1}"#),
+        search("dc=odderror", r#"{"Err":{"exploded":"x"}}"#),
+        format!(
+            r#"{{"capability":"ldap","call":"compare","request":{{"connection":{connection},"dn":"dc=x","attribute":"cn","value":["x"]}},"response":{{"Ok":7}}}}"#
+        ),
+    ];
+    std::fs::write(dir.join("exchanges.jsonl"), lines.join("\n")).unwrap();
+    let fake = Fake::new().replay(&dir).unwrap();
+    let conn = Connection::open("ldap://127.0.0.1:389", false).unwrap();
+    let read = |base: &str| {
+        conn.search_page(
+            &SearchRequest::new(base, Scope::Base, "(objectClass=*)"),
+            &[],
+        )
+        .err()
+        .map(|e| format!("{e:?}"))
+        .unwrap_or_else(|| "answered".into())
+    };
+    for (base, named) in [
+        ("dc=nodn", "no dn"),
+        ("dc=badvalue", "bad base64"),
+        ("dc=oddshape", "no known shape"),
+        ("dc=odderror", "exploded"),
+    ] {
+        let error = read(base);
+        assert!(
+            error.contains("Failed(") && error.contains(named),
+            "{base}: {error}"
+        );
+    }
+    let compared = conn.compare("dc=x", "cn", b"x").unwrap_err();
+    assert!(
+        matches!(&compared, LdapError::Failed(m) if m.contains("not true or false")),
+        "{compared:?}"
+    );
+    assert_eq!(fake.unused(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

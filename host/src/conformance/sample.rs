@@ -66,6 +66,12 @@ pub fn fixed(class: &ClassInfo, values: &[(String, String)]) -> Result<Vec<Attri
         else {
             continue;
         };
+        if is_fixed(&fixed, &info.name) {
+            return Err(fail(
+                format!("--value {name}: one value for {}", info.name),
+                format!("{} given more than once", info.name),
+            ));
+        }
         if !info.creatable {
             return Err(fail(
                 format!(
@@ -195,4 +201,91 @@ fn fnv(text: &str) -> u32 {
     text.bytes().fold(0x811c_9dc5u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attribute(name: &str, value_type: ValueType, creatable: bool) -> AttributeInfo {
+        AttributeInfo {
+            name: name.into(),
+            value_type,
+            multi_valued: false,
+            required: true,
+            readable: true,
+            creatable,
+            updatable: true,
+            returned_by_default: true,
+            description: None,
+        }
+    }
+
+    fn class() -> ClassInfo {
+        ClassInfo {
+            name: "account".into(),
+            attributes: vec![
+                attribute("kind", ValueType::Text, true),
+                attribute("grade", ValueType::Integer, true),
+                attribute("active", ValueType::Boolean, true),
+                attribute("createdAt", ValueType::Text, false),
+            ],
+            description: None,
+        }
+    }
+
+    fn given(pairs: &[(&str, &str)]) -> Result<Vec<Attribute>, String> {
+        let values: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        fixed(&class(), &values).map_err(|verdict| match verdict {
+            Verdict::Fail { expected, observed } => format!("{expected} / {observed}"),
+            Verdict::Skip(reason) => reason,
+        })
+    }
+
+    /// What an operator types is read against the schema: any case, the
+    /// schema's name kept, typed; a name the class lacks is not for it;
+    /// twice the same attribute, a value of the wrong type, an operational
+    /// or a read-only attribute is refused, naming it.
+    #[test]
+    fn given_values_are_read_against_the_schema() {
+        let read = given(&[
+            ("KIND", "staff"),
+            ("grade", "7"),
+            ("Active", "TRUE"),
+            ("other", "x"),
+        ])
+        .unwrap();
+        assert_eq!(
+            read,
+            [
+                Attribute::single("kind", Value::Text("staff".into())),
+                Attribute::single("grade", Value::Integer(7)),
+                Attribute::single("active", Value::Boolean(true)),
+            ]
+        );
+        for (pairs, named) in [
+            (
+                &[("kind", "a"), ("Kind", "b")][..],
+                "kind given more than once",
+            ),
+            (&[("grade", "seven")][..], "--value grade"),
+            (&[("grade", "99999999999999999999")][..], "--value grade"),
+            (&[("active", "yes")][..], "--value active"),
+            (&[("__name__", "x")][..], "operational"),
+            (&[("createdAt", "now")][..], "not creatable"),
+        ] {
+            let refused = given(pairs).unwrap_err();
+            assert!(refused.contains(named), "{pairs:?}: {refused}");
+        }
+        let object = object(&class(), &read, "pvct-1", None);
+        assert_eq!(
+            object.iter().filter(|a| a.name == "kind").count(),
+            1,
+            "a given value replaces the one the suite would make up"
+        );
+        assert_eq!(invented(&class(), &read), Vec::<String>::new());
+    }
 }

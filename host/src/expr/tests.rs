@@ -217,3 +217,23 @@ fn compiled_expressions_evaluate_as_written() {
         ["first", "last"]
     );
 }
+
+/// An expression is compiled alone before it is wrapped in the template
+/// that evaluates it: text that would close the wrapper's tag and run
+/// template code of its own is not one expression and is refused at load;
+/// `%}` inside a string stays a string.
+#[test]
+fn an_expression_cannot_break_out_of_its_template() {
+    for hostile in [
+        "1) %}{{ 7 * 7 }}{% set other = (1",
+        "first %}{% for i in range(99) %}x{% endfor %}",
+        "1 {# note #}",
+    ] {
+        let refused = Expressions::new(&tables(), [(Form::Expression, hostile)]);
+        assert!(refused.is_err(), "{hostile} was taken");
+    }
+    assert_eq!(
+        eval(r#"first ~ " %} {{ " ~ "{% x""#, json!({"first": "a"})).unwrap(),
+        json!("a %} {{ {% x")
+    );
+}

@@ -38,6 +38,18 @@ impl Calls {
             .find(|c| c.response.is_some() && c.call == call && c.request == *request)
             .and_then(|c| c.response.take())
     }
+
+    /// [`take`](Self::take), or the message a call the recording does not
+    /// hold fails with, naming `capability`, the call and the request.
+    pub fn answer(&mut self, capability: &str, call: &str, request: &Json) -> Result<Json, String> {
+        self.take(call, request).ok_or_else(|| {
+            format!(
+                "replay: the fake holds no {capability} {call} for this request ({} unused {capability} answer(s) left): {}",
+                self.unused(),
+                shown(request)
+            )
+        })
+    }
 }
 
 /// `request` as an error message shows it: at most 400 bytes.

@@ -73,13 +73,10 @@ fn normalise(url: &str) -> Result<String, String> {
 fn answer(call: &str, request: Json) -> Result<Json, LdapError> {
     with_state("used a directory", |state| {
         let request = state.scrubbed(&request);
-        let Some(response) = state.ldap.take(call, &request) else {
-            let unused = state.ldap.unused();
-            return Err(LdapError::Failed(format!(
-                "replay: the fake holds no ldap {call} for this request ({unused} unused ldap answer(s) left): {}",
-                shown(&request)
-            )));
-        };
+        let response = state
+            .ldap
+            .answer("ldap", call, &request)
+            .map_err(LdapError::Failed)?;
         match (response.get("Ok"), response.get("Err")) {
             (Some(ok), _) => Ok(ok.clone()),
             (None, Some(err)) => Err(error_of(err)),
@@ -107,7 +104,8 @@ fn error_of(recorded: &Json) -> LdapError {
             matched_dn: inner["matched_dn"].as_str().unwrap_or_default().to_owned(),
             message: inner["message"].as_str().unwrap_or_default().to_owned(),
         }),
-        _ => LdapError::Failed(text()),
+        "failed" => LdapError::Failed(text()),
+        _ => LdapError::Failed(format!("a recorded error of no known kind: {recorded}")),
     }
 }
 

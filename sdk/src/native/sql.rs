@@ -3,7 +3,7 @@
 //! them: `docs/writing-a-connector.md`). The types stand where the host's
 //! imports stand in a wasm build, with the same methods.
 
-use super::calls::{Calls, bytes_of, octets, shown};
+use super::calls::{Calls, bytes_of, octets};
 use super::with_state;
 use crate::bindings::provisio::sql::client::{
     Column, ConstraintKind, ConstraintViolation, Dialect, Error as SqlError, Rows, Value,
@@ -93,7 +93,8 @@ fn error_of(recorded: &Json) -> SqlError {
             name: inner["name"].as_str().map(str::to_owned),
             message: inner["message"].as_str().unwrap_or_default().to_owned(),
         }),
-        _ => SqlError::Failed(text()),
+        "failed" => SqlError::Failed(text()),
+        _ => SqlError::Failed(format!("a recorded error of no known kind: {recorded}")),
     }
 }
 
@@ -114,13 +115,11 @@ fn statement(database: &str, sql: &str, params: &[Value], shape: Option<&str>) -
 fn answer(call: &str, request: Json) -> Result<Json, SqlError> {
     with_state("used a database", |state| {
         let request = state.scrubbed(&request);
-        let Some(response) = state.sql.calls.take(call, &request) else {
-            let unused = state.sql.calls.unused();
-            return Err(SqlError::Failed(format!(
-                "replay: the fake holds no sql {call} for this request ({unused} unused sql answer(s) left): {}",
-                shown(&request)
-            )));
-        };
+        let response = state
+            .sql
+            .calls
+            .answer("sql", call, &request)
+            .map_err(SqlError::Failed)?;
         match (response.get("ok"), response.get("err")) {
             (Some(ok), _) => Ok(ok.clone()),
             (None, Some(err)) => Err(error_of(err)),
