@@ -336,6 +336,73 @@ async fn pages_cover_every_object_once() {
     assert_eq!(matched.len(), 1 + 10 + 100);
 }
 
+/// Reads keep the file they parsed while its bytes are the same: a change
+/// that keeps the size and the modification time is still seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_behind_the_connector_is_read_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = csv_target(dir.path(), CONFIG);
+    for i in 0..3 {
+        csv.create("account", account(&format!("{i:04}"), &format!("user{i}")))
+            .await
+            .unwrap();
+    }
+    let given = |object: &provisio_host::model::ConnectorObject| match values(object, "givenName")
+        .first()
+    {
+        Some(Value::Text(given)) => Some(given.clone()),
+        _ => None,
+    };
+    let first = csv.get("account", "0001", vec![]).await.unwrap();
+    assert_eq!(given(&first).as_deref(), Some("Given 0001"));
+    csv.search(search("account", None, 2, None)).await.unwrap();
+
+    let path = dir.path().join("accounts.csv");
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let before = std::fs::read_to_string(&path).unwrap();
+    let after = before.replace("Given 0001", "Given 000X");
+    assert_eq!(before.len(), after.len());
+    std::fs::write(&path, &after).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        modified
+    );
+
+    let read = csv.get("account", "0001", vec![]).await.unwrap();
+    assert_eq!(
+        given(&read).as_deref(),
+        Some("Given 000X"),
+        "get sees the change"
+    );
+    let page = csv.search(search("account", None, 2, None)).await.unwrap();
+    let uids: Vec<&str> = page.objects.iter().map(|o| o.uid.as_str()).collect();
+    assert_eq!(uids, ["0000", "0001"]);
+    assert_eq!(
+        given(&page.objects[1]).as_deref(),
+        Some("Given 000X"),
+        "search sees it"
+    );
+
+    // A row made invalid behind its back is refused, not served from what
+    // was read before.
+    std::fs::write(&path, after.replace("\n0002,", "\n0001,")).unwrap();
+    let refused = csv.get("account", "0000", vec![]).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("already appears on line"),
+        "{refused}"
+    );
+    assert!(
+        csv.get("account", "0404", vec![]).await.is_err(),
+        "an unknown key is not found in a file that does not read"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_select_exactly_the_right_objects() {
     let dir = tempfile::tempdir().unwrap();

@@ -40,6 +40,21 @@ impl<'a> ClassFile<'a> {
         class: &'a ClassSettings,
         table: Table,
     ) -> Result<Self, Error> {
+        let this = Self::columns(settings, class, table)?;
+        this.check_unique(this.key, "key")?;
+        if this.name != this.key {
+            this.check_unique(this.name, "name")?;
+        }
+        Ok(this)
+    }
+
+    /// Finds the class's columns in a table's header; the rows are not
+    /// checked (for a table [`ClassFile::check`] already passed).
+    pub fn columns(
+        settings: &'a Settings,
+        class: &'a ClassSettings,
+        table: Table,
+    ) -> Result<Self, Error> {
         let file = class.file.as_str();
         let column = |column: &str, key: &str| {
             table.column(column).ok_or_else(|| {
@@ -63,19 +78,14 @@ impl<'a> ClassFile<'a> {
         for c in &class.references {
             column(c, "references")?;
         }
-        let this = ClassFile {
+        Ok(ClassFile {
             settings,
             class,
             table,
             key,
             name,
             enable,
-        };
-        this.check_unique(key, "key")?;
-        if name != key {
-            this.check_unique(name, "name")?;
-        }
-        Ok(this)
+        })
     }
 
     fn check_unique(&self, column: usize, what: &str) -> Result<(), Error> {
@@ -107,12 +117,14 @@ impl<'a> ClassFile<'a> {
     }
 
     pub fn find_or_not_found(&self, uid: &str) -> Result<usize, Error> {
-        self.find(uid).ok_or_else(|| {
-            Error::not_found(format!(
-                "no {} with key {uid:?} in {}",
-                self.class.class, self.class.file
-            ))
-        })
+        self.find(uid).ok_or_else(|| self.not_found(uid))
+    }
+
+    pub fn not_found(&self, uid: &str) -> Error {
+        Error::not_found(format!(
+            "no {} with key {uid:?} in {}",
+            self.class.class, self.class.file
+        ))
     }
 
     /// The object a row holds; `wanted` limits the attributes (empty: all).

@@ -12,11 +12,13 @@
 //! UTF-8 round-trip; a malformed file is refused with its line number.
 
 mod class_file;
+mod last_read;
 pub mod settings;
 mod sync;
 mod table;
 
 use class_file::ClassFile;
+use last_read::LastRead;
 use provisio_sdk::{
     Attribute, AttributeChange, AttributeInfo, Capabilities, ClassInfo, Config, Connector,
     ConnectorInfo, ConnectorObject, Error, Filter, ObjectSchema, Page, Query, SyncBatch,
@@ -27,6 +29,7 @@ use table::FileLock;
 
 pub struct CsvConnector {
     settings: Settings,
+    last_read: LastRead,
 }
 
 impl CsvConnector {
@@ -58,6 +61,7 @@ impl Connector for CsvConnector {
     fn open(config: &Config) -> Result<Self, Error> {
         Ok(CsvConnector {
             settings: Settings::from_config(config)?,
+            last_read: LastRead::default(),
         })
     }
 
@@ -124,9 +128,10 @@ impl Connector for CsvConnector {
         attributes: &[String],
     ) -> Result<ConnectorObject, Error> {
         let class = self.settings.class(class)?;
-        let file = ClassFile::load(&self.settings, class)?;
-        let index = file.find_or_not_found(uid)?;
-        file.object(&file.table.rows[index], attributes)
+        self.last_read.with(&self.settings, class, |read| {
+            let index = read.find(uid).ok_or_else(|| read.file.not_found(uid))?;
+            read.file.object(&read.file.table.rows[index], attributes)
+        })
     }
 
     fn update(
@@ -152,59 +157,30 @@ impl Connector for CsvConnector {
 
     /// Keyset paging: objects in key order, the cookie is the last key
     /// returned, so pages stay right while rows are added or removed.
+    /// Only the page's rows become objects (and, with a filter, each row
+    /// after the cookie is tested and dropped): a page costs one read of
+    /// the file, not an object for every row after it.
     fn search(&mut self, query: Query) -> Result<Page, Error> {
         let class = self.settings.class(&query.class)?;
-        let file = ClassFile::load(&self.settings, class)?;
-        let after = query.page.cookie.as_deref();
-        let mut matching = Vec::new();
-        for row in &file.table.rows {
-            let key = file.key_of(row);
-            if after.is_some_and(|after| key <= after) {
-                continue;
-            }
-            let object = file.object(row, &[])?;
-            if query
-                .filter
-                .as_ref()
-                .is_none_or(|f| filter::matches(f, &object))
-            {
-                matching.push(object);
-            }
-        }
-        matching.sort_by(|a, b| a.uid.cmp(&b.uid));
-        let size = query.page.size as usize;
-        let remaining = matching.len().saturating_sub(size);
-        matching.truncate(size);
-        if !query.attributes.is_empty() {
-            for object in &mut matching {
-                object
-                    .attributes
-                    .retain(|a| query.attributes.iter().any(|w| a.is(w)));
-            }
-        }
-        let cookie = (remaining > 0)
-            .then(|| matching.last().map(|o| o.uid.clone()))
-            .flatten();
-        Ok(Page {
-            objects: matching,
-            cookie,
-            remaining: Some(remaining as u64),
-        })
+        self.last_read
+            .with(&self.settings, class, |read| page(read, query))
     }
 
     fn count(&mut self, class: &str, filter: Option<&Filter>) -> Result<u64, Error> {
         let class = self.settings.class(class)?;
-        let file = ClassFile::load(&self.settings, class)?;
-        let Some(filter) = filter else {
-            return Ok(file.table.rows.len() as u64);
-        };
-        let mut count = 0;
-        for row in &file.table.rows {
-            if filter::matches(filter, &file.object(row, &[])?) {
-                count += 1;
+        self.last_read.with(&self.settings, class, |read| {
+            let rows = &read.file.table.rows;
+            let Some(filter) = filter else {
+                return Ok(rows.len() as u64);
+            };
+            let mut count = 0;
+            for row in rows {
+                if filter::matches(filter, &read.file.object(row, &[])?) {
+                    count += 1;
+                }
             }
-        }
-        Ok(count)
+            Ok(count)
+        })
     }
 
     fn sync(&mut self, request: SyncRequest) -> Result<SyncBatch, Error> {
@@ -221,6 +197,55 @@ impl Connector for CsvConnector {
         let class = self.settings.class(class)?;
         sync::latest_token(&self.settings, class)
     }
+}
+
+/// Keyset paging: objects in key order, the cookie is the last key
+/// returned, so pages stay right while rows are added or removed. Only the
+/// page's rows become objects (with a filter, each row after the cookie is
+/// tested and dropped).
+fn page(read: last_read::Read<'_, '_>, query: Query) -> Result<Page, Error> {
+    let file = read.file;
+    let start = query
+        .page
+        .cookie
+        .as_deref()
+        .map_or(0, |after| read.after(after));
+    let size = query.page.size as usize;
+    let mut matching = Vec::with_capacity(size.min(read.order.len() - start));
+    let mut remaining = 0usize;
+    for &index in &read.order[start..] {
+        if matching.len() >= size && query.filter.is_none() {
+            remaining += 1;
+            continue;
+        }
+        let object = file.object(&file.table.rows[index], &[])?;
+        if query
+            .filter
+            .as_ref()
+            .is_some_and(|f| !filter::matches(f, &object))
+        {
+            continue;
+        }
+        match matching.len() < size {
+            true => matching.push(object),
+            false => remaining += 1,
+        }
+    }
+    if !query.attributes.is_empty() {
+        for object in &mut matching {
+            object
+                .attributes
+                .retain(|a| query.attributes.iter().any(|w| a.is(w)));
+        }
+    }
+    let cookie = (remaining > 0)
+        .then(|| matching.last().map(|o| o.uid.clone()))
+        .flatten();
+    Ok(Page {
+        objects: matching,
+        cookie,
+        remaining: Some(remaining as u64),
+    })
 }
 
 export_connector!(CsvConnector);
