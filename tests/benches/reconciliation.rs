@@ -14,7 +14,7 @@
 
 use futures_util::StreamExt;
 use provisio_tests::host::{PROVISIONER, TestHost};
-use provisio_tests::load::{env_or, peak_mib, reset_peak};
+use provisio_tests::load::{cpu_seconds, env_or, peak_mib, reset_peak, resident_mib};
 use provisio_tests::slapd::Slapd;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -87,6 +87,10 @@ struct Figures {
     provisio: f64,
     read: f64,
     peak: f64,
+    /// Resident memory when the dry run started.
+    before: f64,
+    /// CPU time the bench process (the host) used during the dry run.
+    cpu: f64,
     drifted: u64,
     unmatched: u64,
 }
@@ -204,10 +208,13 @@ async fn measure(n: usize) -> Figures {
         + 1;
     assert_eq!(dumped, n + orphans, "ldapsearch dumped every entry");
 
+    let before = resident_mib();
     reset_peak();
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let run = reconcile(&host, json!({"dry_run": true})).await;
     let provisio = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
     let peak = peak_mib();
     assert_eq!(run["state"], "planned", "{run}");
     assert_eq!(run["seen"], n + orphans, "{run}");
@@ -217,6 +224,8 @@ async fn measure(n: usize) -> Figures {
         provisio,
         read: run["read_ms"].as_f64().unwrap_or_default() / 1000.0,
         peak,
+        before,
+        cpu,
         drifted: run["situations"]["drifted"].as_u64().unwrap_or(0),
         unmatched: run["situations"]["unmatched"].as_u64().unwrap_or(0),
     };
@@ -237,18 +246,20 @@ fn main() {
         let small = measure(n / 10).await;
         let large = measure(n).await;
         println!("## Reconciling slapd (10% drifted, 1% orphans): a dry run against `ldapsearch -E pr=1000/noprompt`\n");
-        println!("| accounts | ldapsearch | Provisio dry run | ratio | per account | peak RSS |");
-        println!("|---:|---:|---:|---:|---:|---:|");
+        println!("| accounts | ldapsearch | Provisio dry run | ratio | per account | host CPU | peak RSS (resident before) |");
+        println!("|---:|---:|---:|---:|---:|---:|---:|");
         for f in [&small, &large] {
             println!(
-                "| {} | {:.2} s | {:.2} s (read {:.2} s) | {:.2} | {:.3} ms | {:.0} MiB |",
+                "| {} | {:.2} s | {:.2} s (read {:.2} s) | {:.2} | {:.3} ms | {:.2} s | {:.0} MiB ({:.0} MiB) |",
                 f.accounts,
                 f.native,
                 f.provisio,
                 f.read,
                 f.provisio / f.native,
                 f.provisio * 1000.0 / f.accounts as f64,
-                f.peak
+                f.cpu,
+                f.peak,
+                f.before
             );
         }
         let per = |f: &Figures| f.provisio / f.accounts as f64;

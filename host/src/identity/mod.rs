@@ -18,6 +18,7 @@ mod leaver;
 mod model;
 mod plan;
 mod policy;
+mod profile;
 mod review;
 mod service;
 mod source;
@@ -31,6 +32,7 @@ pub use plan::{
     Action, Explanation, Observed, PlanError, PlannedOperation, Planning, Read, TargetPlan,
 };
 pub use policy::{HeldBy, HeldRole, Policies};
+pub use profile::Profile;
 pub use service::{
     AccountView, Expectations, Identities, IdentityError, IdentityList, IdentitySummary,
     IdentityView, Outcome, Plan, SubmittedOperation, TargetFailure,

@@ -1,8 +1,9 @@
 //! An identity's desired state as callers send it, and its checks.
 
+use super::profile::Profile;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Profile attributes one identity may have.
 pub const MAX_PROFILE_ATTRIBUTES: usize = 500;
@@ -78,7 +79,7 @@ pub struct DesiredState {
     /// numbers, booleans, or lists of them.
     #[serde(default)]
     #[schema(value_type = Object)]
-    pub profile: BTreeMap<String, Json>,
+    pub profile: Profile,
     #[serde(default)]
     pub roles: Vec<RoleGrant>,
     #[serde(default)]
@@ -310,7 +311,7 @@ impl DesiredState {
         let keys: BTreeSet<&String> = self.profile.keys().chain(after.profile.keys()).collect();
         let mut fields: Vec<String> = keys
             .into_iter()
-            .filter(|key| self.profile.get(*key) != after.profile.get(*key))
+            .filter(|key| self.profile.get(key) != after.profile.get(key))
             .map(|key| format!("profile.{key}"))
             .collect();
         let others = [

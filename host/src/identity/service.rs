@@ -148,7 +148,13 @@ pub struct Identities {
 
 /// The reference time of a plan: now, to the second.
 fn reference_now() -> (String, i64) {
-    let ms = now_ms() / 1000 * 1000;
+    reference_at(now_ms())
+}
+
+/// The reference time of a moment: whole seconds, so that a plan shown
+/// and the plan applied see the same `now`.
+fn reference_at(ms: i64) -> (String, i64) {
+    let ms = ms / 1000 * 1000;
     (crate::expr::date_of_ms(ms), ms)
 }
 
@@ -535,13 +541,16 @@ impl Identities {
     }
 
     /// What planning these identities against one target needs, read at
-    /// once (a reconciliation reads a page of accounts, then plans each).
+    /// once (a reconciliation reads a page of accounts, then plans each),
+    /// with `at_ms` as the reference time: a run's start, so every page of
+    /// it sees the same `now`.
     pub async fn expectations(
         &self,
         target: &str,
         ids: Vec<String>,
+        at_ms: i64,
     ) -> Result<Expectations, IdentityError> {
-        let (now, now_ms) = reference_now();
+        let (now, now_ms) = reference_at(at_ms);
         let mut expectations = Expectations {
             records: HashMap::new(),
             previous: HashMap::new(),

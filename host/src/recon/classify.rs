@@ -23,6 +23,8 @@ pub struct Classifier<'a> {
     pub claimed: HashMap<String, String>,
     /// The linked identities of the page being classified, read at once.
     pub expectations: Option<Expectations>,
+    /// The reference time of every plan the run makes: its start.
+    pub now_ms: i64,
 }
 
 /// An orphan's stand-in identity: operations address accounts through a
@@ -76,7 +78,11 @@ impl Classifier<'_> {
             .iter()
             .filter_map(|a| self.links.identity_of(&a.uid).map(str::to_owned))
             .collect();
-        self.expectations = Some(self.identities.expectations(self.target, ids).await?);
+        self.expectations = Some(
+            self.identities
+                .expectations(self.target, ids, self.now_ms)
+                .await?,
+        );
         Ok(())
     }
 
@@ -160,26 +166,24 @@ impl Classifier<'_> {
         identity: String,
         account: ConnectorObject,
     ) -> Result<Item, IdentityError> {
-        let read = self.read(&account);
+        let mut item = self.item(Situation::InSync, &account, String::new());
+        item.identity = Some(identity.clone());
         let plan = match &self.expectations {
             Some(expectations) => {
                 self.identities
-                    .plan_against(expectations, &identity, self.target, Some(account.clone()))
+                    .plan_against(expectations, &identity, self.target, Some(account))
                     .await?
             }
             None => {
                 let expectations = self
                     .identities
-                    .expectations(self.target, vec![identity.clone()])
+                    .expectations(self.target, vec![identity.clone()], self.now_ms)
                     .await?;
                 self.identities
-                    .plan_against(&expectations, &identity, self.target, Some(account.clone()))
+                    .plan_against(&expectations, &identity, self.target, Some(account))
                     .await?
             }
         };
-        let mut item = self.item(Situation::InSync, &account, String::new());
-        item.identity = Some(identity.clone());
-        item.read = read;
         let Some(plan) = plan else {
             item.why = format!(
                 "linked to {identity}, for which no policy map says anything: nothing is expected"
@@ -205,7 +209,7 @@ impl Classifier<'_> {
     pub async fn deleted(&self, identity: &str, uid: &str) -> Result<Item, IdentityError> {
         let expectations = self
             .identities
-            .expectations(self.target, vec![identity.to_owned()])
+            .expectations(self.target, vec![identity.to_owned()], self.now_ms)
             .await?;
         let plan = self
             .identities

@@ -161,7 +161,8 @@ impl Reconciliations {
         let known = self.known(&target, &record.class).await?;
         summary.links = known.links.len() as u64;
         let reactions = summary.reactions_used.clone();
-        let mut classifier = known.classifier(self.identities(), &target, &reactions);
+        let mut classifier =
+            known.classifier(self.identities(), &target, &reactions, record.started_at);
         let mut items: Vec<Item> = Vec::new();
         for uid in order {
             let account = match latest.get(uid) {

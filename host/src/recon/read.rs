@@ -35,7 +35,8 @@ impl Reconciliations {
         let known = self.known(&target, &record.class).await?;
         summary.links = known.links.len() as u64;
         let reactions = summary.reactions_used.clone();
-        let mut classifier = known.classifier(self.identities(), &target, &reactions);
+        let mut classifier =
+            known.classifier(self.identities(), &target, &reactions, record.started_at);
         let (links, attributes) = (&known.links, &known.attributes);
         let mut seen_linked: HashSet<String> = HashSet::new();
         // The next page is read while this one is classified and stored.
@@ -157,6 +158,7 @@ impl Known {
         identities: &'a Identities,
         target: &'a str,
         reactions: &'a BTreeMap<Situation, Reaction>,
+        now_ms: i64,
     ) -> Classifier<'a> {
         Classifier {
             identities,
@@ -167,6 +169,7 @@ impl Known {
             attributes: &self.attributes,
             claimed: HashMap::new(),
             expectations: None,
+            now_ms,
         }
     }
 }

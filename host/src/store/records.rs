@@ -397,7 +397,8 @@ pub enum IdentityWrite {
     /// `records` say which identity each record read set.
     Run {
         run: SourceRunRecord,
-        items: Option<Vec<serde_json::Value>>,
+        /// Each item as JSON text.
+        items: Option<Vec<String>>,
         cursor: Option<SourceCursor>,
         records: Vec<(String, String)>,
     },

@@ -15,7 +15,7 @@ use crate::store::{AuditEvent, IdentityWrite, SourceCursor, SourceRunRecord, now
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 mod read;
@@ -407,7 +407,7 @@ impl Sources {
         mut record: SourceRunRecord,
         state: RunState,
         summary: &Summary,
-        items: Option<Vec<serde_json::Value>>,
+        items: Option<Vec<String>>,
     ) {
         record.state = state.as_str().into();
         if state != RunState::NeedsConfirmation {
@@ -474,9 +474,8 @@ impl Sources {
                 }
             },
         };
-        let stored = |items: &[RunItem]| Some(items.iter().map(|i| json!(i)).collect::<Vec<_>>());
         if record.dry_run {
-            self.finish(record, RunState::Planned, &summary, stored(&items))
+            self.finish(record, RunState::Planned, &summary, stored(items))
                 .await;
             return;
         }
@@ -484,13 +483,8 @@ impl Sources {
             && let Some(guard) = guard(&config, &summary.counts, summary.known)
         {
             summary.guard = Some(guard);
-            self.finish(
-                record,
-                RunState::NeedsConfirmation,
-                &summary,
-                stored(&items),
-            )
-            .await;
+            self.finish(record, RunState::NeedsConfirmation, &summary, stored(items))
+                .await;
             return;
         }
         let actor = actor_of(&source);
@@ -554,7 +548,7 @@ impl Sources {
         drop(outcomes);
         applied.sort_by_key(|(index, _)| *index);
         let applied: Vec<RunItem> = applied.into_iter().map(|(_, item)| item).collect();
-        self.finish(record, RunState::Succeeded, &summary, stored(&applied))
+        self.finish(record, RunState::Succeeded, &summary, stored(applied))
             .await;
     }
 
@@ -634,21 +628,13 @@ impl Sources {
                 }
             }
         }
-        let present: HashSet<String> = desired
-            .iter()
-            .map(|(id, _)| id.clone())
-            .chain(rejected)
-            .collect();
+        let present = |id: &String| seen.contains_key(id) || rejected.contains(id);
         let gone: Vec<String> = match vanished {
-            None => known
-                .keys()
-                .filter(|id| !present.contains(*id))
-                .cloned()
-                .collect(),
+            None => known.keys().filter(|id| !present(id)).cloned().collect(),
             Some(vanished) => {
                 let mut gone = Vec::new();
                 for id in vanished {
-                    if present.contains(&id) || known.contains_key(&id) {
+                    if present(&id) || known.contains_key(&id) {
                         continue;
                     }
                     if let Some(identity) = store.identity(&id).await?
@@ -662,9 +648,24 @@ impl Sources {
                 gone
             }
         };
+        // Identities a record names that this source did not set (the API
+        // or another source did), read a thousand at a time.
+        let mut elsewhere: HashMap<String, DesiredState> = HashMap::new();
+        let unknown: Vec<&String> = desired
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|id| !known.contains_key(*id))
+            .collect();
+        for chunk in unknown.chunks(1000) {
+            let chunk = chunk.iter().map(|id| (*id).clone()).collect();
+            for identity in store.identities_in(chunk).await? {
+                let state = serde_json::from_value(identity.state).unwrap_or_default();
+                elsewhere.insert(identity.id, state);
+            }
+        }
         let now = crate::expr::date_of_ms(now_ms() / 1000 * 1000);
         let roles = self.shared.identities.policies().role_names();
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(desired.len());
         for (id, state) in desired {
             let state = match state.checked(&roles) {
                 Ok(state) => state,
@@ -681,14 +682,8 @@ impl Sources {
                     continue;
                 }
             };
-            let before = match known.get(&id) {
-                Some(state) => Some(state.clone()),
-                None => store
-                    .identity(&id)
-                    .await?
-                    .map(|r| serde_json::from_value(r.state).unwrap_or_default()),
-            };
-            let (change, why) = match &before {
+            let before = known.get(&id).or_else(|| elsewhere.get(&id));
+            let (change, why) = match before {
                 None => (ChangeKind::Joiner, "new in the source".to_owned()),
                 Some(before) if before == &state => {
                     summary.counts.unchanged += 1;
@@ -905,6 +900,17 @@ impl Sources {
         }
         Ok(items)
     }
+}
+
+/// A run's items as the store keeps them, each dropped once written out:
+/// a run of 100,000 people never holds them twice.
+fn stored(items: Vec<RunItem>) -> Option<Vec<String>> {
+    Some(
+        items
+            .into_iter()
+            .map(|item| serde_json::to_string(&item).expect("a run item serialises"))
+            .collect(),
+    )
 }
 
 fn push_rejected(summary: &mut Summary, rejected: Rejected) {

@@ -522,7 +522,7 @@ fn write_identity(tx: &Connection, write: &IdentityWrite) -> Result<()> {
                     "INSERT INTO source_run_items (run, seq, item) VALUES (?, ?, ?)",
                 )?;
                 for (seq, item) in items.iter().enumerate() {
-                    insert.execute(params![run.id, seq as i64 + 1, json(item)?])?;
+                    insert.execute(params![run.id, seq as i64 + 1, item])?;
                 }
             }
             if let Some(cursor) = cursor {
