@@ -65,8 +65,8 @@ fn person(i: usize) -> DesiredState {
 }
 
 /// Plans `n` joiners against the map; answers the time, the number of
-/// operations planned and the peak RSS.
-fn plan(policies: &Policies, n: usize) -> (Duration, usize, f64) {
+/// operations planned, the peak RSS and the resident memory before.
+fn plan(policies: &Policies, n: usize) -> (Duration, usize, f64, f64) {
     let map = policies.maps.values().next().unwrap();
     let observed = Observed {
         uid: None,
@@ -75,6 +75,7 @@ fn plan(policies: &Policies, n: usize) -> (Duration, usize, f64) {
         creating: false,
         unique: BTreeMap::new(),
     };
+    let before = resident_mib();
     let states: Vec<DesiredState> = (0..n).map(person).collect();
     reset_peak();
     let started = Instant::now();
@@ -103,7 +104,7 @@ fn plan(policies: &Policies, n: usize) -> (Duration, usize, f64) {
     let elapsed = started.elapsed();
     let peak = peak_mib();
     drop(states);
-    (elapsed, operations, peak)
+    (elapsed, operations, peak, before)
 }
 
 fn planning_config() -> Config {
@@ -260,12 +261,12 @@ fn main() {
 
         // Planning alone.
         println!("## Planning (joiners, a map of 8 attributes, 2 roles, no target reads)\n");
-        println!("| identities | time | per identity | operations | peak RSS |");
+        println!("| identities | time | per identity | operations | peak RSS (resident before) |");
         println!("|---:|---:|---:|---:|---:|");
         for n in [people.max(1_000), large] {
-            let (elapsed, operations, peak) = plan(&policies, n);
+            let (elapsed, operations, peak, before) = plan(&policies, n);
             println!(
-                "| {n} | {:.2} s | {:.1} µs | {operations} | {peak:.0} MiB |",
+                "| {n} | {:.2} s | {:.1} µs | {operations} | {peak:.0} MiB ({before:.0} MiB) |",
                 elapsed.as_secs_f64(),
                 elapsed.as_secs_f64() * 1e6 / n as f64
             );

@@ -65,12 +65,21 @@ impl<'a> IntoIterator for &'a Profile {
 }
 
 impl FromIterator<(String, Json)> for Profile {
+    /// Sorts once (inserting each in place would be quadratic in a
+    /// hostile body of many names); a name given twice keeps its last
+    /// value, as a map would.
     fn from_iter<I: IntoIterator<Item = (String, Json)>>(entries: I) -> Self {
-        let mut profile = Profile::default();
-        for (name, value) in entries {
-            profile.insert(name, value);
+        let mut entries: Vec<(String, Json)> = entries.into_iter().collect();
+        // Stable: of equal names, the last given stays last.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(String, Json)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match kept.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => kept.push(entry),
+            }
         }
-        profile
+        Profile(kept)
     }
 }
 
@@ -93,12 +102,11 @@ impl<'de> Deserialize<'de> for Profile {
                 f.write_str("an object of profile attributes")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Profile, A::Error> {
-                let mut profile = Profile(Vec::with_capacity(map.size_hint().unwrap_or(0)));
-                // A name given twice keeps its last value, as a map would.
-                while let Some((name, value)) = map.next_entry::<String, Json>()? {
-                    profile.insert(name, value);
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+                while let Some(entry) = map.next_entry::<String, Json>()? {
+                    entries.push(entry);
                 }
-                Ok(profile)
+                Ok(entries.into_iter().collect())
             }
         }
         deserializer.deserialize_map(Entries)
@@ -126,6 +134,25 @@ mod tests {
         let keys: Vec<&String> = profile.keys().collect();
         assert_eq!(keys, ["first", "last", "n", "title"]);
         assert!(serde_json::from_str::<Profile>("[1]").is_err());
+    }
+
+    /// Names arriving in reverse order are the worst case for inserting
+    /// each in place; read at once they are sorted once.
+    #[test]
+    fn many_names_read_in_one_sort() {
+        let names = 200_000;
+        let text = format!(
+            "{{{}}}",
+            (0..names)
+                .rev()
+                .map(|i| format!("\"a{i:06}\":{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let profile: Profile = serde_json::from_str(&text).unwrap();
+        assert_eq!(profile.len(), names);
+        assert_eq!(profile.keys().next().map(String::as_str), Some("a000000"));
+        assert_eq!(profile.get("a199999"), Some(&json!(199_999)));
     }
 
     #[test]
