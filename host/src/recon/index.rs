@@ -8,7 +8,7 @@ use crate::config::{CorrelationRule, Normalize};
 use crate::identity::DesiredState;
 use crate::model::{ConnectorObject, Value};
 use crate::store::{Store, StoreError};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Links read per store page.
 const LINK_PAGE: u32 = 1000;
@@ -35,16 +35,23 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// The links of one class of a target.
+/// The links of one class of a target, as two sorted vectors rather than
+/// two hash maps of owned strings: about 100 bytes a link instead of 220,
+/// which at 100,000 links is most of what a run holds.
 #[derive(Default)]
 pub struct Links {
-    by_uid: HashMap<String, String>,
-    by_identity: HashMap<String, String>,
+    /// `(identity, uid)`, by identity.
+    links: Vec<(Box<str>, Box<str>)>,
+    /// Indices into `links`, by uid.
+    by_uid: Vec<u32>,
 }
+
+/// Which links' accounts a run has seen.
+pub struct Seen(Vec<bool>);
 
 impl Links {
     pub async fn load(store: &dyn Store, target: &str, class: &str) -> Result<Links, StoreError> {
-        let mut links = Links::default();
+        let mut links: Vec<(Box<str>, Box<str>)> = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let mut page = store.links(target, after.as_deref(), LINK_PAGE).await?;
@@ -59,41 +66,69 @@ impl Links {
                 page.retain(|l| l.identity != last);
             }
             after = page.last().map(|l| l.identity.clone());
-            for link in page.into_iter().filter(|l| l.class == class) {
-                links
-                    .by_identity
-                    .insert(link.identity.clone(), link.uid.clone());
-                links.by_uid.insert(link.uid, link.identity);
-            }
+            links.extend(
+                page.into_iter()
+                    .filter(|l| l.class == class)
+                    .map(|l| (l.identity.into_boxed_str(), l.uid.into_boxed_str())),
+            );
             if !full {
                 break;
             }
         }
-        Ok(links)
+        Ok(Links::from_pairs(links))
+    }
+
+    fn from_pairs(mut links: Vec<(Box<str>, Box<str>)>) -> Links {
+        links.sort_unstable();
+        links.dedup_by(|a, b| a.0 == b.0);
+        links.shrink_to_fit();
+        let mut by_uid: Vec<u32> = (0..links.len() as u32).collect();
+        by_uid.sort_unstable_by(|&a, &b| links[a as usize].1.cmp(&links[b as usize].1));
+        Links { links, by_uid }
+    }
+
+    fn position(&self, uid: &str) -> Option<usize> {
+        self.by_uid
+            .binary_search_by(|&i| (*self.links[i as usize].1).cmp(uid))
+            .ok()
+            .map(|at| self.by_uid[at] as usize)
     }
 
     pub fn identity_of(&self, uid: &str) -> Option<&str> {
-        self.by_uid.get(uid).map(String::as_str)
+        self.position(uid).map(|i| &*self.links[i].0)
     }
 
     pub fn uid_of(&self, identity: &str) -> Option<&str> {
-        self.by_identity.get(identity).map(String::as_str)
+        self.links
+            .binary_search_by(|(id, _)| (**id).cmp(identity))
+            .ok()
+            .map(|i| &*self.links[i].1)
     }
 
     pub fn len(&self) -> usize {
-        self.by_uid.len()
+        self.links.len()
     }
 
-    /// The links whose account is not in `seen`, by identity.
-    pub fn unseen<'a>(&'a self, seen: &'a HashSet<String>) -> Vec<(&'a str, &'a str)> {
-        let mut unseen: Vec<(&str, &str)> = self
-            .by_identity
+    /// Nothing seen yet.
+    pub fn none_seen(&self) -> Seen {
+        Seen(vec![false; self.links.len()])
+    }
+
+    /// Marks the link of `uid` seen, if there is one.
+    pub fn see(&self, seen: &mut Seen, uid: &str) {
+        if let Some(i) = self.position(uid) {
+            seen.0[i] = true;
+        }
+    }
+
+    /// The links whose account was not seen, by identity.
+    pub fn unseen<'a>(&'a self, seen: &Seen) -> Vec<(&'a str, &'a str)> {
+        self.links
             .iter()
-            .filter(|(_, uid)| !seen.contains(*uid))
-            .map(|(identity, uid)| (identity.as_str(), uid.as_str()))
-            .collect();
-        unseen.sort();
-        unseen
+            .zip(&seen.0)
+            .filter(|(_, seen)| !**seen)
+            .map(|((identity, uid), _)| (&**identity, &**uid))
+            .collect()
     }
 }
 
@@ -111,8 +146,22 @@ fn normalise(text: &str, how: &[Normalize]) -> String {
     text
 }
 
-/// Identities by the normalised values one rule compares.
-type RuleIndex = HashMap<Vec<String>, Vec<String>>;
+/// Identities by the normalised values one rule compares, the values
+/// joined into one key (see [`key_of`]): one allocation an identity.
+type RuleIndex = HashMap<Box<str>, Vec<Box<str>>>;
+
+/// The values a rule compares as one key: each prefixed with its length,
+/// so that no two lists of values give the same key.
+fn key_of(values: impl Iterator<Item = Option<String>>) -> Option<Box<str>> {
+    let mut key = String::new();
+    for value in values {
+        let value = value?;
+        key.push_str(&value.len().to_string());
+        key.push(':');
+        key.push_str(&value);
+    }
+    Some(key.into_boxed_str())
+}
 
 /// Each rule's identities by the normalised values it compares.
 pub struct Correlation {
@@ -141,24 +190,23 @@ impl Correlation {
             for record in page {
                 let state: DesiredState = serde_json::from_value(record.state).unwrap_or_default();
                 for (rule, index) in &mut indexed {
-                    let key: Option<Vec<String>> = rule
-                        .equal
-                        .values()
-                        .map(|field| {
-                            let value = match field.as_str() {
-                                "id" => Some(record.id.clone()),
-                                name => state.profile.get(name).and_then(|v| match v {
-                                    serde_json::Value::String(s) => Some(s.clone()),
-                                    serde_json::Value::Null => None,
-                                    other => Some(other.to_string()),
-                                }),
-                            }?;
-                            let value = normalise(&value, &rule.normalize);
-                            (!value.is_empty()).then_some(value)
-                        })
-                        .collect();
+                    let key = key_of(rule.equal.values().map(|field| {
+                        let value = match field.as_str() {
+                            "id" => Some(record.id.clone()),
+                            name => state.profile.get(name).and_then(|v| match v {
+                                serde_json::Value::String(s) => Some(s.clone()),
+                                serde_json::Value::Null => None,
+                                other => Some(other.to_string()),
+                            }),
+                        }?;
+                        let value = normalise(&value, &rule.normalize);
+                        (!value.is_empty()).then_some(value)
+                    }));
                     if let Some(key) = key {
-                        index.entry(key).or_default().push(record.id.clone());
+                        index
+                            .entry(key)
+                            .or_default()
+                            .push(record.id.as_str().into());
                     }
                 }
             }
@@ -183,23 +231,19 @@ impl Correlation {
     pub fn find(&self, account: &ConnectorObject) -> Matched {
         let mut disputed: Option<Vec<String>> = None;
         for (rule, index) in &self.rules {
-            let key: Option<Vec<String>> = rule
-                .equal
-                .keys()
-                .map(|attribute| {
-                    let values = texts(account, attribute);
-                    let value = normalise(values.first()?, &rule.normalize);
-                    (!value.is_empty()).then_some(value)
-                })
-                .collect();
+            let key = key_of(rule.equal.keys().map(|attribute| {
+                let values = texts(account, attribute);
+                let value = normalise(values.first()?, &rule.normalize);
+                (!value.is_empty()).then_some(value)
+            }));
             let Some(found) = key.and_then(|k| index.get(&k)) else {
                 continue;
             };
             match found.as_slice() {
-                [one] => return Matched::One(one.clone()),
+                [one] => return Matched::One(one.to_string()),
                 [] => {}
                 several => {
-                    disputed.get_or_insert_with(|| several.to_vec());
+                    disputed.get_or_insert_with(|| several.iter().map(|s| s.to_string()).collect());
                 }
             }
         }
@@ -207,5 +251,50 @@ impl Correlation {
             Some(several) => Matched::Several(several),
             None => Matched::None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(pairs: &[(&str, &str)]) -> Links {
+        Links::from_pairs(
+            pairs
+                .iter()
+                .map(|(i, u)| ((*i).into(), (*u).into()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn finds_either_way_and_lists_the_unseen_by_identity() {
+        let links = links(&[("b", "uid=z"), ("c", "uid=a"), ("a", "uid=m")]);
+        assert_eq!(links.len(), 3);
+        assert_eq!(links.identity_of("uid=a"), Some("c"));
+        assert_eq!(links.identity_of("uid=z"), Some("b"));
+        assert_eq!(links.identity_of("uid=q"), None);
+        assert_eq!(links.uid_of("a"), Some("uid=m"));
+        assert_eq!(links.uid_of("d"), None);
+        let mut seen = links.none_seen();
+        links.see(&mut seen, "uid=z");
+        links.see(&mut seen, "uid=unknown");
+        assert_eq!(links.unseen(&seen), [("a", "uid=m"), ("c", "uid=a")]);
+    }
+
+    #[test]
+    fn keys_of_different_values_differ() {
+        let key = |values: &[&str]| key_of(values.iter().map(|v| Some((*v).to_owned()))).unwrap();
+        assert_ne!(key(&["a:b", "c"]), key(&["a", "b:c"]));
+        assert_ne!(key(&["ab", "c"]), key(&["a", "bc"]));
+        assert_eq!(key(&["smith", "7"]), key(&["smith", "7"]));
+        assert_eq!(key_of([Some("a".to_owned()), None].into_iter()), None);
+    }
+
+    #[test]
+    fn an_identity_linked_twice_in_one_class_keeps_one_link() {
+        let links = links(&[("a", "uid=1"), ("a", "uid=2")]);
+        assert_eq!(links.len(), 1);
+        assert_eq!(links.uid_of("a"), Some("uid=1"));
     }
 }

@@ -13,7 +13,7 @@ use crate::engine::Engine;
 use crate::identity::Identities;
 use crate::model::{PageRequest, SearchRequest};
 use crate::store::ReconRunRecord;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Accounts read per page.
 const PAGE: u32 = 500;
@@ -38,7 +38,7 @@ impl Reconciliations {
         let mut classifier =
             known.classifier(self.identities(), &target, &reactions, record.started_at);
         let (links, attributes) = (&known.links, &known.attributes);
-        let mut seen_linked: HashSet<String> = HashSet::new();
+        let mut seen_linked = links.none_seen();
         // The next page is read while this one is classified and stored.
         let class = record.class.clone();
         let fetch = |cookie: Option<String>| {
@@ -77,9 +77,7 @@ impl Reconciliations {
             let mut items = Vec::with_capacity(page.objects.len());
             for account in page.objects {
                 summary.seen += 1;
-                if links.identity_of(&account.uid).is_some() {
-                    seen_linked.insert(account.uid.clone());
-                }
+                links.see(&mut seen_linked, &account.uid);
                 let protected = engine.protected_part(&target, &account)?;
                 items.push(classifier.account(account, protected).await?);
             }
