@@ -44,7 +44,7 @@ impl Profile {
 
     /// The attributes in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Json)> {
-        self.0.iter().map(|(key, value)| (key, value))
+        self.into_iter()
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &String> {

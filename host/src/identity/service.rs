@@ -153,7 +153,7 @@ fn reference_now() -> (String, i64) {
 
 /// The reference time of a moment: whole seconds, so that a plan shown
 /// and the plan applied see the same `now`.
-fn reference_at(ms: i64) -> (String, i64) {
+pub(super) fn reference_at(ms: i64) -> (String, i64) {
     let ms = ms / 1000 * 1000;
     (crate::expr::date_of_ms(ms), ms)
 }

@@ -663,7 +663,7 @@ impl Sources {
                 elsewhere.insert(identity.id, state);
             }
         }
-        let now = crate::expr::date_of_ms(now_ms() / 1000 * 1000);
+        let (now, _) = super::service::reference_at(now_ms());
         let roles = self.shared.identities.policies().role_names();
         let mut items = Vec::with_capacity(desired.len());
         for (id, state) in desired {
