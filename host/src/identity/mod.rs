@@ -22,6 +22,7 @@ mod profile;
 mod review;
 mod service;
 mod source;
+mod turns;
 mod unique;
 
 pub use account::AccountState;

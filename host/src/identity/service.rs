@@ -6,6 +6,7 @@ pub use super::error::IdentityError;
 use super::model::{DesiredState, InvalidIdentity, check_id};
 use super::plan::{Observed, PlanError, Planning, Read, TargetPlan};
 use super::policy::{HeldRole, Policies, TargetMap};
+use super::turns::Turn;
 use crate::config::InitialPassword;
 use crate::engine::{Actor, Engine, OperationRequest};
 use crate::expr::Context;
@@ -205,25 +206,36 @@ impl Identities {
         let state = state.checked(&self.shared.policies.role_names())?;
         let _guard = self.lock(id).await;
         let stored = self.shared.engine.store().identity(id).await?;
-        self.converge(id, stored, Some(state), None, actor, dry_run, explain)
+        self.converge(id, stored, Some(state), None, actor, dry_run, explain, None)
             .await
     }
 
     /// Sets an identity's state as an authoritative source read it, and
-    /// submits its plan.
+    /// submits its plan. With `turn`, the plan is made in that turn, which
+    /// ends before the plan is submitted.
     pub async fn put_from_source(
         &self,
         id: &str,
         state: DesiredState,
         source: &str,
         actor: &Actor,
+        turn: Option<Turn<'_>>,
     ) -> Result<Outcome, IdentityError> {
         check_id(id)?;
         let state = state.checked(&self.shared.policies.role_names())?;
         let _guard = self.lock(id).await;
         let stored = self.shared.engine.store().identity(id).await?;
-        self.converge(id, stored, Some(state), Some(source), actor, false, false)
-            .await
+        self.converge(
+            id,
+            stored,
+            Some(state),
+            Some(source),
+            actor,
+            false,
+            false,
+            turn,
+        )
+        .await
     }
 
     /// Plans the stored identity again and submits the plan now
@@ -236,7 +248,7 @@ impl Identities {
     ) -> Result<Outcome, IdentityError> {
         let _guard = self.lock(id).await;
         let stored = self.stored(id).await?;
-        self.converge(id, Some(stored), None, None, actor, false, explain)
+        self.converge(id, Some(stored), None, None, actor, false, explain, None)
             .await
     }
 
@@ -253,7 +265,16 @@ impl Identities {
         let mut state = stored_state(&stored);
         state.status = super::model::Status::Terminated;
         let outcome = self
-            .converge(id, Some(stored), Some(state), None, actor, dry_run, false)
+            .converge(
+                id,
+                Some(stored),
+                Some(state),
+                None,
+                actor,
+                dry_run,
+                false,
+                None,
+            )
             .await?;
         if !dry_run && outcome.failures.is_empty() {
             let audit = AuditEvent {
@@ -320,6 +341,7 @@ impl Identities {
         actor: &Actor,
         dry_run: bool,
         explain: bool,
+        turn: Option<Turn<'_>>,
     ) -> Result<Outcome, IdentityError> {
         let created = stored.is_none();
         let before = stored.as_ref().map(stored_state);
@@ -333,6 +355,7 @@ impl Identities {
         let plan = self
             .make_plan(id, &state, &accounts, &now, now_ms, explain, !dry_run)
             .await?;
+        drop(turn);
         let mut outcome = Outcome {
             identity: id.to_owned(),
             revision,
@@ -847,7 +870,7 @@ impl Identities {
             let _guard = self.lock(&record.id).await;
             let current = self.shared.engine.store().identity(&record.id).await?;
             match self
-                .converge(&record.id, current, None, None, actor, false, false)
+                .converge(&record.id, current, None, None, actor, false, false, None)
                 .await
             {
                 Ok(_) => planned += 1,

@@ -9,6 +9,7 @@ use super::error::IdentityError;
 use super::inbound::Rejected;
 use super::model::{DesiredState, Status};
 use super::service::Identities;
+use super::turns::Turns;
 use crate::config::{Config, Missing, SourceConfig};
 use crate::engine::{Actor, Engine};
 use crate::store::{AuditEvent, IdentityWrite, SourceCursor, SourceRunRecord, now_ms};
@@ -489,29 +490,38 @@ impl Sources {
         }
         let actor = actor_of(&source);
         let mut applied = Vec::with_capacity(items.len());
-        // Joiners and rehires are set one at a time in the file's order, so
-        // that of two Will Smiths the first row gets `smithw` every time;
-        // the others several at once (each one's operations still run in
-        // order). The items keep the file's order.
+        // Joiners and rehires are planned one at a time in the file's order,
+        // so that of two Will Smiths the first row gets `smithw` every time,
+        // and submitted several at once; the others several at once (each
+        // one's operations still run in order). The items keep the file's
+        // order.
         let identities = &self.shared.identities;
         let (new, rest): (Vec<_>, Vec<_>) = items
             .into_iter()
             .enumerate()
             .partition(|(_, item)| matches!(item.change, ChangeKind::Joiner | ChangeKind::Rehire));
-        let set = |(index, item): (usize, RunItem)| {
-            let (source, actor) = (&source, &actor);
+        let turns = Turns::default();
+        let set = |turn: Option<usize>, (index, item): (usize, RunItem)| {
+            let (source, actor, turns) = (&source, &actor, &turns);
             async move {
+                let turn = match turn {
+                    Some(n) => Some(turns.take(n).await),
+                    None => None,
+                };
                 let outcome = identities
-                    .put_from_source(&item.identity, item.state.clone(), source, actor)
+                    .put_from_source(&item.identity, item.state.clone(), source, actor, turn)
                     .await;
                 (index, item, outcome)
             }
         };
-        let mut outcomes = futures_util::stream::iter(new).map(set).buffered(1).chain(
-            futures_util::stream::iter(rest)
-                .map(set)
-                .buffered(APPLY_CONCURRENCY),
-        );
+        let mut outcomes = futures_util::stream::iter(new.into_iter().enumerate())
+            .map(|(n, item)| set(Some(n), item))
+            .buffered(APPLY_CONCURRENCY)
+            .chain(
+                futures_util::stream::iter(rest)
+                    .map(|item| set(None, item))
+                    .buffered(APPLY_CONCURRENCY),
+            );
         while let Some((index, mut item, outcome)) = outcomes.next().await {
             match outcome {
                 Ok(outcome) => {
