@@ -314,6 +314,7 @@ fn main() {
         std::fs::write(&pw, &slapd.bind_password).unwrap();
         let targets = format!(
             "[targets.dir]\nconnector = \"bundled:ldap\"\nconcurrency = 8\ntimeout = \"60s\"\n\
+             membership = {{ mode = \"group-attribute\", group_class = \"group\", attribute = \"members\" }}\n\
              [targets.dir.grants.ldap]\nurls = [{url:?}]\nbind_dn = {dn:?}\npassword = {{ file = {pw:?} }}\nallow_plaintext_bind = true\n\
              [targets.dir.config]\nurl = {url:?}\nbase_dn = {base:?}\n\"account.base\" = \"ou=people,{base}\"\n\"group.base\" = \"ou=groups,{base}\"\n{MAP}{SOURCE}",
             url = slapd.url,

@@ -1352,6 +1352,35 @@ status = {{ expr = "'terminated' if status == 'left' else 'active'" }}
             .find(|r| r["userName"] == name)
     }
 
+    /// Joiners are submitted several at once but planned one at a time in
+    /// the order the source answers its records, so thirty Will Smiths get
+    /// `smithw`, `smithw2`, … `smithw30` in that order on every run.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn namesakes_joining_together_get_unique_names_in_the_sources_order() {
+        let host = host("").await;
+        let rows: Vec<String> = (1..=30)
+            .map(|i| format!("{},Will,Smith,Sales,", 2000 + i))
+            .collect();
+        drop_file(&host, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+        let run = run(&host, "").await;
+        assert_eq!(run["state"], "succeeded", "{run}");
+        assert_eq!(run["counts"]["joiners"], 30, "{run}");
+        settle_target(&host).await;
+        for i in 1..=30 {
+            let expected = if i == 1 {
+                "smithw".to_owned()
+            } else {
+                format!("smithw{i}")
+            };
+            let id = (2000 + i).to_string();
+            assert_eq!(
+                account(&host, &id).unwrap()["userName"],
+                expected.as_str(),
+                "identity {id}"
+            );
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_hr_file_converges_the_targets() {
         let host = host("").await;

@@ -1099,10 +1099,66 @@ async fn a_group_left_empty_keeps_its_placeholder_member() {
         )
         .await
         .unwrap();
+    // Adding members answers the group without them (reading a large
+    // group's members back would cost more than the change).
+    assert_eq!(joined.uid, empty.uid);
+    assert!(
+        joined.attributes.iter().all(|a| a.name != "members"),
+        "{joined:?}"
+    );
+    let joined = ldap.get("group", &empty.uid, vec![]).await.unwrap();
     assert_eq!(
         values(&joined, "members"),
         [Value::Reference(ada.uid.clone())]
     );
+    // Added again, with a new member beside it: no change for ada, and
+    // the new member added (an RFC 4511 server refuses the whole modify).
+    let grace = ldap
+        .create("account", person("grace", "Grace", "Hopper"))
+        .await
+        .unwrap();
+    ldap.update(
+        "group",
+        &empty.uid,
+        vec![AttributeChange::AddValues(Attribute::new(
+            "members",
+            vec![
+                Value::Reference(ada.uid.clone()),
+                Value::Reference(grace.uid.clone()),
+            ],
+        ))],
+    )
+    .await
+    .expect("adding a member already there is no change");
+    let both = ldap.get("group", &empty.uid, vec![]).await.unwrap();
+    let mut got = values(&both, "members");
+    got.sort_by_key(|v| format!("{v:?}"));
+    let mut want = vec![
+        Value::Reference(ada.uid.clone()),
+        Value::Reference(grace.uid.clone()),
+    ];
+    want.sort_by_key(|v| format!("{v:?}"));
+    assert_eq!(got, want);
+    // Removed with one who is not a member: grace leaves, no error.
+    let linus = ldap
+        .create("account", person("linus", "Linus", "Torvalds"))
+        .await
+        .unwrap();
+    ldap.update(
+        "group",
+        &empty.uid,
+        vec![AttributeChange::RemoveValues(Attribute::new(
+            "members",
+            vec![
+                Value::Reference(grace.uid.clone()),
+                Value::Reference(linus.uid.clone()),
+            ],
+        ))],
+    )
+    .await
+    .expect("removing one who is not a member is no change");
+    let one = ldap.get("group", &empty.uid, vec![]).await.unwrap();
+    assert_eq!(values(&one, "members"), [Value::Reference(ada.uid.clone())]);
     // The group's side: the last member removed.
     let left = ldap
         .update(
@@ -1202,5 +1258,106 @@ async fn a_host_recording_replays_in_the_connectors_native_tests() {
     assert_eq!(
         unused, 0,
         "the native run asked less than the host recorded"
+    );
+}
+
+/// Membership changes of one group submitted together ride shared modifies
+/// (group-attribute membership), each operation still its own: every one
+/// ends, the group holds each member once (one was a member already), the
+/// audit shows calls several shared, and a member whose account was
+/// deleted behind the host's back fails alone, naming its uid, while the
+/// others of its call succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_groups_membership_changes_ride_shared_modifies() {
+    const N: usize = 40;
+    let slapd = up().await;
+    slapd.admin(
+        "ldapadd",
+        &[],
+        &format!(
+            "dn: cn=big,{GROUPS}\nobjectClass: groupOfNames\ncn: big\nmember: cn=nobody,{}\n",
+            slapd.base
+        ),
+    );
+    let secrets = tempfile::tempdir().unwrap();
+    let password_file = secrets.path().join("bind.pw");
+    std::fs::write(&password_file, &slapd.bind_password).unwrap();
+    let targets = format!(
+        "[targets.dir]\nconnector = \"bundled:ldap\"\nconcurrency = 8\n\
+         membership = {{ mode = \"group-attribute\", group_class = \"group\", attribute = \"members\" }}\n\
+         [targets.dir.grants.ldap]\nurls = [{ldaps:?}]\nbind_dn = {dn:?}\npassword = {{ file = {pw:?} }}\nca_file = {ca:?}\n\
+         [targets.dir.config]\nurl = {ldaps:?}\nbase_dn = {base:?}\n\"account.base\" = {people:?}\n\"group.base\" = {groups:?}\n\"group.empty_member\" = \"cn=nobody,{base}\"\n",
+        ldaps = slapd.ldaps_url,
+        dn = slapd.bind_dn,
+        pw = password_file.display().to_string(),
+        ca = slapd.ca_file.display().to_string(),
+        base = slapd.base,
+        people = PEOPLE,
+        groups = GROUPS,
+    );
+    let host = provisio_tests::host::TestHost::start(&targets, "", &[]).await;
+    for i in 0..N {
+        let made = host
+            .run(
+                "dir",
+                serde_json::json!({"kind": "create", "identity": format!("emp-{i}"), "attributes": {
+                    "__name__": format!("u{i}"), "sn": "Member", "cn": format!("Member {i}")}}),
+            )
+            .await;
+        assert_eq!(made["status"], "succeeded", "{made}");
+    }
+    let gone = N - 1;
+    slapd.admin(
+        "ldapmodify",
+        &[],
+        &format!("dn: cn=big,{GROUPS}\nchangetype: modify\nadd: member\nmember: uid=u0,{PEOPLE}\n"),
+    );
+    slapd.admin("ldapdelete", &[&format!("uid=u{gone},{PEOPLE}")], "");
+
+    let submitted = futures_util::future::join_all((0..N).map(|i| {
+        host.submit(
+            "dir",
+            serde_json::json!({"kind": "add-member", "identity": format!("emp-{i}"), "group": "big"}),
+        )
+    }))
+    .await;
+    for (i, id) in submitted.iter().enumerate() {
+        let done = host.wait(id).await;
+        if i == gone {
+            assert_eq!(done["status"], "failed", "{done}");
+            assert_eq!(done["error"]["code"], "invalid", "{done}");
+        } else {
+            assert_eq!(done["status"], "succeeded", "member {i}: {done}");
+        }
+    }
+    let members = slapd.admin(
+        "ldapsearch",
+        &[
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-b",
+            &format!("cn=big,{GROUPS}"),
+            "member",
+        ],
+        "",
+    );
+    for i in 0..N {
+        let times = members
+            .lines()
+            .filter(|l| l.eq_ignore_ascii_case(&format!("member: uid=u{i},{PEOPLE}")))
+            .count();
+        assert_eq!(times, usize::from(i != gone), "member u{i}:\n{members}");
+    }
+    let shared: Vec<u64> = host
+        .audit_of_target("dir")
+        .await
+        .iter()
+        .filter(|row| row["event"] == "call" && row["detail"]["operation"] == "update")
+        .filter_map(|row| row["detail"]["shared_by"].as_u64())
+        .collect();
+    assert!(
+        shared.iter().any(|&n| n > 1),
+        "no membership call was shared: {shared:?}"
     );
 }

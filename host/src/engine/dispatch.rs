@@ -237,6 +237,7 @@ async fn attempt(
                     "outcome": if call.error.is_some() { "error" } else { "ok" },
                     "duration_ms": call.duration.as_secs_f64() * 1000.0,
                     "error": call.error,
+                    "shared_by": call.shared_by,
                 }),
             )
         })

@@ -15,6 +15,7 @@
 //!   Anything else fails `conflict` naming the account, which is left
 //!   alone (for reconciliation).
 
+use super::batch;
 use super::request::Work;
 use super::sync::lock;
 use super::target::Target;
@@ -110,6 +111,9 @@ pub struct CallLog {
     pub duration: Duration,
     pub error: Option<ErrorRecord>,
     pub fault: Option<Fault>,
+    /// Operations whose changes the call carried together, when more
+    /// than this one (a membership batch).
+    pub shared_by: Option<usize>,
 }
 
 /// What a call answers, as far as its audit row names it.
@@ -225,6 +229,7 @@ impl<'a> Attempt<'a> {
             duration: started.elapsed(),
             error: result.as_ref().err().map(|f| f.error.clone()),
             fault: result.as_ref().err().map(|f| f.fault),
+            shared_by: None,
         });
         result
     }
@@ -628,28 +633,118 @@ impl<'a> Attempt<'a> {
                 group_class,
                 attribute,
             } => {
-                let member = Attribute::single(attribute, Value::Reference(uid.to_owned()));
-                let names = vec![member.name.clone()];
-                let connector = self.connector.clone();
-                let object = self
-                    .call(
-                        "update",
-                        Some(&group),
-                        connector.update(group_class, group.clone(), vec![change(member)]),
-                    )
-                    .await;
-                self.wrote(names);
-                let object = object?;
-                Ok(Outcome::Succeeded {
-                    result: json!({"uid": uid, "group": object.uid}),
-                    link: None,
-                })
+                let key = batch::Key {
+                    class: group_class,
+                    group,
+                    attribute,
+                    add,
+                };
+                self.batched_membership(key, uid).await
             }
         }
     }
 }
 
 impl Attempt<'_> {
+    /// A change of a group's member attribute, made in one call with the
+    /// same change of other members waiting for the group (see
+    /// [`super::batch`]).
+    async fn batched_membership(&mut self, key: batch::Key, uid: &str) -> Result<Outcome, Failure> {
+        let target = self.target;
+        let changed = |group: &str| Outcome::Succeeded {
+            result: json!({"uid": uid, "group": group}),
+            link: None,
+        };
+        let leadership = match target.batches.join(&key, &self.connector, uid) {
+            batch::Joined::Lead(leadership) => Some(leadership),
+            batch::Joined::Alone => None,
+            batch::Joined::Wait(answer) => match answer.await {
+                Ok(batch::Turn::Done { members, took }) => {
+                    self.calls.push(CallLog {
+                        operation: "update",
+                        uid: Some(key.group.clone()),
+                        name: None,
+                        attributes: vec![key.attribute.clone()],
+                        duration: took,
+                        error: None,
+                        fault: None,
+                        shared_by: Some(members),
+                    });
+                    return Ok(changed(&key.group));
+                }
+                Ok(batch::Turn::Lead) => Some(target.batches.lead(&key)),
+                Ok(batch::Turn::Alone) | Err(_) => None,
+            },
+        };
+        let others = leadership
+            .as_ref()
+            .map(batch::Leadership::take)
+            .unwrap_or_default();
+        let members: Vec<&str> = std::iter::once(uid)
+            .chain(others.iter().map(|w| w.member.as_str()))
+            .collect();
+        let started = Instant::now();
+        let object = self.change_members(&key, &members).await;
+        let took = started.elapsed();
+        // The next call may start while the others hear how this one went.
+        drop(leadership);
+        let shared_by = members.len();
+        match object {
+            Ok(object) => {
+                if shared_by > 1
+                    && let Some(last) = self.calls.last_mut()
+                {
+                    last.shared_by = Some(shared_by);
+                }
+                for waiter in others {
+                    waiter.tell(batch::Turn::Done {
+                        members: shared_by,
+                        took,
+                    });
+                }
+                Ok(changed(&object.uid))
+            }
+            Err(f) if others.is_empty() => Err(f),
+            Err(_) => {
+                for waiter in others {
+                    waiter.tell(batch::Turn::Alone);
+                }
+                let object = self.change_members(&key, &[uid]).await?;
+                Ok(changed(&object.uid))
+            }
+        }
+    }
+
+    /// One call changing `members` in the group's member attribute.
+    async fn change_members(
+        &mut self,
+        key: &batch::Key,
+        members: &[&str],
+    ) -> Result<ConnectorObject, Failure> {
+        let member = Attribute {
+            name: key.attribute.clone(),
+            values: members
+                .iter()
+                .map(|m| Value::Reference((*m).to_owned()))
+                .collect(),
+        };
+        let change = if key.add {
+            AttributeChange::AddValues(member)
+        } else {
+            AttributeChange::RemoveValues(member)
+        };
+        let connector = self.connector.clone();
+        let object = self
+            .call(
+                "update",
+                Some(&key.group),
+                connector.update(key.class.clone(), key.group.clone(), vec![change]),
+            )
+            .await;
+        self.wrote(vec![key.attribute.clone()]);
+        object
+    }
+
     /// The uid of the group `group` names: a uid as it is, or else a name
     /// (`engineering`) the connector finds. An `Err` is the outcome to
     /// answer: no such group, or several of that name.

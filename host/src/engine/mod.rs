@@ -13,6 +13,7 @@
 //! versions. `mod.rs` holds the [`Engine`] and its shared state.
 
 mod approval;
+mod batch;
 mod boot;
 mod canary;
 mod catalog;

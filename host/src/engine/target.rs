@@ -29,6 +29,8 @@ pub struct Target {
     pub(super) queue: Mutex<Queue>,
     /// Group names membership changes resolved to uids.
     pub(super) group_names: Mutex<super::group_names::GroupNames>,
+    /// Membership changes of a group waiting to be made together.
+    pub(super) batches: super::batch::Batches,
     /// Wakes the dispatcher: new work, a finished attempt, a lifted quarantine.
     pub(super) wake: Notify,
     pub(super) permits: Arc<Semaphore>,
@@ -152,6 +154,7 @@ impl Target {
             schema: Mutex::new(None),
             queue: Mutex::new(Queue::default()),
             group_names: Mutex::default(),
+            batches: super::batch::Batches::default(),
             wake: Notify::new(),
             quarantine: Mutex::new(None),
             health: Mutex::new(HealthState::default()),

@@ -125,6 +125,14 @@ struct Inner {
     pool: InstancePool,
 }
 
+/// The same connector: one loaded version with its instances, not two
+/// loads of the same bytes.
+impl PartialEq for Connector {
+    fn eq(&self, other: &Connector) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
 impl Connector {
     pub fn info(&self) -> &ConnectorInfo {
         &self.inner.component.info

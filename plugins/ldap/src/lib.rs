@@ -52,6 +52,23 @@ struct Plan {
 }
 
 impl Plan {
+    /// The members added to or removed from a group, when that is all the
+    /// update asks.
+    fn only_members_changed(&mut self) -> Option<Membership> {
+        let nothing_else = self.modifications.is_empty()
+            && self.new_name.is_none()
+            && self.move_enabled.is_none()
+            && self.groups.is_none()
+            && self.new_parent.is_none();
+        match self.members.take() {
+            Some(m @ (Membership::Add(_) | Membership::Remove(_))) if nothing_else => Some(m),
+            other => {
+                self.members = other;
+                None
+            }
+        }
+    }
+
     /// The membership change, when it is all the update asks.
     fn only_groups(&mut self) -> Option<Membership> {
         let nothing_else = self.modifications.is_empty()
@@ -404,6 +421,68 @@ impl LdapConnector {
             .object_with_groups(class, &entry, &[], Some(groups))
     }
 
+    /// An update that only adds or removes a group's members (the host
+    /// sends many at once) writes them and answers the group without its
+    /// members: reading back every member of a large group, each DN
+    /// resolved to a uid, cost far more than the change. Adding a member
+    /// already there or removing one that is not is no change, as for an
+    /// account's groups; an RFC 4511 server refuses the whole modify then,
+    /// so the members are changed one by one.
+    fn change_members_only(
+        &self,
+        class: &ClassSettings,
+        uid: &str,
+        membership: Membership,
+    ) -> Result<ConnectorObject, Error> {
+        let settings = self.settings();
+        let entry = self.dir.find(class, uid, &[NAME.to_owned()])?;
+        let attribute = &settings.member_attribute;
+        let (add, tolerated) = match &membership {
+            Membership::Add(_) => (true, ldap::ALREADY_MEMBER),
+            _ => (false, ldap::NOT_MEMBER),
+        };
+        let dns: Vec<Vec<u8>> = self
+            .dir
+            .dns_of(&settings.account, membership.uids())?
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        let conn = &self.dir.conn;
+        let change = |values: Vec<Vec<u8>>| {
+            if add {
+                return conn.modify(&entry.dn, &[Modification::add(attribute, values)]);
+            }
+            let leave = Modification::delete(attribute, values);
+            match (
+                conn.modify(&entry.dn, std::slice::from_ref(&leave)),
+                &settings.empty_member,
+            ) {
+                // The last member removed: the placeholder takes its place.
+                (Err(ldap::LdapError::Server(r)), Some(placeholder))
+                    if r.code == ldap::codes::OBJECT_CLASS_VIOLATION =>
+                {
+                    let keep = Modification::add(attribute, vec![placeholder.as_bytes().to_vec()]);
+                    conn.modify(&entry.dn, &[keep, leave])
+                }
+                (outcome, _) => outcome,
+            }
+        };
+        let no_change = |e: &ldap::LdapError| matches!(e, ldap::LdapError::Server(r) if tolerated.contains(&r.code));
+        let refused = |e| undefined(conn, class, e, &[attribute]);
+        match change(dns.clone()) {
+            Err(e) if no_change(&e) => {
+                for dn in dns {
+                    match change(vec![dn]) {
+                        Err(e) if no_change(&e) => {}
+                        other => other.map_err(refused)?,
+                    }
+                }
+            }
+            other => other.map_err(refused)?,
+        }
+        self.dir.object(class, &entry, &[NAME.to_owned()])
+    }
+
     fn member_modifications(&self, membership: Membership) -> Result<Modification, Error> {
         let settings = self.settings();
         let member = &settings.member_attribute;
@@ -521,6 +600,9 @@ impl Connector for LdapConnector {
         let mut plan = self.plan(&class, changes)?;
         if let Some(membership) = plan.only_groups() {
             return self.change_groups_only(&class, uid, membership);
+        }
+        if let Some(membership) = plan.only_members_changed() {
+            return self.change_members_only(&class, uid, membership);
         }
         let settings = self.settings();
         let entry = self.dir.find(&class, uid, &[GROUPS.to_owned()])?;
