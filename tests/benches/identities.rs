@@ -12,7 +12,8 @@
 //!
 //! Run: `cargo bench -p provisio-tests --bench identities`
 //! (`PROVISIO_BENCH_PEOPLE=N` sets the converge size, default 10,000, 0
-//! to leave converging out;
+//! to leave converging out; `PROVISIO_BENCH_CONCURRENCY=N` the slapd
+//! target's concurrency, default 8;
 //! `PROVISIO_BENCH_PLAN=N` the larger planning size, default 100,000).
 
 use provisio_host::config::Config;
@@ -313,11 +314,12 @@ fn main() {
         let pw = std::env::temp_dir().join(format!("provisio-identities-bench-{}.pw", std::process::id()));
         std::fs::write(&pw, &slapd.bind_password).unwrap();
         let targets = format!(
-            "[targets.dir]\nconnector = \"bundled:ldap\"\nconcurrency = 8\ntimeout = \"60s\"\n\
+            "[targets.dir]\nconnector = \"bundled:ldap\"\nconcurrency = {concurrency}\ntimeout = \"60s\"\n\
              membership = {{ mode = \"group-attribute\", group_class = \"group\", attribute = \"members\" }}\n\
              [targets.dir.grants.ldap]\nurls = [{url:?}]\nbind_dn = {dn:?}\npassword = {{ file = {pw:?} }}\nallow_plaintext_bind = true\n\
              [targets.dir.config]\nurl = {url:?}\nbase_dn = {base:?}\n\"account.base\" = \"ou=people,{base}\"\n\"group.base\" = \"ou=groups,{base}\"\n{MAP}{SOURCE}",
             url = slapd.url,
+            concurrency = env_or("PROVISIO_BENCH_CONCURRENCY", 8),
             dn = slapd.bind_dn,
             base = slapd.base,
             pw = pw.display().to_string(),
