@@ -52,16 +52,23 @@ struct Plan {
 }
 
 impl Plan {
+    /// Nothing but a membership change is asked: no attribute, name or
+    /// place of the entry.
+    fn only_membership(&self) -> bool {
+        self.modifications.is_empty()
+            && self.new_name.is_none()
+            && self.move_enabled.is_none()
+            && self.new_parent.is_none()
+    }
+
     /// The members added to or removed from a group, when that is all the
     /// update asks.
     fn only_members_changed(&mut self) -> Option<Membership> {
-        let nothing_else = self.modifications.is_empty()
-            && self.new_name.is_none()
-            && self.move_enabled.is_none()
-            && self.groups.is_none()
-            && self.new_parent.is_none();
+        if !self.only_membership() || self.groups.is_some() {
+            return None;
+        }
         match self.members.take() {
-            Some(m @ (Membership::Add(_) | Membership::Remove(_))) if nothing_else => Some(m),
+            Some(m @ (Membership::Add(_) | Membership::Remove(_))) => Some(m),
             other => {
                 self.members = other;
                 None
@@ -71,12 +78,7 @@ impl Plan {
 
     /// The membership change, when it is all the update asks.
     fn only_groups(&mut self) -> Option<Membership> {
-        let nothing_else = self.modifications.is_empty()
-            && self.new_name.is_none()
-            && self.move_enabled.is_none()
-            && self.members.is_none()
-            && self.new_parent.is_none();
-        if nothing_else {
+        if self.only_membership() && self.members.is_none() {
             self.groups.take()
         } else {
             None
